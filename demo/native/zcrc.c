@@ -1,0 +1,28 @@
+#include <zlib.h>
+
+#include "zcrc.h"
+
+/* zlib takes uInt lengths: feed it in chunks so any size works. */
+unsigned long zcrc_crc32(const unsigned char *data, size_t len) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (len > 0) {
+        uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        crc = crc32(crc, data, chunk);
+        data += chunk;
+        len -= chunk;
+    }
+    return crc;
+}
+
+unsigned long zcrc_adler32(const unsigned char *data, size_t len) {
+    uLong sum = adler32(0L, Z_NULL, 0);
+    while (len > 0) {
+        uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        sum = adler32(sum, data, chunk);
+        data += chunk;
+        len -= chunk;
+    }
+    return sum;
+}
+
+const char *zcrc_zlib_version(void) { return zlibVersion(); }

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Builds, repairs and checks one wheel inside a manylinux container.
+# usage: build-wheel.sh INTERPRETER PLAT SOURCES PACKAGE ISOLATION
+#   INTERPRETER  folder under /opt/python (cp312-cp312, pp310-pypy310_pp73, ...)
+#   PLAT         platform tag for auditwheel (manylinux2014_x86_64, ...)
+#   SOURCES      folder holding the copied inputs (never the user's tree)
+#   PACKAGE      the package folder, relative to SOURCES
+#   ISOLATION    1 for an isolated build, 0 for --no-isolation
+# Every argument is data: nothing here is eval'd. The repaired wheel is left
+# alone in /xtask/out/INTERPRETER; the host copies it out.
+set -euo pipefail
+interp=$1 plat=$2 sources=$3 package=$4 isolation=$5
+
+python=/opt/python/$interp/bin/python
+work=/xtask/work/$interp
+out=/xtask/out/$interp
+step() { printf '==> %s\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$python" ] || fail "no interpreter at $python"
+rm -rf "$work" "$out"
+mkdir -p "$work/raw" "$work/repaired" "$out"
+
+# Each interpreter builds in its own copy: builds cannot see each other's
+# build/ or *.egg-info, and nothing is written where the inputs were copied.
+step "copy sources for $interp"
+cp -a "$sources" "$work/src"
+cd "$work/src/$package"
+
+step "build wheel with $("$python" --version 2>&1)"
+if "$python" -c 'import build' 2>/dev/null; then
+    args=(-m build --wheel --outdir "$work/raw")
+    [ "$isolation" = 1 ] || args+=(--no-isolation)
+else
+    step "the interpreter has no 'build' module: using pip wheel"
+    args=(-m pip wheel --no-deps --wheel-dir "$work/raw")
+    [ "$isolation" = 1 ] || args+=(--no-build-isolation)
+fi
+"$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
+
+shopt -s nullglob
+built=("$work"/raw/*.whl)
+[ "${#built[@]}" = 1 ] || fail "expected one wheel from the build, found ${#built[@]}"
+wheel=${built[0]}
+case "$(basename "$wheel")" in
+    *-none-any.whl) fail "$(basename "$wheel") is a pure-Python wheel: there is nothing to repair; build it once with 'python -m build'" ;;
+esac
+
+step "repair $(basename "$wheel") for $plat"
+auditwheel repair --plat "$plat" --wheel-dir "$work/repaired" "$wheel" \
+    || fail "auditwheel could not repair the wheel for $plat (see its message above)"
+repaired=("$work"/repaired/*.whl)
+[ "${#repaired[@]}" = 1 ] || fail "expected one repaired wheel, found ${#repaired[@]}"
+
+step "check $(basename "${repaired[0]}")"
+cd /
+"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$plat" \
+    || fail "the repaired wheel failed its check"
+
+mv "${repaired[0]}" "$out/"
+step "done: $(basename "${repaired[0]}")"

@@ -1,0 +1,30 @@
+//! `cargo xtask arm-image`: the cross-arch aarch64 manylinux image, from the
+//! manylinux base with the host's emulator copied in.
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::engine::{DerivedImage, Engine};
+use crate::platform::Arch;
+use crate::{config::Config, flags, qemu_copy, util};
+
+impl flags::ArmImage {
+    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+        let base = self.base.unwrap_or_else(|| config.arm_image.base.clone());
+        let tag = self.tag.unwrap_or_else(|| config.arm_image.tag.clone());
+        if !qemu_copy::dest().exists() {
+            eprintln!("the build context has no qemu-aarch64-static: copying it first");
+            qemu_copy::copy(run, &qemu_copy::find(None)?, &qemu_copy::dest())?;
+        }
+        let engine = Engine::detect_or_default(run.dry_run)?;
+        if !run.dry_run {
+            engine.check_daemon(sh)?;
+        }
+        let context = qemu_copy::context_dir();
+        let derived = DerivedImage { base: &base, tag: &tag, arch: Arch::Aarch64, context: &context, build_args: Vec::new(), pull: self.pull };
+        if engine.build_on_base(sh, run, derived)? && !run.dry_run {
+            eprintln!("built {tag} from {base}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,451 @@
+//! `[workspace.metadata.wheels]` of the root Cargo.toml: every key optional, every
+//! unknown key or wrong type an error that names the key and the file.
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::platform::{parse_arches, Arch, Selection};
+
+const SECTION: &str = "workspace.metadata.wheels";
+
+/// Variables the in-container build sets or relies on; `env` may not override them.
+pub const RESERVED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "AUDITWHEEL_PLAT",
+    "AUDITWHEEL_ARCH",
+    "AUDITWHEEL_POLICY",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The folder whose files the build may read, relative to the project root.
+    pub root: Utf8PathBuf,
+    /// The Python package (where pyproject.toml or setup.py is), relative to `root`.
+    pub package: Utf8PathBuf,
+    /// Other paths under `root` that the build reads.
+    pub include: Vec<Utf8PathBuf>,
+    /// Where repaired wheels land, relative to the project root.
+    pub out: Utf8PathBuf,
+    pub arch: Vec<Arch>,
+    pub python: Selection,
+    pub build_isolation: bool,
+    pub env: Vec<(String, String)>,
+    /// Variables of `env` whose values are masked in printed commands.
+    pub secret_env: Vec<String>,
+    /// A host command run before each build; `{arch}` and `{py}` are substituted.
+    pub pre_build: Vec<String>,
+    pub images: PerArch,
+    pub plat: [Option<String>; 2],
+    pub arm_image: ImageRecipe,
+    pub x64_image: ImageRecipe,
+    pub qemu_image: String,
+}
+
+/// One image per architecture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerArch(pub [String; 2]);
+
+impl PerArch {
+    pub fn get(&self, arch: Arch) -> &str {
+        &self.0[arch as usize]
+    }
+}
+
+/// How `arm-image` and `x64-image` make their image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecipe {
+    pub base: String,
+    pub tag: String,
+    pub packages: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            root: ".".into(),
+            package: "demo/python".into(),
+            include: vec!["demo/native".into(), "README.md".into()],
+            out: "dist".into(),
+            arch: Arch::ALL.to_vec(),
+            python: Selection::All,
+            build_isolation: true,
+            env: Vec::new(),
+            secret_env: Vec::new(),
+            pre_build: Vec::new(),
+            images: PerArch([
+                "quay.io/pypa/manylinux2014_x86_64".into(),
+                "quay.io/pypa/manylinux2014_aarch64".into(),
+            ]),
+            plat: [None, None],
+            arm_image: ImageRecipe {
+                base: "quay.io/pypa/manylinux2014_aarch64".into(),
+                tag: "manylinux_aarch64".into(),
+                packages: Vec::new(),
+            },
+            x64_image: ImageRecipe {
+                base: "quay.io/pypa/manylinux2014_x86_64".into(),
+                tag: "manylinux_x64".into(),
+                packages: vec!["libpng-devel".into()],
+            },
+            qemu_image: "multiarch/qemu-user-static".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: &Utf8Path) -> Result<Config> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        Config::parse(&text, file)
+    }
+
+    pub fn parse(text: &str, file: &Utf8Path) -> Result<Config> {
+        let doc: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("{file} is not valid TOML: {e}"))?;
+        let mut config = Config::default();
+        let section = doc
+            .get("workspace")
+            .and_then(|w| w.get("metadata"))
+            .and_then(|m| m.get("wheels"));
+        let Some(section) = section else {
+            return Ok(config);
+        };
+        let mut r = Reader::new(file, SECTION.to_string(), section)?;
+        if let Some(v) = r.path("root")? {
+            config.root = v;
+        }
+        if let Some(v) = r.path("package")? {
+            config.package = v;
+        }
+        if let Some(v) = r.strings("include")? {
+            config.include = v.into_iter().map(Utf8PathBuf::from).collect();
+        }
+        if let Some(v) = r.path("out")? {
+            config.out = v;
+        }
+        if let Some(v) = r.strings("arch")? {
+            config.arch = parse_arches(&v).map_err(|e| r.invalid("arch", e))?;
+        }
+        if let Some(v) = r.strings_or_string("python")? {
+            config.python = Selection::parse_list(&v).map_err(|e| r.invalid("python", e))?;
+        }
+        if let Some(v) = r.bool("build-isolation")? {
+            config.build_isolation = v;
+        }
+        if let Some(mut env) = r.table("env")? {
+            for key in env.keys() {
+                let value = env.string(&key)?.expect("key exists");
+                check_env_name(&key).map_err(|e| env.invalid(&key, e))?;
+                config.env.push((key, value));
+            }
+            env.finish()?;
+        }
+        if let Some(v) = r.strings("secret-env")? {
+            config.secret_env = v;
+        }
+        if let Some(v) = r.strings("pre-build")? {
+            if v.is_empty() {
+                return Err(r.invalid("pre-build", "it is empty: give a program and its arguments, or leave the key out"));
+            }
+            config.pre_build = v;
+        }
+        if let Some(images) = r.table("images")? {
+            read_per_arch(images, |arch, v| config.images.0[arch as usize] = v)?;
+        }
+        if let Some(plat) = r.table("plat")? {
+            read_per_arch(plat, |arch, v| config.plat[arch as usize] = Some(v))?;
+        }
+        for (key, recipe) in [("arm-image", &mut config.arm_image), ("x64-image", &mut config.x64_image)] {
+            if let Some(mut t) = r.table(key)? {
+                if let Some(v) = t.string("base")? {
+                    recipe.base = v;
+                }
+                if let Some(v) = t.string("tag")? {
+                    recipe.tag = v;
+                }
+                if let Some(v) = t.strings("packages")? {
+                    recipe.packages = v;
+                }
+                t.finish()?;
+            }
+        }
+        if let Some(v) = r.string("qemu-image")? {
+            config.qemu_image = v;
+        }
+        r.finish()?;
+        Ok(config)
+    }
+
+    pub fn plat(&self, arch: Arch) -> Option<&str> {
+        self.plat[arch as usize].as_deref()
+    }
+}
+
+fn read_per_arch(mut t: Reader<'_>, mut set: impl FnMut(Arch, String)) -> Result<()> {
+    for arch in Arch::ALL {
+        if let Some(v) = t.string(arch.name())? {
+            set(arch, v);
+        }
+    }
+    t.finish()
+}
+
+/// A variable the user may pass into the build.
+pub fn check_env_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!("`{name}` is not a valid environment variable name: use letters, digits and _");
+    }
+    if RESERVED_ENV.contains(&name) || name.starts_with("XTASK_") {
+        bail!("`{name}` is set by the build itself and cannot be overridden: pick another name");
+    }
+    Ok(())
+}
+
+/// Reads the keys of one table, remembering which it saw so that `finish`
+/// can name every key it does not know.
+struct Reader<'a> {
+    file: &'a Utf8Path,
+    section: String,
+    table: &'a toml::Table,
+    seen: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(file: &'a Utf8Path, section: String, value: &'a toml::Value) -> Result<Reader<'a>> {
+        match value.as_table() {
+            Some(table) => Ok(Reader { file, section, table, seen: Vec::new() }),
+            None => bail!("`{section}` in {file} must be a table, not {}", kind(value)),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.table.keys().cloned().collect()
+    }
+
+    fn invalid(&self, key: &str, e: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("`{}.{key}` in {}: {e}", self.section, self.file)
+    }
+
+    fn get(&mut self, key: &str) -> Option<&'a toml::Value> {
+        self.seen.push(key.to_string());
+        self.table.get(key)
+    }
+
+    fn wrong_type(&self, key: &str, expected: &str, value: &toml::Value) -> anyhow::Error {
+        self.invalid(key, format!("must be {expected}, not {}", kind(value)))
+    }
+
+    fn string(&mut self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.wrong_type(key, "a string", v)),
+        }
+    }
+
+    fn path(&mut self, key: &str) -> Result<Option<Utf8PathBuf>> {
+        match self.string(key)? {
+            Some(s) if s.is_empty() => Err(self.invalid(key, "is empty: give a path, or leave the key out")),
+            other => Ok(other.map(Utf8PathBuf::from)),
+        }
+    }
+
+    fn bool(&mut self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.wrong_type(key, "true or false", v)),
+        }
+    }
+
+    fn strings(&mut self, key: &str) -> Result<Option<Vec<String>>> {
+        let Some(value) = self.get(key) else { return Ok(None) };
+        let items = value.as_array().ok_or_else(|| self.wrong_type(key, "a list of strings", value))?;
+        items
+            .iter()
+            .map(|item| match item {
+                toml::Value::String(s) => Ok(s.clone()),
+                v => Err(self.wrong_type(key, "a list of strings", v)),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// A list, or one string holding a comma-separated list (as on the command line).
+    fn strings_or_string(&mut self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.table.get(key) {
+            Some(toml::Value::String(s)) => {
+                self.seen.push(key.to_string());
+                Ok(Some(s.split(',').map(str::to_string).collect()))
+            }
+            _ => self.strings(key),
+        }
+    }
+
+    fn table(&mut self, key: &str) -> Result<Option<Reader<'a>>> {
+        let section = format!("{}.{key}", self.section);
+        let file = self.file;
+        self.get(key).map(|v| Reader::new(file, section, v)).transpose()
+    }
+
+    fn finish(self) -> Result<()> {
+        for key in self.table.keys() {
+            if !self.seen.iter().any(|s| s == key) {
+                let known = self.seen.join(", ");
+                bail!("unknown key `{}.{key}` in {}: known keys here are {known}", self.section, self.file);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<Config> {
+        let text = format!("[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.wheels]\n{body}");
+        Config::parse(&text, Utf8Path::new("/repo/Cargo.toml"))
+    }
+
+    fn err(body: &str) -> String {
+        format!("{:#}", parse(body).unwrap_err())
+    }
+
+    #[test]
+    fn no_section_means_defaults() {
+        let config = Config::parse("[workspace]\n", Utf8Path::new("Cargo.toml")).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key() {
+        let config = parse(
+            r#"
+root = "src"
+package = "python-package"
+include = ["python-extension", "README.md"]
+out = "wheels"
+arch = ["x86_64", "arm64"]
+python = ["cp311", "pp39"]
+build-isolation = false
+secret-env = ["TOKEN"]
+pre-build = ["make", "PY={py}", "ARCH={arch}"]
+qemu-image = "tonistiigi/binfmt"
+[workspace.metadata.wheels.env]
+TOKEN = "s3cret"
+MODE = "release"
+[workspace.metadata.wheels.images]
+x86_64 = "manylinux_x64:latest"
+aarch64 = "manylinux_aarch64:latest"
+[workspace.metadata.wheels.plat]
+aarch64 = "manylinux2014_aarch64"
+[workspace.metadata.wheels.arm-image]
+tag = "arm:1"
+[workspace.metadata.wheels.x64-image]
+base = "quay.io/pypa/manylinux_2_28_x86_64"
+packages = []
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.root, "src");
+        assert_eq!(config.package, "python-package");
+        assert_eq!(config.include, vec![Utf8PathBuf::from("python-extension"), "README.md".into()]);
+        assert_eq!(config.out, "wheels");
+        assert_eq!(config.arch, vec![Arch::X86_64, Arch::Aarch64]);
+        assert_eq!(config.python.to_string(), "cp311,pp39");
+        assert!(!config.build_isolation);
+        assert_eq!(config.env, vec![("MODE".into(), "release".into()), ("TOKEN".into(), "s3cret".into())]);
+        assert_eq!(config.secret_env, vec!["TOKEN"]);
+        assert_eq!(config.pre_build, vec!["make", "PY={py}", "ARCH={arch}"]);
+        assert_eq!(config.images.get(Arch::X86_64), "manylinux_x64:latest");
+        assert_eq!(config.images.get(Arch::Aarch64), "manylinux_aarch64:latest");
+        assert_eq!(config.plat(Arch::X86_64), None);
+        assert_eq!(config.plat(Arch::Aarch64), Some("manylinux2014_aarch64"));
+        assert_eq!(config.arm_image.tag, "arm:1");
+        assert_eq!(config.arm_image.base, "quay.io/pypa/manylinux2014_aarch64");
+        assert_eq!(config.x64_image.base, "quay.io/pypa/manylinux_2_28_x86_64");
+        assert!(config.x64_image.packages.is_empty());
+        assert_eq!(config.qemu_image, "tonistiigi/binfmt");
+    }
+
+    #[test]
+    fn python_as_one_string() {
+        assert_eq!(parse("python = \"all\"").unwrap().python, Selection::All);
+        assert_eq!(parse("python = \"cp311,pp39\"").unwrap().python.to_string(), "cp311,pp39");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert_eq!(
+            err("packages = \"x\""),
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, env, secret-env, pre-build, images, plat, arm-image, x64-image, qemu-image"
+        );
+        assert!(err("[workspace.metadata.wheels.images]\narm64 = \"x\"")
+            .starts_with("unknown key `workspace.metadata.wheels.images.arm64` in /repo/Cargo.toml"));
+        assert!(err("[workspace.metadata.wheels.arm-image]\nbse = \"x\"")
+            .starts_with("unknown key `workspace.metadata.wheels.arm-image.bse`"));
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        assert_eq!(
+            err("include = \"README.md\""),
+            "`workspace.metadata.wheels.include` in /repo/Cargo.toml: must be a list of strings, not a string"
+        );
+        assert_eq!(
+            err("include = [1]"),
+            "`workspace.metadata.wheels.include` in /repo/Cargo.toml: must be a list of strings, not an integer"
+        );
+        assert_eq!(
+            err("build-isolation = \"no\""),
+            "`workspace.metadata.wheels.build-isolation` in /repo/Cargo.toml: must be true or false, not a string"
+        );
+        assert_eq!(err("images = 3"), "`workspace.metadata.wheels.images` in /repo/Cargo.toml must be a table, not an integer");
+        assert_eq!(
+            err("[workspace.metadata.wheels.env]\nN = 1"),
+            "`workspace.metadata.wheels.env.N` in /repo/Cargo.toml: must be a string, not an integer"
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        assert!(err("arch = [\"sparc\"]").starts_with("`workspace.metadata.wheels.arch` in /repo/Cargo.toml: unknown arch `sparc`"));
+        assert!(err("python = [\"cp3.12\"]").contains("`workspace.metadata.wheels.python` in /repo/Cargo.toml: invalid interpreter tag `cp3.12`"));
+        assert!(err("python = []").contains("empty interpreter list"));
+        assert!(err("package = \"\"").contains("`workspace.metadata.wheels.package` in /repo/Cargo.toml: is empty"));
+        assert!(err("pre-build = []").contains("`workspace.metadata.wheels.pre-build`"));
+        assert!(err("[workspace.metadata.wheels.env]\nAUDITWHEEL_PLAT = \"x\"").contains("cannot be overridden"));
+        assert!(err("[workspace.metadata.wheels.env]\n\"A B\" = \"x\"").contains("not a valid environment variable name"));
+        assert!(Config::parse("[workspace", Utf8Path::new("/r/Cargo.toml")).unwrap_err().to_string().starts_with("/r/Cargo.toml is not valid TOML"));
+    }
+
+    #[test]
+    fn env_names() {
+        check_env_name("CFLAGS").unwrap();
+        check_env_name("_X1").unwrap();
+        assert!(check_env_name("1X").is_err());
+        assert!(check_env_name("").is_err());
+        assert!(check_env_name("PATH").unwrap_err().to_string().contains("`PATH`"));
+        assert!(check_env_name("XTASK_RUN").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! The whole command line, in one place.
+
+use std::num::NonZeroUsize;
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "Release-quality manylinux wheels for a Python package with a native core",
+    long_about = None,
+    arg_required_else_help = true,
+    after_help = "Examples:\n  cargo xtask prep\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py all\n\nConfiguration: [workspace.metadata.wheels] in the root Cargo.toml (see README.md)."
+)]
+pub struct Xtask {
+    /// Print the commands that would change anything, shell-quoted, and run none of them
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    #[command(subcommand)]
+    pub subcommand: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    Wheels(Wheels),
+    QemuRegister(QemuRegister),
+    QemuCopy(QemuCopy),
+    ArmImage(ArmImage),
+    X64Image(X64Image),
+    Doctor(Doctor),
+    Prep(Prep),
+    Standin(Standin),
+}
+
+/// Build, repair and check wheels in manylinux containers
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root.")]
+pub struct Wheels {
+    /// Architectures: x86_64, arm64 (aarch64), or both, comma-separated [config: arch]
+    #[arg(long, value_name = "ARCH", value_delimiter = ',')]
+    pub arch: Vec<String>,
+
+    /// Interpreters, comma-separated: cp3XY, cp3XYt (free-threaded), pp3XY (PyPy), or all [config: python]
+    #[arg(long, value_name = "LIST")]
+    pub py: Option<String>,
+
+    /// Image to build in (one arch only) [config: images.<arch>]
+    #[arg(long)]
+    pub image: Option<String>,
+
+    /// Platform tag for auditwheel (one arch only) [config: plat.<arch>; default: the image's AUDITWHEEL_PLAT]
+    #[arg(long)]
+    pub plat: Option<String>,
+
+    /// Build in the local stand-in images (made by `cargo xtask standin`) instead of the configured ones
+    #[arg(long, conflicts_with = "image")]
+    pub standin: bool,
+
+    /// Pull the images even when they are present locally
+    #[arg(long)]
+    pub pull: bool,
+
+    /// Folder the repaired wheels land in [config: out; default: dist]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<Utf8PathBuf>,
+
+    /// Folder whose files the build may read [config: root; default: the project root]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<Utf8PathBuf>,
+
+    /// The Python package folder, relative to the root [config: package]
+    #[arg(long, value_name = "DIR")]
+    pub package: Option<Utf8PathBuf>,
+
+    /// Another path under the root that the build reads; repeatable [config: include]
+    #[arg(long, value_name = "PATH")]
+    pub include: Vec<Utf8PathBuf>,
+
+    /// Environment variable for the build; repeatable [config: env]
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Build without build isolation (the interpreter must have the build requirements) [config: build-isolation = false]
+    #[arg(long)]
+    pub no_isolation: bool,
+
+    /// Builds to run at once [default: the number of cores]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+
+    /// Stop at the first failed build instead of building the others
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+/// Register the aarch64 binfmt handler (QEMU) through a privileged container.
+///
+/// This is the one subcommand that runs a container with --privileged: writing
+/// to /proc/sys/fs/binfmt_misc needs it. It does nothing when a usable handler
+/// (enabled, flag F) is already registered.
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask qemu-register\n  cargo xtask qemu-register --reset\n  cargo xtask qemu-register --image tonistiigi/binfmt -- --install arm64")]
+pub struct QemuRegister {
+    /// Registration image [config: qemu-image; default: multiarch/qemu-user-static]
+    #[arg(long)]
+    pub image: Option<String>,
+
+    /// Register again even when a handler exists; with multiarch/qemu-user-static
+    /// this removes every qemu-* handler on the host first
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Arguments for the image instead of the default (`--reset -p yes`, or `--install arm64` for tonistiigi/binfmt)
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Copy the host's qemu-aarch64-static into the cross-arch image's build context
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask qemu-copy\n  cargo xtask qemu-copy --from /usr/bin/qemu-aarch64")]
+pub struct QemuCopy {
+    /// The emulator to copy [default: qemu-aarch64-static or qemu-aarch64 on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<Utf8PathBuf>,
+}
+
+/// Build the cross-arch aarch64 manylinux image (runs on an x86_64 host under QEMU)
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask arm-image\n  cargo xtask arm-image --base quay.io/pypa/manylinux_2_28_aarch64 --tag manylinux_2_28_aarch64")]
+pub struct ArmImage {
+    /// Base image [config: arm-image.base; default: quay.io/pypa/manylinux2014_aarch64]
+    #[arg(long)]
+    pub base: Option<String>,
+
+    /// Tag of the image built [config: arm-image.tag; default: manylinux_aarch64]
+    #[arg(long)]
+    pub tag: Option<String>,
+
+    /// Pull the base even when it is present locally
+    #[arg(long)]
+    pub pull: bool,
+}
+
+/// Build the x86_64 manylinux image with the extra packages the build needs
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask x64-image\n  cargo xtask x64-image --packages libpng-devel,cmake")]
+pub struct X64Image {
+    /// Base image [config: x64-image.base; default: quay.io/pypa/manylinux2014_x86_64]
+    #[arg(long)]
+    pub base: Option<String>,
+
+    /// Tag of the image built [config: x64-image.tag; default: manylinux_x64]
+    #[arg(long)]
+    pub tag: Option<String>,
+
+    /// Packages to install, comma-separated (yum, dnf or apt-get) [config: x64-image.packages; default: libpng-devel]
+    #[arg(long, value_delimiter = ',')]
+    pub packages: Option<Vec<String>>,
+
+    /// Pull the base even when it is present locally
+    #[arg(long)]
+    pub pull: bool,
+}
+
+/// Check every prerequisite and say how to fix what is missing
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Example:\n  cargo xtask doctor")]
+pub struct Doctor {}
+
+/// Prepare this machine in one go: doctor, qemu-register, qemu-copy, arm-image, x64-image
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Example:\n  cargo xtask prep")]
+pub struct Prep {}
+
+/// Build an offline stand-in for a manylinux image from Debian packages
+#[derive(Args, Debug, Default)]
+#[command(after_help = "Examples:\n  cargo xtask standin --arch x86_64\n  cargo xtask standin --arch arm64\n  cargo xtask standin --qemu-register\n\nThe image reference is the last line of stdout.")]
+pub struct Standin {
+    /// The architecture of the stand-in
+    #[arg(long, value_name = "ARCH", required_unless_present = "qemu_register", conflicts_with = "qemu_register")]
+    pub arch: Option<String>,
+
+    /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)
+    #[arg(long)]
+    pub qemu_register: bool,
+}

@@ -1,0 +1,59 @@
+//! `cargo xtask`: manylinux wheels, the cross-arch image and QEMU prep.
+//! `flags.rs` is the whole command line; each subcommand lives in the module of its name.
+
+mod arm_image;
+mod config;
+mod doctor;
+mod engine;
+mod flags;
+mod platform;
+mod prep;
+mod qemu_copy;
+mod qemu_register;
+mod standin;
+mod util;
+mod wheels;
+mod x64_image;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use xshell::Shell;
+
+use crate::flags::Cmd;
+use crate::util::{Runner, UsageError};
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    util::handle_signals();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(util::project_root());
+    let manifest = util::project_root().join("Cargo.toml");
+    let config = config::Config::load(&manifest).map_err(util::usage)?;
+    let secrets = config.secret_env.clone();
+    let run = Runner { dry_run: flags.dry_run, secrets: &secrets };
+    match flags.subcommand {
+        Cmd::Wheels(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::QemuRegister(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::QemuCopy(cmd) => cmd.run(&sh, &run),
+        Cmd::ArmImage(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::X64Image(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Doctor(cmd) => cmd.run(&sh, &config),
+        Cmd::Prep(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Standin(cmd) => cmd.run(&sh, &run),
+    }
+}

@@ -1,0 +1,147 @@
+//! `cargo xtask qemu-copy`: puts the host's static aarch64 emulator into the
+//! cross-arch image's build context (needed where the binfmt handler lacks flag F).
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::{flags, util};
+
+/// Names the emulator goes by: Debian bookworm and older ship `-static`; newer
+/// Debian ships static `qemu-user` binaries without the suffix; binfmt-support
+/// registers a link under /usr/libexec.
+const CANDIDATES: &[&str] = &["qemu-aarch64-static", "qemu-aarch64"];
+const LIBEXEC: &str = "/usr/libexec/qemu-binfmt/aarch64-binfmt-P";
+
+pub fn context_dir() -> Utf8PathBuf {
+    util::project_root().join("scripts/arm-image")
+}
+
+pub fn dest() -> Utf8PathBuf {
+    context_dir().join("qemu-aarch64-static")
+}
+
+impl flags::QemuCopy {
+    pub fn run(self, _sh: &Shell, run: &util::Runner) -> Result<()> {
+        let from = find(self.from.as_deref())?;
+        copy(run, &from, &dest())
+    }
+}
+
+/// The emulator to copy: `--from`, else the first candidate on PATH that is a
+/// static x86_64 ELF.
+pub fn find(from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
+    if let Some(path) = from {
+        check_static_x86_64(path)?;
+        return Ok(path.to_path_buf());
+    }
+    let mut found = Vec::new();
+    for name in CANDIDATES {
+        if let Ok(path) = which::which(name) {
+            found.extend(Utf8PathBuf::from_path_buf(path).ok());
+        }
+    }
+    if Utf8Path::new(LIBEXEC).exists() {
+        found.push(LIBEXEC.into());
+    }
+    let mut rejected = Vec::new();
+    for path in found {
+        match check_static_x86_64(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) => rejected.push(format!("{e:#}")),
+        }
+    }
+    if rejected.is_empty() {
+        bail!("qemu-aarch64-static not found: install it (Debian/Ubuntu: `sudo apt-get install qemu-user-static`) or pass --from PATH");
+    }
+    bail!("no usable qemu-aarch64-static ({}): install qemu-user-static or pass --from PATH", rejected.join("; "))
+}
+
+/// Fails unless `path` is a 64-bit x86_64 ELF with no program interpreter
+/// (a dynamically linked emulator cannot run inside a foreign image).
+pub fn check_static_x86_64(path: &Utf8Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+    elf_kind(&bytes).map_err(|why| anyhow::anyhow!("{path} {why}: use the static x86_64 build from qemu-user-static"))
+}
+
+fn elf_kind(b: &[u8]) -> Result<(), String> {
+    if b.len() < 64 || &b[..4] != b"\x7fELF" {
+        return Err("is not an ELF file".into());
+    }
+    if b[4] != 2 || b[5] != 1 {
+        return Err("is not a 64-bit little-endian ELF".into());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    const EM_X86_64: u16 = 62;
+    if u16_at(18) != EM_X86_64 {
+        return Err(format!("is built for machine {} instead of x86_64", u16_at(18)));
+    }
+    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56) as usize);
+    const PT_INTERP: u32 = 3;
+    for i in 0..phnum {
+        let at = phoff + i * phentsize;
+        if at + 4 > b.len() {
+            return Err("has a truncated program header table".into());
+        }
+        if u32_at(at) == PT_INTERP {
+            return Err("is dynamically linked".into());
+        }
+    }
+    Ok(())
+}
+
+/// Copies unless the destination already holds the same bytes; by rename, so
+/// that an interrupted copy never leaves half a binary in the context.
+pub fn copy(run: &util::Runner, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    if std::fs::read(to).ok() == Some(std::fs::read(from).with_context(|| format!("reading {from}"))?) {
+        eprintln!("{to} is up to date (same as {from})");
+        return Ok(());
+    }
+    if run.dry_run {
+        println!("cp {} {}", util::shell_quote(from.as_str()), util::shell_quote(to.as_str()));
+        return Ok(());
+    }
+    let tmp = to.with_extension("partial");
+    std::fs::copy(from, &tmp).with_context(|| format!("copying {from} to {tmp}"))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("renaming {tmp} to {to}"))?;
+    eprintln!("copied {from} to {to}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elf(machine: u16, interp: bool) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 2 * 56];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&2u16.to_le_bytes());
+        b[64..68].copy_from_slice(&1u32.to_le_bytes());
+        if interp {
+            b[120..124].copy_from_slice(&3u32.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn elf_checks() {
+        assert_eq!(elf_kind(&elf(62, false)), Ok(()));
+        assert_eq!(elf_kind(&elf(62, true)), Err("is dynamically linked".into()));
+        assert_eq!(elf_kind(&elf(183, false)), Err("is built for machine 183 instead of x86_64".into()));
+        assert_eq!(elf_kind(b"#!/bin/sh\n"), Err("is not an ELF file".into()));
+    }
+
+    #[test]
+    fn host_binaries() {
+        // /bin/sh is dynamically linked on every Linux host this runs on.
+        let err = check_static_x86_64(Utf8Path::new("/bin/sh")).unwrap_err().to_string();
+        assert!(err.starts_with("/bin/sh is ") && err.ends_with("use the static x86_64 build from qemu-user-static"), "{err}");
+    }
+}

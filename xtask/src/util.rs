@@ -1,0 +1,280 @@
+//! Small helpers shared by the subcommands.
+
+use std::ffi::OsStr;
+use std::process::Command;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+pub fn project_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the project root").to_path_buf()
+}
+
+/// An error in what the user typed or configured: exit status 2, like clap's.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+/// Quotes one argument for a POSIX shell, so that printed commands can be pasted.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./=:,+@%^".contains(&b));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The command line of `cmd`, quoted for a shell, with the values of `secrets` masked.
+pub fn command_line(cmd: &Command, secrets: &[String]) -> String {
+    let mut words = vec![shell_quote(&cmd.get_program().to_string_lossy())];
+    for arg in cmd.get_args() {
+        words.push(shell_quote(&mask(arg, secrets)));
+    }
+    words.join(" ")
+}
+
+fn mask(arg: &OsStr, secrets: &[String]) -> String {
+    let arg = arg.to_string_lossy();
+    for name in secrets {
+        if let Some(value) = arg.strip_prefix(name.as_str()).and_then(|rest| rest.strip_prefix('=')) {
+            if !value.is_empty() {
+                return format!("{name}=***");
+            }
+        }
+    }
+    arg.into_owned()
+}
+
+/// Runs state-changing commands, or only prints them under `--dry-run`.
+/// Read-only queries (image inspect, version) go straight through xshell.
+#[derive(Clone, Copy, Debug)]
+pub struct Runner<'a> {
+    pub dry_run: bool,
+    pub secrets: &'a [String],
+}
+
+impl Runner<'_> {
+    /// Echoes the command (as xshell does) and runs it with inherited output.
+    pub fn run(&self, cmd: impl Into<Command>) -> Result<()> {
+        let mut cmd = cmd.into();
+        let line = command_line(&cmd, self.secrets);
+        if self.dry_run {
+            println!("{line}");
+            return Ok(());
+        }
+        eprintln!("$ {line}");
+        let status = cmd.status().with_context(|| format!("could not start `{line}`"))?;
+        if !status.success() {
+            bail!("`{line}` failed ({status})");
+        }
+        Ok(())
+    }
+}
+
+/// FNV-1a: a stable content hash for "has this input changed" labels
+/// (std's hasher may change between Rust releases).
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        // Separates fields, so that ("ab", "c") and ("a", "bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+    }
+
+    /// Hashes every file below `dir` (names and contents), in a stable order.
+    pub fn write_tree(&mut self, dir: &Utf8Path) -> Result<()> {
+        let mut files = Vec::new();
+        walk(dir, &mut files)?;
+        files.sort();
+        for file in files {
+            self.write(file.strip_prefix(dir).unwrap_or(&file).as_str().as_bytes());
+            self.write(&std::fs::read(&file).with_context(|| format!("reading {file}"))?);
+        }
+        Ok(())
+    }
+
+    pub fn hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+fn walk(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            walk(entry.path(), files)?;
+        } else {
+            files.push(entry.path().to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// What must be undone however the command ends: containers to remove and
+/// folders to delete. Global, because a signal handler must reach it.
+static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Undo {
+    Container { engine: Utf8PathBuf, name: String },
+    /// A file or folder of ours that must not outlive the command.
+    Path(Utf8PathBuf),
+}
+
+impl Undo {
+    fn perform(&self) {
+        match self {
+            Undo::Container { engine, name } => {
+                let _ = Command::new(engine.as_str())
+                    .args(["rm", "--force", "--volumes", name])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+            Undo::Path(path) => {
+                if path.is_dir() {
+                    let _ = std::fs::remove_dir_all(path);
+                } else {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+}
+
+/// Registers `undo` until the guard drops, when it is performed.
+#[must_use]
+pub struct UndoGuard(Undo);
+
+impl UndoGuard {
+    pub fn new(undo: Undo) -> UndoGuard {
+        CLEANUP.lock().unwrap_or_else(|e| e.into_inner()).push(undo.clone());
+        UndoGuard(undo)
+    }
+}
+
+impl Drop for UndoGuard {
+    fn drop(&mut self) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = list.iter().position(|u| *u == self.0) {
+            list.remove(i);
+        }
+        drop(list);
+        self.0.perform();
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: undo everything registered, then exit as the
+/// signal would have (130 for Ctrl-C). The signals are blocked in every thread
+/// and taken by one thread with sigwait, so the undo runs as ordinary code, not
+/// in a signal handler. Children get an empty mask from std's spawn.
+pub fn handle_signals() {
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    // SAFETY: plain libc calls on a local, initialised sigset_t.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is initialised and `sig` is a valid out pointer.
+        while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
+        eprintln!("\ninterrupted: removing this run's containers and temporary files");
+        let list: Vec<Undo> = std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
+        for undo in list.iter().rev() {
+            undo.perform();
+        }
+        std::process::exit(128 + sig);
+    });
+}
+
+/// A name unique to this run, for containers and temporary folders.
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{:x}", std::process::id(), nanos)
+}
+
+pub fn format_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("docker"), "docker");
+        assert_eq!(shell_quote("linux/arm64"), "linux/arm64");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote("`x`;y\nz"), "'`x`;y\nz'");
+    }
+
+    #[test]
+    fn command_lines_mask_secrets() {
+        let mut cmd = Command::new("docker");
+        cmd.args(["exec", "-e", "TOKEN=abc", "-e", "MODE=a b", "c"]);
+        assert_eq!(command_line(&cmd, &["TOKEN".into()]), "docker exec -e 'TOKEN=***' -e 'MODE=a b' c");
+        assert_eq!(command_line(&cmd, &[]), "docker exec -e TOKEN=abc -e 'MODE=a b' c");
+    }
+
+    #[test]
+    fn fnv_separates_fields() {
+        let mut a = Fnv::default();
+        a.write(b"ab");
+        a.write(b"c");
+        let mut b = Fnv::default();
+        b.write(b"a");
+        b.write(b"bc");
+        assert_ne!(a.hex(), b.hex());
+        assert_eq!(a.hex().len(), 16);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(std::time::Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(format_duration(std::time::Duration::from_secs(125)), "2m05s");
+    }
+}
