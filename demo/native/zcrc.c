@@ -1,3 +1,4 @@
+#include <bzlib.h>
 #include <zlib.h>
 
 #include "zcrc.h"
@@ -26,3 +27,10 @@ unsigned long zcrc_adler32(const unsigned char *data, size_t len) {
 }
 
 const char *zcrc_zlib_version(void) { return zlibVersion(); }
+
+int zcrc_bz2_compress(const unsigned char *data, size_t len, unsigned char *out, size_t *out_len) {
+    unsigned int dest_len = (unsigned int)*out_len;
+    int rc = BZ2_bzBuffToBuffCompress((char *)out, &dest_len, (char *)data, (unsigned int)len, 9, 0, 0);
+    *out_len = dest_len;
+    return rc == BZ_OK ? 0 : rc;
+}

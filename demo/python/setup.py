@@ -1,5 +1,5 @@
 """The demo package: a C extension over sources outside this folder, linked
-to zlib, with the project's README as its description (like Lets-Plot's
+to zlib and libbz2, with the project's README as its description (like Lets-Plot's
 setup.py, which reads ../python-extension and ../README.md)."""
 
 import os
@@ -13,22 +13,22 @@ with open(os.path.join(here, "..", "..", "README.md"), encoding="utf-8") as f:
     long_description = f.read()
 
 setup(
-    name="demo-zlib",
+    name="demo-codec",
     version="0.1.0",
-    description="A checksum module over zlib: the embedded demo of cargo xtask wheels",
+    description="Checksums by zlib and compression by libbz2: the embedded demo of cargo xtask wheels",
     long_description=long_description,
     long_description_content_type="text/markdown",
     license="MIT",
-    packages=["demo_zlib"],
+    packages=["democodec"],
     ext_modules=[
         Extension(
-            "demo_zlib._native",
+            "democodec._native",
             sources=[
-                "demo_zlib/_native.c",
+                "democodec/_native.c",
                 os.path.relpath(os.path.join(native, "zcrc.c"), here),
             ],
             include_dirs=[os.path.relpath(native, here)],
-            libraries=["z"],
+            libraries=["z", "bz2"],
         )
     ],
     python_requires=">=3.7",

@@ -21,7 +21,14 @@ impl flags::ArmImage {
             engine.check_daemon(sh)?;
         }
         let context = qemu_copy::context_dir();
-        let derived = DerivedImage { base: &base, tag: &tag, arch: Arch::Aarch64, context: &context, build_args: Vec::new(), pull: self.pull };
+        let derived = DerivedImage {
+            base: &base,
+            tag: &tag,
+            arch: Arch::Aarch64,
+            context: &context,
+            build_args: Vec::new(),
+            pull: self.pull,
+        };
         if engine.build_on_base(sh, run, derived)? && !run.dry_run {
             eprintln!("built {tag} from {base}");
         }

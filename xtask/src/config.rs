@@ -23,6 +23,8 @@ pub const RESERVED_ENV: &[&str] = &[
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The folder of the file it was read from: its relative paths start there.
+    pub dir: Utf8PathBuf,
     /// The folder whose files the build may read, relative to the project root.
     pub root: Utf8PathBuf,
     /// The Python package (where pyproject.toml or setup.py is), relative to `root`.
@@ -67,6 +69,7 @@ pub struct ImageRecipe {
 impl Default for Config {
     fn default() -> Config {
         Config {
+            dir: crate::util::project_root(),
             root: ".".into(),
             package: "demo/python".into(),
             include: vec!["demo/native".into(), "README.md".into()],
@@ -104,8 +107,13 @@ impl Config {
     }
 
     pub fn parse(text: &str, file: &Utf8Path) -> Result<Config> {
-        let doc: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("{file} is not valid TOML: {e}"))?;
-        let mut config = Config::default();
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{file} is not valid TOML: {e}"))?;
+        let mut config = Config {
+            dir: file.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
+            ..Config::default()
+        };
         let section = doc
             .get("workspace")
             .and_then(|w| w.get("metadata"))
@@ -148,7 +156,10 @@ impl Config {
         }
         if let Some(v) = r.strings("pre-build")? {
             if v.is_empty() {
-                return Err(r.invalid("pre-build", "it is empty: give a program and its arguments, or leave the key out"));
+                return Err(r.invalid(
+                    "pre-build",
+                    "it is empty: give a program and its arguments, or leave the key out",
+                ));
             }
             config.pre_build = v;
         }
@@ -158,7 +169,10 @@ impl Config {
         if let Some(plat) = r.table("plat")? {
             read_per_arch(plat, |arch, v| config.plat[arch as usize] = Some(v))?;
         }
-        for (key, recipe) in [("arm-image", &mut config.arm_image), ("x64-image", &mut config.x64_image)] {
+        for (key, recipe) in [
+            ("arm-image", &mut config.arm_image),
+            ("x64-image", &mut config.x64_image),
+        ] {
             if let Some(mut t) = r.table(key)? {
                 if let Some(v) = t.string("base")? {
                     recipe.base = v;
@@ -219,7 +233,12 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn new(file: &'a Utf8Path, section: String, value: &'a toml::Value) -> Result<Reader<'a>> {
         match value.as_table() {
-            Some(table) => Ok(Reader { file, section, table, seen: Vec::new() }),
+            Some(table) => Ok(Reader {
+                file,
+                section,
+                table,
+                seen: Vec::new(),
+            }),
             None => bail!("`{section}` in {file} must be a table, not {}", kind(value)),
         }
     }
@@ -251,7 +270,9 @@ impl<'a> Reader<'a> {
 
     fn path(&mut self, key: &str) -> Result<Option<Utf8PathBuf>> {
         match self.string(key)? {
-            Some(s) if s.is_empty() => Err(self.invalid(key, "is empty: give a path, or leave the key out")),
+            Some(s) if s.is_empty() => {
+                Err(self.invalid(key, "is empty: give a path, or leave the key out"))
+            }
             other => Ok(other.map(Utf8PathBuf::from)),
         }
     }
@@ -265,8 +286,12 @@ impl<'a> Reader<'a> {
     }
 
     fn strings(&mut self, key: &str) -> Result<Option<Vec<String>>> {
-        let Some(value) = self.get(key) else { return Ok(None) };
-        let items = value.as_array().ok_or_else(|| self.wrong_type(key, "a list of strings", value))?;
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let items = value
+            .as_array()
+            .ok_or_else(|| self.wrong_type(key, "a list of strings", value))?;
         items
             .iter()
             .map(|item| match item {
@@ -291,14 +316,20 @@ impl<'a> Reader<'a> {
     fn table(&mut self, key: &str) -> Result<Option<Reader<'a>>> {
         let section = format!("{}.{key}", self.section);
         let file = self.file;
-        self.get(key).map(|v| Reader::new(file, section, v)).transpose()
+        self.get(key)
+            .map(|v| Reader::new(file, section, v))
+            .transpose()
     }
 
     fn finish(self) -> Result<()> {
         for key in self.table.keys() {
             if !self.seen.iter().any(|s| s == key) {
                 let known = self.seen.join(", ");
-                bail!("unknown key `{}.{key}` in {}: known keys here are {known}", self.section, self.file);
+                bail!(
+                    "unknown key `{}.{key}` in {}: known keys here are {known}",
+                    self.section,
+                    self.file
+                );
             }
         }
         Ok(())
@@ -322,7 +353,8 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<Config> {
-        let text = format!("[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.wheels]\n{body}");
+        let text =
+            format!("[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.wheels]\n{body}");
         Config::parse(&text, Utf8Path::new("/repo/Cargo.toml"))
     }
 
@@ -332,9 +364,15 @@ mod tests {
 
     #[test]
     fn no_section_means_defaults() {
-        let config = Config::parse("[workspace]\n", Utf8Path::new("Cargo.toml")).unwrap();
-        assert_eq!(config, Config::default());
-        assert_eq!(parse("").unwrap(), Config::default());
+        let config = Config::parse("[workspace]\n", Utf8Path::new("/repo/Cargo.toml")).unwrap();
+        assert_eq!(
+            config,
+            Config {
+                dir: "/repo".into(),
+                ..Config::default()
+            }
+        );
+        assert_eq!(parse("").unwrap(), config);
     }
 
     #[test]
@@ -369,12 +407,21 @@ packages = []
         .unwrap();
         assert_eq!(config.root, "src");
         assert_eq!(config.package, "python-package");
-        assert_eq!(config.include, vec![Utf8PathBuf::from("python-extension"), "README.md".into()]);
+        assert_eq!(
+            config.include,
+            vec![Utf8PathBuf::from("python-extension"), "README.md".into()]
+        );
         assert_eq!(config.out, "wheels");
         assert_eq!(config.arch, vec![Arch::X86_64, Arch::Aarch64]);
         assert_eq!(config.python.to_string(), "cp311,pp39");
         assert!(!config.build_isolation);
-        assert_eq!(config.env, vec![("MODE".into(), "release".into()), ("TOKEN".into(), "s3cret".into())]);
+        assert_eq!(
+            config.env,
+            vec![
+                ("MODE".into(), "release".into()),
+                ("TOKEN".into(), "s3cret".into())
+            ]
+        );
         assert_eq!(config.secret_env, vec!["TOKEN"]);
         assert_eq!(config.pre_build, vec!["make", "PY={py}", "ARCH={arch}"]);
         assert_eq!(config.images.get(Arch::X86_64), "manylinux_x64:latest");
@@ -391,7 +438,10 @@ packages = []
     #[test]
     fn python_as_one_string() {
         assert_eq!(parse("python = \"all\"").unwrap().python, Selection::All);
-        assert_eq!(parse("python = \"cp311,pp39\"").unwrap().python.to_string(), "cp311,pp39");
+        assert_eq!(
+            parse("python = \"cp311,pp39\"").unwrap().python.to_string(),
+            "cp311,pp39"
+        );
     }
 
     #[test]
@@ -400,8 +450,11 @@ packages = []
             err("packages = \"x\""),
             "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, env, secret-env, pre-build, images, plat, arm-image, x64-image, qemu-image"
         );
-        assert!(err("[workspace.metadata.wheels.images]\narm64 = \"x\"")
-            .starts_with("unknown key `workspace.metadata.wheels.images.arm64` in /repo/Cargo.toml"));
+        assert!(
+            err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(
+                "unknown key `workspace.metadata.wheels.images.arm64` in /repo/Cargo.toml"
+            )
+        );
         assert!(err("[workspace.metadata.wheels.arm-image]\nbse = \"x\"")
             .starts_with("unknown key `workspace.metadata.wheels.arm-image.bse`"));
     }
@@ -429,14 +482,24 @@ packages = []
 
     #[test]
     fn invalid_values_are_named() {
-        assert!(err("arch = [\"sparc\"]").starts_with("`workspace.metadata.wheels.arch` in /repo/Cargo.toml: unknown arch `sparc`"));
+        assert!(err("arch = [\"sparc\"]").starts_with(
+            "`workspace.metadata.wheels.arch` in /repo/Cargo.toml: unknown arch `sparc`"
+        ));
         assert!(err("python = [\"cp3.12\"]").contains("`workspace.metadata.wheels.python` in /repo/Cargo.toml: invalid interpreter tag `cp3.12`"));
         assert!(err("python = []").contains("empty interpreter list"));
-        assert!(err("package = \"\"").contains("`workspace.metadata.wheels.package` in /repo/Cargo.toml: is empty"));
+        assert!(err("package = \"\"")
+            .contains("`workspace.metadata.wheels.package` in /repo/Cargo.toml: is empty"));
         assert!(err("pre-build = []").contains("`workspace.metadata.wheels.pre-build`"));
-        assert!(err("[workspace.metadata.wheels.env]\nAUDITWHEEL_PLAT = \"x\"").contains("cannot be overridden"));
-        assert!(err("[workspace.metadata.wheels.env]\n\"A B\" = \"x\"").contains("not a valid environment variable name"));
-        assert!(Config::parse("[workspace", Utf8Path::new("/r/Cargo.toml")).unwrap_err().to_string().starts_with("/r/Cargo.toml is not valid TOML"));
+        assert!(
+            err("[workspace.metadata.wheels.env]\nAUDITWHEEL_PLAT = \"x\"")
+                .contains("cannot be overridden")
+        );
+        assert!(err("[workspace.metadata.wheels.env]\n\"A B\" = \"x\"")
+            .contains("not a valid environment variable name"));
+        assert!(Config::parse("[workspace", Utf8Path::new("/r/Cargo.toml"))
+            .unwrap_err()
+            .to_string()
+            .starts_with("/r/Cargo.toml is not valid TOML"));
     }
 
     #[test]
@@ -445,7 +508,10 @@ packages = []
         check_env_name("_X1").unwrap();
         assert!(check_env_name("1X").is_err());
         assert!(check_env_name("").is_err());
-        assert!(check_env_name("PATH").unwrap_err().to_string().contains("`PATH`"));
+        assert!(check_env_name("PATH")
+            .unwrap_err()
+            .to_string()
+            .contains("`PATH`"));
         assert!(check_env_name("XTASK_RUN").is_err());
     }
 }

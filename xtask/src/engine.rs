@@ -45,7 +45,9 @@ impl Engine {
     /// The engine to name in printed commands when none is installed (dry runs).
     pub fn detect_or_default(dry_run: bool) -> Result<Engine> {
         match Engine::detect() {
-            Err(_) if dry_run => Ok(Engine { program: "docker".into() }),
+            Err(_) if dry_run => Ok(Engine {
+                program: "docker".into(),
+            }),
             other => other,
         }
     }
@@ -58,12 +60,19 @@ impl Engine {
     pub fn check_daemon(&self, sh: &Shell) -> Result<String> {
         let program = &self.program;
         let format = "{{.Server.Version}}";
-        let out = cmd!(sh, "{program} version --format {format}").quiet().ignore_status().output()?;
+        let out = cmd!(sh, "{program} version --format {format}")
+            .quiet()
+            .ignore_status()
+            .output()?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let reason = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no answer").trim();
+        let reason = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no answer")
+            .trim();
         bail!("the {} daemon is not reachable ({reason}): start it (`sudo systemctl start docker`, or `sudo dockerd &`)", self.name())
     }
 
@@ -71,19 +80,36 @@ impl Engine {
     pub fn inspect_image(&self, sh: &Shell, image: &str) -> Result<Option<ImageInfo>> {
         let program = &self.program;
         let format = "{{.Id}}\n{{.Architecture}}\n{{range $k, $v := .Config.Labels}}label {{$k}}={{$v}}\n{{end}}{{range .Config.Env}}env {{.}}\n{{end}}";
-        let out = cmd!(sh, "{program} image inspect --format {format} {image}").quiet().ignore_status().output()?;
+        let out = cmd!(sh, "{program} image inspect --format {format} {image}")
+            .quiet()
+            .ignore_status()
+            .output()?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.to_lowercase().contains("no such image") || stderr.contains("image not known") {
+            if stderr.to_lowercase().contains("no such image") || stderr.contains("image not known")
+            {
                 return Ok(None);
             }
-            bail!("`{} image inspect {image}` failed: {}", self.name(), stderr.trim());
+            bail!(
+                "`{} image inspect {image}` failed: {}",
+                self.name(),
+                stderr.trim()
+            );
         }
-        Ok(Some(ImageInfo::parse(&String::from_utf8_lossy(&out.stdout))))
+        Ok(Some(ImageInfo::parse(&String::from_utf8_lossy(
+            &out.stdout,
+        ))))
     }
 
     /// The image, pulled when it is not here (or always, with `pull`).
-    pub fn ensure_image(&self, sh: &Shell, run: &Runner, image: &str, arch: Arch, pull: bool) -> Result<Option<ImageInfo>> {
+    pub fn ensure_image(
+        &self,
+        sh: &Shell,
+        run: &Runner,
+        image: &str,
+        arch: Arch,
+        pull: bool,
+    ) -> Result<Option<ImageInfo>> {
         let local = self.inspect_image(sh, image)?;
         if local.is_some() && !pull {
             return Ok(local);
@@ -98,7 +124,9 @@ impl Engine {
         if run.dry_run {
             return Ok(local);
         }
-        self.inspect_image(sh, image)?.map(Some).ok_or_else(|| anyhow::anyhow!("`{image}` is still missing after the pull"))
+        self.inspect_image(sh, image)?
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("`{image}` is still missing after the pull"))
     }
 
     /// Builds an image from a context unless an image with that tag already
@@ -117,8 +145,20 @@ impl Engine {
     /// Builds `tag` from a context whose Dockerfile starts `FROM ${BASE}`: the
     /// base is pulled only when missing (or with `pull`), and nothing is built
     /// when neither the context nor the base image changed.
-    pub fn build_on_base(&self, sh: &Shell, run: &Runner, derived: DerivedImage<'_>) -> Result<bool> {
-        let DerivedImage { base, tag, arch, context, mut build_args, pull } = derived;
+    pub fn build_on_base(
+        &self,
+        sh: &Shell,
+        run: &Runner,
+        derived: DerivedImage<'_>,
+    ) -> Result<bool> {
+        let DerivedImage {
+            base,
+            tag,
+            arch,
+            context,
+            mut build_args,
+            pull,
+        } = derived;
         let info = self.ensure_image(sh, run, base, arch, pull)?;
         if let Some(info) = &info {
             info.check_arch(base, arch)?;
@@ -157,7 +197,11 @@ impl Engine {
             args.push("--build-arg".into());
             args.push(format!("{k}={v}"));
         }
-        cmd!(sh, "{program} build --platform {platform} {args...} --tag {tag} {context}").into()
+        cmd!(
+            sh,
+            "{program} build --platform {platform} {args...} --tag {tag} {context}"
+        )
+        .into()
     }
 }
 
@@ -199,7 +243,10 @@ impl ImageInfo {
             ..ImageInfo::default()
         };
         for line in lines {
-            let split = |s: &str| s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()));
+            let split = |s: &str| {
+                s.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            };
             if let Some(kv) = line.strip_prefix("label ").and_then(split) {
                 info.labels.push(kv);
             } else if let Some(kv) = line.strip_prefix("env ").and_then(split) {
@@ -210,11 +257,17 @@ impl ImageInfo {
     }
 
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn env(&self, key: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Fails unless the image is built for `arch`.
@@ -265,12 +318,28 @@ impl Container {
     }
 
     /// Starts it; registered for removal before it exists, so no signal can leak it.
-    pub fn start(engine: &Engine, run: &Runner, name: String, run_id: &str, image: &str, arch: Arch) -> Result<Container> {
-        let guard = UndoGuard::new(Undo::Container { engine: engine.program.clone(), name: name.clone() });
+    pub fn start(
+        engine: &Engine,
+        run: &Runner,
+        name: String,
+        run_id: &str,
+        image: &str,
+        arch: Arch,
+    ) -> Result<Container> {
+        let guard = UndoGuard::new(Undo::Container {
+            engine: engine.program.clone(),
+            name: name.clone(),
+        });
         let mut cmd = Command::new(engine.program.as_str());
-        cmd.args(Container::run_args(&name, run_id, image, arch)).stdout(Stdio::null());
-        run.run(cmd).with_context(|| format!("starting a container of `{image}`"))?;
-        Ok(Container { engine: engine.clone(), name, _guard: guard })
+        cmd.args(Container::run_args(&name, run_id, image, arch))
+            .stdout(Stdio::null());
+        run.run(cmd)
+            .with_context(|| format!("starting a container of `{image}`"))?;
+        Ok(Container {
+            engine: engine.clone(),
+            name,
+            _guard: guard,
+        })
     }
 
     /// `docker exec` of a command in the container.
@@ -296,14 +365,24 @@ impl Container {
     /// `docker cp` of a host folder's contents into the container.
     pub fn copy_in(&self, run: &Runner, from: &Utf8Path, to: &str) -> Result<()> {
         let mut cmd = Command::new(self.engine.program.as_str());
-        cmd.args(["cp", "--quiet", &format!("{from}/."), &format!("{}:{to}", self.name)]);
+        cmd.args([
+            "cp",
+            "--quiet",
+            &format!("{from}/."),
+            &format!("{}:{to}", self.name),
+        ]);
         run.run(cmd)
     }
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).
     pub fn copy_out(&self, run: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
         let mut cmd = Command::new(self.engine.program.as_str());
-        cmd.args(["cp", "--quiet", &format!("{}:{from}", self.name), to.as_str()]);
+        cmd.args([
+            "cp",
+            "--quiet",
+            &format!("{}:{from}", self.name),
+            to.as_str(),
+        ]);
         run.run(cmd)
     }
 }
@@ -322,7 +401,10 @@ mod tests {
         assert_eq!(info.env("AUDITWHEEL_PLAT"), Some("manylinux2014_aarch64"));
         assert_eq!(info.env("PATH"), Some("/usr/bin:/bin"));
         info.check_arch("x", Arch::Aarch64).unwrap();
-        let err = info.check_arch("img", Arch::X86_64).unwrap_err().to_string();
+        let err = info
+            .check_arch("img", Arch::X86_64)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "image `img` is built for arm64, but x86_64 needs a amd64 image: pick the image for x86_64");
     }
 
@@ -338,7 +420,9 @@ mod tests {
     #[test]
     fn build_line() {
         let sh = Shell::new().unwrap();
-        let engine = Engine { program: "docker".into() };
+        let engine = Engine {
+            program: "docker".into(),
+        };
         let spec = ImageBuild {
             tag: "manylinux_aarch64".into(),
             arch: Arch::Aarch64,

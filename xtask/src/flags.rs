@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Release-quality manylinux wheels for a Python package with a native core",
     long_about = None,
     arg_required_else_help = true,
@@ -17,6 +18,11 @@ pub struct Xtask {
     /// Print the commands that would change anything, shell-quoted, and run none of them
     #[arg(long, global = true)]
     pub dry_run: bool,
+
+    /// Read [workspace.metadata.wheels] from this file instead of the root Cargo.toml;
+    /// its relative paths are taken from the file's folder
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
 
     #[command(subcommand)]
     pub subcommand: Cmd,
@@ -36,7 +42,9 @@ pub enum Cmd {
 
 /// Build, repair and check wheels in manylinux containers
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root.")]
+#[command(
+    after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root."
+)]
 pub struct Wheels {
     /// Architectures: x86_64, arm64 (aarch64), or both, comma-separated [config: arch]
     #[arg(long, value_name = "ARCH", value_delimiter = ',')]
@@ -101,7 +109,9 @@ pub struct Wheels {
 /// to /proc/sys/fs/binfmt_misc needs it. It does nothing when a usable handler
 /// (enabled, flag F) is already registered.
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask qemu-register\n  cargo xtask qemu-register --reset\n  cargo xtask qemu-register --image tonistiigi/binfmt -- --install arm64")]
+#[command(
+    after_help = "Examples:\n  cargo xtask qemu-register\n  cargo xtask qemu-register --reset\n  cargo xtask qemu-register --image tonistiigi/binfmt -- --install arm64"
+)]
 pub struct QemuRegister {
     /// Registration image [config: qemu-image; default: multiarch/qemu-user-static]
     #[arg(long)]
@@ -119,7 +129,9 @@ pub struct QemuRegister {
 
 /// Copy the host's qemu-aarch64-static into the cross-arch image's build context
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask qemu-copy\n  cargo xtask qemu-copy --from /usr/bin/qemu-aarch64")]
+#[command(
+    after_help = "Examples:\n  cargo xtask qemu-copy\n  cargo xtask qemu-copy --from /usr/bin/qemu-aarch64"
+)]
 pub struct QemuCopy {
     /// The emulator to copy [default: qemu-aarch64-static or qemu-aarch64 on PATH]
     #[arg(long, value_name = "PATH")]
@@ -128,7 +140,9 @@ pub struct QemuCopy {
 
 /// Build the cross-arch aarch64 manylinux image (runs on an x86_64 host under QEMU)
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask arm-image\n  cargo xtask arm-image --base quay.io/pypa/manylinux_2_28_aarch64 --tag manylinux_2_28_aarch64")]
+#[command(
+    after_help = "Examples:\n  cargo xtask arm-image\n  cargo xtask arm-image --base quay.io/pypa/manylinux_2_28_aarch64 --tag manylinux_2_28_aarch64"
+)]
 pub struct ArmImage {
     /// Base image [config: arm-image.base; default: quay.io/pypa/manylinux2014_aarch64]
     #[arg(long)]
@@ -145,7 +159,9 @@ pub struct ArmImage {
 
 /// Build the x86_64 manylinux image with the extra packages the build needs
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask x64-image\n  cargo xtask x64-image --packages libpng-devel,cmake")]
+#[command(
+    after_help = "Examples:\n  cargo xtask x64-image\n  cargo xtask x64-image --packages libpng-devel,cmake"
+)]
 pub struct X64Image {
     /// Base image [config: x64-image.base; default: quay.io/pypa/manylinux2014_x86_64]
     #[arg(long)]
@@ -176,10 +192,17 @@ pub struct Prep {}
 
 /// Build an offline stand-in for a manylinux image from Debian packages
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  cargo xtask standin --arch x86_64\n  cargo xtask standin --arch arm64\n  cargo xtask standin --qemu-register\n\nThe image reference is the last line of stdout.")]
+#[command(
+    after_help = "Examples:\n  cargo xtask standin --arch x86_64\n  cargo xtask standin --arch arm64\n  cargo xtask standin --qemu-register\n\nThe image reference is the last line of stdout."
+)]
 pub struct Standin {
     /// The architecture of the stand-in
-    #[arg(long, value_name = "ARCH", required_unless_present = "qemu_register", conflicts_with = "qemu_register")]
+    #[arg(
+        long,
+        value_name = "ARCH",
+        required_unless_present = "qemu_register",
+        conflicts_with = "qemu_register"
+    )]
     pub arch: Option<String>,
 
     /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)

@@ -42,10 +42,16 @@ fn main() -> ExitCode {
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(util::project_root());
-    let manifest = util::project_root().join("Cargo.toml");
+    let manifest = match &flags.config {
+        Some(file) => util::absolute_from_cwd(file)?,
+        None => util::project_root().join("Cargo.toml"),
+    };
     let config = config::Config::load(&manifest).map_err(util::usage)?;
     let secrets = config.secret_env.clone();
-    let run = Runner { dry_run: flags.dry_run, secrets: &secrets };
+    let run = Runner {
+        dry_run: flags.dry_run,
+        secrets: &secrets,
+    };
     match flags.subcommand {
         Cmd::Wheels(cmd) => cmd.run(&sh, &run, &config),
         Cmd::QemuRegister(cmd) => cmd.run(&sh, &run, &config),

@@ -47,7 +47,9 @@ impl Arch {
         match s {
             "x86_64" | "amd64" | "x64" => Ok(Arch::X86_64),
             "arm64" | "aarch64" => Ok(Arch::Aarch64),
-            _ => bail!("unknown arch `{s}`: use x86_64 or arm64 (aarch64), or both, comma-separated"),
+            _ => {
+                bail!("unknown arch `{s}`: use x86_64 or arm64 (aarch64), or both, comma-separated")
+            }
         }
     }
 }
@@ -83,7 +85,10 @@ impl PythonTag {
             .and_then(|m| m.parse::<u16>().ok())
             .ok_or_else(err)?;
         match kind {
-            "cp" => Ok(PythonTag::CPython { minor, free_threaded }),
+            "cp" => Ok(PythonTag::CPython {
+                minor,
+                free_threaded,
+            }),
             "pp" => Ok(PythonTag::PyPy { minor }),
             _ => Err(err()),
         }
@@ -103,9 +108,10 @@ impl PythonTag {
             return None;
         }
         match tag {
-            PythonTag::CPython { minor, .. } => {
-                Some(PythonTag::CPython { minor, free_threaded: abi.ends_with('t') })
-            }
+            PythonTag::CPython { minor, .. } => Some(PythonTag::CPython {
+                minor,
+                free_threaded: abi.ends_with('t'),
+            }),
             pypy => Some(pypy),
         }
     }
@@ -132,7 +138,10 @@ impl PythonTag {
 impl fmt::Display for PythonTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PythonTag::CPython { minor, free_threaded } => {
+            PythonTag::CPython {
+                minor,
+                free_threaded,
+            } => {
                 write!(f, "cp3{minor}{}", if *free_threaded { "t" } else { "" })
             }
             PythonTag::PyPy { minor } => write!(f, "pp3{minor}"),
@@ -187,13 +196,22 @@ impl Selection {
             Selection::Tags(tags) => tags
                 .iter()
                 .map(|tag| {
-                    available.iter().find(|(t, _)| t == tag).cloned().ok_or_else(|| {
-                        let list: Vec<String> = available.iter().map(|(t, _)| t.to_string()).collect();
-                        anyhow::anyhow!(
-                            "interpreter `{tag}` is not in the image; it offers: {}",
-                            if list.is_empty() { "none".to_string() } else { list.join(", ") }
-                        )
-                    })
+                    available
+                        .iter()
+                        .find(|(t, _)| t == tag)
+                        .cloned()
+                        .ok_or_else(|| {
+                            let list: Vec<String> =
+                                available.iter().map(|(t, _)| t.to_string()).collect();
+                            anyhow::anyhow!(
+                                "interpreter `{tag}` is not in the image; it offers: {}",
+                                if list.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    list.join(", ")
+                                }
+                            )
+                        })
                 })
                 .collect(),
         }
@@ -231,7 +249,10 @@ pub fn parse_arches<S: AsRef<str>>(items: &[S]) -> Result<Vec<Arch>> {
     for item in items {
         let arch = Arch::parse(item.as_ref().trim())?;
         if arches.contains(&arch) {
-            bail!("arch `{}` is given twice: name each arch once", item.as_ref().trim());
+            bail!(
+                "arch `{}` is given twice: name each arch once",
+                item.as_ref().trim()
+            );
         }
         arches.push(arch);
     }
@@ -252,16 +273,28 @@ mod tests {
         assert_eq!(Arch::parse("arm64").unwrap(), Arch::Aarch64);
         assert_eq!(Arch::parse("aarch64").unwrap(), Arch::Aarch64);
         let err = Arch::parse("arm").unwrap_err().to_string();
-        assert!(err.contains("`arm`") && err.contains("x86_64 or arm64"), "{err}");
+        assert!(
+            err.contains("`arm`") && err.contains("x86_64 or arm64"),
+            "{err}"
+        );
         assert_eq!(Arch::Aarch64.docker_platform(), "linux/arm64");
         assert_eq!(Arch::X86_64.docker_platform(), "linux/amd64");
     }
 
     #[test]
     fn arch_lists() {
-        assert_eq!(parse_arches(&["x86_64", "arm64"]).unwrap(), vec![Arch::X86_64, Arch::Aarch64]);
-        assert!(parse_arches(&["arm64", "aarch64"]).unwrap_err().to_string().contains("twice"));
-        assert!(parse_arches::<&str>(&[]).unwrap_err().to_string().contains("empty"));
+        assert_eq!(
+            parse_arches(&["x86_64", "arm64"]).unwrap(),
+            vec![Arch::X86_64, Arch::Aarch64]
+        );
+        assert!(parse_arches(&["arm64", "aarch64"])
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        assert!(parse_arches::<&str>(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
     }
 
     #[test]
@@ -271,53 +304,111 @@ mod tests {
         }
         assert_eq!(
             PythonTag::parse("cp313t").unwrap(),
-            PythonTag::CPython { minor: 13, free_threaded: true }
+            PythonTag::CPython {
+                minor: 13,
+                free_threaded: true
+            }
         );
     }
 
     #[test]
     fn bad_python_tags() {
-        for s in ["", "cp", "cp3", "cp27", "py312", "cp3x", "pp310t", "cp3123", "CP312", "cp312tt", "cp-1"] {
+        for s in [
+            "", "cp", "cp3", "cp27", "py312", "cp3x", "pp310t", "cp3123", "CP312", "cp312tt",
+            "cp-1",
+        ] {
             let err = PythonTag::parse(s).unwrap_err().to_string();
-            assert!(err.contains(&format!("`{s}`")) && err.contains("cp3XY"), "{s}: {err}");
+            assert!(
+                err.contains(&format!("`{s}`")) && err.contains("cp3XY"),
+                "{s}: {err}"
+            );
         }
     }
 
     #[test]
     fn dirs() {
-        assert_eq!(PythonTag::from_dir("cp312-cp312"), Some(PythonTag::parse("cp312").unwrap()));
-        assert_eq!(PythonTag::from_dir("cp313-cp313t"), Some(PythonTag::parse("cp313t").unwrap()));
-        assert_eq!(PythonTag::from_dir("pp310-pypy310_pp73"), Some(PythonTag::parse("pp310").unwrap()));
+        assert_eq!(
+            PythonTag::from_dir("cp312-cp312"),
+            Some(PythonTag::parse("cp312").unwrap())
+        );
+        assert_eq!(
+            PythonTag::from_dir("cp313-cp313t"),
+            Some(PythonTag::parse("cp313t").unwrap())
+        );
+        assert_eq!(
+            PythonTag::from_dir("pp310-pypy310_pp73"),
+            Some(PythonTag::parse("pp310").unwrap())
+        );
         assert_eq!(PythonTag::from_dir("cp312-cp311"), None);
         assert_eq!(PythonTag::from_dir("pp310-pypy39_pp73"), None);
         assert_eq!(PythonTag::from_dir("README"), None);
-        assert_eq!(PythonTag::parse("cp313t").unwrap().dir_guess(), "cp313-cp313t");
-        assert_eq!(PythonTag::parse("cp312").unwrap().dir_guess(), "cp312-cp312");
-        assert_eq!(PythonTag::parse("pp39").unwrap().dir_guess(), "pp39-pypy39_pp73");
+        assert_eq!(
+            PythonTag::parse("cp313t").unwrap().dir_guess(),
+            "cp313-cp313t"
+        );
+        assert_eq!(
+            PythonTag::parse("cp312").unwrap().dir_guess(),
+            "cp312-cp312"
+        );
+        assert_eq!(
+            PythonTag::parse("pp39").unwrap().dir_guess(),
+            "pp39-pypy39_pp73"
+        );
     }
 
     #[test]
     fn selections() {
         assert_eq!(Selection::parse_list(&["all"]).unwrap(), Selection::All);
-        assert!(Selection::parse_list(&["all", "cp312"]).unwrap_err().to_string().contains("alone"));
-        assert!(Selection::parse_list(&[""]).unwrap_err().to_string().contains("empty"));
-        assert!(Selection::parse_list(&["cp312", "cp312"]).unwrap_err().to_string().contains("twice"));
-        let offered: Vec<String> =
-            ["cp311-cp311", "cp313-cp313t", "pp39-pypy39_pp73", "cp313-cp313"].map(String::from).to_vec();
+        assert!(Selection::parse_list(&["all", "cp312"])
+            .unwrap_err()
+            .to_string()
+            .contains("alone"));
+        assert!(Selection::parse_list(&[""])
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert!(Selection::parse_list(&["cp312", "cp312"])
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        let offered: Vec<String> = [
+            "cp311-cp311",
+            "cp313-cp313t",
+            "pp39-pypy39_pp73",
+            "cp313-cp313",
+        ]
+        .map(String::from)
+        .to_vec();
         let all = Selection::All.resolve(&offered).unwrap();
         assert_eq!(all.len(), 4);
-        let some = Selection::parse_list(&["pp39", "cp313"]).unwrap().resolve(&offered).unwrap();
+        let some = Selection::parse_list(&["pp39", "cp313"])
+            .unwrap()
+            .resolve(&offered)
+            .unwrap();
         assert_eq!(some[0].1, "pp39-pypy39_pp73");
         assert_eq!(some[1].1, "cp313-cp313");
-        let err = Selection::parse_list(&["cp312"]).unwrap().resolve(&offered).unwrap_err().to_string();
-        assert_eq!(err, "interpreter `cp312` is not in the image; it offers: cp311, cp313t, pp39, cp313");
+        let err = Selection::parse_list(&["cp312"])
+            .unwrap()
+            .resolve(&offered)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "interpreter `cp312` is not in the image; it offers: cp311, cp313t, pp39, cp313"
+        );
     }
 
     #[test]
     fn build_ids() {
-        let id = BuildId { python: PythonTag::parse("cp312").unwrap(), arch: Arch::X86_64 };
+        let id = BuildId {
+            python: PythonTag::parse("cp312").unwrap(),
+            arch: Arch::X86_64,
+        };
         assert_eq!(id.to_string(), "cp312-manylinux_x86_64");
-        let id = BuildId { python: PythonTag::parse("pp39").unwrap(), arch: Arch::Aarch64 };
+        let id = BuildId {
+            python: PythonTag::parse("pp39").unwrap(),
+            arch: Arch::Aarch64,
+        };
         assert_eq!(id.to_string(), "pp39-manylinux_aarch64");
     }
 }

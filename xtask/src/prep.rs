@@ -14,18 +14,28 @@ impl flags::Prep {
 
         println!("== qemu-register");
         match qemu_register::aarch64_handler()? {
-            Some(h) if h.usable() => println!("skipped: aarch64 handler already usable ({})", h.describe()),
-            _ => flags::QemuRegister::default().run(sh, run, config).context("prep: qemu-register")?,
+            Some(h) if h.usable() => {
+                println!("skipped: aarch64 handler already usable ({})", h.describe())
+            }
+            _ => flags::QemuRegister::default()
+                .run(sh, run, config)
+                .context("prep: qemu-register")?,
         }
 
         println!("== qemu-copy");
-        flags::QemuCopy::default().run(sh, run).context("prep: qemu-copy")?;
+        flags::QemuCopy::default()
+            .run(sh, run)
+            .context("prep: qemu-copy")?;
 
         println!("== arm-image");
-        flags::ArmImage::default().run(sh, run, config).context("prep: arm-image")?;
+        flags::ArmImage::default()
+            .run(sh, run, config)
+            .context("prep: arm-image")?;
 
         println!("== x64-image");
-        flags::X64Image::default().run(sh, run, config).context("prep: x64-image")?;
+        flags::X64Image::default()
+            .run(sh, run, config)
+            .context("prep: x64-image")?;
 
         if run.dry_run {
             return Ok(());

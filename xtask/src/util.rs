@@ -8,7 +8,21 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 pub fn project_root() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the project root").to_path_buf()
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the project root")
+        .to_path_buf()
+}
+
+/// A path from the command line, made absolute against the current folder.
+pub fn absolute_from_cwd(path: &Utf8Path) -> Result<Utf8PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir().context("reading the current folder")?;
+    let cwd = Utf8PathBuf::from_path_buf(cwd)
+        .map_err(|p| usage(format!("the current folder {} is not UTF-8", p.display())))?;
+    Ok(cwd.join(path))
 }
 
 /// An error in what the user typed or configured: exit status 2, like clap's.
@@ -30,7 +44,9 @@ pub fn usage(e: impl std::fmt::Display) -> anyhow::Error {
 /// Quotes one argument for a POSIX shell, so that printed commands can be pasted.
 pub fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
-        && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./=:,+@%^".contains(&b));
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./=:,+@%^".contains(&b));
     if plain {
         arg.to_string()
     } else {
@@ -50,7 +66,10 @@ pub fn command_line(cmd: &Command, secrets: &[String]) -> String {
 fn mask(arg: &OsStr, secrets: &[String]) -> String {
     let arg = arg.to_string_lossy();
     for name in secrets {
-        if let Some(value) = arg.strip_prefix(name.as_str()).and_then(|rest| rest.strip_prefix('=')) {
+        if let Some(value) = arg
+            .strip_prefix(name.as_str())
+            .and_then(|rest| rest.strip_prefix('='))
+        {
             if !value.is_empty() {
                 return format!("{name}=***");
             }
@@ -77,7 +96,9 @@ impl Runner<'_> {
             return Ok(());
         }
         eprintln!("$ {line}");
-        let status = cmd.status().with_context(|| format!("could not start `{line}`"))?;
+        let status = cmd
+            .status()
+            .with_context(|| format!("could not start `{line}`"))?;
         if !status.success() {
             bail!("`{line}` failed ({status})");
         }
@@ -125,7 +146,10 @@ impl Fnv {
 }
 
 fn walk(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    for entry in dir.read_dir_utf8().with_context(|| format!("reading {dir}"))? {
+    for entry in dir
+        .read_dir_utf8()
+        .with_context(|| format!("reading {dir}"))?
+    {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
             walk(entry.path(), files)?;
@@ -142,7 +166,10 @@ static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Undo {
-    Container { engine: Utf8PathBuf, name: String },
+    Container {
+        engine: Utf8PathBuf,
+        name: String,
+    },
     /// A file or folder of ours that must not outlive the command.
     Path(Utf8PathBuf),
 }
@@ -174,7 +201,10 @@ pub struct UndoGuard(Undo);
 
 impl UndoGuard {
     pub fn new(undo: Undo) -> UndoGuard {
-        CLEANUP.lock().unwrap_or_else(|e| e.into_inner()).push(undo.clone());
+        CLEANUP
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(undo.clone());
         UndoGuard(undo)
     }
 }
@@ -211,7 +241,8 @@ pub fn handle_signals() {
         // SAFETY: `set` is initialised and `sig` is a valid out pointer.
         while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
         eprintln!("\ninterrupted: removing this run's containers and temporary files");
-        let list: Vec<Undo> = std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
+        let list: Vec<Undo> =
+            std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
         for undo in list.iter().rev() {
             undo.perform();
         }
@@ -256,8 +287,14 @@ mod tests {
     fn command_lines_mask_secrets() {
         let mut cmd = Command::new("docker");
         cmd.args(["exec", "-e", "TOKEN=abc", "-e", "MODE=a b", "c"]);
-        assert_eq!(command_line(&cmd, &["TOKEN".into()]), "docker exec -e 'TOKEN=***' -e 'MODE=a b' c");
-        assert_eq!(command_line(&cmd, &[]), "docker exec -e TOKEN=abc -e 'MODE=a b' c");
+        assert_eq!(
+            command_line(&cmd, &["TOKEN".into()]),
+            "docker exec -e 'TOKEN=***' -e 'MODE=a b' c"
+        );
+        assert_eq!(
+            command_line(&cmd, &[]),
+            "docker exec -e TOKEN=abc -e 'MODE=a b' c"
+        );
     }
 
     #[test]
@@ -274,7 +311,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(format_duration(std::time::Duration::from_millis(12_340)), "12.3s");
-        assert_eq!(format_duration(std::time::Duration::from_secs(125)), "2m05s");
+        assert_eq!(
+            format_duration(std::time::Duration::from_millis(12_340)),
+            "12.3s"
+        );
+        assert_eq!(
+            format_duration(std::time::Duration::from_secs(125)),
+            "2m05s"
+        );
     }
 }

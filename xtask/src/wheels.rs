@@ -49,14 +49,22 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `cwd` anchors paths from the command line, `project` those from Cargo.toml.
-    pub fn new(flags: flags::Wheels, config: &Config, cwd: &Utf8Path, project: &Utf8Path) -> Result<Plan> {
-        let arches = if flags.arch.is_empty() { config.arch.clone() } else { parse_arches(&flags.arch).map_err(usage)? };
+    /// `cwd` anchors paths from the command line; the config's own folder, its paths.
+    pub fn new(flags: flags::Wheels, config: &Config, cwd: &Utf8Path) -> Result<Plan> {
+        let project = &config.dir;
+        let arches = if flags.arch.is_empty() {
+            config.arch.clone()
+        } else {
+            parse_arches(&flags.arch).map_err(usage)?
+        };
         let selection = match &flags.py {
             Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>()).map_err(usage)?,
             None => config.python.clone(),
         };
-        for (flag, given) in [("--image", flags.image.is_some()), ("--plat", flags.plat.is_some())] {
+        for (flag, given) in [
+            ("--image", flags.image.is_some()),
+            ("--plat", flags.plat.is_some()),
+        ] {
             if given && arches.len() > 1 {
                 return Err(usage(format!(
                     "{flag} applies to one arch, but {} are asked for: build one arch at a time, or set images/plat per arch in Cargo.toml",
@@ -66,10 +74,16 @@ impl Plan {
         }
         if let Some(image) = &flags.image {
             if image.trim().is_empty() {
-                return Err(usage("--image is empty: name an image, such as quay.io/pypa/manylinux2014_x86_64"));
+                return Err(usage(
+                    "--image is empty: name an image, such as quay.io/pypa/manylinux2014_x86_64",
+                ));
             }
         }
-        if let Some(plat) = flags.plat.as_deref().or(arches.first().and_then(|&a| config.plat(a))) {
+        if let Some(plat) = flags
+            .plat
+            .as_deref()
+            .or(arches.first().and_then(|&a| config.plat(a)))
+        {
             check_plat(plat).map_err(usage)?;
         }
 
@@ -78,28 +92,47 @@ impl Plan {
             None => absolute(project, &config.root),
         };
         let root = existing_dir(&root, "--root")?;
-        let package = inside(&root, flags.package.as_ref().unwrap_or(&config.package), "--package")?;
+        let package = inside(
+            &root,
+            flags.package.as_ref().unwrap_or(&config.package),
+            "--package",
+        )?;
         if !root.join(&package).is_dir() {
             return Err(usage(format!("--package `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
         }
-        if !["pyproject.toml", "setup.py"].iter().any(|f| root.join(&package).join(f).is_file()) {
+        if !["pyproject.toml", "setup.py"]
+            .iter()
+            .any(|f| root.join(&package).join(f).is_file())
+        {
             return Err(usage(format!("--package `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
         }
-        let includes = if flags.include.is_empty() { &config.include } else { &flags.include };
-        let include = includes.iter().map(|p| inside(&root, p, "--include")).collect::<Result<Vec<_>>>()?;
+        let includes = if flags.include.is_empty() {
+            &config.include
+        } else {
+            &flags.include
+        };
+        let include = includes
+            .iter()
+            .map(|p| inside(&root, p, "--include"))
+            .collect::<Result<Vec<_>>>()?;
 
         let out = match &flags.out {
             Some(out) => absolute(cwd, out),
             None => absolute(project, &config.out),
         };
-        let out = normalize(&out).ok_or_else(|| usage(format!("--out `{out}` is not a usable path")))?;
+        let out =
+            normalize(&out).ok_or_else(|| usage(format!("--out `{out}` is not a usable path")))?;
         if out.exists() && !out.is_dir() {
-            return Err(usage(format!("--out `{out}` is a file: give a folder for the wheels")));
+            return Err(usage(format!(
+                "--out `{out}` is a file: give a folder for the wheels"
+            )));
         }
         let real_out = canonical_or_self(&out);
         let real_package = canonical_or_self(&root.join(&package));
         if real_out == root {
-            return Err(usage(format!("--out `{out}` is the root itself: give a folder such as {root}/dist")));
+            return Err(usage(format!(
+                "--out `{out}` is the root itself: give a folder such as {root}/dist"
+            )));
         }
         if real_out.starts_with(&real_package) {
             return Err(usage(format!("--out `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
@@ -115,10 +148,11 @@ impl Plan {
             env.push((key.to_string(), value.to_string()));
         }
 
-        let jobs = flags
-            .jobs
-            .map(usize::from)
-            .unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1));
+        let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        });
         Ok(Plan {
             arches,
             selection,
@@ -142,8 +176,14 @@ impl Plan {
     /// includes, without version control, caches and earlier build output.
     pub fn tar_command(&self) -> Command {
         let mut cmd = Command::new("tar");
-        cmd.args(["--create", "--file=-", "--directory"]).arg(self.root.as_str());
-        cmd.args(["--exclude-vcs", "--exclude=__pycache__", "--exclude=*.egg-info", "--anchored"]);
+        cmd.args(["--create", "--file=-", "--directory"])
+            .arg(self.root.as_str());
+        cmd.args([
+            "--exclude-vcs",
+            "--exclude=__pycache__",
+            "--exclude=*.egg-info",
+            "--anchored",
+        ]);
         for dir in ["build", "dist", ".tox", ".nox", ".venv"] {
             cmd.arg(format!("--exclude={}", self.package.join(dir)));
         }
@@ -172,9 +212,13 @@ impl Plan {
     /// The host pre-build command for one build, placeholders filled in.
     pub fn pre_build_command(&self, arch: Arch, python: PythonTag) -> Option<Command> {
         let (program, args) = self.pre_build.split_first()?;
-        let fill = |s: &String| s.replace("{arch}", arch.name()).replace("{py}", &python.to_string());
+        let fill = |s: &String| {
+            s.replace("{arch}", arch.name())
+                .replace("{py}", &python.to_string())
+        };
         let mut cmd = Command::new(fill(program));
-        cmd.args(args.iter().map(fill)).current_dir(self.root.as_str());
+        cmd.args(args.iter().map(fill))
+            .current_dir(self.root.as_str());
         Some(cmd)
     }
 }
@@ -215,30 +259,44 @@ fn normalize(path: &Utf8Path) -> Option<Utf8PathBuf> {
 }
 
 fn canonical_or_self(path: &Utf8Path) -> Utf8PathBuf {
-    path.canonicalize_utf8().unwrap_or_else(|_| path.to_path_buf())
+    path.canonicalize_utf8()
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn existing_dir(path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
     match path.canonicalize_utf8() {
         Ok(p) if p.is_dir() => Ok(p),
         Ok(_) => Err(usage(format!("{flag} `{path}` is a file: give a folder"))),
-        Err(_) => Err(usage(format!("{flag} `{path}` does not exist: give an existing folder"))),
+        Err(_) => Err(usage(format!(
+            "{flag} `{path}` does not exist: give an existing folder"
+        ))),
     }
 }
 
 /// A path under `root`, as a relative path; fails when it does not exist or
 /// leads out of the root (by `..`, an absolute path elsewhere, or a link).
 fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
-    let escapes = || usage(format!("{flag} `{path}` is outside the root {root}: give a path inside it (or move the root with --root)"));
+    let escapes = || {
+        usage(format!("{flag} `{path}` is outside the root {root}: give a path inside it (or move the root with --root)"))
+    };
     let full = normalize(&absolute(root, path)).ok_or_else(escapes)?;
-    let rel = full.strip_prefix(root).map_err(|_| escapes())?.to_path_buf();
-    let real = full
-        .canonicalize_utf8()
-        .map_err(|_| usage(format!("{flag} `{path}` does not exist under {root}: give an existing path")))?;
+    let rel = full
+        .strip_prefix(root)
+        .map_err(|_| escapes())?
+        .to_path_buf();
+    let real = full.canonicalize_utf8().map_err(|_| {
+        usage(format!(
+            "{flag} `{path}` does not exist under {root}: give an existing path"
+        ))
+    })?;
     if !real.starts_with(root) {
         return Err(escapes());
     }
-    Ok(if rel.as_str().is_empty() { ".".into() } else { rel })
+    Ok(if rel.as_str().is_empty() {
+        ".".into()
+    } else {
+        rel
+    })
 }
 
 /// One architecture's image and platform tag, resolved.
@@ -267,9 +325,8 @@ struct Done {
 
 impl flags::Wheels {
     pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
-        let cwd = std::env::current_dir().context("reading the current folder")?;
-        let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| usage(format!("the current folder {} is not UTF-8", p.display())))?;
-        let plan = Plan::new(self, config, &cwd, &util::project_root())?;
+        let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
+        let plan = Plan::new(self, config, &cwd)?;
         let engine = Engine::detect_or_default(run.dry_run)?;
         if !run.dry_run {
             engine.check_daemon(sh)?;
@@ -287,11 +344,20 @@ impl flags::Wheels {
     }
 }
 
-fn resolve_target(sh: &Shell, run: &Runner, engine: &Engine, plan: &Plan, config: &Config, arch: Arch) -> Result<Target> {
+fn resolve_target(
+    sh: &Shell,
+    run: &Runner,
+    engine: &Engine,
+    plan: &Plan,
+    config: &Config,
+    arch: Arch,
+) -> Result<Target> {
     let image = if plan.standin {
         standin::ensure(sh, engine, run, arch)?
     } else {
-        plan.image.clone().unwrap_or_else(|| config.images.get(arch).to_string())
+        plan.image
+            .clone()
+            .unwrap_or_else(|| config.images.get(arch).to_string())
     };
     let info = engine.ensure_image(sh, run, &image, arch, plan.pull)?;
     if let Some(info) = &info {
@@ -301,7 +367,11 @@ fn resolve_target(sh: &Shell, run: &Runner, engine: &Engine, plan: &Plan, config
         .plat
         .clone()
         .or_else(|| config.plat(arch).map(String::from))
-        .or_else(|| info.as_ref().and_then(|i| i.env("AUDITWHEEL_PLAT")).map(String::from));
+        .or_else(|| {
+            info.as_ref()
+                .and_then(|i| i.env("AUDITWHEEL_PLAT"))
+                .map(String::from)
+        });
     let plat = match plat {
         Some(plat) => plat,
         None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
@@ -329,10 +399,15 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
         start.args(Container::run_args(&name, "RUN", &t.image, t.arch));
         println!("{}", q(&start));
         println!("{docker} exec {name} mkdir -p {SRC} {OUT}");
-        println!("{docker} cp {}/. {name}:{BIN}", util::shell_quote(util::project_root().join("scripts/container").as_str()));
+        println!(
+            "{docker} cp {}/. {name}:{BIN}",
+            util::shell_quote(util::project_root().join("scripts/container").as_str())
+        );
         let dirs: Vec<String> = match &plan.selection {
             Selection::All => {
-                println!("{docker} exec {name} ls -1 /opt/python   # every interpreter listed is built");
+                println!(
+                    "{docker} exec {name} ls -1 /opt/python   # every interpreter listed is built"
+                );
                 vec!["<each /opt/python folder>".into()]
             }
             Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
@@ -345,8 +420,15 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
             if let Some(tag) = PythonTag::from_dir(&dir) {
                 if let Some(pre) = plan.pre_build_command(t.arch, tag) {
                     sources = format!("{SRC}-{dir}");
-                    println!("(cd {} && {})", util::shell_quote(plan.root.as_str()), q(&pre));
-                    println!("{} | {docker} cp - {name}:{sources}", q(&plan.tar_command()));
+                    println!(
+                        "(cd {} && {})",
+                        util::shell_quote(plan.root.as_str()),
+                        q(&pre)
+                    );
+                    println!(
+                        "{} | {docker} cp - {name}:{sources}",
+                        q(&plan.tar_command())
+                    );
                 }
             }
             let mut exec = Command::new(docker);
@@ -354,9 +436,14 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
             for (k, v) in &plan.env {
                 exec.arg("--env").arg(format!("{k}={v}"));
             }
-            exec.arg(&name).args(plan.script_args(&dir, &t.plat, &sources));
+            exec.arg(&name)
+                .args(plan.script_args(&dir, &t.plat, &sources));
             println!("{}", util::command_line(&exec, &[]));
-            println!("{docker} cp --quiet {name}:{OUT}/{}/. {}", util::shell_quote(&dir), util::shell_quote(plan.out.as_str()));
+            println!(
+                "{docker} cp --quiet {name}:{OUT}/{}/. {}",
+                util::shell_quote(&dir),
+                util::shell_quote(plan.out.as_str())
+            );
         }
         println!("{docker} rm --force --volumes {name}");
     }
@@ -364,9 +451,14 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
 
 /// Copies `plan`'s inputs into the container at `dest`, as one tar stream.
 fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
-    container.read(&["mkdir", "-p", dest]).with_context(|| format!("creating {dest} in the container"))?;
+    container
+        .read(&["mkdir", "-p", dest])
+        .with_context(|| format!("creating {dest} in the container"))?;
     let mut tar = plan.tar_command();
-    let mut tar = tar.stdout(Stdio::piped()).spawn().context("starting tar (is it installed?)")?;
+    let mut tar = tar
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting tar (is it installed?)")?;
     let stream = tar.stdout.take().expect("piped");
     let cp = Command::new(container.engine.program.as_str())
         .args(["cp", "-", &format!("{}:{dest}", container.name)])
@@ -375,10 +467,16 @@ fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
         .context("copying the inputs into the container")?;
     let tar_status = tar.wait()?;
     if !tar_status.success() {
-        bail!("tar could not read the inputs under {} ({tar_status}): see its message above", plan.root);
+        bail!(
+            "tar could not read the inputs under {} ({tar_status}): see its message above",
+            plan.root
+        );
     }
     if !cp.status.success() {
-        bail!("copying the inputs into the container failed: {}", String::from_utf8_lossy(&cp.stderr).trim());
+        bail!(
+            "copying the inputs into the container failed: {}",
+            String::from_utf8_lossy(&cp.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -387,32 +485,51 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
     let run_id = util::run_id();
     let logs = util::project_root().join("target/xtask/logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
-    std::fs::create_dir_all(&plan.out).with_context(|| format!("creating the output folder {}", plan.out))?;
     let scripts = util::project_root().join("scripts/container");
 
     let mut containers = Vec::new();
     let mut builds = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         eprintln!("==> {}: starting a container of {}", t.arch, t.image);
-        let c = Container::start(engine, run, container_name(&run_id, t.arch), &run_id, &t.image, t.arch)?;
+        let c = Container::start(
+            engine,
+            run,
+            container_name(&run_id, t.arch),
+            &run_id,
+            &t.image,
+            t.arch,
+        )?;
         let offered = c.read(&["ls", "-1", "/opt/python"]).map_err(|_| {
-            anyhow::anyhow!(
+            usage(format!(
                 "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
                 t.image,
                 t.arch
-            )
+            ))
         })?;
         let offered: Vec<String> = offered.lines().map(str::to_string).collect();
-        let chosen = plan.selection.resolve(&offered).with_context(|| format!("image `{}`", t.image)).map_err(|e| usage(format!("{e:#}")))?;
+        let chosen = plan
+            .selection
+            .resolve(&offered)
+            .with_context(|| format!("image `{}`", t.image))
+            .map_err(|e| usage(format!("{e:#}")))?;
         c.read(&["mkdir", "-p", SRC, OUT])?;
         c.copy_in(run, &scripts, BIN)?;
         if plan.pre_build.is_empty() {
             copy_inputs(plan, &c, SRC)?;
         }
-        builds.extend(chosen.into_iter().map(|(python, dir)| Build { id: BuildId { python, arch: t.arch }, target: i, dir }));
+        builds.extend(chosen.into_iter().map(|(python, dir)| Build {
+            id: BuildId {
+                python,
+                arch: t.arch,
+            },
+            target: i,
+            dir,
+        }));
         containers.push(c);
     }
 
+    std::fs::create_dir_all(&plan.out)
+        .with_context(|| format!("creating the output folder {}", plan.out))?;
     // Emulated builds are the slowest: start them first.
     let mut order: Vec<usize> = (0..builds.len()).collect();
     order.sort_by_key(|&i| Some(builds[i].id.arch) == Arch::host());
@@ -421,12 +538,17 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
     let host_stage = Mutex::new(());
     let stop = AtomicBool::new(false);
     let workers = plan.jobs.min(builds.len()).max(1);
-    eprintln!("==> {} builds, {workers} at a time; logs in {logs}", builds.len());
+    eprintln!(
+        "==> {} builds, {workers} at a time; logs in {logs}",
+        builds.len()
+    );
 
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap().pop_front() else { break };
+                let Some(i) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
                 let b = &builds[i];
                 let start = Instant::now();
                 let outcome = if stop.load(Ordering::SeqCst) {
@@ -434,9 +556,21 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
                 } else {
                     eprintln!("==> {}: building", b.id);
                     let log = logs.join(format!("{}.log", b.id));
-                    match build_one(run, plan, &targets[b.target], &containers[b.target], b, &log, &host_stage) {
+                    match build_one(
+                        run,
+                        plan,
+                        &targets[b.target],
+                        &containers[b.target],
+                        b,
+                        &log,
+                        &host_stage,
+                    ) {
                         Ok(wheel) => {
-                            eprintln!("==> {}: ok, {}", b.id, wheel.file_name().unwrap_or_default());
+                            eprintln!(
+                                "==> {}: ok, {}",
+                                b.id,
+                                wheel.file_name().unwrap_or_default()
+                            );
                             Outcome::Built { wheel }
                         }
                         Err(e) => {
@@ -444,28 +578,53 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
                             if plan.fail_fast {
                                 stop.store(true, Ordering::SeqCst);
                             }
-                            Outcome::Failed { reason: format!("{e:#}"), log }
+                            Outcome::Failed {
+                                reason: format!("{e:#}"),
+                                log,
+                            }
                         }
                     }
                 };
-                results.lock().unwrap()[i] = Some(Done { outcome, time: start.elapsed() });
+                results.lock().unwrap()[i] = Some(Done {
+                    outcome,
+                    time: start.elapsed(),
+                });
             });
         }
     });
     drop(containers);
 
-    let results: Vec<Done> = results.into_inner().unwrap().into_iter().map(|d| d.expect("every build ran")).collect();
+    let results: Vec<Done> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.expect("every build ran"))
+        .collect();
     print_summary(plan, targets, &builds, &results);
-    let failed = results.iter().filter(|d| !matches!(d.outcome, Outcome::Built { .. })).count();
+    let failed = results
+        .iter()
+        .filter(|d| !matches!(d.outcome, Outcome::Built { .. }))
+        .count();
     if failed > 0 {
-        bail!("{failed} of {} builds did not produce a wheel", results.len());
+        bail!(
+            "{failed} of {} builds did not produce a wheel",
+            results.len()
+        );
     }
     Ok(())
 }
 
 /// Runs one build; the repaired wheel lands in the output folder only whole,
 /// by rename from a staging folder beside it.
-fn build_one(run: &Runner, plan: &Plan, t: &Target, c: &Container, b: &Build, log: &Utf8Path, host_stage: &Mutex<()>) -> Result<Utf8PathBuf> {
+fn build_one(
+    run: &Runner,
+    plan: &Plan,
+    t: &Target,
+    c: &Container,
+    b: &Build,
+    log: &Utf8Path,
+    host_stage: &Mutex<()>,
+) -> Result<Utf8PathBuf> {
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
     if let Some(mut pre) = plan.pre_build_command(b.id.arch, b.id.python) {
@@ -473,8 +632,11 @@ fn build_one(run: &Runner, plan: &Plan, t: &Target, c: &Container, b: &Build, lo
         // followed by its own copy of the inputs.
         let _one_at_a_time = host_stage.lock().unwrap();
         let line = util::command_line(&pre, run.secrets);
-        pre.stdout(log_file.try_clone()?).stderr(log_file.try_clone()?);
-        let status = pre.status().with_context(|| format!("starting the pre-build command `{line}`"))?;
+        pre.stdout(log_file.try_clone()?)
+            .stderr(log_file.try_clone()?);
+        let status = pre
+            .status()
+            .with_context(|| format!("starting the pre-build command `{line}`"))?;
         if !status.success() {
             bail!("the pre-build command `{line}` failed ({status}); its output is in {log}");
         }
@@ -484,18 +646,28 @@ fn build_one(run: &Runner, plan: &Plan, t: &Target, c: &Container, b: &Build, lo
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut exec = c.exec(&plan.env, &args);
-    exec.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file.try_clone()?);
+    exec.stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file.try_clone()?);
     use std::io::Write;
     writeln!(log_file, "$ {}", util::command_line(&exec, run.secrets))?;
-    let status = exec.status().context("running the build in the container")?;
+    let status = exec
+        .status()
+        .context("running the build in the container")?;
     if !status.success() {
-        bail!("{}", last_error(log).unwrap_or_else(|| format!("the build exited with {status}")));
+        bail!(
+            "{}",
+            last_error(log).unwrap_or_else(|| format!("the build exited with {status}"))
+        );
     }
 
-    let stage = plan.out.join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
+    let stage = plan
+        .out
+        .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
     let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
     std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
-    c.copy_out(run, &format!("{OUT}/{}/.", b.dir), &stage).context("copying the wheel out of the container")?;
+    c.copy_out(run, &format!("{OUT}/{}/.", b.dir), &stage)
+        .context("copying the wheel out of the container")?;
     let mut wheels = Vec::new();
     for entry in stage.read_dir_utf8()? {
         let entry = entry?;
@@ -503,7 +675,12 @@ fn build_one(run: &Runner, plan: &Plan, t: &Target, c: &Container, b: &Build, lo
             wheels.push(entry.path().to_path_buf());
         }
     }
-    let [wheel] = wheels.as_slice() else { bail!("expected one wheel from the container, found {}", wheels.len()) };
+    let [wheel] = wheels.as_slice() else {
+        bail!(
+            "expected one wheel from the container, found {}",
+            wheels.len()
+        )
+    };
     let dest = plan.out.join(wheel.file_name().expect("a file"));
     std::fs::rename(wheel, &dest).with_context(|| format!("moving the wheel into {}", plan.out))?;
     Ok(dest)
@@ -512,29 +689,47 @@ fn build_one(run: &Runner, plan: &Plan, t: &Target, c: &Container, b: &Build, lo
 /// The line of a failed build's log that says what broke.
 fn last_error(log: &Utf8Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
-    text.lines().rev().find(|l| l.starts_with("error: ")).map(|l| l.trim_start_matches("error: ").to_string())
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("error: "))
+        .map(|l| l.trim_start_matches("error: ").to_string())
 }
 
 fn tail(log: &Utf8Path, n: usize) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], results: &[Done]) {
-    let cwd = std::env::current_dir().ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
     let show = |p: &Utf8Path| match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
         Some(rel) => rel.to_string(),
         None => p.to_string(),
     };
-    let mut rows = vec![["build".to_string(), "result".into(), "time".into(), "wheel".into()]];
+    let mut rows = vec![[
+        "build".to_string(),
+        "result".into(),
+        "time".into(),
+        "wheel".into(),
+    ]];
     for (b, d) in builds.iter().zip(results) {
         let (result, detail) = match &d.outcome {
             Outcome::Built { wheel } => ("ok", show(wheel)),
             Outcome::Failed { log, .. } => ("FAILED", format!("log: {}", show(log))),
             Outcome::Skipped => ("skipped", "--fail-fast stopped the run".to_string()),
         };
-        rows.push([b.id.to_string(), result.into(), util::format_duration(d.time), detail]);
+        rows.push([
+            b.id.to_string(),
+            result.into(),
+            util::format_duration(d.time),
+            detail,
+        ]);
     }
     let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
     let (w0, w1, w2) = (width(0), width(1), width(2));
@@ -563,7 +758,9 @@ mod tests {
     use super::*;
 
     fn tree() -> Utf8PathBuf {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap().join(format!("xtask-plan-{}", util::run_id()));
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-plan-{}", util::run_id()));
         for d in ["pkg/mod", "native", "other", "pkg/notpkg"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
@@ -572,8 +769,9 @@ mod tests {
         dir.canonicalize_utf8().unwrap()
     }
 
-    fn config() -> Config {
+    fn config(root: &Utf8Path) -> Config {
         Config {
+            dir: root.to_path_buf(),
             root: ".".into(),
             package: "pkg".into(),
             include: vec!["native".into(), "README.md".into()],
@@ -586,13 +784,18 @@ mod tests {
         let mut argv = vec!["cargo xtask", "wheels"];
         argv.extend_from_slice(args);
         let flags = flags::Xtask::try_parse_from(argv)?;
-        let flags::Cmd::Wheels(w) = flags.subcommand else { unreachable!() };
-        Plan::new(w, &config(), root, root)
+        let flags::Cmd::Wheels(w) = flags.subcommand else {
+            unreachable!()
+        };
+        Plan::new(w, &config(root), root)
     }
 
     fn err(root: &Utf8Path, args: &[&str]) -> String {
         let e = plan(root, args).unwrap_err();
-        assert!(e.downcast_ref::<util::UsageError>().is_some(), "not a usage error: {e:#}");
+        assert!(
+            e.downcast_ref::<util::UsageError>().is_some(),
+            "not a usage error: {e:#}"
+        );
         e.to_string()
     }
 
@@ -604,7 +807,10 @@ mod tests {
         assert_eq!(p.selection, Selection::All);
         assert_eq!(p.root, root);
         assert_eq!(p.package, "pkg");
-        assert_eq!(p.include, vec![Utf8PathBuf::from("native"), "README.md".into()]);
+        assert_eq!(
+            p.include,
+            vec![Utf8PathBuf::from("native"), "README.md".into()]
+        );
         assert_eq!(p.out, root.join("dist"));
         assert!(p.isolation);
         assert!(p.jobs >= 1);
@@ -616,7 +822,25 @@ mod tests {
         let root = tree();
         let p = plan(
             &root,
-            &["--arch", "aarch64", "--py", "cp311,pp39", "--include", "other", "--out", "wheels", "--env", "A=1=2", "--no-isolation", "--jobs", "3", "--image", "img", "--plat", "manylinux_2_28_aarch64"],
+            &[
+                "--arch",
+                "aarch64",
+                "--py",
+                "cp311,pp39",
+                "--include",
+                "other",
+                "--out",
+                "wheels",
+                "--env",
+                "A=1=2",
+                "--no-isolation",
+                "--jobs",
+                "3",
+                "--image",
+                "img",
+                "--plat",
+                "manylinux_2_28_aarch64",
+            ],
         )
         .unwrap();
         assert_eq!(p.arches, vec![Arch::Aarch64]);
@@ -641,15 +865,33 @@ mod tests {
             (&["--py", "cp3x"], "invalid interpreter tag `cp3x`"),
             (&["--image", "x"], "--image applies to one arch"),
             (&["--arch", "x86_64", "--image", " "], "--image is empty"),
-            (&["--arch", "x86_64", "--plat", "linux_x86_64"], "`linux_x86_64` is not a manylinux platform tag"),
+            (
+                &["--arch", "x86_64", "--plat", "linux_x86_64"],
+                "`linux_x86_64` is not a manylinux platform tag",
+            ),
             (&["--root", "nowhere"], "--root `"),
             (&["--root", "README.md"], "is a file"),
-            (&["--package", "../pkg"], "--package `../pkg` is outside the root"),
-            (&["--package", "/etc"], "--package `/etc` is outside the root"),
-            (&["--package", "missing"], "--package `missing` does not exist"),
-            (&["--package", "other"], "--package `other` has no pyproject.toml or setup.py"),
+            (
+                &["--package", "../pkg"],
+                "--package `../pkg` is outside the root",
+            ),
+            (
+                &["--package", "/etc"],
+                "--package `/etc` is outside the root",
+            ),
+            (
+                &["--package", "missing"],
+                "--package `missing` does not exist",
+            ),
+            (
+                &["--package", "other"],
+                "--package `other` has no pyproject.toml or setup.py",
+            ),
             (&["--package", "README.md"], "is not a folder"),
-            (&["--include", "../x"], "--include `../x` is outside the root"),
+            (
+                &["--include", "../x"],
+                "--include `../x` is outside the root",
+            ),
             (&["--include", "gone"], "--include `gone` does not exist"),
             (&["--out", "README.md"], "--out `"),
             (&["--out", "."], "is the root itself"),
@@ -696,13 +938,26 @@ mod tests {
         let root = tree();
         let mut p = plan(&root, &["--no-isolation"]).unwrap();
         assert_eq!(
-            p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src").join(" "),
+            p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
+                .join(" "),
             "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0"
         );
-        assert!(p.pre_build_command(Arch::X86_64, PythonTag::parse("cp311").unwrap()).is_none());
-        p.pre_build = vec!["make".into(), "PY={py}".into(), "ARCH={arch}".into(), "$(x) {py}".into()];
-        let cmd = p.pre_build_command(Arch::Aarch64, PythonTag::parse("cp313t").unwrap()).unwrap();
-        assert_eq!(util::command_line(&cmd, &[]), "make PY=cp313t ARCH=aarch64 '$(x) cp313t'");
+        assert!(p
+            .pre_build_command(Arch::X86_64, PythonTag::parse("cp311").unwrap())
+            .is_none());
+        p.pre_build = vec![
+            "make".into(),
+            "PY={py}".into(),
+            "ARCH={arch}".into(),
+            "$(x) {py}".into(),
+        ];
+        let cmd = p
+            .pre_build_command(Arch::Aarch64, PythonTag::parse("cp313t").unwrap())
+            .unwrap();
+        assert_eq!(
+            util::command_line(&cmd, &[]),
+            "make PY=cp313t ARCH=aarch64 '$(x) cp313t'"
+        );
         assert_eq!(cmd.get_current_dir().unwrap(), root.as_std_path());
         std::fs::remove_dir_all(root).unwrap();
     }

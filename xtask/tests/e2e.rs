@@ -1,0 +1,582 @@
+//! End to end, on a real Docker engine with the stand-in images: what a
+//! maintainer runs, checked the way a maintainer would check it.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+const CHECK_DEMO: &str = r#"
+import bz2, sys, zlib
+import democodec
+data = bytes(range(256)) * 1000 + b"manylinux"
+assert democodec.crc32(data) == zlib.crc32(data), "crc32 differs from zlib's"
+assert democodec.adler32(data) == zlib.adler32(data), "adler32 differs from zlib's"
+assert bz2.decompress(democodec.bz2_compress(data)) == data, "bz2 round trip failed"
+print("demo ok", democodec.zlib_version(), sys.implementation.name)
+"#;
+
+#[test]
+fn x86_64_wheels_for_both_interpreters() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let out = TempDir::new("x86-out");
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    inv.check();
+
+    let wheels = wheels_in(out.path());
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    let cp = wheels
+        .iter()
+        .find(|w| w.contains("-cp311-cp311-"))
+        .expect("a CPython 3.11 wheel");
+    let pp = wheels
+        .iter()
+        .find(|w| w.contains("-pp39-pypy39_pp73-"))
+        .expect("a PyPy 3.9 wheel");
+    for wheel in [cp, pp] {
+        assert!(wheel.starts_with("demo_codec-0.1.0-"), "{wheel}");
+        assert!(wheel.contains("manylinux_2_36_x86_64"), "{wheel}");
+        let names = wheel_names(&out.path().join(wheel));
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("demo_codec.libs/libbz2")),
+            "libbz2 not grafted: {names:?}"
+        );
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("democodec/_native") && n.ends_with(".so")),
+            "{names:?}"
+        );
+    }
+    assert!(
+        !wheels.iter().any(|w| w.contains("-linux_")),
+        "an unrepaired wheel reached the output: {wheels:?}"
+    );
+
+    // The summary names every build with its result and wheel.
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  ok"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("pp39-manylinux_x86_64   ok"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("manylinux_2_36 tags"),
+        "the stand-in is not named in the summary:\n{}",
+        run.stdout
+    );
+
+    // Wheels belong to the caller.
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(out.path()).unwrap().uid();
+    for w in &wheels {
+        assert_eq!(std::fs::metadata(out.path().join(w)).unwrap().uid(), uid);
+    }
+
+    // The x86_64 wheel installs into a fresh venv on this host and works.
+    let venv = TempDir::new("venv");
+    sh("python3", &["-m", "venv", venv.str()]).ok();
+    let py = venv.path().join("bin/python");
+    let py = py.to_str().unwrap();
+    sh(
+        py,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            out.path().join(cp).to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let run = sh(py, &["-c", CHECK_DEMO]).ok();
+    assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
+}
+
+#[test]
+fn arm64_wheel_from_the_arm_image() {
+    let _serial = serial();
+    standin(&["--arch", "arm64"]);
+    let inv = Invariants::before();
+    let tag = "xtask-test-arm:latest";
+    let run = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
+    let arch = sh(
+        "docker",
+        &["image", "inspect", "--format", "{{.Architecture}}", tag],
+    )
+    .ok();
+    assert_eq!(arch.stdout.trim(), "arm64");
+    // The copied emulator is in the image (for hosts whose handler lacks F).
+    let ls = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            "linux/arm64",
+            "--entrypoint",
+            "",
+            tag,
+            "ls",
+            "/usr/bin/qemu-aarch64-static",
+        ],
+    );
+    assert_eq!(ls.status, 0, "{}{}", run.stderr, ls.stderr);
+
+    // Built again with nothing changed: nothing is rebuilt.
+    let id = image_id(tag);
+    let again = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
+    assert!(again.stderr.contains("is up to date"), "{}", again.stderr);
+    assert_eq!(image_id(tag), id);
+
+    let out = TempDir::new("arm-out");
+    xtask(&[
+        "wheels",
+        "--arch",
+        "arm64",
+        "--image",
+        tag,
+        "--py",
+        "cp311",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    inv.check();
+    let wheels = wheels_in(out.path());
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    let wheel = out.path().join(&wheels[0]);
+    assert!(
+        wheels[0].contains("-cp311-cp311-") && wheels[0].contains("manylinux_2_36_aarch64"),
+        "{wheels:?}"
+    );
+
+    // The extension is an aarch64 ELF (e_machine 183)...
+    let script = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+so = [n for n in z.namelist() if n.startswith("democodec/_native") and n.endswith(".so")][0]
+elf = z.read(so)
+assert elf[:4] == b"\x7fELF", so
+print(int.from_bytes(elf[18:20], "little"))
+"#;
+    let machine = sh("python3", &["-c", script, wheel.to_str().unwrap()]).ok();
+    assert_eq!(machine.stdout.trim(), "183", "not an aarch64 extension");
+
+    // ...and it imports and works inside the arm image, under emulation.
+    let import = format!(
+        "import io, sys, tempfile, zipfile\nd = tempfile.mkdtemp()\nzipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).extractall(d)\nsys.path.insert(0, d)\n{CHECK_DEMO}"
+    );
+    let mut cmd = std::process::Command::new("docker");
+    cmd.args([
+        "run",
+        "--rm",
+        "-i",
+        "--platform",
+        "linux/arm64",
+        "--entrypoint",
+        "",
+        tag,
+        "/opt/python/cp311-cp311/bin/python",
+        "-c",
+        &import,
+    ]);
+    cmd.stdin(std::fs::File::open(&wheel).unwrap());
+    let run: Run = cmd.output().unwrap().into();
+    let run = run.ok();
+    assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
+}
+
+#[test]
+fn qemu_register_through_a_privileged_container() {
+    let _serial = serial();
+    let image = standin(&["--qemu-register"]);
+    let saved = BinfmtState::save();
+    assert!(
+        saved.entries().iter().any(|(n, _)| n == "qemu-aarch64"),
+        "the test needs an aarch64 handler to start from"
+    );
+    let inv = Invariants::before();
+
+    // A usable handler: nothing to do, no container.
+    let run = xtask(&["qemu-register", "--image", &image]).ok();
+    assert!(
+        run.stdout.contains("already registered") && run.stdout.contains("flags PF"),
+        "{}",
+        run.stdout
+    );
+
+    // No handler: doctor says so and names the fix; qemu-register registers one.
+    BinfmtState::remove("qemu-aarch64");
+    let doctor = xtask(&["doctor"]).fails(1);
+    assert!(
+        doctor.stdout.contains("FAIL  aarch64 emulation")
+            && doctor.stdout.contains("fix: `cargo xtask qemu-register`"),
+        "{}",
+        doctor.stdout
+    );
+    let run = xtask(&["qemu-register", "--image", &image]).ok();
+    assert!(run.stderr.contains("--privileged"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("aarch64 handler registered"),
+        "{}",
+        run.stdout
+    );
+    let entry = std::fs::read_to_string(Path::new(BINFMT).join("qemu-aarch64")).unwrap();
+    assert!(
+        entry.contains("enabled")
+            && entry.contains("interpreter /usr/bin/qemu-aarch64-static")
+            && entry.contains("flags: F"),
+        "{entry}"
+    );
+    // The new handler runs arm64 code in a container that has no emulator inside.
+    let uname = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            "linux/arm64",
+            "xtask-standin:aarch64",
+            "uname",
+            "-m",
+        ],
+    )
+    .ok();
+    assert_eq!(uname.stdout.trim(), "aarch64");
+
+    // --reset warns that it removes the other qemu handlers too, and does so.
+    let run = xtask(&["qemu-register", "--reset", "--image", &image]).ok();
+    assert!(
+        run.stderr
+            .contains("--reset removes every qemu handler on this host"),
+        "{}",
+        run.stderr
+    );
+    if saved.entries().iter().any(|(n, _)| n == "qemu-arm") {
+        assert!(
+            !Path::new(BINFMT).join("qemu-arm").exists(),
+            "--reset left qemu-arm in place"
+        );
+    }
+    assert!(Path::new(BINFMT).join("qemu-aarch64").exists());
+    inv.check();
+    drop(saved);
+    assert!(
+        std::fs::read_to_string(Path::new(BINFMT).join("qemu-aarch64"))
+            .unwrap()
+            .contains("flags: PF")
+    );
+}
+
+#[test]
+fn doctor_and_prep_on_an_unready_then_ready_machine() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    standin(&["--arch", "arm64"]);
+    standin(&["--qemu-register"]);
+    let saved = BinfmtState::save();
+    let inv = Invariants::before();
+    let dir = TempDir::new("prep");
+    let config = standin_config(dir.path(), "");
+    let config = config.to_str().unwrap();
+
+    // Unready: the images are missing and so is the handler.
+    for tag in ["xtask-test-x64:latest", "xtask-test-arm:latest"] {
+        let _ = sh("docker", &["image", "rm", "--force", tag]);
+    }
+    BinfmtState::remove("qemu-aarch64");
+    let doctor = xtask(&["--config", config, "doctor"]).fails(1);
+    assert!(
+        doctor.stdout.contains("FAIL  x86_64 image"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stdout
+            .contains("xtask-test-x64:latest is not here; fix:"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor.stdout.contains("FAIL  aarch64 emulation"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stderr
+            .contains("error: not ready: aarch64 emulation, x86_64 image, aarch64 image"),
+        "{}",
+        doctor.stderr
+    );
+
+    // prep fixes all of it, and ends ready.
+    let prep = xtask(&["--config", config, "prep"]).ok();
+    assert!(
+        prep.stdout.contains("aarch64 handler registered"),
+        "{}",
+        prep.stdout
+    );
+    assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
+    xtask(&["--config", config, "doctor"]).ok();
+
+    // Ready: prep changes nothing and rebuilds no image.
+    let ids = [
+        image_id("xtask-test-x64:latest"),
+        image_id("xtask-test-arm:latest"),
+    ];
+    assert!(ids.iter().all(Option::is_some));
+    let prep = xtask(&["--config", config, "prep"]).ok();
+    assert!(
+        prep.stdout
+            .contains("skipped: aarch64 handler already usable"),
+        "{}",
+        prep.stdout
+    );
+    assert_eq!(
+        prep.stderr.matches("is up to date").count(),
+        3,
+        "{}",
+        prep.stderr
+    );
+    assert_eq!(
+        [
+            image_id("xtask-test-x64:latest"),
+            image_id("xtask-test-arm:latest")
+        ],
+        ids
+    );
+    inv.check();
+    drop(saved);
+}
+
+#[test]
+fn doctor_without_a_docker_cli() {
+    let _serial = serial();
+    let run: Run = xtask_cmd(&["doctor"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap()
+        .into();
+    let run = run.fails(1);
+    assert!(run.stdout.contains("FAIL  container engine       no container engine: neither `docker` nor `podman` is on PATH; install Docker"), "{}", run.stdout);
+}
+
+#[test]
+fn dry_run_starts_nothing_and_writes_nothing() {
+    let _serial = serial();
+    let inv = Invariants::before();
+    let dir = TempDir::new("dry");
+    let out = dir.path().join("wheels");
+    let run = xtask(&[
+        "wheels",
+        "--dry-run",
+        "--arch",
+        "x86_64",
+        "--image",
+        "xtask-standin:x86_64",
+        "--py",
+        "cp311,pp39",
+        "--out",
+        out.to_str().unwrap(),
+        "--env",
+        "NOTE=a b $(id)",
+    ])
+    .ok();
+    inv.check();
+    assert!(!out.exists(), "a dry run created the output folder");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("/usr/")
+            && lines[0].contains(" run --detach --rm --name xtask-wheels-RUN-x86_64 "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("build-wheel.sh pp39-pypy39_pp73 "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("--env 'NOTE=a b $(id)'"),
+        "values must be quoted for pasting:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("tar --create --file=- --directory "),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_input_says_what_and_starts_nothing() {
+    let _serial = serial();
+    let inv = Invariants::before();
+    let dir = TempDir::new("bad");
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["wheels", "--arch", "sparc", "--out", out],
+            "unknown arch `sparc`: use x86_64 or arm64",
+        ),
+        (
+            &["wheels", "--py", "cp3.12", "--out", out],
+            "invalid interpreter tag `cp3.12`",
+        ),
+        (
+            &["wheels", "--py", "", "--out", out],
+            "empty interpreter list",
+        ),
+        (
+            &["wheels", "--package", "../..", "--out", out],
+            "is outside the root",
+        ),
+        (
+            &["wheels", "--env", "JUSTNAME", "--out", out],
+            "--env `JUSTNAME` has no `=`",
+        ),
+        (
+            &["wheels", "--out", "demo/python/dist"],
+            "is inside the package folder",
+        ),
+        (&["standin", "--arch", "mips"], "unknown arch `mips`"),
+    ];
+    for (args, expected) in cases {
+        let run = xtask(args).fails(2);
+        assert!(
+            run.error_line().contains(expected),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // A tag the image does not offer: the error lists what it offers.
+    standin(&["--arch", "x86_64"]);
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp312",
+        "--out",
+        out,
+    ])
+    .fails(2);
+    assert!(
+        run.error_line()
+            .contains("interpreter `cp312` is not in the image; it offers: cp311, pp39"),
+        "{}",
+        run.stderr
+    );
+    // An image that is not a manylinux image.
+    let mut build = std::process::Command::new("docker");
+    build.args([
+        "build",
+        "--quiet",
+        "--label",
+        &format!("{LABEL}=test"),
+        "--tag",
+        "xtask-test-plain:latest",
+        "-",
+    ]);
+    let mut child = build
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM xtask-standin:x86_64\nRUN rm -rf /opt/python\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let run = xtask(&[
+        "wheels",
+        "--arch",
+        "x86_64",
+        "--image",
+        "xtask-test-plain:latest",
+        "--py",
+        "cp311",
+        "--out",
+        out,
+    ])
+    .fails(2);
+    assert!(
+        run.error_line().contains(
+            "image `xtask-test-plain:latest` is not a manylinux image: it has no /opt/python"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = xtask(&[
+        "wheels",
+        "--arch",
+        "arm64",
+        "--image",
+        "xtask-standin:x86_64",
+        "--py",
+        "cp311",
+        "--out",
+        out,
+    ])
+    .fails(1);
+    assert!(
+        run.error_line().contains(
+            "image `xtask-standin:x86_64` is built for amd64, but aarch64 needs a arm64 image"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = xtask(&[
+        "wheels",
+        "--arch",
+        "x86_64",
+        "--image",
+        "xtask-no-such-image:1",
+        "--py",
+        "cp311",
+        "--out",
+        out,
+    ])
+    .fails(1);
+    assert!(
+        run.error_line()
+            .contains("image `xtask-no-such-image:1` is not here and could not be pulled"),
+        "{}",
+        run.stderr
+    );
+    inv.check();
+    assert!(
+        !Path::new(out).exists(),
+        "a failed run wrote its output folder"
+    );
+}

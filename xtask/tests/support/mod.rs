@@ -1,0 +1,376 @@
+//! What the end-to-end tests share: running the xtask, a real engine, the
+//! stand-in images, snapshots of the user's tree, and binfmt state.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+pub const LABEL: &str = "org.xtask-wheels";
+pub const BINFMT: &str = "/proc/sys/fs/binfmt_misc";
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The engine, the binfmt table and the CPU are shared: one test at a time,
+/// so that "no container of ours is left" and binfmt changes are exact.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    require_docker();
+    guard
+}
+
+/// These tests are the point of the suite: without a daemon they fail, loudly.
+pub fn require_docker() {
+    let out = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "Docker is not available ({}): run scripts/test.sh, which installs and starts it",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("the docker CLI cannot run ({e}): run scripts/test.sh, which installs it"),
+    }
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.status, 0,
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn fails(self, code: i32) -> Run {
+        assert_eq!(
+            self.status, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The one error line a failure prints.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or_else(|| panic!("no error line in:\n{}", self.stderr))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            status: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn xtask_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).current_dir(root());
+    cmd
+}
+
+pub fn xtask(args: &[&str]) -> Run {
+    xtask_cmd(args).output().expect("running xtask").into()
+}
+
+pub fn sh(program: &str, args: &[&str]) -> Run {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"))
+        .into()
+}
+
+/// The stand-in image for `what` (`--arch x86_64`, `--qemu-register`), built if needed.
+pub fn standin(args: &[&str]) -> String {
+    let mut all = vec!["standin"];
+    all.extend_from_slice(args);
+    let run = xtask(&all).ok();
+    run.stdout
+        .lines()
+        .last()
+        .expect("the image reference")
+        .to_string()
+}
+
+pub fn containers_of_ours() -> Vec<String> {
+    let run = sh(
+        "docker",
+        &[
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            &format!("label={LABEL}"),
+        ],
+    )
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
+pub fn image_id(image: &str) -> Option<String> {
+    let run = sh(
+        "docker",
+        &["image", "inspect", "--format", "{{.Id}}", image],
+    );
+    (run.status == 0).then(|| run.stdout.trim().to_string())
+}
+
+/// A fresh folder under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("xtask-test-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Names, sizes, modes, owners and modification times of every file below
+/// `dir`: equal snapshots mean the tree was not touched.
+pub fn snapshot(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let rel = path.strip_prefix(base).unwrap().display().to_string();
+            // qemu-copy's output is meant to land in the (ignored) build context.
+            if rel == "target"
+                || rel == ".git"
+                || rel == "dist"
+                || rel == "scripts/arm-image/qemu-aarch64-static"
+            {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&path).unwrap();
+            out.push(format!(
+                "{rel} {} {:o} {}:{} {}.{}",
+                m.len(),
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.mtime(),
+                m.mtime_nsec()
+            ));
+            if m.is_dir() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub fn git_status() -> String {
+    let out = Command::new("git")
+        .args(["status", "--porcelain", "--ignored=no"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Checks the promises every run makes: the tree as it was, no container of ours.
+pub struct Invariants {
+    tree: Vec<String>,
+    git: String,
+}
+
+impl Invariants {
+    pub fn before() -> Invariants {
+        assert_eq!(
+            containers_of_ours(),
+            Vec::<String>::new(),
+            "a container of ours was left by an earlier test"
+        );
+        Invariants {
+            tree: snapshot(&root()),
+            git: git_status(),
+        }
+    }
+
+    pub fn check(&self) {
+        assert_eq!(
+            containers_of_ours(),
+            Vec::<String>::new(),
+            "a container of ours outlived the command"
+        );
+        assert_eq!(snapshot(&root()), self.tree, "the source tree changed");
+        assert_eq!(git_status(), self.git, "git status changed");
+    }
+}
+
+/// The binfmt entries named qemu-*, saved as text and put back on drop, so a
+/// test may remove or replace them.
+pub struct BinfmtState(Vec<(String, String)>);
+
+impl BinfmtState {
+    pub fn save() -> BinfmtState {
+        let mut entries = Vec::new();
+        for e in std::fs::read_dir(BINFMT).expect("binfmt_misc is mounted") {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if name.starts_with("qemu-") {
+                entries.push((
+                    name.clone(),
+                    std::fs::read_to_string(Path::new(BINFMT).join(&name)).unwrap(),
+                ));
+            }
+        }
+        entries.sort();
+        BinfmtState(entries)
+    }
+
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    pub fn remove(name: &str) {
+        let path = Path::new(BINFMT).join(name);
+        if path.exists() {
+            std::fs::write(path, "-1").unwrap();
+        }
+    }
+}
+
+/// The line that registers an entry again from what /proc showed of it.
+pub fn register_line(name: &str, text: &str) -> String {
+    let mut offset = "0".to_string();
+    let (mut magic, mut mask, mut interpreter, mut flags) =
+        (String::new(), String::new(), String::new(), String::new());
+    let hex = |h: &str| {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| format!("\\x{}", &h[i..i + 2]))
+            .collect::<String>()
+    };
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("offset ") {
+            offset = v.to_string();
+        } else if let Some(v) = line.strip_prefix("magic ") {
+            magic = hex(v);
+        } else if let Some(v) = line.strip_prefix("mask ") {
+            mask = hex(v);
+        } else if let Some(v) = line.strip_prefix("interpreter ") {
+            interpreter = v.to_string();
+        } else if let Some(v) = line.strip_prefix("flags:") {
+            flags = v.trim().to_string();
+        }
+    }
+    format!(":{name}:M:{offset}:{magic}:{mask}:{interpreter}:{flags}")
+}
+
+impl Drop for BinfmtState {
+    fn drop(&mut self) {
+        let now = BinfmtState::save();
+        for (name, _) in now.entries() {
+            BinfmtState::remove(name);
+        }
+        for (name, text) in &self.0 {
+            std::fs::write(
+                Path::new(BINFMT).join("register"),
+                register_line(name, text),
+            )
+            .unwrap_or_else(|e| panic!("restoring binfmt entry {name}: {e}"));
+            if !text.lines().any(|l| l == "enabled") {
+                std::fs::write(Path::new(BINFMT).join(name), "0").unwrap();
+            }
+        }
+        let restored = BinfmtState::save();
+        if !std::thread::panicking() {
+            assert_eq!(restored.0, self.0, "binfmt state was not restored");
+        }
+    }
+}
+
+/// A config file for the stand-in images, as a user would write one.
+pub fn standin_config(dir: &Path, extra: &str) -> PathBuf {
+    let file = dir.join("wheels.toml");
+    let text = format!(
+        r#"[workspace.metadata.wheels]
+root = "{root}"
+package = "demo/python"
+include = ["demo/native", "README.md"]
+qemu-image = "xtask-standin:qemu-register"
+{extra}
+[workspace.metadata.wheels.images]
+x86_64 = "xtask-test-x64:latest"
+aarch64 = "xtask-test-arm:latest"
+
+[workspace.metadata.wheels.arm-image]
+base = "xtask-standin:aarch64"
+tag = "xtask-test-arm:latest"
+
+[workspace.metadata.wheels.x64-image]
+base = "xtask-standin:x86_64"
+tag = "xtask-test-x64:latest"
+packages = []
+"#,
+        root = root().display()
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// The names inside a wheel (a zip), read with the host's Python.
+pub fn wheel_names(wheel: &Path) -> Vec<String> {
+    let script = "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))";
+    let run = sh("python3", &["-c", script, wheel.to_str().unwrap()]).ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
+pub fn wheels_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
