@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Makes this machine able to build wheels: installs what is missing (Debian
+# packages), makes binfmt_misc and the aarch64 handler available, and starts
+# dockerd when no daemon answers. Safe to run again: it skips what is done.
+# When Docker cannot be made available, it fails and says why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+say "host packages"
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+command -v update-binfmts >/dev/null || missing+=(binfmt-support)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v tar >/dev/null || missing+=(tar)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "all present" >&2
+fi
+
+say "aarch64 emulation"
+binfmt=/proc/sys/fs/binfmt_misc
+[ -e "$binfmt/register" ] || as_root mount -t binfmt_misc binfmt_misc "$binfmt" \
+    || die "binfmt_misc cannot be mounted at $binfmt: aarch64 builds need it"
+[ -e "$binfmt/qemu-aarch64" ] || as_root update-binfmts --enable qemu-aarch64 \
+    || die "the qemu-aarch64 binfmt handler cannot be registered (update-binfmts failed)"
+grep -q '^enabled' "$binfmt/qemu-aarch64" || as_root sh -c "echo 1 > $binfmt/qemu-aarch64"
+sed -n '1,3p' "$binfmt/qemu-aarch64" >&2
+
+say "docker daemon"
+if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    mkdir -p target
+    echo "no daemon answers: starting dockerd (log: target/dockerd.log)" >&2
+    as_root sh -c 'nohup dockerd >target/dockerd.log 2>&1 &'
+    for _ in $(seq 60); do
+        docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+        sleep 1
+    done
+fi
+docker version --format 'server {{.Server.Version}}' >&2 \
+    || die "Docker cannot be made available: dockerd did not answer within 60 s (see target/dockerd.log)"
+
