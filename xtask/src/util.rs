@@ -241,8 +241,9 @@ pub fn handle_signals() {
         // SAFETY: `set` is initialised and `sig` is a valid out pointer.
         while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
         eprintln!("\ninterrupted: removing this run's containers and temporary files");
-        let list: Vec<Undo> =
-            std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
+        // Held until exit, so that no guard dropping on another thread races
+        // this cleanup and the exit status stays the signal's.
+        let list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
         for undo in list.iter().rev() {
             undo.perform();
         }

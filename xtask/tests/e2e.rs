@@ -580,3 +580,57 @@ fn bad_input_says_what_and_starts_nothing() {
         "a failed run wrote its output folder"
     );
 }
+
+/// A package whose build takes a minute: something to interrupt.
+fn slow_package(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("slow")).unwrap();
+    std::fs::write(dir.join("slow/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(dir.join("slow/setup.py"), "import time\nfrom setuptools import setup\ntime.sleep(60)\nsetup(name='slow', version='1')\n").unwrap();
+    let config = dir.join("slow.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"slow\"\ninclude = []\nout = \"out\"\n").unwrap();
+    config
+}
+
+/// A real signal to a running build: containers are removed, the exit status
+/// is the signal's, and the wheels already in the output folder survive.
+fn interrupted_build(signal: &str, expected_status: i32) {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("interrupt");
+    let config = slow_package(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let earlier = out.join("earlier-1.0-cp311-cp311-manylinux_2_36_x86_64.whl");
+    std::fs::write(&earlier, b"a wheel from an earlier run").unwrap();
+    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    let _ = std::fs::remove_file(&log);
+    let mut child = xtask_cmd(&["--config", config.to_str().unwrap(), "wheels", "--standin", "--arch", "x86_64", "--py", "cp311"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("==> build wheel") {
+        assert!(started.elapsed().as_secs() < 60, "the build did not start within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(containers_of_ours().len(), 1, "the build runs in one container");
+    sh("kill", &[signal, &child.id().to_string()]).ok();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(expected_status), "exit status after kill {signal}");
+    assert!(started.elapsed().as_secs() < 50, "the command waited for the build instead of stopping");
+    inv.check();
+    assert_eq!(wheels_in(&out), vec![earlier.file_name().unwrap().to_string_lossy().into_owned()]);
+    assert_eq!(std::fs::read(&earlier).unwrap(), b"a wheel from an earlier run");
+}
+
+#[test]
+fn sigint_during_a_build() {
+    interrupted_build("-INT", 130);
+}
+
+#[test]
+fn sigterm_during_a_build() {
+    interrupted_build("-TERM", 143);
+}
