@@ -587,7 +587,11 @@ fn slow_package(dir: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("slow/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
     std::fs::write(dir.join("slow/setup.py"), "import time\nfrom setuptools import setup\ntime.sleep(60)\nsetup(name='slow', version='1')\n").unwrap();
     let config = dir.join("slow.toml");
-    std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"slow\"\ninclude = []\nout = \"out\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"slow\"\ninclude = []\nout = \"out\"\n",
+    )
+    .unwrap();
     config
 }
 
@@ -605,24 +609,56 @@ fn interrupted_build(signal: &str, expected_status: i32) {
     std::fs::write(&earlier, b"a wheel from an earlier run").unwrap();
     let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
     let _ = std::fs::remove_file(&log);
-    let mut child = xtask_cmd(&["--config", config.to_str().unwrap(), "wheels", "--standin", "--arch", "x86_64", "--py", "cp311"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = xtask_cmd(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     let started = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("==> build wheel") {
-        assert!(started.elapsed().as_secs() < 60, "the build did not start within 60 s");
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("==> build wheel")
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the build did not start within 60 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(containers_of_ours().len(), 1, "the build runs in one container");
+    assert_eq!(
+        containers_of_ours().len(),
+        1,
+        "the build runs in one container"
+    );
     sh("kill", &[signal, &child.id().to_string()]).ok();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(expected_status), "exit status after kill {signal}");
-    assert!(started.elapsed().as_secs() < 50, "the command waited for the build instead of stopping");
+    assert_eq!(
+        status.code(),
+        Some(expected_status),
+        "exit status after kill {signal}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 50,
+        "the command waited for the build instead of stopping"
+    );
     inv.check();
-    assert_eq!(wheels_in(&out), vec![earlier.file_name().unwrap().to_string_lossy().into_owned()]);
-    assert_eq!(std::fs::read(&earlier).unwrap(), b"a wheel from an earlier run");
+    assert_eq!(
+        wheels_in(&out),
+        vec![earlier.file_name().unwrap().to_string_lossy().into_owned()]
+    );
+    assert_eq!(
+        std::fs::read(&earlier).unwrap(),
+        b"a wheel from an earlier run"
+    );
 }
 
 #[test]
@@ -633,4 +669,178 @@ fn sigint_during_a_build() {
 #[test]
 fn sigterm_during_a_build() {
     interrupted_build("-TERM", 143);
+}
+
+/// A package that shows what reached its build: `--env` values and the
+/// output of the host pre-build command, per interpreter. It fails to compile
+/// under PyPy when FAIL_ON_PYPY is set.
+fn probe_package(dir: &Path, extra_config: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("probe/probe")).unwrap();
+    std::fs::create_dir_all(dir.join("gen")).unwrap();
+    std::fs::write(dir.join("probe/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(
+        dir.join("probe/setup.py"),
+        r#"import os
+from setuptools import Extension, setup
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "..", "gen", "stamp.txt")) as f:
+    stamp = f.read().strip()
+with open(os.path.join(here, "probe", "seen.py"), "w") as f:
+    f.write("NOTE = %r\nSTAMP = %r\n" % (os.environ.get("NOTE"), stamp))
+macros = [("FAIL_ON_PYPY", "1")] if os.environ.get("FAIL_ON_PYPY") else []
+setup(name="probe", version="1", packages=["probe"],
+      ext_modules=[Extension("probe._c", ["probe/_c.c"], define_macros=macros)])
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("probe/probe/__init__.py"),
+        "from .seen import NOTE, STAMP\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("probe/probe/_c.c"),
+        "#include <Python.h>\n#if defined(FAIL_ON_PYPY) && defined(PYPY_VERSION)\n#error this package does not build on PyPy\n#endif\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    let config = dir.join("probe.toml");
+    let text = format!(
+        "[workspace.metadata.wheels]\npackage = \"probe\"\ninclude = [\"gen\"]\nout = \"out\"\npre-build = [\"sh\", \"-c\", \"echo \\\"$1\\\" > gen/stamp.txt\", \"pre-build\", \"{{py}} on {{arch}}\"]\n{extra_config}"
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn read_in_wheel(wheel: &Path, member: &str) -> String {
+    let script =
+        "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())";
+    sh("python3", &["-c", script, wheel.to_str().unwrap(), member])
+        .ok()
+        .stdout
+}
+
+#[test]
+fn env_and_pre_build_reach_each_build_as_data() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("probe");
+    let config = probe_package(dir.path(), "");
+    let note = "it's \"quoted\" $(touch /tmp/xtask-pwned) `id`; a\nb";
+    let env = format!("NOTE={note}");
+    xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--env",
+        &env,
+    ])
+    .ok();
+    inv.check();
+    assert!(
+        !Path::new("/tmp/xtask-pwned").exists(),
+        "a value was run by a shell"
+    );
+    let out = dir.path().join("out");
+    let wheels = wheels_in(&out);
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    for (wheel, py) in [(&wheels[0], "cp311"), (&wheels[1], "pp39")] {
+        assert!(wheel.contains(&format!("-{py}-")), "{wheels:?}");
+        let seen = read_in_wheel(&out.join(wheel), "probe/seen.py");
+        assert!(
+            seen.contains(&format!("STAMP = '{py} on x86_64'")),
+            "{seen}"
+        );
+        assert!(
+            seen.contains(r#"NOTE = 'it\'s "quoted" $(touch /tmp/xtask-pwned) `id`; a\nb'"#),
+            "{seen}"
+        );
+    }
+}
+
+#[test]
+fn one_failing_interpreter_does_not_stop_the_others() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("fail");
+    let config = probe_package(
+        dir.path(),
+        "[workspace.metadata.wheels.env]\nFAIL_ON_PYPY = \"1\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "pp39,cp311",
+        "--jobs",
+        "1",
+    ])
+    .fails(1);
+    inv.check();
+    let out = dir.path().join("out");
+    let wheels = wheels_in(&out);
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    assert!(wheels[0].contains("-cp311-"), "{wheels:?}");
+    assert!(
+        run.stdout.contains("pp39-manylinux_x86_64   FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  ok"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("this package does not build on PyPy"),
+        "the log's last lines are not shown:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("target/xtask/logs/pp39-manylinux_x86_64.log"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.error_line()
+            .contains("1 of 2 builds did not produce a wheel"),
+        "{}",
+        run.stderr
+    );
+
+    // With --fail-fast the first failure stops the run.
+    std::fs::remove_dir_all(&out).unwrap();
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "pp39,cp311",
+        "--jobs",
+        "1",
+        "--fail-fast",
+    ])
+    .fails(1);
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(wheels_in(&out).is_empty());
+    inv.check();
 }
