@@ -106,8 +106,10 @@ pub struct Wheels {
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.
 ///
 /// This is the one subcommand that runs a container with --privileged: writing
-/// to /proc/sys/fs/binfmt_misc needs it. It does nothing when a usable handler
-/// (enabled, flag F) is already registered.
+/// to /proc/sys/fs/binfmt_misc needs it. Where the engine cannot grant every
+/// capability (inside a container), it retries with only CAP_SYS_ADMIN, a
+/// writable /proc/sys and AppArmor unconfined. It does nothing when a usable
+/// handler (enabled, flag F) is already registered.
 #[derive(Args, Debug, Default)]
 #[command(
     after_help = "Examples:\n  cargo xtask qemu-register\n  cargo xtask qemu-register --reset\n  cargo xtask qemu-register --image tonistiigi/binfmt -- --install arm64"

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::{config::Config, flags, util};
@@ -130,13 +130,8 @@ impl flags::QemuRegister {
         if !run.dry_run {
             engine.check_daemon(sh)?;
         }
-        let program = &engine.program;
-        let label = format!("{}=container", crate::engine::LABEL);
-        run.run(cmd!(
-            sh,
-            "{program} run --rm --privileged --label {label} {image} {args...}"
-        ))
-        .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
+        register(run, &engine, &image, &args)
+            .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
         if run.dry_run {
             return Ok(());
         }
@@ -152,6 +147,70 @@ impl flags::QemuRegister {
             None => bail!("`{image}` ran, but no aarch64 handler is registered in {BINFMT_DIR}: check that the image registers aarch64"),
         }
     }
+}
+
+/// The `docker run` arguments that give the registration image what it needs:
+/// `--privileged`, as the images document; or, where the engine cannot grant
+/// every capability (a host whose own bounding set lacks some, as inside a
+/// container), only what writing binfmt_misc takes: CAP_SYS_ADMIN to mount it,
+/// a writable /proc/sys, and no AppArmor profile that forbids the mount.
+pub fn run_args(image: &str, args: &[String], privileged: bool) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "run",
+        "--rm",
+        "--label",
+        &format!("{}=container", crate::engine::LABEL),
+    ]
+    .map(String::from)
+    .to_vec();
+    if privileged {
+        v.push("--privileged".into());
+    } else {
+        for a in [
+            "--cap-add",
+            "SYS_ADMIN",
+            "--security-opt",
+            "systempaths=unconfined",
+            "--security-opt",
+            "apparmor=unconfined",
+        ] {
+            v.push(a.into());
+        }
+    }
+    v.push(image.into());
+    v.extend(args.iter().cloned());
+    v
+}
+
+fn register(run: &util::Runner, engine: &Engine, image: &str, args: &[String]) -> Result<()> {
+    let mut privileged = std::process::Command::new(engine.program.as_str());
+    privileged.args(run_args(image, args, true));
+    if run.dry_run {
+        return run.run(privileged);
+    }
+    eprintln!("$ {}", util::command_line(&privileged, &[]));
+    let out = privileged
+        .output()
+        .context("starting the registration container")?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out.stdout)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stderr.contains("unable to apply caps") {
+        bail!(
+            "the registration container failed ({}): {}",
+            out.status,
+            stderr.trim()
+        );
+    }
+    eprintln!(
+        "warning: the engine cannot grant --privileged on this host (its capability bounding set is incomplete, as inside a container); \
+         retrying with only what registration needs: --cap-add SYS_ADMIN, a writable /proc/sys, AppArmor unconfined"
+    );
+    let mut narrow = std::process::Command::new(engine.program.as_str());
+    narrow.args(run_args(image, args, false));
+    run.run(narrow)
 }
 
 #[cfg(test)]

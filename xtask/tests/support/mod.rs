@@ -248,24 +248,29 @@ impl Invariants {
     }
 }
 
-/// The binfmt entries named qemu-*, saved as text and put back on drop, so a
-/// test may remove or replace them.
+/// The binfmt entries named qemu-*, as /proc shows them.
+pub fn qemu_entries() -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(BINFMT).expect("binfmt_misc is mounted") {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("qemu-") {
+            entries.push((
+                name.clone(),
+                std::fs::read_to_string(Path::new(BINFMT).join(&name)).unwrap(),
+            ));
+        }
+    }
+    entries.sort();
+    entries
+}
+
+/// The qemu-* binfmt entries, saved and put back on drop, so that a test
+/// may remove or replace them.
 pub struct BinfmtState(Vec<(String, String)>);
 
 impl BinfmtState {
     pub fn save() -> BinfmtState {
-        let mut entries = Vec::new();
-        for e in std::fs::read_dir(BINFMT).expect("binfmt_misc is mounted") {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            if name.starts_with("qemu-") {
-                entries.push((
-                    name.clone(),
-                    std::fs::read_to_string(Path::new(BINFMT).join(&name)).unwrap(),
-                ));
-            }
-        }
-        entries.sort();
-        BinfmtState(entries)
+        BinfmtState(qemu_entries())
     }
 
     pub fn entries(&self) -> &[(String, String)] {
@@ -309,9 +314,8 @@ pub fn register_line(name: &str, text: &str) -> String {
 
 impl Drop for BinfmtState {
     fn drop(&mut self) {
-        let now = BinfmtState::save();
-        for (name, _) in now.entries() {
-            BinfmtState::remove(name);
+        for (name, _) in qemu_entries() {
+            BinfmtState::remove(&name);
         }
         for (name, text) in &self.0 {
             std::fs::write(
@@ -323,9 +327,8 @@ impl Drop for BinfmtState {
                 std::fs::write(Path::new(BINFMT).join(name), "0").unwrap();
             }
         }
-        let restored = BinfmtState::save();
         if !std::thread::panicking() {
-            assert_eq!(restored.0, self.0, "binfmt state was not restored");
+            assert_eq!(qemu_entries(), self.0, "binfmt state was not restored");
         }
     }
 }
