@@ -32,7 +32,7 @@ impl flags::QemuCopy {
 /// static x86_64 ELF.
 pub fn find(from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
     if let Some(path) = from {
-        check_static_x86_64(path)?;
+        check_static_x86_64(path).map_err(|e| util::usage(format!("--from: {e:#}")))?;
         return Ok(path.to_path_buf());
     }
     let mut found = Vec::new();

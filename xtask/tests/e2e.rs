@@ -112,12 +112,39 @@ fn x86_64_wheels_for_both_interpreters() {
     .ok();
     let run = sh(py, &["-c", CHECK_DEMO]).ok();
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
+
+    // Without build isolation, the interpreter's own setuptools builds it.
+    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("Creating isolated environment"));
+    let out2 = TempDir::new("x86-no-isolation");
+    xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--no-isolation",
+        "--out",
+        out2.str(),
+    ])
+    .ok();
+    assert_eq!(wheels_in(out2.path()).len(), 1);
+    assert!(!std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("Creating isolated environment"));
+    inv.check();
 }
 
 #[test]
 fn arm64_wheel_from_the_arm_image() {
     let _serial = serial();
     standin(&["--arch", "arm64"]);
+    // arm-image copies the emulator into its context when missing: done first,
+    // so that what follows must leave the tree as it is.
+    xtask(&["qemu-copy"]).ok();
     let inv = Invariants::before();
     let tag = "xtask-test-arm:latest";
     let run = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
@@ -296,6 +323,7 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     standin(&["--arch", "x86_64"]);
     standin(&["--arch", "arm64"]);
     standin(&["--qemu-register"]);
+    xtask(&["qemu-copy"]).ok();
     let saved = BinfmtState::save();
     let inv = Invariants::before();
     let dir = TempDir::new("prep");
@@ -371,6 +399,35 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     );
     inv.check();
     drop(saved);
+}
+
+#[test]
+fn qemu_copy_takes_only_a_static_x86_64_emulator() {
+    let _serial = serial();
+    let run = xtask(&["qemu-copy", "--from", "/bin/sh"]).fails(2);
+    assert!(
+        run.error_line().contains(
+            "/bin/sh is dynamically linked: use the static x86_64 build from qemu-user-static"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = xtask(&["qemu-copy", "--from", "/nonexistent/qemu"]).fails(2);
+    assert!(
+        run.error_line().contains("/nonexistent/qemu"),
+        "{}",
+        run.stderr
+    );
+
+    let dest = root().join("scripts/arm-image/qemu-aarch64-static");
+    xtask(&["qemu-copy"]).ok();
+    let host = sh("sh", &["-c", "command -v qemu-aarch64-static"]).ok();
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(host.stdout.trim()).unwrap()
+    );
+    let again = xtask(&["qemu-copy"]).ok();
+    assert!(again.stderr.contains("is up to date"), "{}", again.stderr);
 }
 
 #[test]
