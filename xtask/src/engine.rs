@@ -283,6 +283,29 @@ impl ImageInfo {
     }
 }
 
+/// `docker exec` with the build's environment. A secret goes as `--env NAME`
+/// with its value in the client's own environment, so that it appears in no
+/// command line (not in `ps`, not in a log).
+pub fn exec_command(
+    program: &str,
+    container: &str,
+    env: &[(String, String)],
+    secrets: &[String],
+    args: &[&str],
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.arg("exec");
+    for (k, v) in env {
+        if secrets.contains(k) {
+            cmd.arg("--env").arg(k).env(k, v);
+        } else {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+    }
+    cmd.arg(container).args(args);
+    cmd
+}
+
 /// A container that lives as long as this value (and no longer, also on Ctrl-C).
 pub struct Container {
     pub engine: Engine,
@@ -343,19 +366,13 @@ impl Container {
     }
 
     /// `docker exec` of a command in the container.
-    pub fn exec(&self, env: &[(String, String)], args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.engine.program.as_str());
-        cmd.arg("exec");
-        for (k, v) in env {
-            cmd.arg("--env").arg(format!("{k}={v}"));
-        }
-        cmd.arg(&self.name).args(args);
-        cmd
+    pub fn exec(&self, env: &[(String, String)], secrets: &[String], args: &[&str]) -> Command {
+        exec_command(self.engine.program.as_str(), &self.name, env, secrets, args)
     }
 
     /// Output of a quick command in the container.
     pub fn read(&self, args: &[&str]) -> Result<String> {
-        let out = self.exec(&[], args).stdin(Stdio::null()).output()?;
+        let out = self.exec(&[], &[], args).stdin(Stdio::null()).output()?;
         if !out.status.success() {
             bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -371,7 +388,7 @@ impl Container {
             &format!("{from}/."),
             &format!("{}:{to}", self.name),
         ]);
-        run.run(cmd)
+        run.run_captured(cmd)
     }
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).
@@ -383,7 +400,7 @@ impl Container {
             &format!("{}:{from}", self.name),
             to.as_str(),
         ]);
-        run.run(cmd)
+        run.run_captured(cmd)
     }
 }
 
@@ -414,6 +431,33 @@ mod tests {
             Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64).join(" "),
             "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
              --platform linux/amd64 --entrypoint  --workdir / manylinux:latest sleep infinity"
+        );
+    }
+
+    #[test]
+    fn exec_line_keeps_secrets_off_the_command_line() {
+        let env = vec![
+            ("MODE".to_string(), "a b".to_string()),
+            ("TOKEN".to_string(), "s3cret".to_string()),
+        ];
+        let cmd = exec_command(
+            "docker",
+            "c1",
+            &env,
+            &["TOKEN".to_string()],
+            &["bash", "x.sh"],
+        );
+        assert_eq!(
+            crate::util::command_line(&cmd, &[]),
+            "docker exec --env 'MODE=a b' --env TOKEN c1 bash x.sh"
+        );
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(
+                std::ffi::OsStr::new("TOKEN"),
+                Some(std::ffi::OsStr::new("s3cret"))
+            )]
         );
     }
 

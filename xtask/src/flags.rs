@@ -38,6 +38,7 @@ pub enum Cmd {
     Doctor(Doctor),
     Prep(Prep),
     Standin(Standin),
+    Bench(Bench),
 }
 
 /// Build, repair and check wheels in manylinux containers
@@ -210,4 +211,21 @@ pub struct Standin {
     /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)
     #[arg(long)]
     pub qemu_register: bool,
+}
+
+/// Measure builds side by side (the old scripts' way against this tool's) and write BENCHMARKS.md
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  cargo xtask bench\n  cargo xtask bench --reps 5 --heavy-arm")]
+pub struct Bench {
+    /// Runs of each way of each case; the median is reported
+    #[arg(long, value_name = "N", default_value = "3")]
+    pub reps: NonZeroUsize,
+
+    /// C files in the generated heavy package (60 functions each)
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub heavy_files: usize,
+
+    /// Also build the heavy package under aarch64 emulation (minutes per run)
+    #[arg(long)]
+    pub heavy_arm: bool,
 }

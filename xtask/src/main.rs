@@ -2,6 +2,7 @@
 //! `flags.rs` is the whole command line; each subcommand lives in the module of its name.
 
 mod arm_image;
+mod bench;
 mod config;
 mod doctor;
 mod engine;
@@ -61,5 +62,6 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Doctor(cmd) => cmd.run(&sh, &config),
         Cmd::Prep(cmd) => cmd.run(&sh, &run, &config),
         Cmd::Standin(cmd) => cmd.run(&sh, &run),
+        Cmd::Bench(cmd) => cmd.run(&sh, &run),
     }
 }

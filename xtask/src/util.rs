@@ -106,6 +106,29 @@ impl Runner<'_> {
     }
 }
 
+impl Runner<'_> {
+    /// Like `run`, but the command's error output becomes part of the error,
+    /// so that a summary can say why (such as "no space left on device").
+    pub fn run_captured(&self, cmd: impl Into<Command>) -> Result<()> {
+        let mut cmd = cmd.into();
+        let line = command_line(&cmd, self.secrets);
+        if self.dry_run {
+            println!("{line}");
+            return Ok(());
+        }
+        eprintln!("$ {line}");
+        let out = cmd
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("could not start `{line}`"))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            bail!("`{line}` failed ({}): {}", out.status, stderr.trim());
+        }
+        Ok(())
+    }
+}
+
 /// FNV-1a: a stable content hash for "has this input changed" labels
 /// (std's hasher may change between Rust releases).
 #[derive(Clone, Copy)]
@@ -249,6 +272,36 @@ pub fn handle_signals() {
         }
         std::process::exit(128 + sig);
     });
+}
+
+/// Holds an exclusive lock on `path` (created if missing) for as long as the
+/// returned file lives; fails at once, naming the holder, when another process has it.
+pub fn lock_exclusive(path: &Utf8Path, what: &str) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening {path}"))?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        bail!(
+            "{what} is already running (pid {}): wait for it to finish",
+            holder.trim()
+        );
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 /// A name unique to this run, for containers and temporary folders.

@@ -18,7 +18,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::config::{check_env_name, Config};
-use crate::engine::{Container, Engine};
+use crate::engine::{exec_command, Container, Engine};
 use crate::platform::{parse_arches, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{flags, qemu_register, standin};
@@ -337,7 +337,7 @@ impl flags::Wheels {
             .map(|&arch| resolve_target(sh, run, &engine, &plan, config, arch))
             .collect::<Result<Vec<_>>>()?;
         if run.dry_run {
-            print_dry_run(&plan, &engine, &targets);
+            print_dry_run(&plan, &engine, &targets, run.secrets);
             return Ok(());
         }
         execute(run, &engine, &plan, &targets)
@@ -390,7 +390,7 @@ fn container_name(run_id: &str, arch: Arch) -> String {
     format!("xtask-wheels-{run_id}-{arch}")
 }
 
-fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
+fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[String]) {
     let q = |c: &Command| util::command_line(c, &[]);
     let docker = engine.program.as_str();
     for t in targets {
@@ -431,14 +431,10 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target]) {
                     );
                 }
             }
-            let mut exec = Command::new(docker);
-            exec.arg("exec");
-            for (k, v) in &plan.env {
-                exec.arg("--env").arg(format!("{k}={v}"));
-            }
-            exec.arg(&name)
-                .args(plan.script_args(&dir, &t.plat, &sources));
-            println!("{}", util::command_line(&exec, &[]));
+            let args = plan.script_args(&dir, &t.plat, &sources);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let exec = exec_command(docker, &name, &plan.env, secrets, &args);
+            println!("{}", util::command_line(&exec, secrets));
             println!(
                 "{docker} cp --quiet {name}:{OUT}/{}/. {}",
                 util::shell_quote(&dir),
@@ -482,8 +478,13 @@ fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
 }
 
 fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Result<()> {
+    let target = util::project_root().join("target/xtask");
+    let _lock = util::lock_exclusive(
+        &target.join("wheels.lock"),
+        "another `cargo xtask wheels` in this checkout",
+    )?;
     let run_id = util::run_id();
-    let logs = util::project_root().join("target/xtask/logs");
+    let logs = target.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
     let scripts = util::project_root().join("scripts/container");
 
@@ -645,7 +646,7 @@ fn build_one(
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut exec = c.exec(&plan.env, &args);
+    let mut exec = c.exec(&plan.env, run.secrets, &args);
     exec.stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file.try_clone()?);
@@ -686,13 +687,20 @@ fn build_one(
     Ok(dest)
 }
 
-/// The line of a failed build's log that says what broke.
+/// The line of a failed build's log that says what broke: the build script's
+/// own `error:` line, else the last thing anything printed (such as the
+/// engine's word when the daemon went away).
 fn last_error(log: &Utf8Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
-    text.lines()
-        .rev()
-        .find(|l| l.starts_with("error: "))
-        .map(|l| l.trim_start_matches("error: ").to_string())
+    match text.lines().rev().find(|l| l.starts_with("error: ")) {
+        Some(line) => Some(line.trim_start_matches("error: ").to_string()),
+        None => text
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(String::from),
+    }
 }
 
 fn tail(log: &Utf8Path, n: usize) -> Vec<String> {

@@ -377,3 +377,65 @@ pub fn wheels_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A package whose build takes a minute: something to interrupt.
+pub fn slow_package(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("slow")).unwrap();
+    std::fs::write(dir.join("slow/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(dir.join("slow/setup.py"), "import time\nfrom setuptools import setup\ntime.sleep(60)\nsetup(name='slow', version='1')\n").unwrap();
+    let config = dir.join("slow.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"slow\"\ninclude = []\nout = \"out\"\n",
+    )
+    .unwrap();
+    config
+}
+
+/// A package that shows what reached its build: `--env` values and the
+/// output of the host pre-build command, per interpreter. It fails to compile
+/// under PyPy when FAIL_ON_PYPY is set.
+pub fn probe_package(dir: &Path, extra_config: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("probe/probe")).unwrap();
+    std::fs::create_dir_all(dir.join("gen")).unwrap();
+    std::fs::write(dir.join("probe/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(
+        dir.join("probe/setup.py"),
+        r#"import os
+from setuptools import Extension, setup
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "..", "gen", "stamp.txt")) as f:
+    stamp = f.read().strip()
+with open(os.path.join(here, "probe", "seen.py"), "w") as f:
+    f.write("NOTE = %r\nSTAMP = %r\nTOKEN = %r\nHOST_ONLY = %r\n" % (os.environ.get("NOTE"), stamp, os.environ.get("TOKEN"), os.environ.get("XTASK_TEST_HOST_ONLY")))
+macros = [("FAIL_ON_PYPY", "1")] if os.environ.get("FAIL_ON_PYPY") else []
+setup(name="probe", version="1", packages=["probe"],
+      ext_modules=[Extension("probe._c", ["probe/_c.c"], define_macros=macros)])
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("probe/probe/__init__.py"),
+        "from .seen import NOTE, STAMP\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("probe/probe/_c.c"),
+        "#include <Python.h>\n#if defined(FAIL_ON_PYPY) && defined(PYPY_VERSION)\n#error this package does not build on PyPy\n#endif\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    let config = dir.join("probe.toml");
+    let text = format!(
+        "[workspace.metadata.wheels]\npackage = \"probe\"\ninclude = [\"gen\"]\nout = \"out\"\npre-build = [\"sh\", \"-c\", \"echo \\\"$1\\\" > gen/stamp.txt\", \"pre-build\", \"{{py}} on {{arch}}\"]\n{extra_config}"
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+pub fn read_in_wheel(wheel: &Path, member: &str) -> String {
+    let script =
+        "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())";
+    sh("python3", &["-c", script, wheel.to_str().unwrap(), member])
+        .ok()
+        .stdout
+}

@@ -1,0 +1,499 @@
+//! `cargo xtask bench`: the same builds done several ways in one run,
+//! alternating, with medians and ratios written to BENCHMARKS.md. These
+//! machines are noisy: only ratios measured side by side mean anything.
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::engine::Engine;
+use crate::platform::{Arch, PythonTag};
+use crate::{flags, standin, util};
+
+/// One way of building one case.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Way {
+    /// One `docker run --rm` per interpreter, bind mounts, the old in-container script.
+    Baseline,
+    /// `cargo xtask wheels --jobs N`.
+    Wheels(usize),
+}
+
+impl Way {
+    fn name(self) -> String {
+        match self {
+            Way::Baseline => "baseline (docker run per interpreter)".into(),
+            Way::Wheels(n) => format!("wheels --jobs {n}"),
+        }
+    }
+}
+
+/// A package built for some interpreters on some arches.
+struct Case {
+    name: String,
+    package: Package,
+    arches: Vec<Arch>,
+    pythons: Vec<&'static str>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Package {
+    Demo,
+    Heavy,
+}
+
+/// Where a case's sources are, as `wheels` and the baseline each take them.
+struct Inputs {
+    root: Utf8PathBuf,
+    package: &'static str,
+    include: Vec<&'static str>,
+    /// The `--config` that names them (None: the project's own, the demo).
+    config: Option<Utf8PathBuf>,
+}
+
+impl flags::Bench {
+    pub fn run(self, sh: &Shell, _run: &util::Runner) -> Result<()> {
+        let reps = self.reps.get();
+        let engine = Engine::detect()?;
+        engine.check_daemon(sh)?;
+        let quiet = util::Runner {
+            dry_run: false,
+            secrets: &[],
+        };
+        for arch in Arch::ALL {
+            standin::ensure(sh, &engine, &quiet, arch)?;
+        }
+        let work = util::project_root().join("target/bench");
+        std::fs::create_dir_all(&work)?;
+        generate_heavy(&work.join("heavy"), self.heavy_files)?;
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+
+        let mut cases = vec![
+            Case {
+                name: "demo, x86_64, cp311+pp39".into(),
+                package: Package::Demo,
+                arches: vec![Arch::X86_64],
+                pythons: vec!["cp311", "pp39"],
+            },
+            Case {
+                name: "heavy, x86_64, cp311".into(),
+                package: Package::Heavy,
+                arches: vec![Arch::X86_64],
+                pythons: vec!["cp311"],
+            },
+            Case {
+                name: "heavy, x86_64, cp311+pp39".into(),
+                package: Package::Heavy,
+                arches: vec![Arch::X86_64],
+                pythons: vec!["cp311", "pp39"],
+            },
+            Case {
+                name: "demo, aarch64 (emulated), cp311".into(),
+                package: Package::Demo,
+                arches: vec![Arch::Aarch64],
+                pythons: vec!["cp311"],
+            },
+            Case {
+                name: "demo, x86_64+aarch64, cp311".into(),
+                package: Package::Demo,
+                arches: vec![Arch::X86_64, Arch::Aarch64],
+                pythons: vec!["cp311"],
+            },
+        ];
+        if self.heavy_arm {
+            cases.push(Case {
+                name: "heavy, aarch64 (emulated), cp311".into(),
+                package: Package::Heavy,
+                arches: vec![Arch::Aarch64],
+                pythons: vec!["cp311"],
+            });
+        }
+        let ways = [Way::Baseline, Way::Wheels(1), Way::Wheels(cores)];
+
+        let mut report = String::new();
+        writeln!(report, "# Benchmarks\n")?;
+        writeln!(
+            report,
+            "Written by `cargo xtask bench --reps {reps}{}` on {}.\n",
+            if self.heavy_arm { " --heavy-arm" } else { "" },
+            machine(sh)
+        )?;
+        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately, so the ratios (time / baseline time) compare runs made side by side. The heavy package is {} generated C files that take tens of seconds to compile per interpreter. Images: the local stand-ins (`cargo xtask standin`).\n", self.heavy_files)?;
+        writeln!(
+            report,
+            "| case | way | median | ratio to baseline |\n|---|---|---:|---:|"
+        )?;
+        let mut emulation = Vec::new();
+        for case in &cases {
+            let inputs = inputs(case.package, &work);
+            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
+            for rep in 0..reps {
+                for (i, way) in ways.iter().enumerate() {
+                    if *way == Way::Wheels(cores) && cores == 1 {
+                        continue;
+                    }
+                    let t = measure(&engine, &work, case, &inputs, *way)
+                        .with_context(|| format!("{}: {}", case.name, way.name()))?;
+                    eprintln!(
+                        "bench: {} | {} | run {} | {}",
+                        case.name,
+                        way.name(),
+                        rep + 1,
+                        util::format_duration(t)
+                    );
+                    times[i].push(t);
+                }
+            }
+            let base = median(&times[0]);
+            for (i, way) in ways.iter().enumerate() {
+                if times[i].is_empty() {
+                    continue;
+                }
+                let m = median(&times[i]);
+                writeln!(
+                    report,
+                    "| {} | {} | {} | {:.2} |",
+                    case.name,
+                    way.name(),
+                    secs(m),
+                    ratio(m, base)
+                )?;
+            }
+            if case.arches.len() == 1 && case.pythons == ["cp311"] {
+                emulation.push((case.package, case.arches[0], median(&times[1])));
+            }
+        }
+        writeln!(report)?;
+        for package in [Package::Demo, Package::Heavy] {
+            let find = |arch| {
+                emulation
+                    .iter()
+                    .find(|(p, a, _)| *p == package && *a == arch)
+                    .map(|e| e.2)
+            };
+            if let (Some(x86), Some(arm)) = (find(Arch::X86_64), find(Arch::Aarch64)) {
+                let name = if package == Package::Demo {
+                    "demo"
+                } else {
+                    "heavy"
+                };
+                writeln!(report, "Emulation factor ({name}, cp311, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", secs(arm), secs(x86), ratio(arm, x86))?;
+            }
+        }
+
+        writeln!(
+            report,
+            "| up-to-date step | median | images rebuilt |\n|---|---:|---|"
+        )?;
+        let config = bench_config(&work)?;
+        let xtask = std::env::current_exe()?;
+        let config_arg = config.as_str();
+        let warm: [(&str, Vec<&str>); 2] = [
+            ("`prep`", vec!["--config", config_arg, "prep"]),
+            ("`arm-image`", vec!["--config", config_arg, "arm-image"]),
+        ];
+        run_quiet(Command::new(&xtask).args(["--config", config_arg, "prep"]))?;
+        for (name, args) in &warm {
+            let before = image_ids(sh)?;
+            let mut t = Vec::new();
+            for _ in 0..reps {
+                let start = Instant::now();
+                run_quiet(Command::new(&xtask).args(args))?;
+                t.push(start.elapsed());
+            }
+            let rebuilt = if image_ids(sh)? == before {
+                "none"
+            } else {
+                "some"
+            };
+            writeln!(report, "| {name} | {} | {rebuilt} |", secs(median(&t)))?;
+        }
+
+        writeln!(report, "\n| the xtask itself | median |\n|---|---:|")?;
+        let cold = cold_build(&work, reps)?;
+        writeln!(
+            report,
+            "| cold `cargo build -p xtask` (fresh target folder, crates downloaded) | {} |",
+            secs(cold)
+        )?;
+        let mut t = Vec::new();
+        for _ in 0..reps.max(5) {
+            let start = Instant::now();
+            run_quiet(
+                Command::new("cargo")
+                    .args(["xtask", "--help"])
+                    .current_dir(util::project_root().as_str()),
+            )?;
+            t.push(start.elapsed());
+        }
+        writeln!(
+            report,
+            "| warm `cargo xtask --help` | {} |",
+            secs(median(&t))
+        )?;
+
+        let file = util::project_root().join("BENCHMARKS.md");
+        std::fs::write(&file, &report).with_context(|| format!("writing {file}"))?;
+        print!("{report}");
+        eprintln!("written to {file}");
+        Ok(())
+    }
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn machine(sh: &Shell) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
+    let date = xshell::cmd!(sh, "date -u +%Y-%m-%d")
+        .quiet()
+        .read()
+        .unwrap_or_default();
+    let kernel = xshell::cmd!(sh, "uname -r")
+        .quiet()
+        .read()
+        .unwrap_or_default();
+    format!("{date}, {cores} cores ({cpu}), Linux {kernel}")
+}
+
+fn inputs(package: Package, work: &Utf8Path) -> Inputs {
+    match package {
+        Package::Demo => Inputs {
+            root: util::project_root(),
+            package: "demo/python",
+            include: vec!["demo/native", "README.md"],
+            config: None,
+        },
+        Package::Heavy => Inputs {
+            root: work.join("heavy"),
+            package: "heavy",
+            include: vec![],
+            config: Some(work.join("heavy.toml")),
+        },
+    }
+}
+
+/// A package whose C sources take a while to compile, like a real extension.
+fn generate_heavy(dir: &Utf8Path, files: usize) -> Result<()> {
+    let pkg = dir.join("heavy");
+    std::fs::create_dir_all(pkg.join("src"))?;
+    std::fs::write(pkg.join("pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n")?;
+    let mut setup = String::from("import glob\nfrom setuptools import Extension, setup\n");
+    setup.push_str("setup(name='heavy', version='1', ext_modules=[Extension('heavy', sorted(glob.glob('src/*.c')))])\n");
+    std::fs::write(pkg.join("setup.py"), setup)?;
+    std::fs::write(
+        dir.with_extension("toml"),
+        "[workspace.metadata.wheels]\nroot = \"heavy\"\npackage = \"heavy\"\ninclude = []\n",
+    )?;
+    let mut module = String::from("#include <Python.h>\n");
+    for f in 0..files {
+        let mut c = String::from("#include <math.h>\n");
+        for j in 0..60 {
+            write!(
+                c,
+                "double heavy_{f}_{j}(const double *x, int n) {{\n    double a = {j}.5, b = 1.0;\n    for (int k = 0; k < n; k++) {{\n        a = a * 0.999 + x[k] * {m}.0 / (k + 1.0);\n        b += sin(a) * cos(b + {j});\n        if (a > 1e6) a = fmod(a, 1e3);\n        switch ((k + {j}) % 4) {{\n        case 0: b -= a / (1.0 + k); break;\n        case 1: b += sqrt(fabs(a)); break;\n        case 2: a += exp(-fabs(b)); break;\n        default: b *= 0.5;\n        }}\n    }}\n    return a + b;\n}}\n",
+                m = j + 1
+            )?;
+        }
+        std::fs::write(pkg.join(format!("src/f{f}.c")), c)?;
+    }
+    module.push_str("double heavy_0_0(const double *x, int n);\n");
+    module.push_str("static PyObject *run(PyObject *s, PyObject *a) { double x[4] = {1, 2, 3, 4}; return PyFloat_FromDouble(heavy_0_0(x, 4)); }\n");
+    module.push_str(
+        "static PyMethodDef m[] = {{\"run\", run, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};\n",
+    );
+    module.push_str(
+        "static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"heavy\", NULL, -1, m};\n",
+    );
+    module.push_str("PyMODINIT_FUNC PyInit_heavy(void) { return PyModule_Create(&d); }\n");
+    std::fs::write(pkg.join("src/module.c"), module)?;
+    Ok(())
+}
+
+fn measure(
+    engine: &Engine,
+    work: &Utf8Path,
+    case: &Case,
+    inputs: &Inputs,
+    way: Way,
+) -> Result<Duration> {
+    let out = work.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let start = Instant::now();
+    match way {
+        Way::Baseline => baseline(engine, work, case, inputs)?,
+        Way::Wheels(jobs) => {
+            let arches: Vec<&str> = case.arches.iter().map(|a| a.name()).collect();
+            let mut cmd = Command::new(std::env::current_exe()?);
+            if let Some(config) = &inputs.config {
+                cmd.args(["--config", config.as_str()]);
+            }
+            cmd.args([
+                "wheels",
+                "--standin",
+                "--arch",
+                &arches.join(","),
+                "--py",
+                &case.pythons.join(","),
+            ]);
+            cmd.args(["--jobs", &jobs.to_string(), "--out", out.as_str()]);
+            run_quiet(&mut cmd)?;
+        }
+    }
+    let elapsed = start.elapsed();
+    let wheels = std::fs::read_dir(&out)?.count();
+    let expected = case.arches.len() * case.pythons.len();
+    if wheels != expected {
+        bail!("expected {expected} wheels, found {wheels}");
+    }
+    Ok(elapsed)
+}
+
+/// The replaced scripts' way: a fresh copy of the sources (they built in the
+/// checkout), then one container per interpreter with bind mounts.
+fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> Result<()> {
+    let copy = work.join("baseline-src");
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(&copy)?;
+    let mut paths = vec![inputs.package];
+    paths.extend(&inputs.include);
+    run_quiet(
+        Command::new("cp")
+            .args(["-a", "--parents"])
+            .args(&paths)
+            .arg(copy.as_str())
+            .current_dir(inputs.root.as_str()),
+    )?;
+    let script = util::project_root().join("scripts/bench/baseline-build.sh");
+    let (uid, gid) = ids();
+    for &arch in &case.arches {
+        for py in &case.pythons {
+            let dir = PythonTag::parse(py)?.dir_guess();
+            let plat = format!("manylinux_2_36_{arch}");
+            let mut cmd = Command::new(engine.program.as_str());
+            cmd.args(["run", "--rm", "--platform", &arch.docker_platform()]);
+            cmd.args(["--label", &format!("{}=bench", crate::engine::LABEL)]);
+            cmd.args([
+                "-v",
+                &format!("{copy}:/tmp/pkg"),
+                "-v",
+                &format!("{script}:/tmp/build.sh:ro"),
+            ]);
+            cmd.args([
+                &standin::image_ref(arch),
+                "bash",
+                "/tmp/build.sh",
+                &dir,
+                &plat,
+                inputs.package,
+                &uid,
+                &gid,
+            ]);
+            run_quiet(&mut cmd)?;
+            let dist = copy.join(inputs.package).join("dist");
+            for e in std::fs::read_dir(&dist)? {
+                let e = e?;
+                std::fs::rename(e.path(), work.join("out").as_std_path().join(e.file_name()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ids() -> (String, String) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(util::project_root()).ok();
+    (
+        m.as_ref().map(|m| m.uid()).unwrap_or(0).to_string(),
+        m.map(|m| m.gid()).unwrap_or(0).to_string(),
+    )
+}
+
+fn run_quiet(cmd: &mut Command) -> Result<()> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}):\n{}{}",
+            util::command_line(cmd, &[]),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn image_ids(sh: &Shell) -> Result<String> {
+    Ok(xshell::cmd!(sh, "docker images --quiet --no-trunc")
+        .quiet()
+        .read()?)
+}
+
+/// The stand-in images, as images a user's config names, for `prep` and `arm-image`.
+fn bench_config(work: &Utf8Path) -> Result<Utf8PathBuf> {
+    let file = work.join("bench.toml");
+    let text = format!(
+        "[workspace.metadata.wheels]\nroot = \"{}\"\nqemu-image = \"{}\"\n[workspace.metadata.wheels.images]\nx86_64 = \"xtask-bench-x64:latest\"\naarch64 = \"xtask-bench-arm:latest\"\n[workspace.metadata.wheels.arm-image]\nbase = \"{}\"\ntag = \"xtask-bench-arm:latest\"\n[workspace.metadata.wheels.x64-image]\nbase = \"{}\"\ntag = \"xtask-bench-x64:latest\"\npackages = []\n",
+        util::project_root(),
+        standin::QEMU_REGISTER_IMAGE,
+        standin::image_ref(Arch::Aarch64),
+        standin::image_ref(Arch::X86_64)
+    );
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
+
+/// A cold build: a fresh target folder, the crates already downloaded.
+fn cold_build(work: &Utf8Path, reps: usize) -> Result<Duration> {
+    let mut t = Vec::new();
+    for _ in 0..reps {
+        let target = work.join("cold-target");
+        let _ = std::fs::remove_dir_all(&target);
+        let start = Instant::now();
+        run_quiet(
+            Command::new("cargo")
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "xtask",
+                    "--target-dir",
+                    target.as_str(),
+                ])
+                .current_dir(util::project_root().as_str()),
+        )?;
+        t.push(start.elapsed());
+    }
+    Ok(median(&t))
+}

@@ -1,0 +1,560 @@
+//! Faults injected for real: after each, the wheels that were in the output
+//! folder are still there, nothing partial landed, the source tree is as it
+//! was, and no container of ours is left.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use support::*;
+
+/// A tmpfs of `size` mounted on a fresh folder, unmounted on drop.
+struct Tmpfs(TempDir);
+
+impl Tmpfs {
+    fn new(name: &str, size: &str) -> Tmpfs {
+        let dir = TempDir::new(name);
+        sh(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                dir.str(),
+            ],
+        )
+        .ok();
+        Tmpfs(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = sh("umount", &[self.0.str()]);
+    }
+}
+
+fn earlier_wheel(out: &Path) -> PathBuf {
+    let wheel = out.join("earlier-1.0-cp311-cp311-manylinux_2_36_x86_64.whl");
+    std::fs::write(&wheel, b"a wheel from an earlier run").unwrap();
+    wheel
+}
+
+fn assert_only_earlier(out: &Path, earlier: &Path) {
+    let names: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![earlier.file_name().unwrap().to_string_lossy().into_owned()],
+        "the output folder changed"
+    );
+    assert_eq!(
+        std::fs::read(earlier).unwrap(),
+        b"a wheel from an earlier run"
+    );
+}
+
+fn demo_build(out: &Path) -> Vec<String> {
+    [
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn run_args(args: &[String]) -> Run {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    xtask(&args)
+}
+
+#[test]
+fn output_folder_not_writable() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let fs = Tmpfs::new("ro", "1m");
+    let earlier = earlier_wheel(fs.path());
+    sh("mount", &["-o", "remount,ro", fs.0.str()]).ok();
+    let run = run_args(&demo_build(fs.path())).fails(1);
+    assert!(
+        run.stderr.contains("Read-only file system"),
+        "{}",
+        run.stderr
+    );
+    inv.check();
+    assert_only_earlier(fs.path(), &earlier);
+}
+
+#[test]
+fn disk_full_while_copying_wheels_out() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    // Room for the earlier wheel, not for the new one (about 60 KiB).
+    let fs = Tmpfs::new("full", "16k");
+    let earlier = earlier_wheel(fs.path());
+    let run = run_args(&demo_build(fs.path())).fails(1);
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("no space left on device")
+            || run.stdout.contains("No space left on device"),
+        "{}",
+        run.stdout
+    );
+    inv.check();
+    assert_only_earlier(fs.path(), &earlier);
+}
+
+#[test]
+fn no_docker_cli_on_path() {
+    let _serial = serial();
+    let dir = TempDir::new("nocli");
+    let out = dir.path().join("out");
+    let run: Run = xtask_cmd(
+        &demo_build(&out)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .env("PATH", "/nonexistent")
+    .output()
+    .unwrap()
+    .into();
+    let run = run.fails(1);
+    assert_eq!(
+        run.error_line(),
+        "error: no container engine: neither `docker` nor `podman` is on PATH; install Docker (Debian/Ubuntu: `apt-get install docker.io`)"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn daemon_not_running() {
+    let _serial = serial();
+    let dir = TempDir::new("nodaemon");
+    let out = dir.path().join("out");
+    let args = demo_build(&out);
+    let run: Run = xtask_cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap()
+        .into();
+    let run = run.fails(1);
+    assert!(
+        run.error_line()
+            .starts_with("error: the docker daemon is not reachable ("),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.error_line()
+            .ends_with("start it (`sudo systemctl start docker`, or `sudo dockerd &`)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn auditwheel_refuses_a_too_new_symbol() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("toonew");
+    let config = probe_package(dir.path(), "");
+    // arc4random is new in glibc 2.36: no wheel using it is manylinux_2_17.
+    let c = dir.path().join("probe/probe/_c.c");
+    let text = std::fs::read_to_string(&c).unwrap().replace(
+        "PyMODINIT_FUNC PyInit__c(void) {",
+        "#include <stdlib.h>\nunsigned int probe_random(void) { return arc4random(); }\nPyMODINIT_FUNC PyInit__c(void) {",
+    );
+    std::fs::write(&c, text).unwrap();
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--plat",
+        "manylinux_2_17_x86_64",
+    ])
+    .fails(1);
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("auditwheel could not repair the wheel for manylinux_2_17_x86_64"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("too-recent versioned symbols"),
+        "auditwheel's reason is not shown:\n{}",
+        run.stdout
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("out"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "something landed in the output folder"
+    );
+    inv.check();
+}
+
+#[test]
+fn two_runs_at_once_on_one_checkout() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("twice");
+    let config = slow_package(dir.path());
+    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    let _ = std::fs::remove_file(&log);
+    let mut first = xtask_cmd(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("==> build wheel")
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the first build did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = dir.path().join("second-out");
+    let second = run_args(&demo_build(&out)).fails(1);
+    assert!(
+        second.error_line().contains(&format!(
+            "another `cargo xtask wheels` in this checkout is already running (pid {})",
+            first.id()
+        )),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        containers_of_ours().len(),
+        1,
+        "the second run started a container"
+    );
+    assert!(!out.exists(), "the second run wrote its output folder");
+    sh("kill", &["-INT", &first.id().to_string()]).ok();
+    assert_eq!(first.wait().unwrap().code(), Some(130));
+    inv.check();
+}
+
+#[test]
+fn shell_characters_are_data() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("quoting");
+    let marker = Path::new("/tmp/xtask-pwned-by-path");
+    let _ = std::fs::remove_file(marker);
+    // A root whose name a shell would run, holding a package folder with spaces.
+    let root_dir = dir
+        .path()
+        .join("we ird 'q' \"dq\" $(touch /tmp/xtask-pwned-by-path) `id` ; x\ny");
+    let pkg = root_dir.join("py pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    sh(
+        "cp",
+        &[
+            "-a",
+            root().join("demo/python/.").to_str().unwrap(),
+            pkg.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    sh(
+        "cp",
+        &[
+            "-a",
+            root().join("demo/native").to_str().unwrap(),
+            root_dir.join("native").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    std::fs::write(root_dir.join("README.md"), "demo\n").unwrap();
+    // The demo reads ../native and ../../README.md: lay the tree out to match.
+    let setup = std::fs::read_to_string(pkg.join("setup.py"))
+        .unwrap()
+        .replace("\"..\", \"..\", \"README.md\"", "\"..\", \"README.md\"");
+    std::fs::write(pkg.join("setup.py"), setup).unwrap();
+    let out = root_dir.join("out $(id)");
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--root",
+        root_dir.to_str().unwrap(),
+        "--package",
+        "py pkg",
+        "--include",
+        "native",
+        "--include",
+        "README.md",
+        "--out",
+        out.to_str().unwrap(),
+        "--env",
+        "NOTE=$(touch /tmp/xtask-pwned-by-path)",
+    ]);
+    let run = run.ok();
+    assert!(!marker.exists(), "a path or value was run by a shell");
+    assert_eq!(wheels_in(&out).len(), 1, "{}", run.stdout);
+    inv.check();
+}
+
+#[test]
+fn secrets_are_masked_and_the_host_environment_stays_out() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("secret");
+    let secret = "s3cret-value-42";
+    let config = probe_package(
+        dir.path(),
+        &format!(
+            "secret-env = [\"TOKEN\"]\n[workspace.metadata.wheels.env]\nTOKEN = \"{secret}\"\n"
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let run: Run = xtask_cmd(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .env("XTASK_TEST_HOST_ONLY", "leaked")
+    .output()
+    .unwrap()
+    .into();
+    let run = run.ok();
+    let out = dir.path().join("out");
+    let wheels = wheels_in(&out);
+    let seen = read_in_wheel(&out.join(&wheels[0]), "probe/seen.py");
+    assert!(
+        seen.contains(&format!("TOKEN = '{secret}'")),
+        "the secret did not reach the build: {seen}"
+    );
+    assert!(
+        seen.contains("HOST_ONLY = None"),
+        "the host environment leaked into the build: {seen}"
+    );
+    let log = std::fs::read_to_string(root().join("target/xtask/logs/cp311-manylinux_x86_64.log"))
+        .unwrap();
+    for (what, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("log", &log),
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the secret is in the {what}:\n{text}"
+        );
+    }
+    assert!(log.contains("--env TOKEN "), "{log}");
+    let dry = xtask(&[
+        "--config",
+        config,
+        "--dry-run",
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .ok();
+    assert!(!dry.stdout.contains(secret), "{}", dry.stdout);
+    inv.check();
+}
+
+#[test]
+fn bad_config_and_paths_are_usage_errors() {
+    let _serial = serial();
+    let dir = TempDir::new("badconfig");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"demo/python\"\njobs = 4\n",
+    )
+    .unwrap();
+    let run = xtask(&["--config", config.to_str().unwrap(), "wheels"]).fails(2);
+    assert!(
+        run.error_line().contains(&format!(
+            "unknown key `workspace.metadata.wheels.jobs` in {}",
+            config.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&config, "[workspace.metadata.wheels]\narch = \"x86_64\"\n").unwrap();
+    let run = xtask(&["--config", config.to_str().unwrap(), "doctor"]).fails(2);
+    assert!(
+        run.error_line()
+            .contains("`workspace.metadata.wheels.arch`")
+            && run
+                .error_line()
+                .contains("must be a list of strings, not a string"),
+        "{}",
+        run.stderr
+    );
+
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"/tmp/out-\xff");
+    let run: Run = xtask_cmd(&["wheels", "--out"])
+        .arg(bad)
+        .output()
+        .unwrap()
+        .into();
+    let run = run.fails(2);
+    assert!(run.stderr.contains("invalid UTF-8"), "{}", run.stderr);
+    let run = xtask(&["wheelz"]).fails(2);
+    assert!(
+        run.stderr.contains("unrecognized subcommand 'wheelz'"),
+        "{}",
+        run.stderr
+    );
+    let run = xtask(&["wheels", "--jobs", "0"]).fails(2);
+    assert!(run.stderr.contains("'0'"), "{}", run.stderr);
+    let run = xtask(&["x64-image", "--packages", "libpng-devel;reboot"]).fails(2);
+    assert!(
+        run.error_line()
+            .contains("`libpng-devel;reboot` is not a package name"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn daemon_answers() -> bool {
+    sh("docker", &["version", "--format", "{{.Server.Version}}"]).status == 0
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{what} did not happen within {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The daemon stops while a build runs (and is started again afterwards, as
+/// scripts/setup-host.sh starts it).
+#[test]
+fn daemon_stopped_in_the_middle_of_a_build() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("daemon-stop");
+    let config = slow_package(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let earlier = earlier_wheel(&out);
+    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    let _ = std::fs::remove_file(&log);
+    let child = xtask_cmd(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for("the build start", 60, || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("==> build wheel")
+    });
+
+    let pid = std::fs::read_to_string("/var/run/docker.pid")
+        .expect("dockerd's pid file")
+        .trim()
+        .to_string();
+    sh("kill", &["-TERM", &pid]).ok();
+    let run: Run = child.wait_with_output().unwrap().into();
+    wait_for("dockerd to stop", 60, || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    let restart = root().join("target/dockerd-restart.log");
+    sh(
+        "sh",
+        &[
+            "-c",
+            &format!("nohup dockerd >'{}' 2>&1 &", restart.display()),
+        ],
+    )
+    .ok();
+    wait_for("dockerd to answer again", 60, daemon_answers);
+
+    let run = run.fails(1);
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.error_line()
+            .contains("1 of 1 builds did not produce a wheel"),
+        "{}",
+        run.stderr
+    );
+    inv.check();
+    assert_only_earlier(&out, &earlier);
+}
