@@ -454,10 +454,15 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn image_ids(sh: &Shell) -> Result<String> {
-    Ok(xshell::cmd!(sh, "docker images --quiet --no-trunc")
+/// Every image id, sorted: equal before and after means nothing was rebuilt.
+fn image_ids(sh: &Shell) -> Result<Vec<String>> {
+    let out = xshell::cmd!(sh, "docker images --all --quiet --no-trunc")
         .quiet()
-        .read()?)
+        .read()?;
+    let mut ids: Vec<String> = out.lines().map(String::from).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The stand-in images, as images a user's config names, for `prep` and `arm-image`.

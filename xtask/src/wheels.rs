@@ -398,18 +398,14 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[St
         let mut start = Command::new(docker);
         start.args(Container::run_args(&name, "RUN", &t.image, t.arch));
         println!("{}", q(&start));
-        println!("{docker} exec {name} mkdir -p {SRC} {OUT}");
+        let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");
+        println!("{docker} exec {name} sh -c {}", util::shell_quote(&setup));
         println!(
-            "{docker} cp {}/. {name}:{BIN}",
+            "{docker} cp --quiet {}/. {name}:{BIN}",
             util::shell_quote(util::project_root().join("scripts/container").as_str())
         );
         let dirs: Vec<String> = match &plan.selection {
-            Selection::All => {
-                println!(
-                    "{docker} exec {name} ls -1 /opt/python   # every interpreter listed is built"
-                );
-                vec!["<each /opt/python folder>".into()]
-            }
+            Selection::All => vec!["<each folder of /opt/python>".into()],
             Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
         };
         if plan.pre_build.is_empty() {
@@ -445,11 +441,8 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[St
     }
 }
 
-/// Copies `plan`'s inputs into the container at `dest`, as one tar stream.
+/// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
 fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
-    container
-        .read(&["mkdir", "-p", dest])
-        .with_context(|| format!("creating {dest} in the container"))?;
     let mut tar = plan.tar_command();
     let mut tar = tar
         .stdout(Stdio::piped())
@@ -500,7 +493,9 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
             &t.image,
             t.arch,
         )?;
-        let offered = c.read(&["ls", "-1", "/opt/python"]).map_err(|_| {
+        // One exec for both: under emulation each costs a fraction of a second.
+        let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");
+        let offered = c.read(&["sh", "-c", &setup]).map_err(|_| {
             usage(format!(
                 "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
                 t.image,
@@ -513,7 +508,6 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
             .resolve(&offered)
             .with_context(|| format!("image `{}`", t.image))
             .map_err(|e| usage(format!("{e:#}")))?;
-        c.read(&["mkdir", "-p", SRC, OUT])?;
         c.copy_in(run, &scripts, BIN)?;
         if plan.pre_build.is_empty() {
             copy_inputs(plan, &c, SRC)?;
@@ -642,6 +636,7 @@ fn build_one(
             bail!("the pre-build command `{line}` failed ({status}); its output is in {log}");
         }
         sources = format!("{SRC}-{}", b.dir);
+        c.read(&["mkdir", "-p", &sources])?;
         copy_inputs(plan, c, &sources)?;
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
