@@ -70,6 +70,9 @@ impl flags::Bench {
         let work = util::project_root().join("target/bench");
         std::fs::create_dir_all(&work)?;
         generate_heavy(&work.join("heavy"), self.heavy_files)?;
+        // A copy of this binary: a rebuild during the run must not change what is measured.
+        let xtask = work.join("xtask-under-test");
+        std::fs::copy(std::env::current_exe()?, &xtask).context("copying the xtask binary")?;
         let cores = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1);
@@ -138,7 +141,7 @@ impl flags::Bench {
                     if *way == Way::Wheels(cores) && cores == 1 {
                         continue;
                     }
-                    let t = measure(&engine, &work, case, &inputs, *way)
+                    let t = measure(&xtask, &engine, &work, case, &inputs, *way)
                         .with_context(|| format!("{}: {}", case.name, way.name()))?;
                     eprintln!(
                         "bench: {} | {} | run {} | {}",
@@ -192,19 +195,18 @@ impl flags::Bench {
             "| up-to-date step | median | images rebuilt |\n|---|---:|---|"
         )?;
         let config = bench_config(&work)?;
-        let xtask = std::env::current_exe()?;
         let config_arg = config.as_str();
         let warm: [(&str, Vec<&str>); 2] = [
             ("`prep`", vec!["--config", config_arg, "prep"]),
             ("`arm-image`", vec!["--config", config_arg, "arm-image"]),
         ];
-        run_quiet(Command::new(&xtask).args(["--config", config_arg, "prep"]))?;
+        run_quiet(Command::new(xtask.as_str()).args(["--config", config_arg, "prep"]))?;
         for (name, args) in &warm {
             let before = image_ids(sh)?;
             let mut t = Vec::new();
             for _ in 0..reps {
                 let start = Instant::now();
-                run_quiet(Command::new(&xtask).args(args))?;
+                run_quiet(Command::new(xtask.as_str()).args(args))?;
                 t.push(start.elapsed());
             }
             let rebuilt = if image_ids(sh)? == before {
@@ -338,6 +340,7 @@ fn generate_heavy(dir: &Utf8Path, files: usize) -> Result<()> {
 }
 
 fn measure(
+    xtask: &Utf8Path,
     engine: &Engine,
     work: &Utf8Path,
     case: &Case,
@@ -352,7 +355,7 @@ fn measure(
         Way::Baseline => baseline(engine, work, case, inputs)?,
         Way::Wheels(jobs) => {
             let arches: Vec<&str> = case.arches.iter().map(|a| a.name()).collect();
-            let mut cmd = Command::new(std::env::current_exe()?);
+            let mut cmd = Command::new(xtask.as_str());
             if let Some(config) = &inputs.config {
                 cmd.args(["--config", config.as_str()]);
             }

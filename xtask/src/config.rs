@@ -36,6 +36,8 @@ pub struct Config {
     pub arch: Vec<Arch>,
     pub python: Selection,
     pub build_isolation: bool,
+    /// Keep pip's cache in a named volume between runs.
+    pub pip_cache: bool,
     pub env: Vec<(String, String)>,
     /// Variables of `env` whose values are masked in printed commands.
     pub secret_env: Vec<String>,
@@ -77,6 +79,7 @@ impl Default for Config {
             arch: Arch::ALL.to_vec(),
             python: Selection::All,
             build_isolation: true,
+            pip_cache: false,
             env: Vec::new(),
             secret_env: Vec::new(),
             pre_build: Vec::new(),
@@ -142,6 +145,9 @@ impl Config {
         }
         if let Some(v) = r.bool("build-isolation")? {
             config.build_isolation = v;
+        }
+        if let Some(v) = r.bool("pip-cache")? {
+            config.pip_cache = v;
         }
         if let Some(mut env) = r.table("env")? {
             for key in env.keys() {
@@ -386,6 +392,7 @@ out = "wheels"
 arch = ["x86_64", "arm64"]
 python = ["cp311", "pp39"]
 build-isolation = false
+pip-cache = true
 secret-env = ["TOKEN"]
 pre-build = ["make", "PY={py}", "ARCH={arch}"]
 qemu-image = "tonistiigi/binfmt"
@@ -415,6 +422,7 @@ packages = []
         assert_eq!(config.arch, vec![Arch::X86_64, Arch::Aarch64]);
         assert_eq!(config.python.to_string(), "cp311,pp39");
         assert!(!config.build_isolation);
+        assert!(config.pip_cache);
         assert_eq!(
             config.env,
             vec![
@@ -448,7 +456,7 @@ packages = []
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, env, secret-env, pre-build, images, plat, arm-image, x64-image, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

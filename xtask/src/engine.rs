@@ -315,8 +315,15 @@ pub struct Container {
 
 impl Container {
     /// The `docker run` line of a long-lived build container.
-    pub fn run_args(name: &str, run_id: &str, image: &str, arch: Arch) -> Vec<String> {
-        [
+    /// The `docker run` line of a long-lived build container; `volumes` are `name:/path` mounts.
+    pub fn run_args(
+        name: &str,
+        run_id: &str,
+        image: &str,
+        arch: Arch,
+        volumes: &[String],
+    ) -> Vec<String> {
+        let mut args: Vec<String> = [
             "run",
             "--detach",
             "--rm",
@@ -332,12 +339,15 @@ impl Container {
             "",
             "--workdir",
             "/",
-            image,
-            "sleep",
-            "infinity",
         ]
         .map(str::to_string)
-        .to_vec()
+        .to_vec();
+        for v in volumes {
+            args.push("--volume".into());
+            args.push(v.clone());
+        }
+        args.extend([image, "sleep", "infinity"].map(str::to_string));
+        args
     }
 
     /// Starts it; registered for removal before it exists, so no signal can leak it.
@@ -348,13 +358,14 @@ impl Container {
         run_id: &str,
         image: &str,
         arch: Arch,
+        volumes: &[String],
     ) -> Result<Container> {
         let guard = UndoGuard::new(Undo::Container {
             engine: engine.program.clone(),
             name: name.clone(),
         });
         let mut cmd = Command::new(engine.program.as_str());
-        cmd.args(Container::run_args(&name, run_id, image, arch))
+        cmd.args(Container::run_args(&name, run_id, image, arch, volumes))
             .stdout(Stdio::null());
         run.run(cmd)
             .with_context(|| format!("starting a container of `{image}`"))?;
@@ -428,9 +439,9 @@ mod tests {
     #[test]
     fn container_run_line() {
         assert_eq!(
-            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64).join(" "),
+            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()]).join(" "),
             "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
-             --platform linux/amd64 --entrypoint  --workdir / manylinux:latest sleep infinity"
+             --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip manylinux:latest sleep infinity"
         );
     }
 

@@ -102,6 +102,11 @@ pub struct Wheels {
     /// Stop at the first failed build instead of building the others
     #[arg(long)]
     pub fail_fast: bool,
+
+    /// Keep pip's cache between runs in the volume xtask-wheels-pip-cache (for images
+    /// that download build requirements) [config: pip-cache = true]
+    #[arg(long)]
+    pub pip_cache: bool,
 }
 
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.

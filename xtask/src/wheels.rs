@@ -23,6 +23,10 @@ use crate::platform::{parse_arches, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{flags, qemu_register, standin};
 
+/// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken
+/// for something a run left behind.
+pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
+
 /// Where the inputs, work folders and results live inside the container.
 const SRC: &str = "/xtask/src";
 const BIN: &str = "/xtask/bin";
@@ -43,6 +47,7 @@ pub struct Plan {
     pub out: Utf8PathBuf,
     pub env: Vec<(String, String)>,
     pub isolation: bool,
+    pub pip_cache: bool,
     pub jobs: usize,
     pub fail_fast: bool,
     pub pre_build: Vec<String>,
@@ -166,6 +171,7 @@ impl Plan {
             out,
             env,
             isolation: config.build_isolation && !flags.no_isolation,
+            pip_cache: config.pip_cache || flags.pip_cache,
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),
@@ -194,6 +200,15 @@ impl Plan {
         cmd.arg(self.package.as_str());
         cmd.args(self.include.iter().map(|p| p.as_str()));
         cmd
+    }
+
+    /// The volumes every build container of this run mounts.
+    pub fn volumes(&self) -> Vec<String> {
+        if self.pip_cache {
+            vec![format!("{PIP_CACHE_VOLUME}:/root/.cache/pip")]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The arguments of the in-container build script for one interpreter.
@@ -386,6 +401,20 @@ fn resolve_target(
     Ok(Target { arch, image, plat })
 }
 
+/// Creates the cache volume (a no-op when it exists), labelled as ours.
+fn pip_cache_command(engine: &Engine) -> Command {
+    let mut cmd = Command::new(engine.program.as_str());
+    cmd.args([
+        "volume",
+        "create",
+        "--label",
+        &format!("{}=cache", crate::engine::LABEL),
+        PIP_CACHE_VOLUME,
+    ]);
+    cmd.stdout(Stdio::null());
+    cmd
+}
+
 fn container_name(run_id: &str, arch: Arch) -> String {
     format!("xtask-wheels-{run_id}-{arch}")
 }
@@ -393,10 +422,19 @@ fn container_name(run_id: &str, arch: Arch) -> String {
 fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[String]) {
     let q = |c: &Command| util::command_line(c, &[]);
     let docker = engine.program.as_str();
+    if plan.pip_cache {
+        println!("{}", q(&pip_cache_command(engine)));
+    }
     for t in targets {
         let name = container_name("RUN", t.arch);
         let mut start = Command::new(docker);
-        start.args(Container::run_args(&name, "RUN", &t.image, t.arch));
+        start.args(Container::run_args(
+            &name,
+            "RUN",
+            &t.image,
+            t.arch,
+            &plan.volumes(),
+        ));
         println!("{}", q(&start));
         let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");
         println!("{docker} exec {name} sh -c {}", util::shell_quote(&setup));
@@ -481,6 +519,9 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
     let scripts = util::project_root().join("scripts/container");
 
+    if plan.pip_cache {
+        run.run_captured(pip_cache_command(engine))?;
+    }
     let mut containers = Vec::new();
     let mut builds = Vec::new();
     for (i, t) in targets.iter().enumerate() {
@@ -492,6 +533,7 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
             &run_id,
             &t.image,
             t.arch,
+            &plan.volumes(),
         )?;
         // One exec for both: under emulation each costs a fraction of a second.
         let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");

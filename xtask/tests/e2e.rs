@@ -755,7 +755,45 @@ fn env_and_pre_build_reach_each_build_as_data() {
             seen.contains(r#"NOTE = 'it\'s "quoted" $(touch /tmp/xtask-pwned) `id`; a\nb'"#),
             "{seen}"
         );
+        assert!(seen.contains("PIP_CACHE_MOUNTED = False"), "{seen}");
     }
+}
+
+#[test]
+fn pip_cache_is_a_labelled_volume_kept_between_runs() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let dir = TempDir::new("pip-cache");
+    let config = probe_package(dir.path(), "");
+    xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--pip-cache",
+    ])
+    .ok();
+    inv.check();
+    let out = dir.path().join("out");
+    let seen = read_in_wheel(&out.join(&wheels_in(&out)[0]), "probe/seen.py");
+    assert!(seen.contains("PIP_CACHE_MOUNTED = True"), "{seen}");
+    let label = sh(
+        "docker",
+        &[
+            "volume",
+            "inspect",
+            "--format",
+            "{{index .Labels \"org.xtask-wheels\"}}",
+            "xtask-wheels-pip-cache",
+        ],
+    )
+    .ok();
+    assert_eq!(label.stdout.trim(), "cache");
 }
 
 #[test]

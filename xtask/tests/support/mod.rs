@@ -407,7 +407,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "..", "gen", "stamp.txt")) as f:
     stamp = f.read().strip()
 with open(os.path.join(here, "probe", "seen.py"), "w") as f:
-    f.write("NOTE = %r\nSTAMP = %r\nTOKEN = %r\nHOST_ONLY = %r\n" % (os.environ.get("NOTE"), stamp, os.environ.get("TOKEN"), os.environ.get("XTASK_TEST_HOST_ONLY")))
+    f.write("NOTE = %r\nSTAMP = %r\nTOKEN = %r\nHOST_ONLY = %r\nPIP_CACHE_MOUNTED = %r\n" % (os.environ.get("NOTE"), stamp, os.environ.get("TOKEN"), os.environ.get("XTASK_TEST_HOST_ONLY"), os.path.ismount("/root/.cache/pip")))
 macros = [("FAIL_ON_PYPY", "1")] if os.environ.get("FAIL_ON_PYPY") else []
 setup(name="probe", version="1", packages=["probe"],
       ext_modules=[Extension("probe._c", ["probe/_c.c"], define_macros=macros)])
