@@ -79,6 +79,12 @@ impl flags::Bench {
 
         let mut cases = vec![
             Case {
+                name: "demo, x86_64, cp311".into(),
+                package: Package::Demo,
+                arches: vec![Arch::X86_64],
+                pythons: vec!["cp311"],
+            },
+            Case {
                 name: "demo, x86_64, cp311+pp39".into(),
                 package: Package::Demo,
                 arches: vec![Arch::X86_64],

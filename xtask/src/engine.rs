@@ -132,14 +132,21 @@ impl Engine {
     /// Builds an image from a context unless an image with that tag already
     /// carries the same inputs hash. Returns whether it built.
     pub fn build_if_changed(&self, sh: &Shell, run: &Runner, spec: &ImageBuild) -> Result<bool> {
-        if let Some(info) = self.inspect_image(sh, &spec.tag)? {
-            if info.label(INPUTS_LABEL) == Some(spec.inputs.as_str()) {
-                eprintln!("{} is up to date (inputs {})", spec.tag, spec.inputs);
-                return Ok(false);
-            }
+        if self.up_to_date(sh, &spec.tag, &spec.inputs)? {
+            return Ok(false);
         }
         run.run(self.build_command(sh, spec))?;
         Ok(true)
+    }
+
+    /// Whether an image `tag` exists that was built from `inputs` (says so when it is).
+    pub fn up_to_date(&self, sh: &Shell, tag: &str, inputs: &str) -> Result<bool> {
+        let info = self.inspect_image(sh, tag)?;
+        let fresh = info.is_some_and(|i| i.label(INPUTS_LABEL) == Some(inputs));
+        if fresh {
+            eprintln!("{tag} is up to date (inputs {inputs})");
+        }
+        Ok(fresh)
     }
 
     /// Builds `tag` from a context whose Dockerfile starts `FROM ${BASE}`: the

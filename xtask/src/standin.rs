@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::engine::{Engine, ImageBuild, INPUTS_LABEL};
+use crate::engine::{Engine, ImageBuild};
 use crate::platform::Arch;
 use crate::{flags, qemu_copy, qemu_register, util};
 
@@ -56,11 +56,8 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
     hash.write(arch.name().as_bytes());
     hash.write(SUITE.as_bytes());
     let inputs = hash.hex();
-    if let Some(info) = engine.inspect_image(sh, &tag)? {
-        if info.label(INPUTS_LABEL) == Some(inputs.as_str()) {
-            eprintln!("{tag} is up to date (inputs {inputs})");
-            return Ok(tag);
-        }
+    if engine.up_to_date(sh, &tag, &inputs)? {
+        return Ok(tag);
     }
     eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
     let ctx = work_dir(arch.name());

@@ -90,12 +90,9 @@ impl Runner<'_> {
     /// Echoes the command (as xshell does) and runs it with inherited output.
     pub fn run(&self, cmd: impl Into<Command>) -> Result<()> {
         let mut cmd = cmd.into();
-        let line = command_line(&cmd, self.secrets);
-        if self.dry_run {
-            println!("{line}");
+        let Some(line) = self.announce(&cmd) else {
             return Ok(());
-        }
-        eprintln!("$ {line}");
+        };
         let status = cmd
             .status()
             .with_context(|| format!("could not start `{line}`"))?;
@@ -104,19 +101,14 @@ impl Runner<'_> {
         }
         Ok(())
     }
-}
 
-impl Runner<'_> {
     /// Like `run`, but the command's error output becomes part of the error,
     /// so that a summary can say why (such as "no space left on device").
     pub fn run_captured(&self, cmd: impl Into<Command>) -> Result<()> {
         let mut cmd = cmd.into();
-        let line = command_line(&cmd, self.secrets);
-        if self.dry_run {
-            println!("{line}");
+        let Some(line) = self.announce(&cmd) else {
             return Ok(());
-        }
-        eprintln!("$ {line}");
+        };
         let out = cmd
             .stdin(std::process::Stdio::null())
             .output()
@@ -126,6 +118,17 @@ impl Runner<'_> {
             bail!("`{line}` failed ({}): {}", out.status, stderr.trim());
         }
         Ok(())
+    }
+
+    /// Prints the command; its line when it is to run, None under `--dry-run`.
+    fn announce(&self, cmd: &Command) -> Option<String> {
+        let line = command_line(cmd, self.secrets);
+        if self.dry_run {
+            println!("{line}");
+            return None;
+        }
+        eprintln!("$ {line}");
+        Some(line)
     }
 }
 

@@ -41,28 +41,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn earlier_wheel(out: &Path) -> PathBuf {
-    let wheel = out.join("earlier-1.0-cp311-cp311-manylinux_2_36_x86_64.whl");
-    std::fs::write(&wheel, b"a wheel from an earlier run").unwrap();
-    wheel
-}
-
-fn assert_only_earlier(out: &Path, earlier: &Path) {
-    let names: Vec<String> = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(
-        names,
-        vec![earlier.file_name().unwrap().to_string_lossy().into_owned()],
-        "the output folder changed"
-    );
-    assert_eq!(
-        std::fs::read(earlier).unwrap(),
-        b"a wheel from an earlier run"
-    );
-}
-
 fn demo_build(out: &Path) -> Vec<String> {
     [
         "wheels",
@@ -235,33 +213,7 @@ fn two_runs_at_once_on_one_checkout() {
     let inv = Invariants::before();
     let dir = TempDir::new("twice");
     let config = slow_package(dir.path());
-    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
-    let _ = std::fs::remove_file(&log);
-    let mut first = xtask_cmd(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "cp311",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let started = std::time::Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("==> build wheel")
-    {
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "the first build did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut first = start_slow_build(&config, Stdio::null);
     let out = dir.path().join("second-out");
     let second = run_args(&demo_build(&out)).fails(1);
     assert!(
@@ -478,17 +430,6 @@ fn daemon_answers() -> bool {
     sh("docker", &["version", "--format", "{{.Server.Version}}"]).status == 0
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed().as_secs() < secs,
-            "{what} did not happen within {secs} s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 /// The daemon stops while a build runs (and is started again afterwards, as
 /// scripts/setup-host.sh starts it).
 #[test]
@@ -499,29 +440,8 @@ fn daemon_stopped_in_the_middle_of_a_build() {
     let dir = TempDir::new("daemon-stop");
     let config = slow_package(dir.path());
     let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
     let earlier = earlier_wheel(&out);
-    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
-    let _ = std::fs::remove_file(&log);
-    let child = xtask_cmd(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "cp311",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    wait_for("the build start", 60, || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("==> build wheel")
-    });
+    let child = start_slow_build(&config, Stdio::piped);
 
     let pid = std::fs::read_to_string("/var/run/docker.pid")
         .expect("dockerd's pid file")
@@ -557,4 +477,104 @@ fn daemon_stopped_in_the_middle_of_a_build() {
     );
     inv.check();
     assert_only_earlier(&out, &earlier);
+}
+
+/// A maintainer who is not root but may use Docker: every file the run
+/// leaves in their folders is theirs.
+#[test]
+fn a_non_root_user_gets_only_files_of_their_own() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let user = "xtask-user";
+    if sh("id", &["-u", user]).status != 0 {
+        sh("useradd", &["--no-create-home", "--groups", "docker", user]).ok();
+    }
+    let uid: u32 = sh("id", &["-u", user]).ok().stdout.trim().parse().unwrap();
+    let inv = Invariants::before();
+    // The user's checkout of the package, and the tool's own state folder,
+    // which in a checkout of their own would be theirs too.
+    let dir = TempDir::new("user");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("demo")).unwrap();
+    sh(
+        "cp",
+        &[
+            "-a",
+            root().join("demo/python").to_str().unwrap(),
+            root().join("demo/native").to_str().unwrap(),
+            tree.join("demo").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    sh(
+        "cp",
+        &[
+            root().join("README.md").to_str().unwrap(),
+            tree.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let config = dir.path().join("wheels.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\nroot = \"tree\"\nout = \"tree/dist\"\n",
+    )
+    .unwrap();
+    sh("chown", &["-R", &format!("{user}:{user}"), dir.str()]).ok();
+    let state = root().join("target/xtask");
+    let _ = std::fs::remove_dir_all(state.join("logs"));
+    let _ = std::fs::remove_file(state.join("wheels.lock"));
+    std::fs::create_dir_all(&state).unwrap();
+    sh("chmod", &["1777", state.to_str().unwrap()]).ok();
+
+    let binary = env!("CARGO_BIN_EXE_xtask");
+    let run = sh(
+        "runuser",
+        &[
+            "-u",
+            user,
+            "--",
+            binary,
+            "--config",
+            config.to_str().unwrap(),
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            "cp311",
+        ],
+    );
+    sh("chmod", &["755", state.to_str().unwrap()]).ok();
+    let _ = std::fs::remove_dir_all(state.join("logs"));
+    let _ = std::fs::remove_file(state.join("wheels.lock"));
+    let run = run.ok();
+    assert!(
+        run.stdout.contains("cp311-manylinux_x86_64  ok"),
+        "{}",
+        run.stdout
+    );
+    inv.check();
+
+    use std::os::unix::fs::MetadataExt;
+    fn owners(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&path).unwrap();
+            out.push((path.clone(), m.uid()));
+            if m.is_dir() {
+                owners(&path, out);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    owners(dir.path(), &mut files);
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.extension().is_some_and(|e| e == "whl")),
+        "no wheel: {files:?}"
+    );
+    let foreign: Vec<_> = files.iter().filter(|(_, owner)| *owner != uid).collect();
+    assert!(foreign.is_empty(), "files not owned by {user}: {foreign:?}");
 }

@@ -243,6 +243,24 @@ impl Invariants {
             Vec::<String>::new(),
             "a container of ours outlived the command"
         );
+        // The pip cache volume is meant to stay; anything else of ours is not.
+        let volumes = sh(
+            "docker",
+            &[
+                "volume",
+                "ls",
+                "--quiet",
+                "--filter",
+                &format!("label={LABEL}"),
+            ],
+        )
+        .ok();
+        let left: Vec<&str> = volumes
+            .stdout
+            .lines()
+            .filter(|v| *v != "xtask-wheels-pip-cache")
+            .collect();
+        assert!(left.is_empty(), "volumes of ours were left: {left:?}");
         assert_eq!(snapshot(&root()), self.tree, "the source tree changed");
         assert_eq!(git_status(), self.git, "git status changed");
     }
@@ -438,4 +456,64 @@ pub fn read_in_wheel(wheel: &Path, member: &str) -> String {
     sh("python3", &["-c", script, wheel.to_str().unwrap(), member])
         .ok()
         .stdout
+}
+
+pub fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{what} did not happen within {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Starts `wheels` on the slow package (see `slow_package`) and returns once
+/// its build is running in the container.
+pub fn start_slow_build(config: &Path, output: fn() -> std::process::Stdio) -> std::process::Child {
+    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    let _ = std::fs::remove_file(&log);
+    let config = config.to_str().unwrap();
+    let child = xtask_cmd(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .stdout(output())
+    .stderr(output())
+    .spawn()
+    .unwrap();
+    wait_for("the build start", 60, || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("==> build wheel")
+    });
+    child
+}
+
+/// A wheel "from an earlier run" in `out`, which every failure must leave alone.
+pub fn earlier_wheel(out: &Path) -> PathBuf {
+    std::fs::create_dir_all(out).unwrap();
+    let wheel = out.join("earlier-1.0-cp311-cp311-manylinux_2_36_x86_64.whl");
+    std::fs::write(&wheel, b"a wheel from an earlier run").unwrap();
+    wheel
+}
+
+pub fn assert_only_earlier(out: &Path, earlier: &Path) {
+    let names = wheels_in(out);
+    assert_eq!(
+        names,
+        vec![earlier.file_name().unwrap().to_string_lossy().into_owned()],
+        "the output folder changed"
+    );
+    assert_eq!(
+        std::fs::read(earlier).unwrap(),
+        b"a wheel from an earlier run"
+    );
 }
