@@ -69,16 +69,8 @@ fn x86_64_wheels_for_both_interpreters() {
     );
 
     // The summary names every build with its result and wheel.
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  ok"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("pp39-manylinux_x86_64   ok"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
+    assert_has(&run.stdout, "pp39-manylinux_x86_64   ok");
     assert!(
         run.stdout.contains("manylinux_2_36 tags"),
         "the stand-in is not named in the summary:\n{}",
@@ -174,7 +166,7 @@ fn arm64_wheel_from_the_arm_image() {
     // Built again with nothing changed: nothing is rebuilt.
     let id = image_id(tag);
     let again = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
-    assert!(again.stderr.contains("is up to date"), "{}", again.stderr);
+    assert_has(&again.stderr, "is up to date");
     assert_eq!(image_id(tag), id);
 
     let out = TempDir::new("arm-out");
@@ -248,28 +240,17 @@ fn qemu_register_through_a_privileged_container() {
 
     // A usable handler: nothing to do, no container.
     let run = xtask(&["qemu-register", "--image", &image]).ok();
-    assert!(
-        run.stdout.contains("already registered") && run.stdout.contains("flags PF"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "already registered");
+    assert_has(&run.stdout, "flags PF");
 
     // No handler: doctor says so and names the fix; qemu-register registers one.
     BinfmtState::remove("qemu-aarch64");
     let doctor = xtask(&["doctor"]).fails(1);
-    assert!(
-        doctor.stdout.contains("FAIL  aarch64 emulation")
-            && doctor.stdout.contains("fix: `cargo xtask qemu-register`"),
-        "{}",
-        doctor.stdout
-    );
+    assert_has(&doctor.stdout, "FAIL  aarch64 emulation");
+    assert_has(&doctor.stdout, "fix: `cargo xtask qemu-register`");
     let run = xtask(&["qemu-register", "--image", &image]).ok();
-    assert!(run.stderr.contains("--privileged"), "{}", run.stderr);
-    assert!(
-        run.stdout.contains("aarch64 handler registered"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stderr, "--privileged");
+    assert_has(&run.stdout, "aarch64 handler registered");
     let entry = std::fs::read_to_string(Path::new(BINFMT).join("qemu-aarch64")).unwrap();
     assert!(
         entry.contains("enabled")
@@ -336,11 +317,7 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     }
     BinfmtState::remove("qemu-aarch64");
     let doctor = xtask(&["--config", config, "doctor"]).fails(1);
-    assert!(
-        doctor.stdout.contains("FAIL  x86_64 image"),
-        "{}",
-        doctor.stdout
-    );
+    assert_has(&doctor.stdout, "FAIL  x86_64 image");
     assert!(
         doctor
             .stdout
@@ -348,11 +325,7 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
         "{}",
         doctor.stdout
     );
-    assert!(
-        doctor.stdout.contains("FAIL  aarch64 emulation"),
-        "{}",
-        doctor.stdout
-    );
+    assert_has(&doctor.stdout, "FAIL  aarch64 emulation");
     assert!(
         doctor
             .stderr
@@ -363,11 +336,7 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
 
     // prep fixes all of it, and ends ready.
     let prep = xtask(&["--config", config, "prep"]).ok();
-    assert!(
-        prep.stdout.contains("aarch64 handler registered"),
-        "{}",
-        prep.stdout
-    );
+    assert_has(&prep.stdout, "aarch64 handler registered");
     assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
     xtask(&["--config", config, "doctor"]).ok();
 
@@ -427,7 +396,7 @@ fn qemu_copy_takes_only_a_static_x86_64_emulator() {
         std::fs::read(host.stdout.trim()).unwrap()
     );
     let again = xtask(&["qemu-copy"]).ok();
-    assert!(again.stderr.contains("is up to date"), "{}", again.stderr);
+    assert_has(&again.stderr, "is up to date");
 }
 
 #[test]
@@ -439,7 +408,7 @@ fn doctor_without_a_docker_cli() {
         .unwrap()
         .into();
     let run = run.fails(1);
-    assert!(run.stdout.contains("FAIL  container engine       no container engine: neither `docker` nor `podman` is on PATH; install Docker"), "{}", run.stdout);
+    assert_has(&run.stdout, "FAIL  container engine       no container engine: neither `docker` nor `podman` is on PATH; install Docker");
 }
 
 #[test]
@@ -472,22 +441,17 @@ fn dry_run_starts_nothing_and_writes_nothing() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("build-wheel.sh pp39-pypy39_pp73 "),
-        "{}",
-        run.stdout
+    assert_has(
+        &run.stdout,
+        "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1",
     );
+    assert_has(&run.stdout, "build-wheel.sh pp39-pypy39_pp73 ");
     assert!(
         run.stdout.contains("--env 'NOTE=a b $(id)'"),
         "values must be quoted for pasting:\n{}",
         run.stdout
     );
-    assert!(
-        run.stdout.contains("tar --create --file=- --directory "),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "tar --create --file=- --directory ");
 }
 
 #[test]
@@ -791,16 +755,8 @@ fn one_failing_interpreter_does_not_stop_the_others() {
     let wheels = wheels_in(&out);
     assert_eq!(wheels.len(), 1, "{wheels:?}");
     assert!(wheels[0].contains("-cp311-"), "{wheels:?}");
-    assert!(
-        run.stdout.contains("pp39-manylinux_x86_64   FAILED"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  ok"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "pp39-manylinux_x86_64   FAILED");
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
     assert!(
         run.stdout.contains("this package does not build on PyPy"),
         "the log's last lines are not shown:\n{}",
@@ -835,11 +791,7 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "--fail-fast",
     ])
     .fails(1);
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  skipped"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  skipped");
     assert!(wheels_in(&out).is_empty());
     inv.check();
 }

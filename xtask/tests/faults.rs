@@ -70,11 +70,7 @@ fn output_folder_not_writable() {
     let earlier = earlier_wheel(fs.path());
     sh("mount", &["-o", "remount,ro", fs.0.str()]).ok();
     let run = run_args(&demo_build(fs.path())).fails(1);
-    assert!(
-        run.stderr.contains("Read-only file system"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "Read-only file system");
     inv.check();
     assert_only_earlier(fs.path(), &earlier);
 }
@@ -88,17 +84,8 @@ fn disk_full_while_copying_wheels_out() {
     let fs = Tmpfs::new("full", "16k");
     let earlier = earlier_wheel(fs.path());
     let run = run_args(&demo_build(fs.path())).fails(1);
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("no space left on device")
-            || run.stdout.contains("No space left on device"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
+    assert_has(&run.stdout.to_lowercase(), "no space left on device");
     inv.check();
     assert_only_earlier(fs.path(), &earlier);
 }
@@ -180,11 +167,7 @@ fn auditwheel_refuses_a_too_new_symbol() {
         "manylinux_2_17_x86_64",
     ])
     .fails(1);
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
     assert!(
         run.stdout
             .contains("auditwheel could not repair the wheel for manylinux_2_17_x86_64"),
@@ -408,15 +391,11 @@ fn bad_config_and_paths_are_usage_errors() {
         .unwrap()
         .into();
     let run = run.fails(2);
-    assert!(run.stderr.contains("invalid UTF-8"), "{}", run.stderr);
+    assert_has(&run.stderr, "invalid UTF-8");
     let run = xtask(&["wheelz"]).fails(2);
-    assert!(
-        run.stderr.contains("unrecognized subcommand 'wheelz'"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "unrecognized subcommand 'wheelz'");
     let run = xtask(&["wheels", "--jobs", "0"]).fails(2);
-    assert!(run.stderr.contains("'0'"), "{}", run.stderr);
+    assert_has(&run.stderr, "'0'");
     let run = xtask(&["x64-image", "--packages", "libpng-devel;reboot"]).fails(2);
     assert!(
         run.error_line()
@@ -464,11 +443,7 @@ fn daemon_stopped_in_the_middle_of_a_build() {
     wait_for("dockerd to answer again", 60, daemon_answers);
 
     let run = run.fails(1);
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  FAILED"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
     assert!(
         run.error_line()
             .contains("1 of 1 builds did not produce a wheel"),
@@ -549,11 +524,7 @@ fn a_non_root_user_gets_only_files_of_their_own() {
     let _ = std::fs::remove_dir_all(state.join("logs"));
     let _ = std::fs::remove_file(state.join("wheels.lock"));
     let run = run.ok();
-    assert!(
-        run.stdout.contains("cp311-manylinux_x86_64  ok"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
     inv.check();
 
     use std::os::unix::fs::MetadataExt;

@@ -85,6 +85,12 @@ impl From<Output> for Run {
     }
 }
 
+/// Fails showing the whole text when `needle` is not in it.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
 pub fn xtask_cmd(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.args(args).current_dir(root());
