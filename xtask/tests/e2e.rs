@@ -795,3 +795,64 @@ fn one_failing_interpreter_does_not_stop_the_others() {
     assert!(wheels_in(&out).is_empty());
     inv.check();
 }
+
+/// x64-image installs the configured system packages with the base image's
+/// package manager (apt-get in the stand-in; yum in manylinux2014).
+#[test]
+fn x64_image_installs_its_packages_once() {
+    let _serial = serial();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
+    let tag = "xtask-test-x64-png:latest";
+    let build = [
+        "x64-image",
+        "--base",
+        "xtask-standin:x86_64",
+        "--tag",
+        tag,
+        "--packages",
+        "libpng-dev",
+    ];
+    xtask(&build).ok();
+    let header = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "",
+            tag,
+            "ls",
+            "/usr/include/png.h",
+        ],
+    );
+    assert_eq!(
+        header.status, 0,
+        "libpng-dev is not in the image: {}",
+        header.stderr
+    );
+    let arch = sh(
+        "docker",
+        &["image", "inspect", "--format", "{{.Architecture}}", tag],
+    )
+    .ok();
+    assert_eq!(arch.stdout.trim(), "amd64");
+    let id = image_id(tag);
+    let again = xtask(&build).ok();
+    assert_has(&again.stderr, "is up to date");
+    assert_eq!(image_id(tag), id);
+    // Another package list is another image.
+    let other = xtask(&[
+        "x64-image",
+        "--base",
+        "xtask-standin:x86_64",
+        "--tag",
+        tag,
+        "--packages",
+        "",
+    ])
+    .ok();
+    assert!(!other.stderr.contains("is up to date"), "{}", other.stderr);
+    sh("docker", &["image", "rm", tag]).ok();
+    inv.check();
+}
