@@ -103,17 +103,26 @@ impl flags::QemuRegister {
     pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
         let image = self.image.unwrap_or_else(|| config.qemu_image.clone());
         let current = aarch64_handler()?;
-        if let Some(entry) = &current {
-            if entry.usable() && !self.reset {
-                println!("aarch64 handler already registered ({}): nothing to do (--reset re-registers it)", entry.describe());
-                return Ok(());
-            }
-            if !self.reset {
-                bail!(
-                    "an aarch64 handler is registered but not usable ({}): re-register it with `cargo xtask qemu-register --reset`",
+        match &current {
+            Some(entry) if entry.enabled && !self.reset => {
+                println!(
+                    "aarch64 handler already registered ({}): nothing to do (--reset re-registers it)",
                     entry.describe()
                 );
+                if !entry.usable() {
+                    // The seed's setup: images then need the emulator at that path.
+                    eprintln!(
+                        "note: without flag F, containers need {} inside them (arm-image copies qemu-aarch64-static into its image); `--reset` registers with F instead",
+                        entry.interpreter
+                    );
+                }
+                return Ok(());
             }
+            Some(entry) if !self.reset => bail!(
+                "an aarch64 handler is registered but disabled ({}): enable it (`echo 1 | sudo tee {BINFMT_DIR}/qemu-aarch64`) or re-register with `cargo xtask qemu-register --reset`",
+                entry.describe()
+            ),
+            _ => {}
         }
         let args = if self.args.is_empty() {
             image_args(&image, self.reset)

@@ -243,6 +243,26 @@ fn qemu_register_through_a_privileged_container() {
     assert_has(&run.stdout, "already registered");
     assert_has(&run.stdout, "flags PF");
 
+    // A handler without F (the seed's setup): registering one says what it means...
+    BinfmtState::remove("qemu-aarch64");
+    let run = xtask(&["qemu-register", "--image", &image, "--", "-p", "no"]).fails(1);
+    assert_has(
+        run.error_line(),
+        "registered an aarch64 handler without flag F",
+    );
+    // ...and with one in place, qemu-register leaves it, with a note.
+    let run = xtask(&["qemu-register", "--image", &image]).ok();
+    assert_has(&run.stdout, "already registered");
+    assert_has(
+        &run.stderr,
+        "note: without flag F, containers need /usr/bin/qemu-aarch64-static inside them",
+    );
+    // A disabled handler: the error names both fixes.
+    std::fs::write(Path::new(BINFMT).join("qemu-aarch64"), "0").unwrap();
+    let run = xtask(&["qemu-register", "--image", &image]).fails(1);
+    assert_has(run.error_line(), "registered but disabled");
+    assert_has(run.error_line(), "--reset");
+
     // No handler: doctor says so and names the fix; qemu-register registers one.
     BinfmtState::remove("qemu-aarch64");
     let doctor = xtask(&["doctor"]).fails(1);
