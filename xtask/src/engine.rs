@@ -116,9 +116,9 @@ impl Engine {
         }
         let program = &self.program;
         let platform = arch.docker_platform();
-        run.run(cmd!(sh, "{program} pull --platform {platform} {image}")).map_err(|e| {
+        run.run(cmd!(sh, "{program} pull --platform {platform} {image}")).map_err(|_| {
             anyhow::anyhow!(
-                "image `{image}` is not here and could not be pulled ({e:#}): check the name, log in to its registry, or build it (`cargo xtask standin` makes an offline stand-in)"
+                "image `{image}` is not here and could not be pulled (the engine's reason is above): check the name and your registry login; without a registry, `cargo xtask standin` builds offline stand-ins (`wheels --standin` uses them)"
             )
         })?;
         if run.dry_run {
