@@ -19,9 +19,7 @@ print("demo ok", democodec.zlib_version(), sys.implementation.name)
 
 #[test]
 fn x86_64_wheels_for_both_interpreters() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let out = TempDir::new("x86-out");
     let run = xtask(&[
         "wheels",
@@ -625,9 +623,7 @@ fn bad_input_says_what_and_starts_nothing() {
 /// A real signal to a running build: containers are removed, the exit status
 /// is the signal's, and the wheels already in the output folder survive.
 fn interrupted_build(signal: &str, expected_status: i32) {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("interrupt");
     let config = slow_package(dir.path());
     let out = dir.path().join("out");
@@ -666,9 +662,7 @@ fn sigterm_during_a_build() {
 
 #[test]
 fn env_and_pre_build_reach_each_build_as_data() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("probe");
     let config = probe_package(dir.path(), "");
     let note = "it's \"quoted\" $(touch /tmp/xtask-pwned) `id`; a\nb";
@@ -711,9 +705,7 @@ fn env_and_pre_build_reach_each_build_as_data() {
 
 #[test]
 fn pip_cache_is_a_labelled_volume_kept_between_runs() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("pip-cache");
     let config = probe_package(dir.path(), "");
     xtask(&[
@@ -748,9 +740,7 @@ fn pip_cache_is_a_labelled_volume_kept_between_runs() {
 
 #[test]
 fn one_failing_interpreter_does_not_stop_the_others() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("fail");
     let config = probe_package(
         dir.path(),
@@ -820,9 +810,7 @@ fn one_failing_interpreter_does_not_stop_the_others() {
 /// package manager (apt-get in the stand-in; yum in manylinux2014).
 #[test]
 fn x64_image_installs_its_packages_once() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let tag = "xtask-test-x64-png:latest";
     let build = [
         "x64-image",

@@ -63,9 +63,7 @@ fn run_args(args: &[String]) -> Run {
 
 #[test]
 fn output_folder_not_writable() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let fs = Tmpfs::new("ro", "1m");
     let earlier = earlier_wheel(fs.path());
     sh("mount", &["-o", "remount,ro", fs.0.str()]).ok();
@@ -77,9 +75,7 @@ fn output_folder_not_writable() {
 
 #[test]
 fn disk_full_while_copying_wheels_out() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     // Room for the earlier wheel, not for the new one (about 60 KiB).
     let fs = Tmpfs::new("full", "16k");
     let earlier = earlier_wheel(fs.path());
@@ -142,9 +138,7 @@ fn daemon_not_running() {
 
 #[test]
 fn auditwheel_refuses_a_too_new_symbol() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("toonew");
     let config = probe_package(dir.path(), "");
     // arc4random is new in glibc 2.36: no wheel using it is manylinux_2_17.
@@ -191,9 +185,7 @@ fn auditwheel_refuses_a_too_new_symbol() {
 
 #[test]
 fn two_runs_at_once_on_one_checkout() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("twice");
     let config = slow_package(dir.path());
     let mut first = start_slow_build(&config, Stdio::null);
@@ -220,9 +212,7 @@ fn two_runs_at_once_on_one_checkout() {
 
 #[test]
 fn shell_characters_are_data() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("quoting");
     let marker = Path::new("/tmp/xtask-pwned-by-path");
     let _ = std::fs::remove_file(marker);
@@ -285,9 +275,7 @@ fn shell_characters_are_data() {
 
 #[test]
 fn secrets_are_masked_and_the_host_environment_stays_out() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("secret");
     let secret = "s3cret-value-42";
     let config = probe_package(
@@ -413,9 +401,7 @@ fn daemon_answers() -> bool {
 /// scripts/setup-host.sh starts it).
 #[test]
 fn daemon_stopped_in_the_middle_of_a_build() {
-    let _serial = serial();
-    standin(&["--arch", "x86_64"]);
-    let inv = Invariants::before();
+    let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("daemon-stop");
     let config = slow_package(dir.path());
     let out = dir.path().join("out");

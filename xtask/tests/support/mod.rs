@@ -26,6 +26,14 @@ pub fn serial() -> MutexGuard<'static, ()> {
     guard
 }
 
+/// The start of a test that builds on the x86_64 stand-in: the lock, the
+/// image, and the state every run must leave as it found.
+pub fn on_x86_64_standin() -> (MutexGuard<'static, ()>, Invariants) {
+    let guard = serial();
+    standin(&["--arch", "x86_64"]);
+    (guard, Invariants::before())
+}
+
 /// These tests are the point of the suite: without a daemon they fail, loudly.
 pub fn require_docker() {
     let out = Command::new("docker")
