@@ -16,10 +16,7 @@ impl flags::ArmImage {
             eprintln!("the build context has no qemu-aarch64-static: copying it first");
             qemu_copy::copy(run, &qemu_copy::find(None)?, &qemu_copy::dest())?;
         }
-        let engine = Engine::detect_or_default(run.dry_run)?;
-        if !run.dry_run {
-            engine.check_daemon(sh)?;
-        }
+        let engine = Engine::ready(sh, run.dry_run)?;
         let context = qemu_copy::context_dir();
         let derived = DerivedImage {
             base: &base,

@@ -42,14 +42,18 @@ impl Engine {
         }
     }
 
-    /// The engine to name in printed commands when none is installed (dry runs).
-    pub fn detect_or_default(dry_run: bool) -> Result<Engine> {
-        match Engine::detect() {
-            Err(_) if dry_run => Ok(Engine {
+    /// The engine a subcommand runs with: found, and its daemon answering.
+    /// Under `--dry-run` nothing is asked of the daemon, and an engine that is
+    /// not installed is named `docker` in the printed commands.
+    pub fn ready(sh: &Shell, dry_run: bool) -> Result<Engine> {
+        if dry_run {
+            return Ok(Engine::detect().unwrap_or(Engine {
                 program: "docker".into(),
-            }),
-            other => other,
+            }));
         }
+        let engine = Engine::detect()?;
+        engine.check_daemon(sh)?;
+        Ok(engine)
     }
 
     pub fn name(&self) -> &str {

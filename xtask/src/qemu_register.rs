@@ -135,10 +135,7 @@ impl flags::QemuRegister {
                 eprintln!("warning: --reset removes every qemu handler on this host, not only aarch64: {}", others.join(", "));
             }
         }
-        let engine = Engine::detect_or_default(run.dry_run)?;
-        if !run.dry_run {
-            engine.check_daemon(sh)?;
-        }
+        let engine = Engine::ready(sh, run.dry_run)?;
         register(run, &engine, &image, &args)
             .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
         if run.dry_run {

@@ -21,17 +21,9 @@ pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
 
 impl flags::Standin {
     pub fn run(self, sh: &Shell, run: &util::Runner) -> Result<()> {
-        let engine = Engine::detect_or_default(run.dry_run)?;
-        if !run.dry_run {
-            engine.check_daemon(sh)?;
-        }
+        let engine = Engine::ready(sh, run.dry_run)?;
         let image = match self.arch {
-            Some(arch) => ensure(
-                sh,
-                &engine,
-                run,
-                crate::platform::Arch::parse(&arch).map_err(util::usage)?,
-            )?,
+            Some(arch) => ensure(sh, &engine, run, Arch::parse(&arch).map_err(util::usage)?)?,
             None => ensure_qemu_register(sh, &engine, run)?,
         };
         println!("{image}");

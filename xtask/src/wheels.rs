@@ -342,10 +342,7 @@ impl flags::Wheels {
     pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
         let plan = Plan::new(self, config, &cwd)?;
-        let engine = Engine::detect_or_default(run.dry_run)?;
-        if !run.dry_run {
-            engine.check_daemon(sh)?;
-        }
+        let engine = Engine::ready(sh, run.dry_run)?;
         let targets = plan
             .arches
             .iter()

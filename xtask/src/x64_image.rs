@@ -19,10 +19,7 @@ impl flags::X64Image {
         for p in &packages {
             check_package_name(p).map_err(util::usage)?;
         }
-        let engine = Engine::detect_or_default(run.dry_run)?;
-        if !run.dry_run {
-            engine.check_daemon(sh)?;
-        }
+        let engine = Engine::ready(sh, run.dry_run)?;
         let context = util::project_root().join("scripts/x64-image");
         let build_args = vec![("PACKAGES".to_string(), packages.join(" "))];
         let derived = DerivedImage {
