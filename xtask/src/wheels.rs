@@ -23,6 +23,16 @@ use crate::platform::{parse_arches, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{flags, qemu_register, standin};
 
+/// What runs in a new build container before anything else: list the
+/// interpreters and make the folders. One exec for both, because under
+/// emulation each costs a fraction of a second.
+const SETUP: &str = "ls -1 /opt/python && mkdir -p /xtask/src /xtask/out";
+
+/// The scripts that run inside the build containers.
+fn container_scripts() -> Utf8PathBuf {
+    util::project_root().join("scripts/container")
+}
+
 /// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken
 /// for something a run left behind.
 pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
@@ -433,11 +443,10 @@ fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[St
             &plan.volumes(),
         ));
         println!("{}", q(&start));
-        let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");
-        println!("{docker} exec {name} sh -c {}", util::shell_quote(&setup));
+        println!("{docker} exec {name} sh -c {}", util::shell_quote(SETUP));
         println!(
             "{docker} cp --quiet {}/. {name}:{BIN}",
-            util::shell_quote(util::project_root().join("scripts/container").as_str())
+            util::shell_quote(container_scripts().as_str())
         );
         let dirs: Vec<String> = match &plan.selection {
             Selection::All => vec!["<each folder of /opt/python>".into()],
@@ -514,7 +523,6 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
     let run_id = util::run_id();
     let logs = target.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
-    let scripts = util::project_root().join("scripts/container");
 
     if plan.pip_cache {
         run.run_captured(pip_cache_command(engine))?;
@@ -532,9 +540,7 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
             t.arch,
             &plan.volumes(),
         )?;
-        // One exec for both: under emulation each costs a fraction of a second.
-        let setup = format!("ls -1 /opt/python && mkdir -p {SRC} {OUT}");
-        let offered = c.read(&["sh", "-c", &setup]).map_err(|_| {
+        let offered = c.read(&["sh", "-c", SETUP]).map_err(|_| {
             usage(format!(
                 "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
                 t.image,
@@ -547,7 +553,7 @@ fn execute(run: &Runner, engine: &Engine, plan: &Plan, targets: &[Target]) -> Re
             .resolve(&offered)
             .with_context(|| format!("image `{}`", t.image))
             .map_err(|e| usage(format!("{e:#}")))?;
-        c.copy_in(run, &scripts, BIN)?;
+        c.copy_in(run, &container_scripts(), BIN)?;
         if plan.pre_build.is_empty() {
             copy_inputs(plan, &c, SRC)?;
         }
@@ -1002,6 +1008,11 @@ mod tests {
         );
         assert_eq!(cmd.get_current_dir().unwrap(), root.as_std_path());
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn setup_makes_the_container_folders() {
+        assert!(SETUP.ends_with(&format!("mkdir -p {SRC} {OUT}")));
     }
 
     #[test]
