@@ -3,18 +3,24 @@
 use std::path::Path;
 
 fn sources() -> Vec<(String, String)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
+    let mut files = Vec::new();
+    walk(&dir, &dir, &mut files);
     files.sort();
     files
 }
@@ -53,8 +59,9 @@ fn one_module_per_subcommand() {
             snake.push(c.to_ascii_lowercase());
         }
         assert!(
-            modules.contains(&format!("{snake}.rs")),
-            "subcommand {name} has no module {snake}.rs"
+            modules.contains(&format!("{snake}.rs"))
+                || modules.contains(&format!("{snake}/mod.rs")),
+            "subcommand {name} has no module {snake}.rs or {snake}/mod.rs"
         );
     }
 }

@@ -1,0 +1,515 @@
+//! The plan of a `wheels` run: every input decided and validated before
+//! anything is started or written.
+
+use std::process::Command;
+
+use anyhow::Result;
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
+
+use super::{BIN, PIP_CACHE_VOLUME};
+use crate::config::{check_env_name, Config};
+use crate::flags;
+use crate::platform::{parse_arches, Arch, PythonTag, Selection};
+use crate::util::usage;
+
+/// Everything a run needs, decided and validated before anything is started.
+#[derive(Debug)]
+pub struct Plan {
+    pub arches: Vec<Arch>,
+    pub selection: Selection,
+    pub image: Option<String>,
+    pub plat: Option<String>,
+    pub standin: bool,
+    pub pull: bool,
+    pub root: Utf8PathBuf,
+    pub package: Utf8PathBuf,
+    pub include: Vec<Utf8PathBuf>,
+    pub out: Utf8PathBuf,
+    pub env: Vec<(String, String)>,
+    pub isolation: bool,
+    pub pip_cache: bool,
+    pub jobs: usize,
+    pub fail_fast: bool,
+    pub pre_build: Vec<String>,
+}
+
+impl Plan {
+    /// `cwd` anchors paths from the command line; the config's own folder, its paths.
+    pub fn new(flags: flags::Wheels, config: &Config, cwd: &Utf8Path) -> Result<Plan> {
+        let project = &config.dir;
+        let arches = if flags.arch.is_empty() {
+            config.arch.clone()
+        } else {
+            parse_arches(&flags.arch).map_err(usage)?
+        };
+        let selection = match &flags.py {
+            Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>()).map_err(usage)?,
+            None => config.python.clone(),
+        };
+        for (flag, given) in [
+            ("--image", flags.image.is_some()),
+            ("--plat", flags.plat.is_some()),
+        ] {
+            if given && arches.len() > 1 {
+                return Err(usage(format!(
+                    "{flag} applies to one arch, but {} are asked for: build one arch at a time, or set images/plat per arch in Cargo.toml",
+                    arches.len()
+                )));
+            }
+        }
+        if let Some(image) = &flags.image {
+            if image.trim().is_empty() {
+                return Err(usage(
+                    "--image is empty: name an image, such as quay.io/pypa/manylinux2014_x86_64",
+                ));
+            }
+        }
+        if let Some(plat) = flags
+            .plat
+            .as_deref()
+            .or(arches.first().and_then(|&a| config.plat(a)))
+        {
+            check_plat(plat).map_err(usage)?;
+        }
+
+        let root = match &flags.root {
+            Some(root) => absolute(cwd, root),
+            None => absolute(project, &config.root),
+        };
+        let root = existing_dir(&root, "--root")?;
+        let package = inside(
+            &root,
+            flags.package.as_ref().unwrap_or(&config.package),
+            "--package",
+        )?;
+        if !root.join(&package).is_dir() {
+            return Err(usage(format!("--package `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
+        }
+        if !["pyproject.toml", "setup.py"]
+            .iter()
+            .any(|f| root.join(&package).join(f).is_file())
+        {
+            return Err(usage(format!("--package `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
+        }
+        let includes = if flags.include.is_empty() {
+            &config.include
+        } else {
+            &flags.include
+        };
+        let include = includes
+            .iter()
+            .map(|p| inside(&root, p, "--include"))
+            .collect::<Result<Vec<_>>>()?;
+
+        let out = match &flags.out {
+            Some(out) => absolute(cwd, out),
+            None => absolute(project, &config.out),
+        };
+        let out =
+            normalize(&out).ok_or_else(|| usage(format!("--out `{out}` is not a usable path")))?;
+        if out.exists() && !out.is_dir() {
+            return Err(usage(format!(
+                "--out `{out}` is a file: give a folder for the wheels"
+            )));
+        }
+        let real_out = canonical_or_self(&out);
+        let real_package = canonical_or_self(&root.join(&package));
+        if real_out == root {
+            return Err(usage(format!(
+                "--out `{out}` is the root itself: give a folder such as {root}/dist"
+            )));
+        }
+        if real_out.starts_with(&real_package) {
+            return Err(usage(format!("--out `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
+        }
+
+        let mut env = config.env.clone();
+        for item in &flags.env {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| usage(format!("--env `{item}` has no `=`: write KEY=VALUE")))?;
+            check_env_name(key).map_err(|e| usage(format!("--env `{item}`: {e}")))?;
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+
+        let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        });
+        Ok(Plan {
+            arches,
+            selection,
+            image: flags.image,
+            plat: flags.plat,
+            standin: flags.standin,
+            pull: flags.pull,
+            root,
+            package,
+            include,
+            out,
+            env,
+            isolation: config.build_isolation && !flags.no_isolation,
+            pip_cache: config.pip_cache || flags.pip_cache,
+            jobs,
+            fail_fast: flags.fail_fast,
+            pre_build: config.pre_build.clone(),
+        })
+    }
+
+    /// The `tar` that streams the inputs into a container: the package and the
+    /// includes, without version control, caches and earlier build output.
+    pub fn tar_command(&self) -> Command {
+        let mut cmd = Command::new("tar");
+        cmd.args(["--create", "--file=-", "--directory"])
+            .arg(self.root.as_str());
+        cmd.args([
+            "--exclude-vcs",
+            "--exclude=__pycache__",
+            "--exclude=*.egg-info",
+            "--anchored",
+        ]);
+        for dir in ["build", "dist", ".tox", ".nox", ".venv"] {
+            cmd.arg(format!("--exclude={}", self.package.join(dir)));
+        }
+        if let Ok(rel) = self.out.strip_prefix(&self.root) {
+            cmd.arg(format!("--exclude={rel}"));
+        }
+        cmd.arg("--");
+        cmd.arg(self.package.as_str());
+        cmd.args(self.include.iter().map(|p| p.as_str()));
+        cmd
+    }
+
+    /// The volumes every build container of this run mounts.
+    pub fn volumes(&self) -> Vec<String> {
+        if self.pip_cache {
+            vec![format!("{PIP_CACHE_VOLUME}:/root/.cache/pip")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The arguments of the in-container build script for one interpreter.
+    pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
+        vec![
+            "bash".into(),
+            format!("{BIN}/build-wheel.sh"),
+            dir.into(),
+            plat.into(),
+            sources.into(),
+            self.package.to_string(),
+            if self.isolation { "1" } else { "0" }.into(),
+        ]
+    }
+
+    /// The host pre-build command for one build, placeholders filled in.
+    pub fn pre_build_command(&self, arch: Arch, python: PythonTag) -> Option<Command> {
+        let (program, args) = self.pre_build.split_first()?;
+        let fill = |s: &String| {
+            s.replace("{arch}", arch.name())
+                .replace("{py}", &python.to_string())
+        };
+        let mut cmd = Command::new(fill(program));
+        cmd.args(args.iter().map(fill))
+            .current_dir(self.root.as_str());
+        Some(cmd)
+    }
+}
+
+/// A platform tag is passed to auditwheel and checked against the wheel: plain words only.
+fn check_plat(plat: &str) -> Result<(), String> {
+    let ok = plat.starts_with("manylinux") || plat.starts_with("musllinux");
+    if ok && plat.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(())
+    } else {
+        Err(format!("`{plat}` is not a manylinux platform tag: use one such as manylinux2014_x86_64 or manylinux_2_28_aarch64"))
+    }
+}
+
+fn absolute(base: &Utf8Path, path: &Utf8Path) -> Utf8PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Removes `.` and resolves `..` lexically; None when it climbs above `/`.
+fn normalize(path: &Utf8Path) -> Option<Utf8PathBuf> {
+    let mut out = Utf8PathBuf::new();
+    for c in path.components() {
+        match c {
+            Utf8Component::CurDir => {}
+            Utf8Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+fn canonical_or_self(path: &Utf8Path) -> Utf8PathBuf {
+    path.canonicalize_utf8()
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn existing_dir(path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
+    match path.canonicalize_utf8() {
+        Ok(p) if p.is_dir() => Ok(p),
+        Ok(_) => Err(usage(format!("{flag} `{path}` is a file: give a folder"))),
+        Err(_) => Err(usage(format!(
+            "{flag} `{path}` does not exist: give an existing folder"
+        ))),
+    }
+}
+
+/// A path under `root`, as a relative path; fails when it does not exist or
+/// leads out of the root (by `..`, an absolute path elsewhere, or a link).
+fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
+    let escapes = || {
+        usage(format!("{flag} `{path}` is outside the root {root}: give a path inside it (or move the root with --root)"))
+    };
+    let full = normalize(&absolute(root, path)).ok_or_else(escapes)?;
+    let rel = full
+        .strip_prefix(root)
+        .map_err(|_| escapes())?
+        .to_path_buf();
+    let real = full.canonicalize_utf8().map_err(|_| {
+        usage(format!(
+            "{flag} `{path}` does not exist under {root}: give an existing path"
+        ))
+    })?;
+    if !real.starts_with(root) {
+        return Err(escapes());
+    }
+    Ok(if rel.as_str().is_empty() {
+        ".".into()
+    } else {
+        rel
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util;
+
+    fn tree() -> Utf8PathBuf {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-plan-{}", util::run_id()));
+        for d in ["pkg/mod", "native", "other", "pkg/notpkg"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("pkg/pyproject.toml"), "").unwrap();
+        std::fs::write(dir.join("README.md"), "").unwrap();
+        dir.canonicalize_utf8().unwrap()
+    }
+
+    fn config(root: &Utf8Path) -> Config {
+        Config {
+            dir: root.to_path_buf(),
+            root: ".".into(),
+            package: "pkg".into(),
+            include: vec!["native".into(), "README.md".into()],
+            ..Config::default()
+        }
+    }
+
+    fn plan(root: &Utf8Path, args: &[&str]) -> Result<Plan> {
+        use clap::Parser;
+        let mut argv = vec!["cargo xtask", "wheels"];
+        argv.extend_from_slice(args);
+        let flags = flags::Xtask::try_parse_from(argv)?;
+        let flags::Cmd::Wheels(w) = flags.subcommand else {
+            unreachable!()
+        };
+        Plan::new(w, &config(root), root)
+    }
+
+    fn err(root: &Utf8Path, args: &[&str]) -> String {
+        let e = plan(root, args).unwrap_err();
+        assert!(
+            e.downcast_ref::<util::UsageError>().is_some(),
+            "not a usage error: {e:#}"
+        );
+        e.to_string()
+    }
+
+    #[test]
+    fn defaults_from_config() {
+        let root = tree();
+        let p = plan(&root, &[]).unwrap();
+        assert_eq!(p.arches, vec![Arch::X86_64, Arch::Aarch64]);
+        assert_eq!(p.selection, Selection::All);
+        assert_eq!(p.root, root);
+        assert_eq!(p.package, "pkg");
+        assert_eq!(
+            p.include,
+            vec![Utf8PathBuf::from("native"), "README.md".into()]
+        );
+        assert_eq!(p.out, root.join("dist"));
+        assert!(p.isolation);
+        assert!(p.jobs >= 1);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn flags_override_config() {
+        let root = tree();
+        let p = plan(
+            &root,
+            &[
+                "--arch",
+                "aarch64",
+                "--py",
+                "cp311,pp39",
+                "--include",
+                "other",
+                "--out",
+                "wheels",
+                "--env",
+                "A=1=2",
+                "--no-isolation",
+                "--jobs",
+                "3",
+                "--image",
+                "img",
+                "--plat",
+                "manylinux_2_28_aarch64",
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.arches, vec![Arch::Aarch64]);
+        assert_eq!(p.selection.to_string(), "cp311,pp39");
+        assert_eq!(p.include, vec![Utf8PathBuf::from("other")]);
+        assert_eq!(p.out, root.join("wheels"));
+        assert_eq!(p.env, vec![("A".to_string(), "1=2".to_string())]);
+        assert!(!p.isolation);
+        assert_eq!(p.jobs, 3);
+        assert_eq!(p.image.as_deref(), Some("img"));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let root = tree();
+        let cases: &[(&[&str], &str)] = &[
+            (&["--arch", "sparc"], "unknown arch `sparc`"),
+            (&["--arch", "x86_64,amd64"], "given twice"),
+            (&["--py", ""], "empty interpreter list"),
+            (&["--py", "cp312,cp312"], "`cp312` is given twice"),
+            (&["--py", "cp3x"], "invalid interpreter tag `cp3x`"),
+            (&["--image", "x"], "--image applies to one arch"),
+            (&["--arch", "x86_64", "--image", " "], "--image is empty"),
+            (
+                &["--arch", "x86_64", "--plat", "linux_x86_64"],
+                "`linux_x86_64` is not a manylinux platform tag",
+            ),
+            (&["--root", "nowhere"], "--root `"),
+            (&["--root", "README.md"], "is a file"),
+            (
+                &["--package", "../pkg"],
+                "--package `../pkg` is outside the root",
+            ),
+            (
+                &["--package", "/etc"],
+                "--package `/etc` is outside the root",
+            ),
+            (
+                &["--package", "missing"],
+                "--package `missing` does not exist",
+            ),
+            (
+                &["--package", "other"],
+                "--package `other` has no pyproject.toml or setup.py",
+            ),
+            (&["--package", "README.md"], "is not a folder"),
+            (
+                &["--include", "../x"],
+                "--include `../x` is outside the root",
+            ),
+            (&["--include", "gone"], "--include `gone` does not exist"),
+            (&["--out", "README.md"], "--out `"),
+            (&["--out", "."], "is the root itself"),
+            (&["--out", "pkg/dist"], "is inside the package folder"),
+            (&["--env", "NOEQUALS"], "--env `NOEQUALS` has no `=`"),
+            (&["--env", "AUDITWHEEL_PLAT=x"], "cannot be overridden"),
+            (&["--env", "1A=x"], "not a valid environment variable name"),
+        ];
+        for (args, expected) in cases {
+            let e = err(&root, args);
+            assert!(e.contains(expected), "{args:?}: {e}");
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn clap_rejects_bad_numbers() {
+        let root = tree();
+        for jobs in ["0", "-1", "two"] {
+            let e = plan(&root, &["--jobs", jobs]).unwrap_err();
+            let e = e.downcast_ref::<clap::Error>().expect("a clap error");
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(jobs), "{e}");
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn tar_line() {
+        let root = tree();
+        let p = plan(&root, &["--out", "dist"]).unwrap();
+        assert_eq!(
+            util::command_line(&p.tar_command(), &[]),
+            format!(
+                "tar --create --file=- --directory {root} --exclude-vcs --exclude=__pycache__ '--exclude=*.egg-info' --anchored \
+                 --exclude=pkg/build --exclude=pkg/dist --exclude=pkg/.tox --exclude=pkg/.nox --exclude=pkg/.venv --exclude=dist -- pkg native README.md"
+            )
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn script_and_pre_build_lines() {
+        let root = tree();
+        let mut p = plan(&root, &["--no-isolation"]).unwrap();
+        assert_eq!(
+            p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
+                .join(" "),
+            "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0"
+        );
+        assert!(p
+            .pre_build_command(Arch::X86_64, PythonTag::parse("cp311").unwrap())
+            .is_none());
+        p.pre_build = vec![
+            "make".into(),
+            "PY={py}".into(),
+            "ARCH={arch}".into(),
+            "$(x) {py}".into(),
+        ];
+        let cmd = p
+            .pre_build_command(Arch::Aarch64, PythonTag::parse("cp313t").unwrap())
+            .unwrap();
+        assert_eq!(
+            util::command_line(&cmd, &[]),
+            "make PY=cp313t ARCH=aarch64 '$(x) cp313t'"
+        );
+        assert_eq!(cmd.get_current_dir().unwrap(), root.as_std_path());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(normalize(Utf8Path::new("/a/./b/../c")).unwrap(), "/a/c");
+        assert_eq!(normalize(Utf8Path::new("/..")), None);
+        assert!(check_plat("manylinux2014_x86_64").is_ok());
+        assert!(check_plat("manylinux_2_36_aarch64").is_ok());
+        assert!(check_plat("manylinux2014_x86_64;id").is_err());
+    }
+}

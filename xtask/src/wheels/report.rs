@@ -1,0 +1,79 @@
+//! What a run says at the end: one row per build, the images, and for each
+//! failure its reason and the last lines of its log.
+
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::run::{Build, Target};
+use super::Plan;
+use crate::util;
+
+pub(super) enum Outcome {
+    Built { wheel: Utf8PathBuf },
+    Failed { reason: String, log: Utf8PathBuf },
+    Skipped,
+}
+
+pub(super) struct Done {
+    pub outcome: Outcome,
+    pub time: Duration,
+}
+
+fn tail(log: &Utf8Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], results: &[Done]) {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+    let show = |p: &Utf8Path| match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
+        Some(rel) => rel.to_string(),
+        None => p.to_string(),
+    };
+    let mut rows = vec![[
+        "build".to_string(),
+        "result".into(),
+        "time".into(),
+        "wheel".into(),
+    ]];
+    for (b, d) in builds.iter().zip(results) {
+        let (result, detail) = match &d.outcome {
+            Outcome::Built { wheel } => ("ok", show(wheel)),
+            Outcome::Failed { log, .. } => ("FAILED", format!("log: {}", show(log))),
+            Outcome::Skipped => ("skipped", "--fail-fast stopped the run".to_string()),
+        };
+        rows.push([
+            b.id.to_string(),
+            result.into(),
+            util::format_duration(d.time),
+            detail,
+        ]);
+    }
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    println!();
+    for r in &rows {
+        println!("{:<w0$}  {:<w1$}  {:>w2$}  {}", r[0], r[1], r[2], r[3]);
+    }
+    for t in targets {
+        println!("{}: {} (platform tag {})", t.arch, t.image, t.plat);
+    }
+    if plan.standin {
+        println!("built in the local stand-in images: their wheels carry manylinux_2_36 tags (Debian bookworm's glibc), not manylinux2014");
+    }
+    for (b, d) in builds.iter().zip(results) {
+        if let Outcome::Failed { reason, log } = &d.outcome {
+            println!("\n{} failed: {reason}\nlast lines of {}:", b.id, show(log));
+            for line in tail(log, 15) {
+                println!("    {line}");
+            }
+        }
+    }
+}

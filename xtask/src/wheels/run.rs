@@ -1,0 +1,416 @@
+//! The run: one container per architecture, the inputs copied in, the builds
+//! scheduled across them, and each wheel renamed into the output folder.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use super::report::{print_summary, Done, Outcome};
+use super::{container_scripts, Plan, BIN, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
+use crate::config::Config;
+use crate::engine::{exec_command, Container, Engine};
+use crate::platform::{Arch, BuildId, PythonTag, Selection};
+use crate::util::{self, usage, Runner, Undo, UndoGuard};
+use crate::{qemu_register, standin};
+
+/// One architecture's image and platform tag, resolved.
+pub(super) struct Target {
+    pub arch: Arch,
+    pub image: String,
+    pub plat: String,
+}
+
+pub(super) struct Build {
+    pub id: BuildId,
+    pub target: usize,
+    pub dir: String,
+}
+
+pub(super) fn resolve_target(
+    sh: &Shell,
+    run: &Runner,
+    engine: &Engine,
+    plan: &Plan,
+    config: &Config,
+    arch: Arch,
+) -> Result<Target> {
+    let image = if plan.standin {
+        standin::ensure(sh, engine, run, arch)?
+    } else {
+        plan.image
+            .clone()
+            .unwrap_or_else(|| config.images.get(arch).to_string())
+    };
+    let info = engine.ensure_image(sh, run, &image, arch, plan.pull)?;
+    if let Some(info) = &info {
+        info.check_arch(&image, arch)?;
+    }
+    let plat = plan
+        .plat
+        .clone()
+        .or_else(|| config.plat(arch).map(String::from))
+        .or_else(|| {
+            info.as_ref()
+                .and_then(|i| i.env("AUDITWHEEL_PLAT"))
+                .map(String::from)
+        });
+    let plat = match plat {
+        Some(plat) => plat,
+        None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
+        None => bail!("image `{image}` sets no AUDITWHEEL_PLAT: pass --plat (such as manylinux2014_{arch}) or set plat.{arch} in Cargo.toml"),
+    };
+    if Some(arch) != Arch::host() && !run.dry_run {
+        match qemu_register::aarch64_handler()? {
+            Some(h) if h.enabled => {}
+            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`"),
+        }
+    }
+    Ok(Target { arch, image, plat })
+}
+
+/// Creates the cache volume (a no-op when it exists), labelled as ours.
+fn pip_cache_command(engine: &Engine) -> Command {
+    let mut cmd = Command::new(engine.program.as_str());
+    cmd.args([
+        "volume",
+        "create",
+        "--label",
+        &format!("{}=cache", crate::engine::LABEL),
+        PIP_CACHE_VOLUME,
+    ]);
+    cmd.stdout(Stdio::null());
+    cmd
+}
+
+fn container_name(run_id: &str, arch: Arch) -> String {
+    format!("xtask-wheels-{run_id}-{arch}")
+}
+
+pub(super) fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[String]) {
+    let q = |c: &Command| util::command_line(c, &[]);
+    let docker = engine.program.as_str();
+    if plan.pip_cache {
+        println!("{}", q(&pip_cache_command(engine)));
+    }
+    for t in targets {
+        let name = container_name("RUN", t.arch);
+        let mut start = Command::new(docker);
+        start.args(Container::run_args(
+            &name,
+            "RUN",
+            &t.image,
+            t.arch,
+            &plan.volumes(),
+        ));
+        println!("{}", q(&start));
+        println!("{docker} exec {name} sh -c {}", util::shell_quote(SETUP));
+        println!(
+            "{docker} cp --quiet {}/. {name}:{BIN}",
+            util::shell_quote(container_scripts().as_str())
+        );
+        let dirs: Vec<String> = match &plan.selection {
+            Selection::All => vec!["<each folder of /opt/python>".into()],
+            Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
+        };
+        if plan.pre_build.is_empty() {
+            println!("{} | {docker} cp - {name}:{SRC}", q(&plan.tar_command()));
+        }
+        for dir in dirs {
+            let mut sources = SRC.to_string();
+            if let Some(tag) = PythonTag::from_dir(&dir) {
+                if let Some(pre) = plan.pre_build_command(t.arch, tag) {
+                    sources = format!("{SRC}-{dir}");
+                    println!(
+                        "(cd {} && {})",
+                        util::shell_quote(plan.root.as_str()),
+                        q(&pre)
+                    );
+                    println!(
+                        "{} | {docker} cp - {name}:{sources}",
+                        q(&plan.tar_command())
+                    );
+                }
+            }
+            let args = plan.script_args(&dir, &t.plat, &sources);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let exec = exec_command(docker, &name, &plan.env, secrets, &args);
+            println!("{}", util::command_line(&exec, secrets));
+            println!(
+                "{docker} cp --quiet {name}:{OUT}/{}/. {}",
+                util::shell_quote(&dir),
+                util::shell_quote(plan.out.as_str())
+            );
+        }
+        println!("{docker} rm --force --volumes {name}");
+    }
+}
+
+/// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
+fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
+    let mut tar = plan.tar_command();
+    let mut tar = tar
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting tar (is it installed?)")?;
+    let stream = tar.stdout.take().expect("piped");
+    let cp = Command::new(container.engine.program.as_str())
+        .args(["cp", "-", &format!("{}:{dest}", container.name)])
+        .stdin(stream)
+        .output()
+        .context("copying the inputs into the container")?;
+    let tar_status = tar.wait()?;
+    if !tar_status.success() {
+        bail!(
+            "tar could not read the inputs under {} ({tar_status}): see its message above",
+            plan.root
+        );
+    }
+    if !cp.status.success() {
+        bail!(
+            "copying the inputs into the container failed: {}",
+            String::from_utf8_lossy(&cp.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn execute(
+    run: &Runner,
+    engine: &Engine,
+    plan: &Plan,
+    targets: &[Target],
+) -> Result<()> {
+    let target = util::project_root().join("target/xtask");
+    let _lock = util::lock_exclusive(
+        &target.join("wheels.lock"),
+        "another `cargo xtask wheels` in this checkout",
+    )?;
+    let run_id = util::run_id();
+    let logs = target.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
+
+    if plan.pip_cache {
+        run.run_captured(pip_cache_command(engine))?;
+    }
+    let mut containers = Vec::new();
+    let mut builds = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        eprintln!("==> {}: starting a container of {}", t.arch, t.image);
+        let c = Container::start(
+            engine,
+            run,
+            container_name(&run_id, t.arch),
+            &run_id,
+            &t.image,
+            t.arch,
+            &plan.volumes(),
+        )?;
+        let offered = c.read(&["sh", "-c", SETUP]).map_err(|_| {
+            usage(format!(
+                "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
+                t.image,
+                t.arch
+            ))
+        })?;
+        let offered: Vec<String> = offered.lines().map(str::to_string).collect();
+        let chosen = plan
+            .selection
+            .resolve(&offered)
+            .with_context(|| format!("image `{}`", t.image))
+            .map_err(|e| usage(format!("{e:#}")))?;
+        c.copy_in(run, &container_scripts(), BIN)?;
+        if plan.pre_build.is_empty() {
+            copy_inputs(plan, &c, SRC)?;
+        }
+        builds.extend(chosen.into_iter().map(|(python, dir)| Build {
+            id: BuildId {
+                python,
+                arch: t.arch,
+            },
+            target: i,
+            dir,
+        }));
+        containers.push(c);
+    }
+
+    std::fs::create_dir_all(&plan.out)
+        .with_context(|| format!("creating the output folder {}", plan.out))?;
+    // Emulated builds are the slowest: start them first.
+    let mut order: Vec<usize> = (0..builds.len()).collect();
+    order.sort_by_key(|&i| Some(builds[i].id.arch) == Arch::host());
+    let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
+    let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..builds.len()).map(|_| None).collect());
+    let host_stage = Mutex::new(());
+    let stop = AtomicBool::new(false);
+    let workers = plan.jobs.min(builds.len()).max(1);
+    eprintln!(
+        "==> {} builds, {workers} at a time; logs in {logs}",
+        builds.len()
+    );
+
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let Some(i) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
+                let b = &builds[i];
+                let start = Instant::now();
+                let outcome = if stop.load(Ordering::SeqCst) {
+                    Outcome::Skipped
+                } else {
+                    eprintln!("==> {}: building", b.id);
+                    let log = logs.join(format!("{}.log", b.id));
+                    match build_one(
+                        run,
+                        plan,
+                        &targets[b.target],
+                        &containers[b.target],
+                        b,
+                        &log,
+                        &host_stage,
+                    ) {
+                        Ok(wheel) => {
+                            eprintln!(
+                                "==> {}: ok, {}",
+                                b.id,
+                                wheel.file_name().unwrap_or_default()
+                            );
+                            Outcome::Built { wheel }
+                        }
+                        Err(e) => {
+                            eprintln!("==> {}: FAILED: {e:#}", b.id);
+                            if plan.fail_fast {
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                            Outcome::Failed {
+                                reason: format!("{e:#}"),
+                                log,
+                            }
+                        }
+                    }
+                };
+                results.lock().unwrap()[i] = Some(Done {
+                    outcome,
+                    time: start.elapsed(),
+                });
+            });
+        }
+    });
+    drop(containers);
+
+    let results: Vec<Done> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.expect("every build ran"))
+        .collect();
+    print_summary(plan, targets, &builds, &results);
+    let failed = results
+        .iter()
+        .filter(|d| !matches!(d.outcome, Outcome::Built { .. }))
+        .count();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} builds did not produce a wheel",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+/// Runs one build; the repaired wheel lands in the output folder only whole,
+/// by rename from a staging folder beside it.
+fn build_one(
+    run: &Runner,
+    plan: &Plan,
+    t: &Target,
+    c: &Container,
+    b: &Build,
+    log: &Utf8Path,
+    host_stage: &Mutex<()>,
+) -> Result<Utf8PathBuf> {
+    let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
+    let mut sources = SRC.to_string();
+    if let Some(mut pre) = plan.pre_build_command(b.id.arch, b.id.python) {
+        // The host command rewrites shared host files: one at a time, each
+        // followed by its own copy of the inputs.
+        let _one_at_a_time = host_stage.lock().unwrap();
+        let line = util::command_line(&pre, run.secrets);
+        pre.stdout(log_file.try_clone()?)
+            .stderr(log_file.try_clone()?);
+        let status = pre
+            .status()
+            .with_context(|| format!("starting the pre-build command `{line}`"))?;
+        if !status.success() {
+            bail!("the pre-build command `{line}` failed ({status}); its output is in {log}");
+        }
+        sources = format!("{SRC}-{}", b.dir);
+        c.read(&["mkdir", "-p", &sources])?;
+        copy_inputs(plan, c, &sources)?;
+    }
+    let args = plan.script_args(&b.dir, &t.plat, &sources);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut exec = c.exec(&plan.env, run.secrets, &args);
+    exec.stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file.try_clone()?);
+    use std::io::Write;
+    writeln!(log_file, "$ {}", util::command_line(&exec, run.secrets))?;
+    let status = exec
+        .status()
+        .context("running the build in the container")?;
+    if !status.success() {
+        bail!(
+            "{}",
+            last_error(log).unwrap_or_else(|| format!("the build exited with {status}"))
+        );
+    }
+
+    let stage = plan
+        .out
+        .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
+    let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
+    std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
+    c.copy_out(run, &format!("{OUT}/{}/.", b.dir), &stage)
+        .context("copying the wheel out of the container")?;
+    let mut wheels = Vec::new();
+    for entry in stage.read_dir_utf8()? {
+        let entry = entry?;
+        if entry.file_name().ends_with(".whl") {
+            wheels.push(entry.path().to_path_buf());
+        }
+    }
+    let [wheel] = wheels.as_slice() else {
+        bail!(
+            "expected one wheel from the container, found {}",
+            wheels.len()
+        )
+    };
+    let dest = plan.out.join(wheel.file_name().expect("a file"));
+    std::fs::rename(wheel, &dest).with_context(|| format!("moving the wheel into {}", plan.out))?;
+    Ok(dest)
+}
+
+/// The line of a failed build's log that says what broke: the build script's
+/// own `error:` line, else the last thing anything printed (such as the
+/// engine's word when the daemon went away).
+fn last_error(log: &Utf8Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    match text.lines().rev().find(|l| l.starts_with("error: ")) {
+        Some(line) => Some(line.trim_start_matches("error: ").to_string()),
+        None => text
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(String::from),
+    }
+}
