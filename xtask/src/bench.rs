@@ -407,7 +407,7 @@ fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> R
         for py in &case.pythons {
             let dir = PythonTag::parse(py)?.dir_guess();
             let plat = format!("manylinux_2_36_{arch}");
-            let mut cmd = Command::new(engine.program.as_str());
+            let mut cmd = engine.command();
             cmd.args(["run", "--rm", "--platform", &arch.docker_platform()]);
             cmd.args(["--label", &format!("{}=bench", crate::engine::LABEL)]);
             cmd.args([

@@ -14,9 +14,12 @@ use crate::util::{Runner, Undo, UndoGuard};
 /// so that what a run leaves behind can be found.
 pub const LABEL: &str = "org.xtask-wheels";
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Engine {
     pub program: Utf8PathBuf,
+    /// Global options that pick the daemon (such as `--host URL`); empty for
+    /// the client's own default.
+    pub endpoint: Vec<String>,
 }
 
 impl Engine {
@@ -31,7 +34,10 @@ impl Engine {
             if let Ok(path) = which::which(name) {
                 let program = Utf8PathBuf::from_path_buf(path)
                     .map_err(|p| anyhow::anyhow!("engine path {} is not UTF-8", p.display()))?;
-                return Ok(Engine { program });
+                return Ok(Engine {
+                    program,
+                    endpoint: Vec::new(),
+                });
             }
         }
         match explicit {
@@ -49,11 +55,19 @@ impl Engine {
         if dry_run {
             return Ok(Engine::detect().unwrap_or(Engine {
                 program: "docker".into(),
+                endpoint: Vec::new(),
             }));
         }
         let engine = Engine::detect()?;
         engine.check_daemon(sh)?;
         Ok(engine)
+    }
+
+    /// The client, with the options that pick this engine's daemon.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(self.program.as_str());
+        cmd.args(&self.endpoint);
+        cmd
     }
 
     pub fn name(&self) -> &str {
@@ -62,9 +76,9 @@ impl Engine {
 
     /// Fails with the fix when the daemon does not answer.
     pub fn check_daemon(&self, sh: &Shell) -> Result<String> {
-        let program = &self.program;
+        let (program, endpoint) = (&self.program, &self.endpoint);
         let format = "{{.Server.Version}}";
-        let out = cmd!(sh, "{program} version --format {format}")
+        let out = cmd!(sh, "{program} {endpoint...} version --format {format}")
             .quiet()
             .ignore_status()
             .output()?;
@@ -82,12 +96,15 @@ impl Engine {
 
     /// What the engine knows of a local image, or None when it has no such image.
     pub fn inspect_image(&self, sh: &Shell, image: &str) -> Result<Option<ImageInfo>> {
-        let program = &self.program;
+        let (program, endpoint) = (&self.program, &self.endpoint);
         let format = "{{.Id}}\n{{.Architecture}}\n{{range $k, $v := .Config.Labels}}label {{$k}}={{$v}}\n{{end}}{{range .Config.Env}}env {{.}}\n{{end}}";
-        let out = cmd!(sh, "{program} image inspect --format {format} {image}")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        let out = cmd!(
+            sh,
+            "{program} {endpoint...} image inspect --format {format} {image}"
+        )
+        .quiet()
+        .ignore_status()
+        .output()?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             if stderr.to_lowercase().contains("no such image") || stderr.contains("image not known")
@@ -118,9 +135,9 @@ impl Engine {
         if local.is_some() && !pull {
             return Ok(local);
         }
-        let program = &self.program;
+        let (program, endpoint) = (&self.program, &self.endpoint);
         let platform = arch.docker_platform();
-        run.run(cmd!(sh, "{program} pull --platform {platform} {image}")).map_err(|_| {
+        run.run(cmd!(sh, "{program} {endpoint...} pull --platform {platform} {image}")).map_err(|_| {
             anyhow::anyhow!(
                 "image `{image}` is not here and could not be pulled (the engine's reason is above): check the name and your registry login; without a registry, `cargo xtask standin` builds offline stand-ins (`wheels --standin` uses them)"
             )
@@ -192,7 +209,7 @@ impl Engine {
     }
 
     pub fn build_command(&self, sh: &Shell, spec: &ImageBuild) -> Command {
-        let program = &self.program;
+        let (program, endpoint) = (&self.program, &self.endpoint);
         let platform = spec.arch.docker_platform();
         let tag = &spec.tag;
         let context = &spec.context;
@@ -210,7 +227,7 @@ impl Engine {
         }
         cmd!(
             sh,
-            "{program} build --platform {platform} {args...} --tag {tag} {context}"
+            "{program} {endpoint...} build --platform {platform} {args...} --tag {tag} {context}"
         )
         .into()
     }
@@ -298,13 +315,13 @@ impl ImageInfo {
 /// with its value in the client's own environment, so that it appears in no
 /// command line (not in `ps`, not in a log).
 pub fn exec_command(
-    program: &str,
+    engine: &Engine,
     container: &str,
     env: &[(String, String)],
     secrets: &[String],
     args: &[&str],
 ) -> Command {
-    let mut cmd = Command::new(program);
+    let mut cmd = engine.command();
     cmd.arg("exec");
     for (k, v) in env {
         if secrets.contains(k) {
@@ -372,10 +389,10 @@ impl Container {
         volumes: &[String],
     ) -> Result<Container> {
         let guard = UndoGuard::new(Undo::Container {
-            engine: engine.program.clone(),
+            engine: engine.clone(),
             name: name.clone(),
         });
-        let mut cmd = Command::new(engine.program.as_str());
+        let mut cmd = engine.command();
         cmd.args(Container::run_args(&name, run_id, image, arch, volumes))
             .stdout(Stdio::null());
         run.run(cmd)
@@ -389,7 +406,7 @@ impl Container {
 
     /// `docker exec` of a command in the container.
     pub fn exec(&self, env: &[(String, String)], secrets: &[String], args: &[&str]) -> Command {
-        exec_command(self.engine.program.as_str(), &self.name, env, secrets, args)
+        exec_command(&self.engine, &self.name, env, secrets, args)
     }
 
     /// Output of a quick command in the container.
@@ -403,7 +420,7 @@ impl Container {
 
     /// `docker cp` of a host folder's contents into the container.
     pub fn copy_in(&self, run: &Runner, from: &Utf8Path, to: &str) -> Result<()> {
-        let mut cmd = Command::new(self.engine.program.as_str());
+        let mut cmd = self.engine.command();
         cmd.args([
             "cp",
             "--quiet",
@@ -415,7 +432,7 @@ impl Container {
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).
     pub fn copy_out(&self, run: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
-        let mut cmd = Command::new(self.engine.program.as_str());
+        let mut cmd = self.engine.command();
         cmd.args([
             "cp",
             "--quiet",
@@ -462,8 +479,12 @@ mod tests {
             ("MODE".to_string(), "a b".to_string()),
             ("TOKEN".to_string(), "s3cret".to_string()),
         ];
+        let docker = Engine {
+            program: "docker".into(),
+            endpoint: Vec::new(),
+        };
         let cmd = exec_command(
-            "docker",
+            &docker,
             "c1",
             &env,
             &["TOKEN".to_string()],
@@ -488,6 +509,7 @@ mod tests {
         let sh = Shell::new().unwrap();
         let engine = Engine {
             program: "docker".into(),
+            endpoint: Vec::new(),
         };
         let spec = ImageBuild {
             tag: "manylinux_aarch64".into(),

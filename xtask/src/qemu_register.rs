@@ -189,7 +189,7 @@ pub fn run_args(image: &str, args: &[String], privileged: bool) -> Vec<String> {
 }
 
 fn register(run: &util::Runner, engine: &Engine, image: &str, args: &[String]) -> Result<()> {
-    let mut privileged = std::process::Command::new(engine.program.as_str());
+    let mut privileged = engine.command();
     privileged.args(run_args(image, args, true));
     if run.dry_run {
         return run.run(privileged);
@@ -214,7 +214,7 @@ fn register(run: &util::Runner, engine: &Engine, image: &str, args: &[String]) -
         "warning: the engine cannot grant --privileged on this host (its capability bounding set is incomplete, as inside a container); \
          retrying with only what registration needs: --cap-add SYS_ADMIN, a writable /proc/sys, AppArmor unconfined"
     );
-    let mut narrow = std::process::Command::new(engine.program.as_str());
+    let mut narrow = engine.command();
     narrow.args(run_args(image, args, false));
     run.run(narrow)
 }

@@ -193,7 +193,7 @@ static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
 #[derive(Clone, Debug, PartialEq)]
 pub enum Undo {
     Container {
-        engine: Utf8PathBuf,
+        engine: crate::engine::Engine,
         name: String,
     },
     /// A file or folder of ours that must not outlive the command.
@@ -204,7 +204,8 @@ impl Undo {
     fn perform(&self) {
         match self {
             Undo::Container { engine, name } => {
-                let _ = Command::new(engine.as_str())
+                let _ = engine
+                    .command()
                     .args(["rm", "--force", "--volumes", name])
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())

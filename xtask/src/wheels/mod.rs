@@ -56,10 +56,10 @@ impl flags::Wheels {
             .map(|&arch| resolve_target(sh, run, &engine, &plan, config, arch))
             .collect::<Result<Vec<_>>>()?;
         if run.dry_run {
-            print_dry_run(&plan, &engine, &targets, run.secrets);
+            print_dry_run(&plan, &targets, run.secrets);
             return Ok(());
         }
-        execute(run, &engine, &plan, &targets)
+        execute(run, &plan, &targets)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::{qemu_register, standin};
 /// One architecture's image and platform tag, resolved.
 pub(super) struct Target {
     pub arch: Arch,
+    pub engine: Engine,
     pub image: String,
     pub plat: String,
 }
@@ -72,12 +73,17 @@ pub(super) fn resolve_target(
             _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`"),
         }
     }
-    Ok(Target { arch, image, plat })
+    Ok(Target {
+        arch,
+        engine: engine.clone(),
+        image,
+        plat,
+    })
 }
 
 /// Creates the cache volume (a no-op when it exists), labelled as ours.
 fn pip_cache_command(engine: &Engine) -> Command {
-    let mut cmd = Command::new(engine.program.as_str());
+    let mut cmd = engine.command();
     cmd.args([
         "volume",
         "create",
@@ -89,19 +95,32 @@ fn pip_cache_command(engine: &Engine) -> Command {
     cmd
 }
 
+/// Each engine of the run once (the arches may share one).
+fn distinct_engines(targets: &[Target]) -> Vec<&Engine> {
+    let mut engines: Vec<&Engine> = Vec::new();
+    for t in targets {
+        if !engines.contains(&&t.engine) {
+            engines.push(&t.engine);
+        }
+    }
+    engines
+}
+
 fn container_name(run_id: &str, arch: Arch) -> String {
     format!("xtask-wheels-{run_id}-{arch}")
 }
 
-pub(super) fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], secrets: &[String]) {
+pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) {
     let q = |c: &Command| util::command_line(c, &[]);
-    let docker = engine.program.as_str();
     if plan.pip_cache {
-        println!("{}", q(&pip_cache_command(engine)));
+        for engine in distinct_engines(targets) {
+            println!("{}", q(&pip_cache_command(engine)));
+        }
     }
     for t in targets {
         let name = container_name("RUN", t.arch);
-        let mut start = Command::new(docker);
+        let docker = q(&t.engine.command());
+        let mut start = t.engine.command();
         start.args(Container::run_args(
             &name,
             "RUN",
@@ -140,7 +159,7 @@ pub(super) fn print_dry_run(plan: &Plan, engine: &Engine, targets: &[Target], se
             }
             let args = plan.script_args(&dir, &t.plat, &sources);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let exec = exec_command(docker, &name, &plan.env, secrets, &args);
+            let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
             println!("{}", util::command_line(&exec, secrets));
             println!(
                 "{docker} cp --quiet {name}:{OUT}/{}/. {}",
@@ -160,7 +179,9 @@ fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
         .spawn()
         .context("starting tar (is it installed?)")?;
     let stream = tar.stdout.take().expect("piped");
-    let cp = Command::new(container.engine.program.as_str())
+    let cp = container
+        .engine
+        .command()
         .args(["cp", "-", &format!("{}:{dest}", container.name)])
         .stdin(stream)
         .output()
@@ -181,12 +202,7 @@ fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn execute(
-    run: &Runner,
-    engine: &Engine,
-    plan: &Plan,
-    targets: &[Target],
-) -> Result<()> {
+pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<()> {
     let target = util::project_root().join("target/xtask");
     let _lock = util::lock_exclusive(
         &target.join("wheels.lock"),
@@ -197,14 +213,16 @@ pub(super) fn execute(
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
 
     if plan.pip_cache {
-        run.run_captured(pip_cache_command(engine))?;
+        for engine in distinct_engines(targets) {
+            run.run_captured(pip_cache_command(engine))?;
+        }
     }
     let mut containers = Vec::new();
     let mut builds = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         eprintln!("==> {}: starting a container of {}", t.arch, t.image);
         let c = Container::start(
-            engine,
+            &t.engine,
             run,
             container_name(&run_id, t.arch),
             &run_id,
