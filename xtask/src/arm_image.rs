@@ -16,7 +16,7 @@ impl flags::ArmImage {
             eprintln!("the build context has no qemu-aarch64-static: copying it first");
             qemu_copy::copy(run, &qemu_copy::find(None)?, &qemu_copy::dest())?;
         }
-        let engine = Engine::ready(sh, run.dry_run)?;
+        let engine = Engine::ready(sh, run.dry_run, config.engine(Arch::Aarch64))?;
         let context = qemu_copy::context_dir();
         let derived = DerivedImage {
             base: &base,

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSpec};
 use crate::platform::{Arch, PythonTag};
 use crate::{flags, standin, util};
 
@@ -58,8 +58,7 @@ struct Inputs {
 impl flags::Bench {
     pub fn run(self, sh: &Shell, _run: &util::Runner) -> Result<()> {
         let reps = self.reps.get();
-        let engine = Engine::detect()?;
-        engine.check_daemon(sh)?;
+        let engine = Engine::ready(sh, false, &EngineSpec::Default)?;
         let quiet = util::Runner {
             dry_run: false,
             secrets: &[],

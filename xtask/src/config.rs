@@ -4,7 +4,8 @@
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::platform::{parse_arches, Arch, Selection};
+use crate::engine::EngineSpec;
+use crate::platform::{parse_arches, Arch, Patterns, Selection};
 
 const SECTION: &str = "workspace.metadata.wheels";
 
@@ -45,6 +46,13 @@ pub struct Config {
     pub pre_build: Vec<String>,
     pub images: PerArch,
     pub plat: [Option<String>; 2],
+    /// The engine each architecture builds on.
+    pub engines: [EngineSpec; 2],
+    /// Extra arguments for every build container's create (`docker run`).
+    pub container_args: Vec<String>,
+    /// cibuildwheel-style build identifier patterns: what to build, what to skip.
+    pub build: Patterns,
+    pub skip: Patterns,
     pub arm_image: ImageRecipe,
     pub x64_image: ImageRecipe,
     pub qemu_image: String,
@@ -88,6 +96,10 @@ impl Default for Config {
                 "quay.io/pypa/manylinux2014_aarch64".into(),
             ]),
             plat: [None, None],
+            engines: [EngineSpec::Default, EngineSpec::Default],
+            container_args: Vec::new(),
+            build: Patterns::default(),
+            skip: Patterns::default(),
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),
                 tag: "manylinux_aarch64".into(),
@@ -192,11 +204,52 @@ impl Config {
                 t.finish()?;
             }
         }
+        if let Some(engines) = r.table("engines")? {
+            let mut bad = None;
+            let section = format!("{SECTION}.engines");
+            read_per_arch(engines, |arch, v| match EngineSpec::parse(&v) {
+                Ok(spec) => config.engines[arch as usize] = spec,
+                Err(e) => bad = Some(format!("`{section}.{arch}` in {file}: {e}")),
+            })?;
+            if let Some(e) = bad {
+                bail!("{e}");
+            }
+        }
+        if let Some(v) = r.strings("container-args")? {
+            config.container_args = v;
+        }
+        for key in ["build", "skip"] {
+            if let Some(v) = r.strings_or_words(key)? {
+                let patterns = Patterns::parse(&v).map_err(|e| r.invalid(key, e))?;
+                match key {
+                    "build" => config.build = patterns,
+                    _ => config.skip = patterns,
+                }
+            }
+        }
         if let Some(v) = r.string("qemu-image")? {
             config.qemu_image = v;
         }
         r.finish()?;
         Ok(config)
+    }
+
+    pub fn engine(&self, arch: Arch) -> &EngineSpec {
+        &self.engines[arch as usize]
+    }
+
+    /// Applies the global `--engine ARCH=VALUE` flags over the file's engines.
+    pub fn set_engines(&mut self, flags: &[String]) -> Result<()> {
+        for item in flags {
+            let (arch, value) = item.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--engine `{item}` has no `=`: write ARCH=ENGINE, such as aarch64=ssh://me@arm-box")
+            })?;
+            let arch =
+                Arch::parse(arch.trim()).map_err(|e| anyhow::anyhow!("--engine `{item}`: {e}"))?;
+            self.engines[arch as usize] =
+                EngineSpec::parse(value).map_err(|e| anyhow::anyhow!("--engine `{item}`: {e}"))?;
+        }
+        Ok(())
     }
 
     pub fn plat(&self, arch: Arch) -> Option<&str> {
@@ -314,6 +367,17 @@ impl<'a> Reader<'a> {
             Some(toml::Value::String(s)) => {
                 self.seen.push(key.to_string());
                 Ok(Some(s.split(',').map(str::to_string).collect()))
+            }
+            _ => self.strings(key),
+        }
+    }
+
+    /// A list, or one string of space-separated words (cibuildwheel's selectors).
+    fn strings_or_words(&mut self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.table.get(key) {
+            Some(toml::Value::String(s)) => {
+                self.seen.push(key.to_string());
+                Ok(Some(s.split_whitespace().map(str::to_string).collect()))
             }
             _ => self.strings(key),
         }
@@ -453,10 +517,57 @@ packages = []
     }
 
     #[test]
+    fn engines_and_selectors() {
+        let config = parse(
+            r#"
+container-args = ["--ulimit", "nproc=1024:1024"]
+build = "cp31?-* pp*"
+skip = ["*-manylinux_aarch64"]
+[workspace.metadata.wheels.engines]
+aarch64 = "ssh://me@arm-box:2222"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.engine(Arch::X86_64), &EngineSpec::Default);
+        assert_eq!(
+            config.engine(Arch::Aarch64),
+            &EngineSpec::Host("ssh://me@arm-box:2222".into())
+        );
+        assert_eq!(config.container_args, ["--ulimit", "nproc=1024:1024"]);
+        assert_eq!(config.build.to_string(), "cp31?-* pp*");
+        assert_eq!(config.skip.to_string(), "*-manylinux_aarch64");
+
+        let mut config = config;
+        config
+            .set_engines(&["arm64=podman".into(), "x86_64=unix:///run/d2.sock".into()])
+            .unwrap();
+        assert_eq!(config.engine(Arch::Aarch64), &EngineSpec::Podman(None));
+        for (flag, says) in [
+            ("aarch64", "--engine `aarch64` has no `=`"),
+            (
+                "sparc=podman",
+                "--engine `sparc=podman`: unknown arch `sparc`",
+            ),
+            (
+                "aarch64=http://x",
+                "--engine `aarch64=http://x`: engine `http://x` is not an engine URL",
+            ),
+        ] {
+            let e = config.set_engines(&[flag.into()]).unwrap_err().to_string();
+            assert!(e.starts_with(says), "{e}");
+        }
+        assert_eq!(
+            err("[workspace.metadata.wheels.engines]\naarch64 = \"a b\""),
+            "`workspace.metadata.wheels.engines.aarch64` in /repo/Cargo.toml: engine `a b` is neither a Docker context name nor an engine URL: give a context (`docker context ls`), unix://, tcp://, ssh://user@host, or podman"
+        );
+        assert!(err("build = \"cp3{1-*\"").starts_with("`workspace.metadata.wheels.build` in /repo/Cargo.toml: pattern `cp3{1-*` has unbalanced braces"));
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -3,9 +3,9 @@
 use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Server};
 use crate::platform::Arch;
-use crate::{config::Config, flags, qemu_copy, qemu_register};
+use crate::{config::Config, flags, qemu_copy, qemu_register, util};
 
 #[derive(Debug, PartialEq)]
 pub enum Status {
@@ -41,49 +41,65 @@ impl Check {
     }
 }
 
+/// One configured engine, as doctor found it.
+struct Found {
+    arch: Arch,
+    engine: Engine,
+    server: Option<Server>,
+}
+
 /// Runs every check; never fails itself, so that all lines get printed.
 pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
     let mut out = Vec::new();
-    let engine = match Engine::detect() {
-        Ok(engine) => {
-            let program = &engine.program;
-            let version = cmd!(sh, "{program} --version")
-                .quiet()
-                .ignore_status()
-                .read()
-                .unwrap_or_default();
-            out.push(Check::new(
-                "container engine",
-                Status::Ok,
-                format!("{program} ({})", version.trim()),
-            ));
-            Some(engine)
-        }
-        Err(e) => {
-            out.push(Check::new(
-                "container engine",
-                Status::Missing,
-                format!("{e:#}"),
-            ));
-            None
-        }
-    };
-    let daemon = engine.as_ref().map(|e| e.check_daemon(sh));
-    match &daemon {
-        Some(Ok(version)) => out.push(Check::new(
-            "daemon",
-            Status::Ok,
-            format!("reachable, server {version}"),
-        )),
-        Some(Err(e)) => out.push(Check::new("daemon", Status::Missing, format!("{e:#}"))),
-        None => out.push(Check::new(
-            "daemon",
-            Status::Missing,
-            "not checked: no container engine",
-        )),
+    let mut found: Vec<Found> = Vec::new();
+    for &arch in &config.arch {
+        let spec = config.engine(arch);
+        let what = match arch {
+            Arch::X86_64 => "x86_64 engine",
+            Arch::Aarch64 => "aarch64 engine",
+        };
+        let engine = match Engine::from_spec(spec) {
+            Ok(engine) => engine,
+            Err(e) => {
+                out.push(Check::new(what, Status::Missing, format!("{e:#}")));
+                continue;
+            }
+        };
+        let server = match engine.server(sh) {
+            Ok(server) => {
+                let how = if server.native(arch) {
+                    "native"
+                } else {
+                    "emulated"
+                };
+                out.push(Check::new(
+                    what,
+                    Status::Ok,
+                    format!(
+                        "{}: server {} on {}, {arch} builds {how}",
+                        engine.describe(),
+                        server.version,
+                        server.arch
+                    ),
+                ));
+                Some(server)
+            }
+            Err(e) => {
+                out.push(Check::new(what, Status::Missing, format!("{e:#}")));
+                None
+            }
+        };
+        found.push(Found {
+            arch,
+            engine,
+            server,
+        });
     }
 
-    let needs_emulation = config.arch.iter().any(|&a| Some(a) != Arch::host());
+    // This machine's handlers matter only to emulated builds on a local engine.
+    let needs_emulation = found
+        .iter()
+        .any(|f| f.engine.is_local() && f.server.as_ref().is_some_and(|s| !s.native(f.arch)));
     let need = |needed: bool| {
         if needed {
             Status::Missing
@@ -130,30 +146,79 @@ pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
         )),
     }
 
-    for &arch in &config.arch {
+    for f in &found {
+        let arch = f.arch;
         let image = config.images.get(arch);
         let what = match arch {
             Arch::X86_64 => "x86_64 image",
             Arch::Aarch64 => "aarch64 image",
         };
-        let check = match (&engine, &daemon) {
-            (Some(engine), Some(Ok(_))) => match engine.inspect_image(sh, image) {
+        let engine = &f.engine;
+        let check = match &f.server {
+            Some(_) => match engine.inspect_image(sh, image) {
                 Ok(Some(info)) => match info.check_arch(image, arch) {
-                    Ok(()) => Check::new(what, Status::Ok, format!("{image} ({})", short_id(&info.id))),
+                    Ok(()) => container_start(sh, engine, image, arch).unwrap_or_else(|| {
+                        Check::new(what, Status::Ok, format!("{image} ({}) on {}", short_id(&info.id), engine.describe()))
+                    }),
                     Err(e) => Check::new(what, Status::Missing, format!("{e:#}")),
                 },
                 Ok(None) => Check::new(
                     what,
                     Status::Missing,
-                    format!("{image} is not here; fix: `{} pull --platform {} {image}` or `cargo xtask prep`", engine.name(), arch.docker_platform()),
+                    format!(
+                        "{image} is not on {}; fix: `{} pull --platform {} {image}`, `cargo xtask prep`, or `docker save {image} | {} load` from an engine that has it",
+                        engine.describe(),
+                        util::command_line(&engine.command(), &[]),
+                        arch.docker_platform(),
+                        util::command_line(&engine.command(), &[]),
+                    ),
                 ),
                 Err(e) => Check::new(what, Status::Missing, format!("{e:#}")),
             },
-            _ => Check::new(what, Status::Missing, format!("{image}: not checked, no daemon")),
+            None => Check::new(what, Status::Missing, format!("{image}: not checked, its engine does not answer")),
         };
         out.push(check);
     }
     out
+}
+
+/// podman refuses some container starts that its `info` does not foretell
+/// (the process limit, rootless networking): start one, and say the fix.
+/// None when it starts, or for docker.
+fn container_start(sh: &Shell, engine: &Engine, image: &str, arch: Arch) -> Option<Check> {
+    if !engine.is_podman() {
+        return None;
+    }
+    let (program, endpoint) = (&engine.program, &engine.endpoint);
+    let label = format!("{}=container", crate::engine::LABEL);
+    let platform = arch.docker_platform();
+    let out = cmd!(
+        sh,
+        "{program} {endpoint...} run --rm --label {label} --platform {platform} --entrypoint true {image}"
+    )
+    .quiet()
+    .ignore_status()
+    .output()
+    .ok()?;
+    if out.status.success() {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reason = stderr
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no reason given");
+    Some(Check::new(
+        "container start",
+        Status::Missing,
+        format!(
+            "{} cannot start a container of {image} ({reason}){}",
+            engine.describe(),
+            crate::engine::start_failure_fix(&stderr)
+        ),
+    ))
 }
 
 fn short_id(id: &str) -> &str {

@@ -14,12 +14,122 @@ use crate::util::{Runner, Undo, UndoGuard};
 /// so that what a run leaves behind can be found.
 pub const LABEL: &str = "org.xtask-wheels";
 
+/// Which engine an architecture builds on, as the user wrote it: a Docker
+/// context name, an engine URL, or podman (local or by URL).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EngineSpec {
+    /// What the docker CLI uses now (its environment, its current context);
+    /// `XTASK_ENGINE`, else `docker`, else `podman`.
+    #[default]
+    Default,
+    Context(String),
+    /// `unix://`, `tcp://` or `ssh://user@host[:port]`.
+    Host(String),
+    /// Local podman, or podman at a URL (written `podman+ssh://...`).
+    Podman(Option<String>),
+}
+
+impl EngineSpec {
+    pub fn parse(value: &str) -> Result<EngineSpec, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err("the engine is empty: give a Docker context name, an engine URL (unix://, tcp://, ssh://user@host), or podman".into());
+        }
+        if value == "docker" {
+            return Ok(EngineSpec::Default);
+        }
+        if value == "podman" {
+            return Ok(EngineSpec::Podman(None));
+        }
+        let url_ok = |url: &str| {
+            let (scheme, rest) = url.split_once("://")?;
+            (["unix", "tcp", "ssh"].contains(&scheme) && !rest.is_empty()).then_some(())
+        };
+        if let Some(url) = value.strip_prefix("podman+") {
+            return url_ok(url)
+                .map(|()| EngineSpec::Podman(Some(url.to_string())))
+                .ok_or_else(|| format!("engine `{value}` is not a podman URL: write podman+unix:///path, podman+tcp://host:port or podman+ssh://user@host[:port]/socket"));
+        }
+        if value.contains("://") {
+            return url_ok(value)
+                .map(|()| EngineSpec::Host(value.to_string()))
+                .ok_or_else(|| format!("engine `{value}` is not an engine URL: use unix:///path, tcp://host:port or ssh://user@host[:port]"));
+        }
+        let context_ok = value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
+        if context_ok {
+            Ok(EngineSpec::Context(value.to_string()))
+        } else {
+            Err(format!("engine `{value}` is neither a Docker context name nor an engine URL: give a context (`docker context ls`), unix://, tcp://, ssh://user@host, or podman"))
+        }
+    }
+}
+
+impl EngineSpec {
+    /// The client program; None for the default, which is detected.
+    fn client(&self) -> Option<&'static str> {
+        match self {
+            EngineSpec::Default => None,
+            EngineSpec::Context(_) | EngineSpec::Host(_) => Some("docker"),
+            EngineSpec::Podman(_) => Some("podman"),
+        }
+    }
+
+    /// The client's global options that pick the daemon.
+    fn endpoint(&self) -> Vec<String> {
+        match self {
+            EngineSpec::Default | EngineSpec::Podman(None) => Vec::new(),
+            EngineSpec::Context(c) => vec!["--context".into(), c.clone()],
+            EngineSpec::Host(h) => vec!["--host".into(), h.clone()],
+            EngineSpec::Podman(Some(url)) => vec!["--url".into(), url.clone()],
+        }
+    }
+}
+
+impl std::fmt::Display for EngineSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineSpec::Default => f.write_str("the default engine"),
+            EngineSpec::Context(c) => write!(f, "context {c}"),
+            EngineSpec::Host(h) => f.write_str(h),
+            EngineSpec::Podman(None) => f.write_str("podman"),
+            EngineSpec::Podman(Some(url)) => write!(f, "podman+{url}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Engine {
     pub program: Utf8PathBuf,
     /// Global options that pick the daemon (such as `--host URL`); empty for
     /// the client's own default.
     pub endpoint: Vec<String>,
+}
+
+/// What an engine says of itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Server {
+    pub version: String,
+    /// The architecture containers run on natively, in Docker's words (`amd64`, `arm64`).
+    pub arch: String,
+}
+
+impl Server {
+    /// Whether `arch` runs natively there (else under emulation).
+    pub fn native(&self, arch: Arch) -> bool {
+        Arch::from_docker_name(&self.arch) == Some(arch)
+    }
+}
+
+fn on_path(name: &str) -> Option<Utf8PathBuf> {
+    which::which(name)
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
 }
 
 impl Engine {
@@ -30,15 +140,11 @@ impl Engine {
             Some(e) => vec![e.clone()],
             None => vec!["docker".into(), "podman".into()],
         };
-        for name in &candidates {
-            if let Ok(path) = which::which(name) {
-                let program = Utf8PathBuf::from_path_buf(path)
-                    .map_err(|p| anyhow::anyhow!("engine path {} is not UTF-8", p.display()))?;
-                return Ok(Engine {
-                    program,
-                    endpoint: Vec::new(),
-                });
-            }
+        if let Some(program) = candidates.iter().find_map(|name| on_path(name)) {
+            return Ok(Engine {
+                program,
+                endpoint: Vec::new(),
+            });
         }
         match explicit {
             Some(e) => bail!("container engine `{e}` (from XTASK_ENGINE) is not on PATH: install it or unset XTASK_ENGINE"),
@@ -48,18 +154,34 @@ impl Engine {
         }
     }
 
+    /// The engine `spec` names; only finds the client, asks the daemon nothing.
+    pub fn from_spec(spec: &EngineSpec) -> Result<Engine> {
+        let Some(name) = spec.client() else {
+            return Engine::detect();
+        };
+        let program = on_path(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "engine `{spec}` needs the `{name}` client, which is not on PATH: install it"
+            )
+        })?;
+        Ok(Engine {
+            program,
+            endpoint: spec.endpoint(),
+        })
+    }
+
     /// The engine a subcommand runs with: found, and its daemon answering.
     /// Under `--dry-run` nothing is asked of the daemon, and an engine that is
-    /// not installed is named `docker` in the printed commands.
-    pub fn ready(sh: &Shell, dry_run: bool) -> Result<Engine> {
+    /// not installed is named by its client in the printed commands.
+    pub fn ready(sh: &Shell, dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
         if dry_run {
-            return Ok(Engine::detect().unwrap_or(Engine {
-                program: "docker".into(),
-                endpoint: Vec::new(),
+            return Ok(Engine::from_spec(spec).unwrap_or_else(|_| Engine {
+                program: spec.client().unwrap_or("docker").into(),
+                endpoint: spec.endpoint(),
             }));
         }
-        let engine = Engine::detect()?;
-        engine.check_daemon(sh)?;
+        let engine = Engine::from_spec(spec)?;
+        engine.server(sh)?;
         Ok(engine)
     }
 
@@ -74,24 +196,85 @@ impl Engine {
         self.program.file_name().unwrap_or("docker")
     }
 
-    /// Fails with the fix when the daemon does not answer.
-    pub fn check_daemon(&self, sh: &Shell) -> Result<String> {
+    pub fn is_podman(&self) -> bool {
+        self.name().starts_with("podman")
+    }
+
+    /// How messages name the engine: the client and what picks its daemon.
+    pub fn describe(&self) -> String {
+        let mut words = vec![self.name().to_string()];
+        words.extend(self.endpoint.iter().cloned());
+        if self.endpoint.is_empty() && !self.is_podman() {
+            if let Ok(host) = std::env::var("DOCKER_HOST") {
+                words.push(format!("(DOCKER_HOST={host})"));
+            }
+        }
+        words.join(" ")
+    }
+
+    /// Whether the daemon runs on this machine, so that this machine's
+    /// binfmt handlers are the ones its containers use.
+    pub fn is_local(&self) -> bool {
+        let host = match self.endpoint.as_slice() {
+            [] if self.is_podman() => return true,
+            [] => std::env::var("DOCKER_HOST").unwrap_or_default(),
+            [flag, value] if flag == "--host" || flag == "--url" => value.clone(),
+            _ => return false,
+        };
+        host.is_empty() || host.starts_with("unix://")
+    }
+
+    /// The daemon's version and architecture; fails with the fix when it does not answer.
+    pub fn server(&self, sh: &Shell) -> Result<Server> {
         let (program, endpoint) = (&self.program, &self.endpoint);
-        let format = "{{.Server.Version}}";
-        let out = cmd!(sh, "{program} {endpoint...} version --format {format}")
-            .quiet()
-            .ignore_status()
-            .output()?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        let out = if self.is_podman() {
+            let format = "{{.Version.Version}}|{{.Host.Arch}}";
+            cmd!(sh, "{program} {endpoint...} info --format {format}")
+        } else {
+            let format = "{{.Server.Version}}|{{.Server.Arch}}";
+            cmd!(sh, "{program} {endpoint...} version --format {format}")
+        }
+        .quiet()
+        .ignore_status()
+        .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let (true, Some((version, arch))) = (out.status.success(), text.trim().split_once('|')) {
+            return Ok(Server {
+                version: version.to_string(),
+                arch: arch.to_string(),
+            });
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         let reason = stderr
             .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no answer")
-            .trim();
-        bail!("the {} daemon is not reachable ({reason}): start it (`sudo systemctl start docker`, or `sudo dockerd &`)", self.name())
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no answer");
+        bail!(
+            "the engine `{}` is not reachable ({reason}): {}",
+            self.describe(),
+            self.reach_fix()
+        )
+    }
+
+    /// What to do when the daemon does not answer, by how it is reached.
+    fn reach_fix(&self) -> String {
+        let target = self.endpoint.get(1).map(String::as_str).unwrap_or("");
+        if let Some(rest) = target.strip_prefix("ssh://") {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!("check that `ssh {host} docker version` works there (key login, the user in the docker group), and that sshd runs")
+        } else if self.endpoint.first().map(String::as_str) == Some("--context") {
+            format!(
+                "check the context with `docker context inspect {target}` and that its daemon runs"
+            )
+        } else if self.is_podman() {
+            "check `podman info` (for a URL: that `podman system service` listens there)".into()
+        } else if self.is_local() {
+            "start it (`sudo systemctl start docker`, or `sudo dockerd &`)".into()
+        } else {
+            "check the address and that the daemon listens there".into()
+        }
     }
 
     /// What the engine knows of a local image, or None when it has no such image.
@@ -148,6 +331,67 @@ impl Engine {
         self.inspect_image(sh, image)?
             .map(Some)
             .ok_or_else(|| anyhow::anyhow!("`{image}` is still missing after the pull"))
+    }
+
+    /// The entries of a folder of an image, read without running anything in
+    /// it (a created container, copied from), so no emulation is needed.
+    pub fn list_image_dir(&self, image: &str, arch: Arch, dir: &str) -> Result<Vec<String>> {
+        let name = format!("xtask-list-{}", crate::util::run_id());
+        let _guard = UndoGuard::new(Undo::Container {
+            engine: self.clone(),
+            name: name.clone(),
+        });
+        let create = self
+            .command()
+            .args(["create", "--name", &name, "--label"])
+            .arg(format!("{LABEL}=container"))
+            .args([
+                "--platform",
+                &arch.docker_platform(),
+                "--entrypoint",
+                "true",
+                image,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .context("creating a container to list the image")?;
+        if !create.status.success() {
+            bail!(
+                "cannot create a container of `{image}` on {}: {}",
+                self.describe(),
+                String::from_utf8_lossy(&create.stderr).trim()
+            );
+        }
+        let mut cp = self
+            .command()
+            .args(["cp", &format!("{name}:{dir}"), "-"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("copying from the listing container")?;
+        let list = Command::new("tar")
+            .args(["--list", "--file=-"])
+            .stdin(cp.stdout.take().expect("piped"))
+            .output()
+            .context("starting tar (is it installed?)")?;
+        let cp = cp.wait_with_output()?;
+        if !cp.status.success() {
+            bail!(
+                "image `{image}` has no {dir}: {}",
+                String::from_utf8_lossy(&cp.stderr).trim()
+            );
+        }
+        // Entries are `python/`, `python/cp312-cp312/...`: keep the second part, once.
+        let mut names: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&list.stdout).lines() {
+            if let Some(entry) = line.split('/').nth(1).filter(|e| !e.is_empty()) {
+                if !names.iter().any(|n| n == entry) {
+                    names.push(entry.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 
     /// Builds an image from a context unless an image with that tag already
@@ -334,6 +578,22 @@ pub fn exec_command(
     cmd
 }
 
+/// The fix for a container start failure this tool knows, as a suffix for its message.
+pub fn start_failure_fix(error: &str) -> String {
+    if error.contains("error setting rlimit type 6") {
+        // podman as root on hosts whose nproc limit is above what the
+        // runtime may set: lower it for the container.
+        "; the engine cannot apply the host's process limit (RLIMIT_NPROC) to containers: \
+         set `default_ulimits = [\"nproc=1024:1024\"]` under [containers] in containers.conf, \
+         or pass --container-arg=--ulimit=nproc=1024:1024"
+            .into()
+    } else if error.contains("/dev/net/tun") || error.contains("slirp4netns") {
+        "; rootless podman cannot set up networking here: builds need none, so pass --container-arg=--network=none (config: container-args)".into()
+    } else {
+        String::new()
+    }
+}
+
 /// A container that lives as long as this value (and no longer, also on Ctrl-C).
 pub struct Container {
     pub engine: Engine,
@@ -342,14 +602,15 @@ pub struct Container {
 }
 
 impl Container {
-    /// The `docker run` line of a long-lived build container.
-    /// The `docker run` line of a long-lived build container; `volumes` are `name:/path` mounts.
+    /// The `docker run` line of a long-lived build container; `volumes` are
+    /// `name:/path` mounts, `extra` the user's own create arguments.
     pub fn run_args(
         name: &str,
         run_id: &str,
         image: &str,
         arch: Arch,
         volumes: &[String],
+        extra: &[String],
     ) -> Vec<String> {
         let mut args: Vec<String> = [
             "run",
@@ -374,11 +635,13 @@ impl Container {
             args.push("--volume".into());
             args.push(v.clone());
         }
+        args.extend(extra.iter().cloned());
         args.extend([image, "sleep", "infinity"].map(str::to_string));
         args
     }
 
     /// Starts it; registered for removal before it exists, so no signal can leak it.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         engine: &Engine,
         run: &Runner,
@@ -387,16 +650,21 @@ impl Container {
         image: &str,
         arch: Arch,
         volumes: &[String],
+        extra: &[String],
     ) -> Result<Container> {
         let guard = UndoGuard::new(Undo::Container {
             engine: engine.clone(),
             name: name.clone(),
         });
         let mut cmd = engine.command();
-        cmd.args(Container::run_args(&name, run_id, image, arch, volumes))
-            .stdout(Stdio::null());
-        run.run(cmd)
-            .with_context(|| format!("starting a container of `{image}`"))?;
+        cmd.args(Container::run_args(
+            &name, run_id, image, arch, volumes, extra,
+        ))
+        .stdout(Stdio::null());
+        run.run_captured(cmd).map_err(|e| {
+            let fix = start_failure_fix(&format!("{e:#}"));
+            e.context(format!("starting a container of `{image}`{fix}"))
+        })?;
         Ok(Container {
             engine: engine.clone(),
             name,
@@ -467,9 +735,9 @@ mod tests {
     #[test]
     fn container_run_line() {
         assert_eq!(
-            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()]).join(" "),
+            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
             "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
-             --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip manylinux:latest sleep infinity"
+             --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest sleep infinity"
         );
     }
 
@@ -525,5 +793,82 @@ mod tests {
              --label org.xtask-wheels.arch=aarch64 --build-arg BASE=quay.io/pypa/manylinux2014_aarch64 \
              --tag manylinux_aarch64 /repo/scripts/arm-image"
         );
+    }
+
+    #[test]
+    fn engine_specs() {
+        let ok = |v: &str| EngineSpec::parse(v).unwrap();
+        assert_eq!(ok("docker"), EngineSpec::Default);
+        assert_eq!(ok("podman"), EngineSpec::Podman(None));
+        assert_eq!(ok("arm-box"), EngineSpec::Context("arm-box".into()));
+        assert_eq!(
+            ok("ssh://me@10.0.0.2:2222"),
+            EngineSpec::Host("ssh://me@10.0.0.2:2222".into())
+        );
+        assert_eq!(
+            ok("tcp://arm:2376"),
+            EngineSpec::Host("tcp://arm:2376".into())
+        );
+        assert_eq!(
+            ok("unix:///run/d2.sock"),
+            EngineSpec::Host("unix:///run/d2.sock".into())
+        );
+        assert_eq!(
+            ok("podman+ssh://me@pi/run/podman/podman.sock"),
+            EngineSpec::Podman(Some("ssh://me@pi/run/podman/podman.sock".into()))
+        );
+        assert_eq!(ok("ssh://me@pi").endpoint(), ["--host", "ssh://me@pi"]);
+        assert_eq!(ok("arm-box").endpoint(), ["--context", "arm-box"]);
+        assert_eq!(ok("podman+unix:///s").endpoint(), ["--url", "unix:///s"]);
+        for (bad, says) in [
+            ("", "the engine is empty"),
+            ("http://x", "not an engine URL"),
+            ("ssh://", "not an engine URL"),
+            ("podman+http://x", "not a podman URL"),
+            ("my box", "neither a Docker context name nor an engine URL"),
+            ("-H", "neither a Docker context name"),
+        ] {
+            let e = EngineSpec::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn local_or_remote() {
+        let engine = |endpoint: &[&str]| Engine {
+            program: "/usr/bin/docker".into(),
+            endpoint: endpoint.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(engine(&["--host", "unix:///run/d2.sock"]).is_local());
+        assert!(!engine(&["--host", "ssh://me@pi"]).is_local());
+        assert!(!engine(&["--context", "arm"]).is_local());
+        assert_eq!(
+            engine(&["--host", "ssh://me@pi"]).describe(),
+            "docker --host ssh://me@pi"
+        );
+        let server = Server {
+            version: "28".into(),
+            arch: "arm64".into(),
+        };
+        assert!(server.native(Arch::Aarch64));
+        assert!(!server.native(Arch::X86_64));
+    }
+
+    #[test]
+    fn known_start_failures_name_their_fix() {
+        let fix =
+            start_failure_fix("Error: crun: error setting rlimit type 6: operation not permitted");
+        assert!(
+            fix.contains("default_ulimits = [\"nproc=1024:1024\"]"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("--container-arg=--ulimit=nproc=1024:1024"),
+            "{fix}"
+        );
+        assert!(
+            start_failure_fix("open /dev/net/tun: permission denied").contains("--network=none")
+        );
+        assert_eq!(start_failure_fix("no such image"), "");
     }
 }

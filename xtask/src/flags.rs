@@ -24,6 +24,11 @@ pub struct Xtask {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<Utf8PathBuf>,
 
+    /// The engine an architecture builds on: a Docker context, unix://, tcp://,
+    /// ssh://user@host[:port], podman, or podman+URL; repeatable [config: engines.<arch>]
+    #[arg(long, global = true, value_name = "ARCH=ENGINE")]
+    pub engine: Vec<String>,
+
     #[command(subcommand)]
     pub subcommand: Cmd,
 }
@@ -39,6 +44,8 @@ pub enum Cmd {
     Prep(Prep),
     Standin(Standin),
     Bench(Bench),
+    Matrix(Matrix),
+    Ci(Ci),
 }
 
 /// Build, repair and check wheels in manylinux containers
@@ -102,6 +109,23 @@ pub struct Wheels {
     /// Stop at the first failed build instead of building the others
     #[arg(long)]
     pub fail_fast: bool,
+
+    /// Build exactly this one identifier, such as cp311-manylinux_x86_64 (implies its arch and interpreter)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["py", "arch"])]
+    pub only: Option<String>,
+
+    /// Build only identifiers matching these globs, space-separated (cibuildwheel's CIBW_BUILD) [config: build]
+    #[arg(long, value_name = "PATTERNS")]
+    pub build: Option<String>,
+
+    /// Skip identifiers matching these globs, space-separated (cibuildwheel's CIBW_SKIP) [config: skip]
+    #[arg(long, value_name = "PATTERNS")]
+    pub skip: Option<String>,
+
+    /// An extra argument for creating each build container (like cibuildwheel's
+    /// create_args), such as --container-arg=--ulimit=nproc=1024:1024; repeatable [config: container-args]
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub container_arg: Vec<String>,
 
     /// Keep pip's cache between runs in the volume xtask-wheels-pip-cache (for images
     /// that download build requirements) [config: pip-cache = true]
@@ -233,4 +257,64 @@ pub struct Bench {
     /// Also build the heavy package under aarch64 emulation (minutes per run)
     #[arg(long)]
     pub heavy_arm: bool,
+}
+
+/// Print the build identifiers the configuration selects (for a CI matrix)
+#[derive(Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  cargo xtask matrix\n  cargo xtask matrix --build 'cp31?-*' --skip '*-manylinux_aarch64'\n  cargo xtask matrix --format github     (JSON for strategy.matrix)\n\nThe interpreters are those the images offer (listed without running them)."
+)]
+pub struct Matrix {
+    #[command(flatten)]
+    pub select: Select,
+
+    /// `lines` (one identifier per line) or `github` (JSON for strategy.matrix, with each entry's arch and runner)
+    #[arg(long, value_name = "FORMAT", default_value = "lines")]
+    pub format: String,
+}
+
+/// What `matrix` and `ci` select, as `wheels` would.
+#[derive(Args, Debug, Default)]
+pub struct Select {
+    /// Architectures, comma-separated [config: arch]
+    #[arg(long, value_name = "ARCH", value_delimiter = ',')]
+    pub arch: Vec<String>,
+
+    /// Interpreters, comma-separated, or all [config: python]
+    #[arg(long, value_name = "LIST")]
+    pub py: Option<String>,
+
+    /// Build identifier globs to build, space-separated [config: build]
+    #[arg(long, value_name = "PATTERNS")]
+    pub build: Option<String>,
+
+    /// Build identifier globs to skip, space-separated [config: skip]
+    #[arg(long, value_name = "PATTERNS")]
+    pub skip: Option<String>,
+
+    /// Use the local stand-in images (and pass --standin on to the builds)
+    #[arg(long)]
+    pub standin: bool,
+}
+
+/// Write a CI workflow that builds each identifier in a job of its own
+#[derive(Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  cargo xtask ci github\n  cargo xtask ci github --per arch --out -"
+)]
+pub struct Ci {
+    /// The CI service: github (GitHub Actions)
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    /// One job per build identifier (`build`) or per architecture (`arch`)
+    #[arg(long, value_name = "UNIT", default_value = "build")]
+    pub per: String,
+
+    /// Where to write the workflow (`-` for stdout) [default: .github/workflows/wheels.yml]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<Utf8PathBuf>,
 }

@@ -3,10 +3,12 @@
 
 mod arm_image;
 mod bench;
+mod ci;
 mod config;
 mod doctor;
 mod engine;
 mod flags;
+mod matrix;
 mod platform;
 mod prep;
 mod qemu_copy;
@@ -47,7 +49,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Some(file) => util::absolute_from_cwd(file)?,
         None => util::project_root().join("Cargo.toml"),
     };
-    let config = config::Config::load(&manifest).map_err(util::usage)?;
+    let mut config = config::Config::load(&manifest).map_err(util::usage)?;
+    config.set_engines(&flags.engine).map_err(util::usage)?;
     let secrets = config.secret_env.clone();
     let run = Runner {
         dry_run: flags.dry_run,
@@ -61,7 +64,9 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::X64Image(cmd) => cmd.run(&sh, &run, &config),
         Cmd::Doctor(cmd) => cmd.run(&sh, &config),
         Cmd::Prep(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::Standin(cmd) => cmd.run(&sh, &run),
+        Cmd::Standin(cmd) => cmd.run(&sh, &run, &config),
         Cmd::Bench(cmd) => cmd.run(&sh, &run),
+        Cmd::Matrix(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Ci(cmd) => cmd.run(&sh, &run, &config),
     }
 }

@@ -3,6 +3,8 @@
 use anyhow::{Context, Result};
 use xshell::Shell;
 
+use crate::engine::Engine;
+use crate::platform::Arch;
 use crate::{config::Config, doctor, flags, qemu_register, util};
 
 impl flags::Prep {
@@ -12,25 +14,21 @@ impl flags::Prep {
             println!("{}", check.line());
         }
 
-        println!("== qemu-register");
-        match qemu_register::aarch64_handler()? {
-            Some(h) if h.usable() => {
-                println!("skipped: aarch64 handler already usable ({})", h.describe())
-            }
-            _ => flags::QemuRegister::default()
-                .run(sh, run, config)
-                .context("prep: qemu-register")?,
+        // A native aarch64 engine needs no emulation, emulator or cross-arch image.
+        let aarch64 = Engine::from_spec(config.engine(Arch::Aarch64))?;
+        let native = !run.dry_run && aarch64.server(sh)?.native(Arch::Aarch64);
+        if native || !config.arch.contains(&Arch::Aarch64) {
+            println!(
+                "== qemu-register, qemu-copy, arm-image: skipped, aarch64 builds {}",
+                if native {
+                    format!("natively on {}", aarch64.describe())
+                } else {
+                    "are not configured".to_string()
+                }
+            );
+        } else {
+            emulation(sh, run, config)?;
         }
-
-        println!("== qemu-copy");
-        flags::QemuCopy::default()
-            .run(sh, run)
-            .context("prep: qemu-copy")?;
-
-        println!("== arm-image");
-        flags::ArmImage::default()
-            .run(sh, run, config)
-            .context("prep: arm-image")?;
 
         println!("== x64-image");
         flags::X64Image::default()
@@ -43,4 +41,27 @@ impl flags::Prep {
         println!("== ready?");
         doctor::report(&doctor::checks(sh, config))
     }
+}
+
+/// What emulated aarch64 builds need: the handler, the emulator, the image.
+fn emulation(sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    println!("== qemu-register");
+    match qemu_register::aarch64_handler()? {
+        Some(h) if h.usable() => {
+            println!("skipped: aarch64 handler already usable ({})", h.describe())
+        }
+        _ => flags::QemuRegister::default()
+            .run(sh, run, config)
+            .context("prep: qemu-register")?,
+    }
+
+    println!("== qemu-copy");
+    flags::QemuCopy::default()
+        .run(sh, run)
+        .context("prep: qemu-copy")?;
+
+    println!("== arm-image");
+    flags::ArmImage::default()
+        .run(sh, run, config)
+        .context("prep: arm-image")
 }

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSpec};
 use crate::{config::Config, flags, util};
 
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -135,7 +135,8 @@ impl flags::QemuRegister {
                 eprintln!("warning: --reset removes every qemu handler on this host, not only aarch64: {}", others.join(", "));
             }
         }
-        let engine = Engine::ready(sh, run.dry_run)?;
+        // The handler goes into this machine's kernel, through its own engine.
+        let engine = Engine::ready(sh, run.dry_run, &EngineSpec::Default)?;
         register(run, &engine, &image, &args)
             .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
         if run.dry_run {

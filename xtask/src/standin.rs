@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::engine::{Engine, ImageBuild};
+use crate::config::Config;
+use crate::engine::{Engine, EngineSpec, ImageBuild};
 use crate::platform::Arch;
 use crate::{flags, qemu_copy, qemu_register, util};
 
@@ -20,11 +21,17 @@ pub fn image_ref(arch: Arch) -> String {
 pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
 
 impl flags::Standin {
-    pub fn run(self, sh: &Shell, run: &util::Runner) -> Result<()> {
-        let engine = Engine::ready(sh, run.dry_run)?;
+    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
         let image = match self.arch {
-            Some(arch) => ensure(sh, &engine, run, Arch::parse(&arch).map_err(util::usage)?)?,
-            None => ensure_qemu_register(sh, &engine, run)?,
+            Some(arch) => {
+                let arch = Arch::parse(&arch).map_err(util::usage)?;
+                let engine = Engine::ready(sh, run.dry_run, config.engine(arch))?;
+                ensure(sh, &engine, run, arch)?
+            }
+            None => {
+                let engine = Engine::ready(sh, run.dry_run, &EngineSpec::Default)?;
+                ensure_qemu_register(sh, &engine, run)?
+            }
         };
         println!("{image}");
         Ok(())

@@ -317,6 +317,21 @@ pub fn run_id() -> String {
     format!("{}-{:x}", std::process::id(), nanos)
 }
 
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 pub fn format_duration(d: std::time::Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 60.0 {
@@ -365,6 +380,12 @@ mod tests {
         b.write(b"bc");
         assert_ne!(a.hex(), b.hex());
         assert_eq!(a.hex().len(), 16);
+    }
+
+    #[test]
+    fn json_strings() {
+        assert_eq!(json_string("cp311"), r#""cp311""#);
+        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
     }
 
     #[test]

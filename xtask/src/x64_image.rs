@@ -19,7 +19,7 @@ impl flags::X64Image {
         for p in &packages {
             check_package_name(p).map_err(util::usage)?;
         }
-        let engine = Engine::ready(sh, run.dry_run)?;
+        let engine = Engine::ready(sh, run.dry_run, config.engine(Arch::X86_64))?;
         let context = util::project_root().join("scripts/x64-image");
         let build_args = vec![("PACKAGES".to_string(), packages.join(" "))];
         let derived = DerivedImage {

@@ -10,7 +10,7 @@
 //! `plan` decides and validates everything before anything starts; `run`
 //! starts the containers and schedules the builds; `report` says what happened.
 
-mod plan;
+pub mod plan;
 mod report;
 mod run;
 
@@ -19,7 +19,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::flags;
 use crate::util::{self, Runner};
 
@@ -49,11 +48,10 @@ impl flags::Wheels {
     pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
         let plan = Plan::new(self, config, &cwd)?;
-        let engine = Engine::ready(sh, run.dry_run)?;
         let targets = plan
             .arches
             .iter()
-            .map(|&arch| resolve_target(sh, run, &engine, &plan, config, arch))
+            .map(|&arch| resolve_target(sh, run, &plan, config, arch))
             .collect::<Result<Vec<_>>>()?;
         if run.dry_run {
             print_dry_run(&plan, &targets, run.secrets);

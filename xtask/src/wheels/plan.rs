@@ -9,7 +9,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use super::{BIN, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config};
 use crate::flags;
-use crate::platform::{parse_arches, Arch, PythonTag, Selection};
+use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection};
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
@@ -31,20 +31,31 @@ pub struct Plan {
     pub jobs: usize,
     pub fail_fast: bool,
     pub pre_build: Vec<String>,
+    /// Build identifier patterns: what to build (empty: everything), what to skip.
+    pub build: Patterns,
+    pub skip: Patterns,
+    /// Extra arguments for creating each build container.
+    pub container_args: Vec<String>,
 }
 
 impl Plan {
     /// `cwd` anchors paths from the command line; the config's own folder, its paths.
     pub fn new(flags: flags::Wheels, config: &Config, cwd: &Utf8Path) -> Result<Plan> {
         let project = &config.dir;
-        let arches = if flags.arch.is_empty() {
-            config.arch.clone()
-        } else {
-            parse_arches(&flags.arch).map_err(usage)?
-        };
-        let selection = match &flags.py {
-            Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>()).map_err(usage)?,
-            None => config.python.clone(),
+        let (arches, selection, build, skip) = match &flags.only {
+            // One identifier is the whole selection: it names its arch and interpreter.
+            Some(only) => {
+                let id = BuildId::parse(only).map_err(|e| usage(format!("--only: {e:#}")))?;
+                let one = Selection::Tags(vec![id.python]);
+                (vec![id.arch], one, Patterns::default(), Patterns::default())
+            }
+            None => select(
+                &flags.arch,
+                flags.py.as_deref(),
+                flags.build.as_deref(),
+                flags.skip.as_deref(),
+                config,
+            )?,
         };
         for (flag, given) in [
             ("--image", flags.image.is_some()),
@@ -155,6 +166,13 @@ impl Plan {
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),
+            build,
+            skip,
+            container_args: if flags.container_arg.is_empty() {
+                config.container_args.clone()
+            } else {
+                flags.container_arg
+            },
         })
     }
 
@@ -216,6 +234,54 @@ impl Plan {
             .current_dir(self.root.as_str());
         Some(cmd)
     }
+}
+
+/// The arches, interpreters and patterns from the flags, else the config; arches
+/// that the patterns rule out entirely are dropped before any container starts.
+pub fn select(
+    arch: &[String],
+    py: Option<&str>,
+    build: Option<&str>,
+    skip: Option<&str>,
+    config: &Config,
+) -> Result<(Vec<Arch>, Selection, Patterns, Patterns)> {
+    let arches = if arch.is_empty() {
+        config.arch.clone()
+    } else {
+        parse_arches(arch).map_err(usage)?
+    };
+    let selection = match py {
+        Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>())
+            .map_err(|e| usage(format!("--py: {e:#}")))?,
+        None => config.python.clone(),
+    };
+    let patterns = |flag: Option<&str>, name: &str, from_config: &Patterns| match flag {
+        Some(p) => {
+            let parsed = Patterns::parse(&[p]).map_err(|e| usage(format!("--{name}: {e:#}")))?;
+            if parsed.is_empty() {
+                return Err(usage(format!(
+                    "--{name} is empty: give glob patterns such as 'cp31?-*', or leave it out"
+                )));
+            }
+            Ok(parsed)
+        }
+        None => Ok(from_config.clone()),
+    };
+    let build = patterns(build, "build", &config.build)?;
+    let skip = patterns(skip, "skip", &config.skip)?;
+    let kept: Vec<Arch> = arches
+        .iter()
+        .copied()
+        .filter(|&a| could_select(&build, &skip, a))
+        .collect();
+    if kept.is_empty() {
+        let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+        return Err(usage(format!(
+            "build `{build}` and skip `{skip}` select no build for {}: widen --build or narrow --skip (identifiers look like cp312-manylinux_x86_64)",
+            names.join(", ")
+        )));
+    }
+    Ok((kept, selection, build, skip))
 }
 
 /// A platform tag is passed to auditwheel and checked against the wheel: plain words only.

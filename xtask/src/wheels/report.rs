@@ -63,7 +63,14 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         println!("{:<w0$}  {:<w1$}  {:>w2$}  {}", r[0], r[1], r[2], r[3]);
     }
     for t in targets {
-        println!("{}: {} (platform tag {})", t.arch, t.image, t.plat);
+        let how = if t.native { "native" } else { "emulated" };
+        println!(
+            "{}: {} on {} ({how}), platform tag {}",
+            t.arch,
+            t.image,
+            t.engine.describe(),
+            t.plat
+        );
     }
     if plan.standin {
         println!("built in the local stand-in images: their wheels carry manylinux_2_36 tags (Debian bookworm's glibc), not manylinux2014");

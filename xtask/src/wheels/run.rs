@@ -16,7 +16,7 @@ use super::report::{print_summary, Done, Outcome};
 use super::{container_scripts, Plan, BIN, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
-use crate::platform::{Arch, BuildId, PythonTag, Selection};
+use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{qemu_register, standin};
 
@@ -24,6 +24,8 @@ use crate::{qemu_register, standin};
 pub(super) struct Target {
     pub arch: Arch,
     pub engine: Engine,
+    /// Whether the engine's machine runs this arch natively (else under emulation).
+    pub native: bool,
     pub image: String,
     pub plat: String,
 }
@@ -34,22 +36,41 @@ pub(super) struct Build {
     pub dir: String,
 }
 
+/// One arch's engine, image and platform tag, each asked of the engine that
+/// will run the build.
 pub(super) fn resolve_target(
     sh: &Shell,
     run: &Runner,
-    engine: &Engine,
     plan: &Plan,
     config: &Config,
     arch: Arch,
 ) -> Result<Target> {
+    let spec = config.engine(arch);
+    let engine = Engine::ready(sh, run.dry_run, spec).with_context(|| format!("{arch} builds"))?;
+    let native = if run.dry_run {
+        engine.is_local() && Some(arch) == Arch::host()
+    } else {
+        engine.server(sh)?.native(arch)
+    };
     let image = if plan.standin {
-        standin::ensure(sh, engine, run, arch)?
+        standin::ensure(sh, &engine, run, arch)?
     } else {
         plan.image
             .clone()
             .unwrap_or_else(|| config.images.get(arch).to_string())
     };
-    let info = engine.ensure_image(sh, run, &image, arch, plan.pull)?;
+    let info = engine
+        .ensure_image(sh, run, &image, arch, plan.pull)
+        .map_err(|e| match elsewhere(sh, &engine, &image) {
+            Some(there) => e.context(format!(
+                "{arch} builds: image `{image}` is on {} but not on the {arch} engine {}: copy it with `{} save {image} | {} load`, or build it there",
+                there.describe(),
+                engine.describe(),
+                util::command_line(&there.command(), &[]),
+                util::command_line(&engine.command(), &[]),
+            )),
+            None => e.context(format!("{arch} builds on {}", engine.describe())),
+        })?;
     if let Some(info) = &info {
         info.check_arch(&image, arch)?;
     }
@@ -67,18 +88,29 @@ pub(super) fn resolve_target(
         None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
         None => bail!("image `{image}` sets no AUDITWHEEL_PLAT: pass --plat (such as manylinux2014_{arch}) or set plat.{arch} in Cargo.toml"),
     };
-    if Some(arch) != Arch::host() && !run.dry_run {
+    // Only a daemon on this machine uses this machine's binfmt handlers.
+    if !native && engine.is_local() && !run.dry_run {
         match qemu_register::aarch64_handler()? {
             Some(h) if h.enabled => {}
-            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`"),
+            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
         }
     }
     Ok(Target {
         arch,
-        engine: engine.clone(),
+        engine,
+        native,
         image,
         plat,
     })
+}
+
+/// This machine's default engine, when it is another engine and has `image`.
+fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
+    let local = Engine::detect().ok()?;
+    if local == *engine {
+        return None;
+    }
+    matches!(local.inspect_image(sh, image), Ok(Some(_))).then_some(local)
 }
 
 /// Creates the cache volume (a no-op when it exists), labelled as ours.
@@ -127,6 +159,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             &t.image,
             t.arch,
             &plan.volumes(),
+            &plan.container_args,
         ));
         println!("{}", q(&start));
         println!("{docker} exec {name} sh -c {}", util::shell_quote(SETUP));
@@ -169,6 +202,50 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
         }
         println!("{docker} rm --force --volumes {name}");
     }
+}
+
+/// A running container and the interpreters (tag, folder) it will build with.
+type Started = (Container, Vec<(PythonTag, String)>);
+
+/// Starts one arch's container, lists its interpreters, and copies the
+/// scripts and (unless each build has its own) the inputs in.
+fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<Started> {
+    let how = if t.native { "native" } else { "emulated" };
+    eprintln!(
+        "==> {}: starting a container of {} on {} ({how})",
+        t.arch,
+        t.image,
+        t.engine.describe()
+    );
+    let c = Container::start(
+        &t.engine,
+        run,
+        container_name(run_id, t.arch),
+        run_id,
+        &t.image,
+        t.arch,
+        &plan.volumes(),
+        &plan.container_args,
+    )
+    .with_context(|| format!("{} builds on {}", t.arch, t.engine.describe()))?;
+    let offered = c.read(&["sh", "-c", SETUP]).map_err(|_| {
+        usage(format!(
+            "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
+            t.image,
+            t.arch
+        ))
+    })?;
+    let offered: Vec<String> = offered.lines().map(str::to_string).collect();
+    let chosen = plan
+        .selection
+        .resolve(&offered)
+        .with_context(|| format!("image `{}`", t.image))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    c.copy_in(run, &container_scripts(), BIN)?;
+    if plan.pre_build.is_empty() {
+        copy_inputs(plan, &c, SRC)?;
+    }
+    Ok((c, chosen))
 }
 
 /// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
@@ -217,52 +294,40 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
             run.run_captured(pip_cache_command(engine))?;
         }
     }
+    // Each arch's container starts on its own engine, all at once.
+    let started: Vec<Result<Started>> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| s.spawn(|| start_target(run, plan, t, &run_id)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a start thread panicked"))
+            .collect()
+    });
     let mut containers = Vec::new();
-    let mut builds = Vec::new();
-    for (i, t) in targets.iter().enumerate() {
-        eprintln!("==> {}: starting a container of {}", t.arch, t.image);
-        let c = Container::start(
-            &t.engine,
-            run,
-            container_name(&run_id, t.arch),
-            &run_id,
-            &t.image,
-            t.arch,
-            &plan.volumes(),
-        )?;
-        let offered = c.read(&["sh", "-c", SETUP]).map_err(|_| {
-            usage(format!(
-                "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
-                t.image,
-                t.arch
-            ))
-        })?;
-        let offered: Vec<String> = offered.lines().map(str::to_string).collect();
-        let chosen = plan
-            .selection
-            .resolve(&offered)
-            .with_context(|| format!("image `{}`", t.image))
-            .map_err(|e| usage(format!("{e:#}")))?;
-        c.copy_in(run, &container_scripts(), BIN)?;
-        if plan.pre_build.is_empty() {
-            copy_inputs(plan, &c, SRC)?;
-        }
-        builds.extend(chosen.into_iter().map(|(python, dir)| Build {
-            id: BuildId {
-                python,
-                arch: t.arch,
-            },
-            target: i,
-            dir,
-        }));
+    let mut offered = Vec::new();
+    for (i, result) in started.into_iter().enumerate() {
+        let (c, chosen) = result?;
         containers.push(c);
+        let arch = targets[i].arch;
+        offered.extend(
+            chosen
+                .into_iter()
+                .map(|(python, dir)| (BuildId { python, arch }, (i, dir))),
+        );
     }
+    let builds: Vec<Build> = filter_builds(offered, &plan.build, &plan.skip)
+        .map_err(usage)?
+        .into_iter()
+        .map(|(id, (target, dir))| Build { id, target, dir })
+        .collect();
 
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("creating the output folder {}", plan.out))?;
     // Emulated builds are the slowest: start them first.
     let mut order: Vec<usize> = (0..builds.len()).collect();
-    order.sort_by_key(|&i| Some(builds[i].id.arch) == Arch::host());
+    order.sort_by_key(|&i| targets[builds[i].target].native);
     let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..builds.len()).map(|_| None).collect());
     let host_stage = Mutex::new(());

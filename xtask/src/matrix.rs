@@ -1,0 +1,127 @@
+//! `cargo xtask matrix`: the build identifiers the configuration selects, for
+//! a CI matrix: one per line, or as JSON for GitHub's `strategy.matrix`.
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::platform::{filter_builds, Arch, BuildId};
+use crate::util::{self, usage, Runner};
+use crate::wheels::plan;
+use crate::{flags, standin};
+
+/// The GitHub-hosted runner that builds an arch natively.
+pub fn github_runner(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "ubuntu-24.04",
+        Arch::Aarch64 => "ubuntu-24.04-arm",
+    }
+}
+
+impl flags::Matrix {
+    pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
+        let github = match self.format.as_str() {
+            "lines" => false,
+            "github" => true,
+            other => {
+                return Err(usage(format!(
+                    "--format `{other}` is not known: use lines or github"
+                )))
+            }
+        };
+        let ids = selected(sh, run, &self.select, config)?;
+        if github {
+            println!("{}", github_matrix(&ids));
+        } else {
+            for id in ids {
+                println!("{id}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `wheels` would build with the same selection: each arch's image
+/// listed on its own engine, then the patterns applied.
+pub fn selected(
+    sh: &Shell,
+    run: &Runner,
+    select: &flags::Select,
+    config: &Config,
+) -> Result<Vec<BuildId>> {
+    let (arches, selection, build, skip) = plan::select(
+        &select.arch,
+        select.py.as_deref(),
+        select.build.as_deref(),
+        select.skip.as_deref(),
+        config,
+    )?;
+    let mut offered = Vec::new();
+    for arch in arches {
+        let engine = Engine::ready(sh, false, config.engine(arch))
+            .with_context(|| format!("{arch} builds"))?;
+        let image = if select.standin {
+            standin::ensure(sh, &engine, run, arch)?
+        } else {
+            config.images.get(arch).to_string()
+        };
+        engine.ensure_image(sh, run, &image, arch, false)?;
+        let dirs = engine.list_image_dir(&image, arch, "/opt/python")?;
+        let chosen = selection
+            .resolve(&dirs)
+            .with_context(|| format!("image `{image}`"))
+            .map_err(|e| usage(format!("{e:#}")))?;
+        offered.extend(
+            chosen
+                .into_iter()
+                .map(|(python, _)| (BuildId { python, arch }, ())),
+        );
+    }
+    Ok(filter_builds(offered, &build, &skip)
+        .map_err(usage)?
+        .into_iter()
+        .map(|(id, ())| id)
+        .collect())
+}
+
+/// `{"include": [{"id": ..., "arch": ..., "runner": ...}]}`.
+pub fn github_matrix(ids: &[BuildId]) -> String {
+    let entries: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                "{{\"id\": {}, \"arch\": {}, \"runner\": {}}}",
+                util::json_string(&id.to_string()),
+                util::json_string(id.arch.name()),
+                util::json_string(github_runner(id.arch))
+            )
+        })
+        .collect();
+    format!("{{\"include\": [{}]}}", entries.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::PythonTag;
+
+    #[test]
+    fn github_json() {
+        let ids = [
+            BuildId {
+                python: PythonTag::parse("cp311").unwrap(),
+                arch: Arch::X86_64,
+            },
+            BuildId {
+                python: PythonTag::parse("cp313t").unwrap(),
+                arch: Arch::Aarch64,
+            },
+        ];
+        assert_eq!(
+            github_matrix(&ids),
+            r#"{"include": [{"id": "cp311-manylinux_x86_64", "arch": "x86_64", "runner": "ubuntu-24.04"}, {"id": "cp313t-manylinux_aarch64", "arch": "aarch64", "runner": "ubuntu-24.04-arm"}]}"#
+        );
+        assert_eq!(github_matrix(&[]), r#"{"include": []}"#);
+    }
+}
