@@ -196,6 +196,18 @@ impl Engine {
         self.program.file_name().unwrap_or("docker")
     }
 
+    /// `cp` between a container and the host; docker's progress output off
+    /// (podman has no such output, and no `--quiet`).
+    pub fn cp(&self, from: &str, to: &str) -> Command {
+        let mut cmd = self.command();
+        cmd.arg("cp");
+        if !self.is_podman() {
+            cmd.arg("--quiet");
+        }
+        cmd.args([from, to]);
+        cmd
+    }
+
     pub fn is_podman(&self) -> bool {
         self.name().starts_with("podman")
     }
@@ -263,7 +275,13 @@ impl Engine {
         let target = self.endpoint.get(1).map(String::as_str).unwrap_or("");
         if let Some(rest) = target.strip_prefix("ssh://") {
             let host = rest.split('/').next().unwrap_or(rest);
-            format!("check that `ssh {host} docker version` works there (key login, the user in the docker group), and that sshd runs")
+            let login = match host.rsplit_once(':') {
+                Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                    format!("-p {port} {host}")
+                }
+                _ => host.to_string(),
+            };
+            format!("check that `ssh {login} docker version` works (key login, the user in the docker group), and that sshd runs there")
         } else if self.endpoint.first().map(String::as_str) == Some("--context") {
             format!(
                 "check the context with `docker context inspect {target}` and that its daemon runs"
@@ -688,26 +706,18 @@ impl Container {
 
     /// `docker cp` of a host folder's contents into the container.
     pub fn copy_in(&self, run: &Runner, from: &Utf8Path, to: &str) -> Result<()> {
-        let mut cmd = self.engine.command();
-        cmd.args([
-            "cp",
-            "--quiet",
-            &format!("{from}/."),
-            &format!("{}:{to}", self.name),
-        ]);
-        run.run_captured(cmd)
+        run.run_captured(
+            self.engine
+                .cp(&format!("{from}/."), &format!("{}:{to}", self.name)),
+        )
     }
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).
     pub fn copy_out(&self, run: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
-        let mut cmd = self.engine.command();
-        cmd.args([
-            "cp",
-            "--quiet",
-            &format!("{}:{from}", self.name),
-            to.as_str(),
-        ]);
-        run.run_captured(cmd)
+        run.run_captured(
+            self.engine
+                .cp(&format!("{}:{from}", self.name), to.as_str()),
+        )
     }
 }
 

@@ -163,10 +163,8 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
         ));
         println!("{}", q(&start));
         println!("{docker} exec {name} sh -c {}", util::shell_quote(SETUP));
-        println!(
-            "{docker} cp --quiet {}/. {name}:{BIN}",
-            util::shell_quote(container_scripts().as_str())
-        );
+        let scripts = format!("{}/.", container_scripts());
+        println!("{}", q(&t.engine.cp(&scripts, &format!("{name}:{BIN}"))));
         let dirs: Vec<String> = match &plan.selection {
             Selection::All => vec!["<each folder of /opt/python>".into()],
             Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
@@ -194,11 +192,8 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
             println!("{}", util::command_line(&exec, secrets));
-            println!(
-                "{docker} cp --quiet {name}:{OUT}/{}/. {}",
-                util::shell_quote(&dir),
-                util::shell_quote(plan.out.as_str())
-            );
+            let wheel = format!("{name}:{OUT}/{dir}/.");
+            println!("{}", q(&t.engine.cp(&wheel, plan.out.as_str())));
         }
         println!("{docker} rm --force --volumes {name}");
     }

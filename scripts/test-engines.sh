@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The other engines the tests build on, all on this machine:
+# - a second dockerd (its own data root, exec root, socket and bridge), reached
+#   over ssh://xtask-remote@127.0.0.1:2222 through an sshd that listens on
+#   loopback only and lets one key-only user in; it holds the aarch64
+#   stand-in under a name no other engine has (xtask-remote-only:aarch64);
+# - podman as root, configured for this host (runc refuses the host's process
+#   and open-file limits, so containers get lower ones);
+# - rootless podman for the user xtask-rootless (vfs storage; builds use
+#   --network none, as slirp4netns cannot open /dev/net/tun here).
+# Needs the stand-in images (scripts/test.sh builds them first). Safe to run
+# again: it skips what is in place. Prints the environment the tests read.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "scripts/test-engines.sh sets up daemons and users: run it as root"
+
+state=/var/lib/xtask-test
+run=/run/xtask-test
+d2_sock=$run/d2/docker.sock
+d2="unix://$d2_sock"
+mkdir -p "$state/ssh" "$state/bin" "$run"
+
+say "packages for the other engines"
+missing=()
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v podman >/dev/null || missing+=(podman)
+command -v newuidmap >/dev/null || missing+=(uidmap)
+command -v runc >/dev/null || missing+=(runc)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+say "a second dockerd ($d2)"
+if ! docker --host "$d2" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    # A bridge of its own: with --bridge=none it would delete the first daemon's docker0.
+    ip link show xtd2 >/dev/null 2>&1 || {
+        ip link add name xtd2 type bridge
+        ip addr add 10.213.0.1/24 dev xtd2
+        ip link set xtd2 up
+    }
+    mkdir -p "$state/d2" "$run/d2"
+    nohup dockerd --data-root "$state/d2/data" --exec-root "$run/d2/exec" \
+        --pidfile "$run/d2/pid" --host "$d2" --group docker --bridge xtd2 \
+        --iptables=false --ip-masq=false >"$state/d2/dockerd.log" 2>&1 &
+    for _ in $(seq 60); do
+        docker --host "$d2" version >/dev/null 2>&1 && break
+        sleep 1
+    done
+    docker --host "$d2" version --format 'second daemon: server {{.Server.Version}}' >&2 \
+        || die "the second dockerd did not answer within 60 s (see $state/d2/dockerd.log)"
+fi
+
+say "sshd on 127.0.0.1:2222 for the user xtask-remote"
+id xtask-remote >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups docker xtask-remote
+# A locked account is refused even with a key; '*' allows no password either.
+usermod --password '*' xtask-remote
+[ -f "$state/ssh/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/ssh/host_key"
+[ -f "$state/ssh/client_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/ssh/client_key"
+cp "$state/ssh/client_key.pub" "$state/ssh/authorized_keys"
+chmod 644 "$state/ssh/authorized_keys"
+cat >"$state/ssh/sshd_config" <<EOF
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $state/ssh/host_key
+PidFile $run/sshd.pid
+AuthorizedKeysFile $state/ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin no
+AllowUsers xtask-remote
+UsePAM no
+# The far side's docker CLI (docker system dial-stdio) talks to the second daemon.
+SetEnv DOCKER_HOST=$d2
+EOF
+# The docker CLI runs ssh itself: a wrapper gives it the key and trusts the loopback host.
+cat >"$state/ssh/config" <<EOF
+Host 127.0.0.1
+    IdentityFile $state/ssh/client_key
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+    BatchMode yes
+EOF
+printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$state/ssh/config" >"$state/bin/ssh"
+chmod 755 "$state/bin/ssh"
+if ! { [ -f "$run/sshd.pid" ] && kill -0 "$(cat "$run/sshd.pid")" 2>/dev/null; }; then
+    mkdir -p /run/sshd
+    /usr/sbin/sshd -f "$state/ssh/sshd_config"
+fi
+PATH="$state/bin:$PATH" docker --host ssh://xtask-remote@127.0.0.1:2222 version \
+    --format 'over ssh: server {{.Server.Version}}' >&2 \
+    || die "the second dockerd cannot be reached over ssh (see above)"
+
+say "the aarch64 stand-in on the second daemon only, as xtask-remote-only:aarch64"
+want=$(docker image inspect --format '{{.Id}}' xtask-standin:aarch64)
+have=$(docker --host "$d2" image inspect --format '{{.Id}}' xtask-remote-only:aarch64 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+    docker save xtask-standin:aarch64 | docker --host "$d2" load -q
+    docker --host "$d2" tag xtask-standin:aarch64 xtask-remote-only:aarch64
+    docker --host "$d2" rmi xtask-standin:aarch64 >/dev/null
+fi
+
+say "podman as root"
+mkdir -p /etc/containers/containers.conf.d
+nofile=$(ulimit -Hn)
+cat >/etc/containers/containers.conf.d/xtask-test.conf <<EOF
+# runc cannot give containers this host's limits (error setting rlimit): lower ones.
+[containers]
+default_ulimits = ["nproc=1024:1024", "nofile=$nofile:$nofile"]
+EOF
+load_into_podman() { # user-or-empty
+    local want have
+    want=$(docker image inspect --format '{{.Id}}' xtask-standin:x86_64 | sed 's/^sha256://')
+    if [ -z "$1" ]; then
+        have=$(podman image inspect --format '{{.Id}}' xtask-standin:x86_64 2>/dev/null || true)
+        [ "$want" = "$have" ] || docker save xtask-standin:x86_64 | podman load -q
+    else
+        have=$(runuser -u "$1" -- sh -c 'cd && podman image inspect --format "{{.Id}}" xtask-standin:x86_64' 2>/dev/null || true)
+        [ "$want" = "$have" ] || docker save xtask-standin:x86_64 | runuser -u "$1" -- sh -c 'cd && podman load -q'
+    fi
+}
+load_into_podman ""
+podman run --rm --network none xtask-standin:x86_64 true \
+    || die "podman as root cannot start a container of the stand-in"
+
+say "rootless podman for xtask-rootless"
+id xtask-rootless >/dev/null 2>&1 || useradd --create-home --shell /bin/bash xtask-rootless
+grep -q '^xtask-rootless:' /etc/subuid || usermod --add-subuids 200000-265535 xtask-rootless
+grep -q '^xtask-rootless:' /etc/subgid || usermod --add-subgids 200000-265535 xtask-rootless
+home=$(getent passwd xtask-rootless | cut -d: -f6)
+mkdir -p "$home/.config/containers"
+printf '[storage]\ndriver = "vfs"\n' >"$home/.config/containers/storage.conf"
+chown -R xtask-rootless: "$home/.config"
+load_into_podman xtask-rootless
+runuser -u xtask-rootless -- sh -c 'cd && podman run --rm --network none xtask-standin:x86_64 true' \
+    || die "rootless podman cannot start a container of the stand-in"
+echo "engines ready" >&2
