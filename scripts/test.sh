@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: sets the host up (packages,
-# binfmt, dockerd), builds the stand-in images, then runs every test.
+# binfmt, dockerd), builds the stand-in images, starts the other engines the
+# tests use (scripts/test-engines.sh), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,12 @@ cargo build --quiet -p xtask
 cargo xtask standin --arch x86_64
 cargo xtask standin --arch arm64
 cargo xtask standin --qemu-register
+
+say "the other engines: a second dockerd over ssh, podman (root and rootless)"
+scripts/test-engines.sh
+
+say "a YAML parser for the workflow test"
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 
 say "format and lints"
 cargo fmt --all -- --check

@@ -426,7 +426,7 @@ fn doctor_without_a_docker_cli() {
         .unwrap()
         .into();
     let run = run.fails(1);
-    assert_has(&run.stdout, "FAIL  container engine       no container engine: neither `docker` nor `podman` is on PATH; install Docker");
+    assert_has(&run.stdout, "FAIL  x86_64 engine          no container engine: neither `docker` nor `podman` is on PATH; install Docker");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use support::*;
@@ -450,88 +450,12 @@ fn a_non_root_user_gets_only_files_of_their_own() {
     if sh("id", &["-u", user]).status != 0 {
         sh("useradd", &["--no-create-home", "--groups", "docker", user]).ok();
     }
-    let uid: u32 = sh("id", &["-u", user]).ok().stdout.trim().parse().unwrap();
     let inv = Invariants::before();
-    // The user's checkout of the package, and the tool's own state folder,
-    // which in a checkout of their own would be theirs too.
-    let dir = TempDir::new("user");
-    let tree = dir.path().join("tree");
-    std::fs::create_dir_all(tree.join("demo")).unwrap();
-    sh(
-        "cp",
-        &[
-            "-a",
-            root().join("demo/python").to_str().unwrap(),
-            root().join("demo/native").to_str().unwrap(),
-            tree.join("demo").to_str().unwrap(),
-        ],
-    )
-    .ok();
-    sh(
-        "cp",
-        &[
-            root().join("README.md").to_str().unwrap(),
-            tree.to_str().unwrap(),
-        ],
-    )
-    .ok();
-    let config = dir.path().join("wheels.toml");
-    std::fs::write(
-        &config,
-        "[workspace.metadata.wheels]\nroot = \"tree\"\nout = \"tree/dist\"\n",
-    )
-    .unwrap();
-    sh("chown", &["-R", &format!("{user}:{user}"), dir.str()]).ok();
-    let state = root().join("target/xtask");
-    let _ = std::fs::remove_dir_all(state.join("logs"));
-    let _ = std::fs::remove_file(state.join("wheels.lock"));
-    std::fs::create_dir_all(&state).unwrap();
-    sh("chmod", &["1777", state.to_str().unwrap()]).ok();
-
-    let binary = env!("CARGO_BIN_EXE_xtask");
-    let run = sh(
-        "runuser",
-        &[
-            "-u",
-            user,
-            "--",
-            binary,
-            "--config",
-            config.to_str().unwrap(),
-            "wheels",
-            "--standin",
-            "--arch",
-            "x86_64",
-            "--py",
-            "cp311",
-        ],
-    );
-    sh("chmod", &["755", state.to_str().unwrap()]).ok();
-    let _ = std::fs::remove_dir_all(state.join("logs"));
-    let _ = std::fs::remove_file(state.join("wheels.lock"));
-    let run = run.ok();
+    let checkout = UserCheckout::new(user, "");
+    let run = checkout
+        .run(&["wheels", "--standin", "--arch", "x86_64", "--py", "cp311"])
+        .ok();
     assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
     inv.check();
-
-    use std::os::unix::fs::MetadataExt;
-    fn owners(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let path = e.unwrap().path();
-            let m = std::fs::symlink_metadata(&path).unwrap();
-            out.push((path.clone(), m.uid()));
-            if m.is_dir() {
-                owners(&path, out);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    owners(dir.path(), &mut files);
-    assert!(
-        files
-            .iter()
-            .any(|(p, _)| p.extension().is_some_and(|e| e == "whl")),
-        "no wheel: {files:?}"
-    );
-    let foreign: Vec<_> = files.iter().filter(|(_, owner)| *owner != uid).collect();
-    assert!(foreign.is_empty(), "files not owned by {user}: {foreign:?}");
+    checkout.assert_owns_everything();
 }

@@ -486,23 +486,18 @@ pub fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 /// Starts `wheels` on the slow package (see `slow_package`) and returns once
 /// its build is running in the container.
 pub fn start_slow_build(config: &Path, output: fn() -> std::process::Stdio) -> std::process::Child {
+    let config = config.to_str().unwrap();
+    let mut cmd = xtask_cmd(&["--config", config]);
+    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", "cp311"]);
+    start_build(cmd, output)
+}
+
+/// Starts a `wheels` command that builds cp311-manylinux_x86_64 and returns
+/// once that build is running.
+pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std::process::Child {
     let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
     let _ = std::fs::remove_file(&log);
-    let config = config.to_str().unwrap();
-    let child = xtask_cmd(&[
-        "--config",
-        config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "cp311",
-    ])
-    .stdout(output())
-    .stderr(output())
-    .spawn()
-    .unwrap();
+    let child = cmd.stdout(output()).stderr(output()).spawn().unwrap();
     wait_for("the build start", 60, || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -530,4 +525,124 @@ pub fn assert_only_earlier(out: &Path, earlier: &Path) {
         std::fs::read(earlier).unwrap(),
         b"a wheel from an earlier run"
     );
+}
+
+/// A copy of the demo package in a folder that belongs to `user`, with a
+/// configuration of its own, as a maintainer who is not root has it.
+pub struct UserCheckout {
+    pub user: String,
+    pub dir: TempDir,
+    pub config: PathBuf,
+}
+
+impl UserCheckout {
+    pub fn new(user: &str, extra_config: &str) -> UserCheckout {
+        let dir = TempDir::new("user");
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join("demo")).unwrap();
+        for from in ["demo/python", "demo/native"] {
+            sh(
+                "cp",
+                &[
+                    "-a",
+                    root().join(from).to_str().unwrap(),
+                    tree.join("demo").to_str().unwrap(),
+                ],
+            )
+            .ok();
+        }
+        std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
+        let config = dir.path().join("wheels.toml");
+        std::fs::write(
+            &config,
+            format!("[workspace.metadata.wheels]\nroot = \"tree\"\nout = \"tree/dist\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\n{extra_config}"),
+        )
+        .unwrap();
+        sh("chown", &["-R", &format!("{user}:{user}"), dir.str()]).ok();
+        UserCheckout {
+            user: user.to_string(),
+            dir,
+            config,
+        }
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("tree/dist")
+    }
+
+    /// `xtask --config <theirs> ARGS` as the user, from their home folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("runuser");
+        cmd.args([
+            "-u",
+            &self.user,
+            "--",
+            env!("CARGO_BIN_EXE_xtask"),
+            "--config",
+        ])
+        .arg(&self.config)
+        .args(args)
+        .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs it; the tool's own state folder (lock, logs), which in a checkout
+    /// of their own would be theirs too, is open to them meanwhile.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let _state = self.open_state();
+        self.command(args).output().expect("runuser").into()
+    }
+
+    /// target/xtask writable by the user until the guard drops.
+    pub fn open_state(&self) -> impl Drop {
+        struct Closed(PathBuf);
+        impl Drop for Closed {
+            fn drop(&mut self) {
+                sh("chmod", &["755", self.0.to_str().unwrap()]).ok();
+                let _ = std::fs::remove_dir_all(self.0.join("logs"));
+                let _ = std::fs::remove_file(self.0.join("wheels.lock"));
+            }
+        }
+        let state = root().join("target/xtask");
+        let _ = std::fs::remove_dir_all(state.join("logs"));
+        let _ = std::fs::remove_file(state.join("wheels.lock"));
+        std::fs::create_dir_all(&state).unwrap();
+        sh("chmod", &["1777", state.to_str().unwrap()]).ok();
+        Closed(state)
+    }
+
+    /// Every file below their folder is theirs, a wheel among them.
+    pub fn assert_owns_everything(&self) {
+        use std::os::unix::fs::MetadataExt;
+        fn owners(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                let m = std::fs::symlink_metadata(&path).unwrap();
+                out.push((path.clone(), m.uid()));
+                if m.is_dir() {
+                    owners(&path, out);
+                }
+            }
+        }
+        let uid: u32 = sh("id", &["-u", &self.user])
+            .ok()
+            .stdout
+            .trim()
+            .parse()
+            .unwrap();
+        let mut files = Vec::new();
+        owners(self.dir.path(), &mut files);
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.extension().is_some_and(|e| e == "whl")),
+            "no wheel: {files:?}"
+        );
+        let foreign: Vec<_> = files.iter().filter(|(_, owner)| *owner != uid).collect();
+        assert!(
+            foreign.is_empty(),
+            "files not owned by {}: {foreign:?}",
+            self.user
+        );
+    }
 }

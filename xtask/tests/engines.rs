@@ -1,0 +1,537 @@
+//! Builds on engines other than the local dockerd, all real and on this
+//! machine (scripts/test-engines.sh sets them up): a second dockerd reached
+//! over ssh on loopback, podman as root, and rootless podman.
+//! Also the CI fan-out: `matrix`, `--only`, and the generated workflow.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use support::*;
+
+const REMOTE: &str = "ssh://xtask-remote@127.0.0.1:2222";
+const REMOTE_SOCKET: &str = "unix:///run/xtask-test/d2/docker.sock";
+/// The ssh the docker CLI runs, with the test key (see scripts/test-engines.sh).
+const SSH_WRAPPER: &str = "/var/lib/xtask-test/bin";
+const ROOTLESS: &str = "xtask-rootless";
+
+/// The engines scripts/test-engines.sh starts: without them these tests fail, loudly.
+fn require_engines() {
+    let d2 = sh("docker", &["--host", REMOTE_SOCKET, "version"]);
+    assert_eq!(
+        d2.status, 0,
+        "the second dockerd is not running ({}): run scripts/test.sh, which starts it",
+        d2.stderr
+    );
+    assert!(
+        Path::new(SSH_WRAPPER).join("ssh").exists(),
+        "no ssh set-up for the remote engine: run scripts/test.sh"
+    );
+}
+
+fn with_ssh(mut cmd: Command) -> Command {
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{SSH_WRAPPER}:{path}"));
+    cmd
+}
+
+fn remote_containers() -> Vec<String> {
+    let run = sh(
+        "docker",
+        &[
+            "--host",
+            REMOTE_SOCKET,
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            &format!("label={LABEL}"),
+        ],
+    )
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
+fn podman_containers(user: Option<&str>) -> Vec<String> {
+    let ps = "cd && podman ps --all --quiet";
+    let run = match user {
+        None => sh("sh", &["-c", ps]),
+        Some(user) => sh("runuser", &["-u", user, "--", "sh", "-c", ps]),
+    }
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
+/// A config with x86_64 on the local daemon and aarch64 on `aarch64_engine`,
+/// whose image exists only on the second daemon.
+fn two_engine_config(dir: &Path, aarch64_engine: &str) -> String {
+    let file = dir.join("two.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[workspace.metadata.wheels]
+root = "{root}"
+package = "demo/python"
+include = ["demo/native", "README.md"]
+[workspace.metadata.wheels.images]
+x86_64 = "xtask-standin:x86_64"
+aarch64 = "xtask-remote-only:aarch64"
+[workspace.metadata.wheels.engines]
+aarch64 = "{aarch64_engine}"
+"#,
+            root = root().display()
+        ),
+    )
+    .unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn two_engines_in_one_run() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    assert!(
+        image_id("xtask-remote-only:aarch64").is_none(),
+        "the aarch64 image must exist only on the second engine, or the wheel proves no routing"
+    );
+    let dir = TempDir::new("two-engines");
+    let config = two_engine_config(dir.path(), REMOTE);
+    let out = dir.path().join("out");
+    let mut cmd = xtask_cmd(&["--config", &config, "wheels", "--py", "cp311", "--out"]);
+    cmd.arg(&out);
+    let run = Run::from(with_ssh(cmd).output().unwrap()).ok();
+    inv.check();
+    assert_eq!(
+        remote_containers(),
+        Vec::<String>::new(),
+        "a container outlived the run on the second engine"
+    );
+
+    let wheels = wheels_in(&out);
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    assert!(
+        wheels
+            .iter()
+            .any(|w| w.contains("-cp311-cp311-") && w.contains("x86_64")),
+        "{wheels:?}"
+    );
+    assert!(
+        wheels
+            .iter()
+            .any(|w| w.contains("-cp311-cp311-") && w.contains("aarch64")),
+        "{wheels:?}"
+    );
+    assert_has(&run.stdout, "cp311-manylinux_aarch64  ok");
+    assert_has(
+        &run.stdout,
+        &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated)"),
+    );
+    assert_has(
+        &run.stdout,
+        "x86_64: xtask-standin:x86_64 on docker (native)",
+    );
+    // Both containers were up at once: each start is announced before either build.
+    let starts = run.stderr.matches("starting a container of").count();
+    assert_eq!(starts, 2, "{}", run.stderr);
+}
+
+#[test]
+fn an_unreachable_engine_is_named_and_nothing_is_left() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    let dir = TempDir::new("unreachable");
+    // Nothing listens there: what a client sees when sshd is down.
+    let gone = "ssh://xtask-remote@127.0.0.1:2223";
+    let config = two_engine_config(dir.path(), gone);
+    let out = dir.path().join("out");
+    let earlier = earlier_wheel(&out);
+    let mut cmd = xtask_cmd(&["--config", &config, "wheels", "--py", "cp311", "--out"]);
+    cmd.arg(&out);
+    let run = Run::from(with_ssh(cmd).output().unwrap()).fails(1);
+    let line = run.error_line();
+    assert!(line.contains("aarch64 builds"), "{line}");
+    assert!(
+        line.contains(&format!("`docker --host {gone}` is not reachable")),
+        "{line}"
+    );
+    assert!(
+        line.contains("ssh -p 2223 xtask-remote@127.0.0.1 docker version"),
+        "{line}"
+    );
+    inv.check();
+    assert_eq!(remote_containers(), Vec::<String>::new());
+    assert_only_earlier(&out, &earlier);
+
+    // An image that is on another engine: the error says which lacks it and how to move it.
+    let mut cmd = xtask_cmd(&[
+        "--config",
+        &config,
+        "--engine",
+        &format!("aarch64={REMOTE}"),
+        "wheels",
+        "--arch",
+        "aarch64",
+        "--image",
+        "xtask-standin:aarch64",
+        "--out",
+    ]);
+    cmd.arg(&out);
+    let run = Run::from(with_ssh(cmd).output().unwrap()).fails(1);
+    assert_has(
+        run.error_line(),
+        &format!("image `xtask-standin:aarch64` is on docker but not on the aarch64 engine docker --host {REMOTE}: copy it with `"),
+    );
+    assert_has(
+        run.error_line(),
+        &format!("save xtask-standin:aarch64 | /usr/local/bin/docker --host {REMOTE} load`"),
+    );
+    inv.check();
+    assert_only_earlier(&out, &earlier);
+}
+
+#[test]
+fn doctor_asks_each_engine() {
+    let _serial = serial();
+    require_engines();
+    let dir = TempDir::new("doctor-engines");
+    let config = two_engine_config(dir.path(), REMOTE);
+    let run = Run::from(
+        with_ssh(xtask_cmd(&["--config", &config, "doctor"]))
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert_has(&run.stdout, "ok    x86_64 engine          docker: server ");
+    assert_has(
+        &run.stdout,
+        &format!("ok    aarch64 engine         docker --host {REMOTE}: server "),
+    );
+    assert_has(&run.stdout, "aarch64 builds emulated");
+    assert_has(&run.stdout, "xtask-remote-only:aarch64 (");
+
+    let run = Run::from(
+        with_ssh(xtask_cmd(&[
+            "--config",
+            &config,
+            "--engine",
+            "aarch64=ssh://xtask-remote@127.0.0.1:2223",
+            "doctor",
+        ]))
+        .output()
+        .unwrap(),
+    )
+    .fails(1);
+    assert_has(&run.stdout, "FAIL  aarch64 engine         the engine `docker --host ssh://xtask-remote@127.0.0.1:2223` is not reachable");
+    assert_has(&run.stdout, "FAIL  aarch64 image          xtask-remote-only:aarch64: not checked, its engine does not answer");
+}
+
+#[test]
+fn podman_as_root_builds_and_leaves_nothing() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    assert_eq!(podman_containers(None), Vec::<String>::new());
+    let out = TempDir::new("podman-out");
+    let run = xtask(&[
+        "--engine",
+        "x86_64=podman",
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    inv.check();
+    assert_eq!(
+        podman_containers(None),
+        Vec::<String>::new(),
+        "a podman container outlived the run"
+    );
+    let wheels = wheels_in(out.path());
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    assert_has(
+        &run.stdout,
+        "x86_64: xtask-standin:x86_64 on podman (native)",
+    );
+
+    // Ctrl-C during a podman build removes its container too.
+    let dir = TempDir::new("podman-interrupt");
+    let slow = slow_package(dir.path());
+    let earlier = earlier_wheel(&dir.path().join("out"));
+    let mut cmd = xtask_cmd(&[
+        "--config",
+        slow.to_str().unwrap(),
+        "--engine",
+        "x86_64=podman",
+    ]);
+    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", "cp311"]);
+    let mut child = start_build(cmd, Stdio::null);
+    assert_eq!(podman_containers(None).len(), 1);
+    sh("kill", &["-INT", &child.id().to_string()]).ok();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        podman_containers(None),
+        Vec::<String>::new(),
+        "a podman container outlived Ctrl-C"
+    );
+    assert_only_earlier(&dir.path().join("out"), &earlier);
+    inv.check();
+}
+
+#[test]
+fn rootless_podman_builds_wheels_its_user_owns() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());
+    // Rootless networking needs /dev/net/tun, which this host denies; builds need no network.
+    let checkout = UserCheckout::new(ROOTLESS, "container-args = [\"--network=none\"]\n");
+    let run = checkout
+        .run(&[
+            "--engine",
+            "x86_64=podman",
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            "all",
+        ])
+        .ok();
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
+    assert_has(&run.stdout, "pp39-manylinux_x86_64   ok");
+    assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());
+    checkout.assert_owns_everything();
+    inv.check();
+
+    // Ctrl-C, sent to the tool itself (runuser is its parent).
+    let slow_dir = TempDir::new("rootless-slow");
+    let slow = slow_package(slow_dir.path());
+    std::fs::write(
+        &slow,
+        "[workspace.metadata.wheels]\npackage = \"slow\"\ninclude = []\nout = \"out\"\ncontainer-args = [\"--network=none\"]\n",
+    )
+    .unwrap();
+    sh(
+        "chown",
+        &["-R", &format!("{ROOTLESS}:{ROOTLESS}"), slow_dir.str()],
+    )
+    .ok();
+    let _state = checkout.open_state();
+    let mut cmd = Command::new("runuser");
+    cmd.args([
+        "-u",
+        ROOTLESS,
+        "--",
+        env!("CARGO_BIN_EXE_xtask"),
+        "--config",
+    ])
+    .arg(&slow)
+    .args([
+        "--engine",
+        "x86_64=podman",
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+    ])
+    .current_dir(slow_dir.path());
+    let mut child = start_build(cmd, Stdio::null);
+    let tool = sh("pgrep", &["-P", &child.id().to_string()])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(podman_containers(Some(ROOTLESS)).len(), 1);
+    sh("kill", &["-INT", &tool]).ok();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C");
+    assert_eq!(
+        podman_containers(Some(ROOTLESS)),
+        Vec::<String>::new(),
+        "a rootless container outlived Ctrl-C"
+    );
+    assert!(
+        !slow_dir.path().join("out").exists() || wheels_in(&slow_dir.path().join("out")).is_empty()
+    );
+}
+
+/// `matrix` lists what a full run builds; each line built alone with
+/// `--only` gives exactly that wheel, and together they are the full run.
+#[test]
+fn matrix_lines_built_one_by_one_make_the_full_run() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let run = xtask(&["matrix", "--standin"]).ok();
+    let ids: Vec<&str> = run.stdout.lines().collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    assert!(
+        ids.contains(&"cp311-manylinux_x86_64") && ids.contains(&"cp311-manylinux_aarch64"),
+        "{ids:?}"
+    );
+    inv.check();
+
+    let one_by_one = TempDir::new("matrix-only");
+    for id in &ids {
+        let out = one_by_one.path().join(id);
+        let run = xtask(&[
+            "wheels",
+            "--standin",
+            "--only",
+            id,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        let wheels = wheels_in(&out);
+        assert_eq!(wheels.len(), 1, "{id}: {wheels:?}");
+        let (python, arch) = id.split_once("-manylinux_").unwrap();
+        assert!(
+            wheels[0].contains(&format!("-{python}-")) && wheels[0].contains(arch),
+            "{id}: {wheels:?}"
+        );
+        assert_eq!(
+            run.stdout.lines().filter(|l| l.contains("  ok  ")).count(),
+            1,
+            "{}",
+            run.stdout
+        );
+    }
+    let full = TempDir::new("matrix-full");
+    xtask(&["wheels", "--standin", "--py", "all", "--out", full.str()]).ok();
+    let mut union: Vec<String> = ids
+        .iter()
+        .flat_map(|id| wheels_in(&one_by_one.path().join(id)))
+        .collect();
+    union.sort();
+    assert_eq!(union, wheels_in(full.path()));
+    inv.check();
+
+    let json = xtask(&[
+        "matrix",
+        "--standin",
+        "--format",
+        "github",
+        "--build",
+        "*-manylinux_aarch64",
+    ])
+    .ok();
+    let parsed = sh(
+        "python3",
+        &["-c", "import json,sys; m=json.loads(sys.argv[1]); print(' '.join(e['id']+'@'+e['runner'] for e in m['include']))", json.stdout.trim()],
+    )
+    .ok();
+    let arm: Vec<String> = ids
+        .iter()
+        .filter(|i| i.ends_with("aarch64"))
+        .map(|i| format!("{i}@ubuntu-24.04-arm"))
+        .collect();
+    assert_eq!(parsed.stdout.trim(), arm.join(" "));
+}
+
+/// The generated workflow is valid YAML, and each command it runs is one
+/// this tool accepts (checked by running it as a dry run).
+#[test]
+fn generated_workflow_parses_and_runs_only_real_commands() {
+    let (_serial, inv) = on_x86_64_standin();
+    for per in ["build", "arch"] {
+        let dir = TempDir::new("workflow");
+        let file = dir.path().join("wheels.yml");
+        xtask(&[
+            "ci",
+            "github",
+            "--standin",
+            "--skip",
+            "pp*",
+            "--per",
+            per,
+            "--out",
+            file.to_str().unwrap(),
+        ])
+        .ok();
+        let script = r#"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+build = doc["jobs"]["build"]
+assert doc["jobs"]["gather"]["needs"] == "build"
+for entry in build["strategy"]["matrix"]["include"]:
+    for step in build["steps"]:
+        if "run" in step:
+            line = step["run"]
+            for key, value in entry.items():
+                line = line.replace("${{ matrix.%s }}" % key, value)
+            print(entry["runner"] + "\t" + line)
+"#;
+        let lines = sh("python3", &["-c", script, file.to_str().unwrap()])
+            .ok()
+            .stdout;
+        let lines: Vec<&str> = lines.lines().collect();
+        match per {
+            "build" => assert!(lines.len() >= 2, "{lines:?}"),
+            _ => assert_eq!(lines.len(), 2, "{lines:?}"),
+        }
+        for line in lines {
+            let (runner, command) = line.split_once('\t').unwrap();
+            let words: Vec<String> = sh(
+                "python3",
+                &[
+                    "-c",
+                    "import shlex,sys; print('\\n'.join(shlex.split(sys.argv[1])))",
+                    command,
+                ],
+            )
+            .ok()
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect();
+            assert_eq!(&words[..2], ["cargo", "xtask"], "{command}");
+            assert!(
+                !words.iter().any(|w| w == "pp39-manylinux_x86_64"),
+                "{command}"
+            );
+            if command.contains("aarch64") {
+                assert_eq!(runner, "ubuntu-24.04-arm", "{command}");
+            }
+            let mut args: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+            args.insert(0, "--dry-run");
+            let run = xtask(&args);
+            assert_eq!(
+                run.status, 0,
+                "`{command}` is not a command this tool accepts:\n{}",
+                run.stderr
+            );
+        }
+    }
+    inv.check();
+}
+
+#[test]
+fn selection_errors_name_the_value_and_start_nothing() {
+    let (_serial, inv) = on_x86_64_standin();
+    let out = TempDir::new("select-out");
+    let o = out.str();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["--only", "cp311-linux_x86_64"], 2, "--only: `cp311-linux_x86_64` is not a build identifier"),
+        (&["--only", "cp311-manylinux_x86_64", "--py", "cp311"], 2, "cannot be used with"),
+        (&["--build", "cp3{1-*"], 2, "--build: pattern `cp3{1-*` has unbalanced braces"),
+        (&["--build", "  "], 2, "--build is empty"),
+        (&["--arch", "x86_64", "--build", "*-manylinux_aarch64"], 2, "select no build for x86_64"),
+        (&["--only", "cp399-manylinux_x86_64"], 2, "interpreter `cp399` is not in the image; it offers: cp311, pp39"),
+        (&["--arch", "x86_64", "--build", "cp311-* cp399-*"], 2, "build pattern `cp399-*` selects none of the builds the images offer: cp311-manylinux_x86_64 pp39-manylinux_x86_64"),
+        (&["--engine", "x86_64=http://x", "--arch", "x86_64"], 2, "--engine `x86_64=http://x`: engine `http://x` is not an engine URL"),
+    ];
+    for (args, code, says) in cases {
+        let mut all = vec!["wheels", "--standin", "--out", o];
+        all.extend_from_slice(args);
+        let run = xtask(&all).fails(*code);
+        assert!(run.stderr.contains(says), "{args:?}:\n{}", run.stderr);
+        inv.check();
+        assert!(wheels_in(out.path()).is_empty(), "{args:?} wrote a wheel");
+    }
+}
