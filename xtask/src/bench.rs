@@ -195,6 +195,10 @@ impl flags::Bench {
             }
         }
 
+        if let (Some(ssh), Some(socket)) = (&self.ssh_engine, &self.socket_engine) {
+            engine_rows(&mut report, &xtask, &work, reps, ssh, socket)?;
+        }
+
         writeln!(
             report,
             "| up-to-date step | median | images rebuilt |\n|---|---:|---|"
@@ -251,6 +255,108 @@ impl flags::Bench {
         eprintln!("written to {file}");
         Ok(())
     }
+}
+
+/// A way of building that differs only in its flags: its name, the flags.
+type EngineWay = (String, Vec<String>);
+
+/// Builds that differ only in the engines `wheels` is given: both arches on
+/// one engine or on two, and one daemon reached by its socket or over ssh.
+fn engine_rows(
+    report: &mut String,
+    xtask: &Utf8Path,
+    work: &Utf8Path,
+    reps: usize,
+    ssh: &str,
+    socket: &str,
+) -> Result<()> {
+    // The stand-ins on the second daemon, as `docker save | load` puts them there.
+    for arch in Arch::ALL {
+        let image = standin::image_ref(arch);
+        let id = |host: &[&str]| {
+            Command::new("docker")
+                .args(host)
+                .args(["image", "inspect", "--format", "{{.Id}}", &image])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        if id(&[])? != id(&["--host", socket])? {
+            run_quiet(Command::new("sh").args([
+                "-c",
+                "docker save \"$1\" | docker --host \"$2\" load",
+                "sh",
+                &image,
+                socket,
+            ]))?;
+        }
+    }
+    let cases: [(&str, &str, [EngineWay; 2]); 2] = [
+        (
+            "demo, x86_64+aarch64, cp311",
+            "x86_64,aarch64",
+            [
+                ("both on the local engine".into(), vec![]),
+                (
+                    "aarch64 on a second engine (over ssh)".into(),
+                    vec!["--engine".into(), format!("aarch64={ssh}")],
+                ),
+            ],
+        ),
+        (
+            "demo, x86_64, cp311",
+            "x86_64",
+            [
+                (
+                    "second daemon, local socket".into(),
+                    vec!["--engine".into(), format!("x86_64={socket}")],
+                ),
+                (
+                    "second daemon, over ssh".into(),
+                    vec!["--engine".into(), format!("x86_64={ssh}")],
+                ),
+            ],
+        ),
+    ];
+    writeln!(
+        report,
+        "| engines: case | way | median | ratio to the first way |\n|---|---|---:|---:|"
+    )?;
+    for (case, arches, ways) in &cases {
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..reps {
+            for (i, (name, flags)) in ways.iter().enumerate() {
+                let out = work.join("out");
+                let _ = std::fs::remove_dir_all(&out);
+                let mut cmd = Command::new(xtask.as_str());
+                cmd.args(flags)
+                    .args(["wheels", "--standin", "--arch", arches]);
+                cmd.args(["--py", "cp311", "--jobs", "2", "--out", out.as_str()]);
+                let start = Instant::now();
+                run_quiet(&mut cmd).with_context(|| format!("{case}: {name}"))?;
+                times[i].push(start.elapsed());
+                let wheels = std::fs::read_dir(&out)?.count();
+                if wheels != arches.split(',').count() {
+                    bail!("{case}: {name}: expected one wheel per arch, found {wheels}");
+                }
+                eprintln!(
+                    "bench: {case} | {name} | {}",
+                    util::format_duration(start.elapsed())
+                );
+            }
+        }
+        let first = median(&times[0]);
+        for (i, (name, _)) in ways.iter().enumerate() {
+            let m = median(&times[i]);
+            writeln!(
+                report,
+                "| {case} | {name} | {} | {:.2} |",
+                secs(m),
+                ratio(m, first)
+            )?;
+        }
+    }
+    writeln!(report, "\nThe second engine is a second dockerd on this same 2-core machine (scripts/test-engines.sh), so two engines share the cores: these rows measure the cost of splitting a run across engines and of the ssh hop, not the gain of a native arm64 machine, which is not available here.\n")?;
+    Ok(())
 }
 
 fn median(v: &[Duration]) -> Duration {

@@ -257,6 +257,15 @@ pub struct Bench {
     /// Also build the heavy package under aarch64 emulation (minutes per run)
     #[arg(long)]
     pub heavy_arm: bool,
+
+    /// A second Docker engine reached over ssh (ssh://user@host[:port]): measures
+    /// both arches on two engines against one, and the ssh hop (needs --socket-engine)
+    #[arg(long, value_name = "URL", requires = "socket_engine")]
+    pub ssh_engine: Option<String>,
+
+    /// The same daemon as --ssh-engine, by its local socket (unix:///path)
+    #[arg(long, value_name = "URL", requires = "ssh_engine")]
+    pub socket_engine: Option<String>,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

@@ -339,7 +339,7 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     assert!(
         doctor
             .stdout
-            .contains("xtask-test-x64:latest is not here; fix:"),
+            .contains("xtask-test-x64:latest is not on docker; fix:"),
         "{}",
         doctor.stdout
     );
