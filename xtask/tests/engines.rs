@@ -279,6 +279,39 @@ fn podman_as_root_builds_and_leaves_nothing() {
         "a podman container outlived Ctrl-C"
     );
     assert_only_earlier(&dir.path().join("out"), &earlier);
+
+    // The image builds work on podman too: built once, labelled, then up to date.
+    let tag = "xtask-test-podman-x64:latest";
+    let build = [
+        "--engine",
+        "x86_64=podman",
+        "x64-image",
+        "--base",
+        "xtask-standin:x86_64",
+        "--tag",
+        tag,
+        "--packages",
+        "",
+    ];
+    let first = xtask(&build).ok();
+    assert_has(
+        &first.stderr,
+        "podman build --platform linux/amd64 --label org.xtask-wheels=image",
+    );
+    let labels = sh(
+        "podman",
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Architecture}} {{index .Labels \"org.xtask-wheels\"}}",
+            tag,
+        ],
+    )
+    .ok();
+    assert_eq!(labels.stdout.trim(), "amd64 image");
+    assert_has(&xtask(&build).ok().stderr, "is up to date");
+    sh("podman", &["image", "rm", tag]).ok();
     inv.check();
 }
 

@@ -104,7 +104,7 @@ fn no_docker_cli_on_path() {
     let run = run.fails(1);
     assert_eq!(
         run.error_line(),
-        "error: no container engine: neither `docker` nor `podman` is on PATH; install Docker (Debian/Ubuntu: `apt-get install docker.io`)"
+        "error: x86_64 builds: no container engine: neither `docker` nor `podman` is on PATH; install Docker (Debian/Ubuntu: `apt-get install docker.io`)"
     );
     assert!(!out.exists());
 }
@@ -123,7 +123,7 @@ fn daemon_not_running() {
     let run = run.fails(1);
     assert!(
         run.error_line()
-            .starts_with("error: the docker daemon is not reachable ("),
+            .starts_with("error: x86_64 builds: the engine `docker (DOCKER_HOST=unix:///nonexistent/docker.sock)` is not reachable ("),
         "{}",
         run.stderr
     );
