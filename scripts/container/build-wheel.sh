@@ -6,8 +6,13 @@
 #   SOURCES      folder holding the copied inputs (never the user's tree)
 #   PACKAGE      the package folder, relative to SOURCES
 #   ISOLATION    1 for an isolated build, 0 for --no-isolation
-# Every argument is data: nothing here is eval'd. The repaired wheel is left
-# alone in /xtask/out/INTERPRETER; the host copies it out.
+# Every argument is data: nothing here is eval'd but the project's own test
+# command. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
+# virtual environment with the requirements in XTASK_TEST_REQUIRES (one per
+# line), the paths in XTASK_TEST_SOURCES (one per line, relative to the
+# copied root) are copied into an empty folder, and the command runs there
+# with bash. The repaired, checked (and tested) wheel is left alone in
+# /xtask/out/INTERPRETER; the host copies it out.
 set -euo pipefail
 interp=$1 plat=$2 sources=$3 package=$4 isolation=$5
 
@@ -60,6 +65,28 @@ step "check $repaired_name"
 cd /
 "$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$plat" \
     || fail "the repaired wheel failed its check"
+
+if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
+    # Outside the sources, so that only the installed wheel can be imported.
+    tests=/xtask/test/$interp
+    rm -rf "$tests"
+    mkdir -p "$tests/cwd"
+    step "test: a virtual environment with $repaired_name"
+    "$python" -m venv "$tests/venv" || fail "could not make a virtual environment for the tests"
+    mapfile -t requires <<<"${XTASK_TEST_REQUIRES:-}"
+    install=("${repaired[0]}")
+    for r in "${requires[@]}"; do [ -z "$r" ] || install+=("$r"); done
+    "$tests/venv/bin/python" -m pip install --quiet "${install[@]}" \
+        || fail "installing the wheel and the test requirements failed (see pip's message above)"
+    mapfile -t sources_to_copy <<<"${XTASK_TEST_SOURCES:-}"
+    for s in "${sources_to_copy[@]}"; do
+        [ -z "$s" ] || cp -a "$work/src/$s" "$tests/cwd/" || fail "test-sources: $s is not in the copied sources"
+    done
+    step "test: $XTASK_TEST_COMMAND"
+    (cd "$tests/cwd" && PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv" bash -c "$XTASK_TEST_COMMAND") \
+        || fail "the tests failed (their output is above)"
+    step "tests passed"
+fi
 
 mv "${repaired[0]}" "$out/"
 step "done: $repaired_name"

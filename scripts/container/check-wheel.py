@@ -1,16 +1,19 @@
-"""Checks a repaired wheel inside the container that built it.
+"""Normalises, then checks a repaired wheel inside the container that built it.
 
 usage: python -I check-wheel.py WHEEL INTERPRETER PLAT
 
-The wheel's tags must fit the interpreter that built it (its /opt/python folder
-is named <python tag>-<abi tag>) and the platform asked for, and every
-top-level module in it must import in that interpreter. Standard library only:
-the interpreter may have nothing else.
+First the wheel is rewritten so that its bytes depend on its contents alone
+(see normalize). Then its tags must fit the interpreter that built it (its
+/opt/python folder is named <python tag>-<abi tag>) and the platform asked
+for, and every top-level module in it must import in that interpreter.
+Standard library only: the interpreter may have nothing else.
 """
 
 import os
+import stat
 import sys
 import tempfile
+import time
 import zipfile
 
 # PEP 600 names of the legacy manylinux tags.
@@ -33,8 +36,49 @@ def fail(message):
     sys.exit(1)
 
 
+def normalize(wheel):
+    """Rewrites the zip so that two builds of the same sources give the same
+    bytes; the files inside are not changed, so RECORD stays valid.
+
+    What varies otherwise (seen by building the demo twice): auditwheel
+    repair writes every entry with the time of the repair and in the order
+    its directory walk returns, and the modes of the files it grafts come
+    from the file system; the build backend (setuptools with wheel's
+    bdist_wheel) already honours SOURCE_DATE_EPOCH for entry times. Here:
+    entries sorted by name with the .dist-info folder last and RECORD last
+    of all (the order installers expect), every time set to
+    SOURCE_DATE_EPOCH (when set), modes reduced to 644 or 755, one
+    compression level.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = time.gmtime(max(int(epoch), 315532800))[:6] if epoch else None
+
+    def order(info):
+        name = info.filename
+        in_dist_info = name.split("/", 1)[0].endswith(".dist-info")
+        return (in_dist_info, name.endswith(".dist-info/RECORD"), name)
+
+    with zipfile.ZipFile(wheel) as zf:
+        entries = [(info, zf.read(info)) for info in sorted(zf.infolist(), key=order)]
+    partial = wheel + ".partial"
+    with zipfile.ZipFile(partial, "w") as out:
+        for info, data in entries:
+            new = zipfile.ZipInfo(info.filename, date_time=stamp or info.date_time)
+            mode = (info.external_attr >> 16) & 0o777
+            if info.is_dir():
+                new.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
+            else:
+                new.external_attr = (stat.S_IFREG | (0o755 if mode & 0o111 else 0o644)) << 16
+            new.create_system = 3
+            new.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(new, data, compresslevel=6)
+    os.replace(partial, wheel)
+
+
 def main():
     wheel, interp, plat = sys.argv[1:4]
+    normalize(wheel)
+    print("interpreter %s" % sys.version.split()[0])
     python_tag, abi_tag = interp.split("-", 1)
     name = os.path.basename(wheel)
     parts = name[: -len(".whl")].split("-")

@@ -195,6 +195,8 @@ impl flags::Bench {
             }
         }
 
+        trust_rows(&mut report, &xtask, &work, reps)?;
+
         if let (Some(ssh), Some(socket)) = (&self.ssh_engine, &self.socket_engine) {
             engine_rows(&mut report, &xtask, &work, reps, ssh, socket)?;
         }
@@ -330,11 +332,12 @@ fn engine_rows(
                 let mut cmd = Command::new(xtask.as_str());
                 cmd.args(flags)
                     .args(["wheels", "--standin", "--arch", arches]);
-                cmd.args(["--py", "cp311", "--jobs", "2", "--out", out.as_str()]);
+                cmd.args(["--py", "cp311", "--jobs", "2", "--no-test"]);
+                cmd.args(["--out", out.as_str()]);
                 let start = Instant::now();
                 run_quiet(&mut cmd).with_context(|| format!("{case}: {name}"))?;
                 times[i].push(start.elapsed());
-                let wheels = std::fs::read_dir(&out)?.count();
+                let wheels = count_wheels(&out)?;
                 if wheels != arches.split(',').count() {
                     bail!("{case}: {name}: expected one wheel per arch, found {wheels}");
                 }
@@ -357,6 +360,94 @@ fn engine_rows(
     }
     writeln!(report, "\nThe second engine is a second dockerd on this same 2-core machine (scripts/test-engines.sh), so two engines share the cores: these rows measure the cost of splitting a run across engines and of the ssh hop, not the gain of a native arm64 machine, which is not available here.\n")?;
     Ok(())
+}
+
+/// What trust costs: the demo's test suite against each installed wheel
+/// (`wheels` against `wheels --no-test`, alternating, one interpreter at a
+/// time), and `verify` of the folder that run left, with and without a rebuild.
+fn trust_rows(report: &mut String, xtask: &Utf8Path, work: &Utf8Path, reps: usize) -> Result<()> {
+    let out = work.join("out");
+    let wheels = |extra: &[&str], arch: &str, py: &str| -> Result<Duration> {
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = Command::new(xtask.as_str());
+        cmd.args([
+            "wheels",
+            "--standin",
+            "--arch",
+            arch,
+            "--py",
+            py,
+            "--jobs",
+            "1",
+        ]);
+        cmd.args(extra).args(["--out", out.as_str()]);
+        let start = Instant::now();
+        run_quiet(&mut cmd)?;
+        Ok(start.elapsed())
+    };
+    writeln!(
+        report,
+        "| the test step (demo, pytest, 4 tests) | `wheels --no-test` | `wheels` | test step |\n|---|---:|---:|---:|"
+    )?;
+    for (name, arch, py) in [
+        ("x86_64 cp311", "x86_64", "cp311"),
+        ("x86_64 pp39", "x86_64", "pp39"),
+        ("aarch64 cp311 (emulated)", "aarch64", "cp311"),
+    ] {
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            without.push(
+                wheels(&["--no-test"], arch, py).with_context(|| format!("{name}, --no-test"))?,
+            );
+            with.push(wheels(&[], arch, py).with_context(|| format!("{name}, tested"))?);
+            eprintln!(
+                "bench: test step | {name} | {} / {}",
+                secs(*without.last().unwrap()),
+                secs(*with.last().unwrap())
+            );
+        }
+        let (a, b) = (median(&without), median(&with));
+        writeln!(
+            report,
+            "| {name} | {} | {} | +{} |",
+            secs(a),
+            secs(b),
+            secs(b.saturating_sub(a))
+        )?;
+    }
+    // A folder of both x86_64 wheels, then verify it.
+    wheels(&["--no-test"], "x86_64", "all")?;
+    writeln!(
+        report,
+        "\n| verify (the x86_64 folder: cp311 and pp39) | median |\n|---|---:|"
+    )?;
+    for (name, extra) in [
+        ("`verify`", vec![]),
+        ("`verify --rebuild`", vec!["--rebuild"]),
+    ] {
+        let mut t = Vec::new();
+        for _ in 0..reps {
+            let start = Instant::now();
+            run_quiet(
+                Command::new(xtask.as_str())
+                    .args(["verify", "--standin", out.as_str()])
+                    .args(&extra),
+            )?;
+            t.push(start.elapsed());
+        }
+        writeln!(report, "| {name} | {} |", secs(median(&t)))?;
+    }
+    writeln!(report)?;
+    Ok(())
+}
+
+/// The wheels in `out` (SHA256SUMS and manifest.json land beside them).
+fn count_wheels(out: &Utf8Path) -> Result<usize> {
+    let mut n = 0;
+    for e in std::fs::read_dir(out)? {
+        n += usize::from(e?.file_name().to_string_lossy().ends_with(".whl"));
+    }
+    Ok(n)
 }
 
 fn median(v: &[Duration]) -> Duration {
@@ -478,12 +569,19 @@ fn measure(
                 "--py",
                 &case.pythons.join(","),
             ]);
-            cmd.args(["--jobs", &jobs.to_string(), "--out", out.as_str()]);
+            // The baseline runs no tests: the test step is measured on its own.
+            cmd.args([
+                "--jobs",
+                &jobs.to_string(),
+                "--no-test",
+                "--out",
+                out.as_str(),
+            ]);
             run_quiet(&mut cmd)?;
         }
     }
     let elapsed = start.elapsed();
-    let wheels = std::fs::read_dir(&out)?.count();
+    let wheels = count_wheels(&out)?;
     let expected = case.arches.len() * case.pythons.len();
     if wheels != expected {
         bail!("expected {expected} wheels, found {wheels}");

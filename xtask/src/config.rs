@@ -24,7 +24,8 @@ pub const RESERVED_ENV: &[&str] = &[
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// The folder of the file it was read from: its relative paths start there.
+    /// The file it was read from, and its folder, where its relative paths start.
+    pub file: Utf8PathBuf,
     pub dir: Utf8PathBuf,
     /// The folder whose files the build may read, relative to the project root.
     pub root: Utf8PathBuf,
@@ -53,9 +54,23 @@ pub struct Config {
     /// cibuildwheel-style build identifier patterns: what to build, what to skip.
     pub build: Patterns,
     pub skip: Patterns,
+    /// The project's tests, run against each installed wheel (cibuildwheel's meaning).
+    pub test: Test,
     pub arm_image: ImageRecipe,
     pub x64_image: ImageRecipe,
     pub qemu_image: String,
+}
+
+/// cibuildwheel's test options: a shell command run in the container, with
+/// `{project}` and `{package}` standing for the copied sources.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Test {
+    pub command: Option<String>,
+    pub requires: Vec<String>,
+    /// Paths under the root copied into the folder the command runs in.
+    pub sources: Vec<String>,
+    /// Build identifiers whose wheels are not tested.
+    pub skip: Patterns,
 }
 
 /// One image per architecture.
@@ -79,6 +94,7 @@ pub struct ImageRecipe {
 impl Default for Config {
     fn default() -> Config {
         Config {
+            file: crate::util::project_root().join("Cargo.toml"),
             dir: crate::util::project_root(),
             root: ".".into(),
             package: "demo/python".into(),
@@ -100,6 +116,7 @@ impl Default for Config {
             container_args: Vec::new(),
             build: Patterns::default(),
             skip: Patterns::default(),
+            test: Test::default(),
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),
                 tag: "manylinux_aarch64".into(),
@@ -126,6 +143,7 @@ impl Config {
             .parse()
             .map_err(|e| anyhow::anyhow!("{file} is not valid TOML: {e}"))?;
         let mut config = Config {
+            file: file.to_path_buf(),
             dir: file.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
             ..Config::default()
         };
@@ -226,6 +244,24 @@ impl Config {
                     _ => config.skip = patterns,
                 }
             }
+        }
+        if let Some(v) = r.string("test-command")? {
+            if v.trim().is_empty() {
+                return Err(r.invalid(
+                    "test-command",
+                    "is empty: give a command such as \"pytest {package}/tests\", or leave the key out",
+                ));
+            }
+            config.test.command = Some(v);
+        }
+        if let Some(v) = r.strings_or_words("test-requires")? {
+            config.test.requires = v;
+        }
+        if let Some(v) = r.strings_or_words("test-sources")? {
+            config.test.sources = v;
+        }
+        if let Some(v) = r.strings_or_words("test-skip")? {
+            config.test.skip = Patterns::parse(&v).map_err(|e| r.invalid("test-skip", e))?;
         }
         if let Some(v) = r.string("qemu-image")? {
             config.qemu_image = v;
@@ -438,6 +474,7 @@ mod tests {
         assert_eq!(
             config,
             Config {
+                file: "/repo/Cargo.toml".into(),
                 dir: "/repo".into(),
                 ..Config::default()
             }
@@ -567,7 +604,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -46,6 +46,7 @@ pub enum Cmd {
     Bench(Bench),
     Matrix(Matrix),
     Ci(Ci),
+    Verify(Verify),
 }
 
 /// Build, repair and check wheels in manylinux containers
@@ -126,6 +127,10 @@ pub struct Wheels {
     /// create_args), such as --container-arg=--ulimit=nproc=1024:1024; repeatable [config: container-args]
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub container_arg: Vec<String>,
+
+    /// Do not run the project's tests (test-command) against the wheels
+    #[arg(long)]
+    pub no_test: bool,
 
     /// Keep pip's cache between runs in the volume xtask-wheels-pip-cache (for images
     /// that download build requirements) [config: pip-cache = true]
@@ -326,4 +331,23 @@ pub struct Ci {
     /// Where to write the workflow (`-` for stdout) [default: .github/workflows/wheels.yml]
     #[arg(long, value_name = "FILE")]
     pub out: Option<Utf8PathBuf>,
+}
+
+/// Verify a folder of wheels: SHA256SUMS, RECORD, tags, auditwheel, and optionally a rebuild
+#[derive(Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify dist --rebuild\n\nExit 1 names the first difference; exit 0 prints one line per wheel."
+)]
+pub struct Verify {
+    /// The folder of wheels [default: the configured out]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<Utf8PathBuf>,
+
+    /// Also build each wheel again (identifier, image and SOURCE_DATE_EPOCH from manifest.json) and compare the bytes
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// Run the checks in the local stand-in images instead of the configured ones
+    #[arg(long)]
+    pub standin: bool,
 }

@@ -15,6 +15,7 @@ mod qemu_copy;
 mod qemu_register;
 mod standin;
 mod util;
+mod verify;
 mod wheels;
 mod x64_image;
 
@@ -68,5 +69,6 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Bench(cmd) => cmd.run(&sh, &run),
         Cmd::Matrix(cmd) => cmd.run(&sh, &run, &config),
         Cmd::Ci(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Verify(cmd) => cmd.run(&sh, &run, &config),
     }
 }

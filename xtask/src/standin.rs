@@ -142,8 +142,13 @@ fn wheelhouse(
 ) -> Result<()> {
     let dir = ctx.join("wheelhouse");
     let platform = format!("manylinux2014_{arch}");
-    // The tools run on Debian's CPython 3.11; the build tools must also suit PyPy 3.9.
-    for (list, version) in [("tools.txt", "3.11"), ("build.txt", "3.9")] {
+    // The tools run on Debian's CPython 3.11; the build and test tools must
+    // also suit PyPy 3.9.
+    for (list, version) in [
+        ("tools.txt", "3.11"),
+        ("build.txt", "3.9"),
+        ("test.txt", "3.9"),
+    ] {
         let req = recipe.join(list);
         run.run(cmd!(
             sh,

@@ -278,6 +278,34 @@ pub fn handle_signals() {
     });
 }
 
+/// Runs `f` with the signal cleanup held off: a signal that arrives meanwhile
+/// is handled once `f` returns. `f` must not register or drop an UndoGuard.
+pub fn uninterrupted<T>(f: impl FnOnce() -> T) -> T {
+    let _held = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
+/// The SHA-256 of a file, in hex, by coreutils' sha256sum.
+pub fn sha256(path: &Utf8Path) -> Result<String> {
+    let out = Command::new("sha256sum")
+        .arg("--")
+        .arg(path.as_str())
+        .output()
+        .context("running sha256sum (coreutils)")?;
+    if !out.status.success() {
+        bail!(
+            "sha256sum {path} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// Holds an exclusive lock on `path` (created if missing) for as long as the
 /// returned file lives; fails at once, naming the holder, when another process has it.
 pub fn lock_exclusive(path: &Utf8Path, what: &str) -> Result<std::fs::File> {

@@ -10,6 +10,7 @@
 //! `plan` decides and validates everything before anything starts; `run`
 //! starts the containers and schedules the builds; `report` says what happened.
 
+pub mod landing;
 pub mod plan;
 mod report;
 mod run;
@@ -26,9 +27,30 @@ pub use plan::Plan;
 use run::{execute, print_dry_run, resolve_target};
 
 /// What runs in a new build container before anything else: list the
-/// interpreters and make the folders. One exec for both, because under
-/// emulation each costs a fraction of a second.
-const SETUP: &str = "ls -1 /opt/python && mkdir -p /xtask/src /xtask/out";
+/// interpreters, make the folders, and find auditwheel's version (for the
+/// manifest) by its dist-info folder, as starting Python costs a second
+/// under emulation. One exec for all, for the same reason.
+const SETUP: &str = "ls -1 /opt/python && mkdir -p /xtask/src /xtask/out && \
+    { a=$(readlink -f \"$(command -v auditwheel)\") && ls -d \"${a%/bin/*}\"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }";
+
+/// The interpreter folders and auditwheel's version, from SETUP's output.
+fn parse_setup(output: &str) -> (Vec<String>, String) {
+    let mut dirs = Vec::new();
+    let mut auditwheel = "unknown".to_string();
+    for line in output.lines() {
+        match line
+            .rsplit('/')
+            .next()
+            .and_then(|l| l.strip_prefix("auditwheel-"))
+        {
+            Some(v) if line.starts_with('/') => {
+                auditwheel = v.trim_end_matches(".dist-info").to_string()
+            }
+            _ => dirs.push(line.to_string()),
+        }
+    }
+    (dirs, auditwheel)
+}
 
 /// The scripts that run inside the build containers.
 fn container_scripts() -> Utf8PathBuf {
@@ -67,6 +89,12 @@ mod tests {
 
     #[test]
     fn setup_makes_the_container_folders() {
-        assert!(SETUP.ends_with(&format!("mkdir -p {SRC} {OUT}")));
+        assert!(SETUP.contains(&format!("mkdir -p {SRC} {OUT}")));
+        let (dirs, version) = parse_setup(
+            "cp311-cp311\npp39-pypy39_pp73\n/opt/_internal/tools/lib/python3.11/site-packages/auditwheel-6.8.2.dist-info\n",
+        );
+        assert_eq!(dirs, ["cp311-cp311", "pp39-pypy39_pp73"]);
+        assert_eq!(version, "6.8.2");
+        assert_eq!(parse_setup("cp312-cp312\n").1, "unknown");
     }
 }

@@ -6,8 +6,9 @@ use std::process::Command;
 use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
+use super::landing::Provenance;
 use super::{BIN, PIP_CACHE_VOLUME};
-use crate::config::{check_env_name, Config};
+use crate::config::{check_env_name, Config, Test};
 use crate::flags;
 use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection};
 use crate::util::usage;
@@ -36,6 +37,33 @@ pub struct Plan {
     pub skip: Patterns,
     /// Extra arguments for creating each build container.
     pub container_args: Vec<String>,
+    /// The project's tests; None when there are none or `--no-test`.
+    pub test: Option<Test>,
+    /// Whether the configuration has tests (that `--no-test` turned off).
+    pub test_configured: bool,
+    /// Where the sources come from (git), and the timestamp the wheels carry.
+    pub provenance: Provenance,
+    pub epoch: Epoch,
+}
+
+/// Where `SOURCE_DATE_EPOCH` came from, for the summary and the manifest.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Epoch {
+    /// Given with `--env` or `env`.
+    Given(String),
+    /// The root's last commit.
+    Commit(String),
+    /// Not a git checkout and not given: entry times are the build's.
+    Unset,
+}
+
+impl Epoch {
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            Epoch::Given(v) | Epoch::Commit(v) => Some(v),
+            Epoch::Unset => None,
+        }
+    }
 }
 
 impl Plan {
@@ -143,6 +171,21 @@ impl Plan {
             env.retain(|(k, _)| k != key);
             env.push((key.to_string(), value.to_string()));
         }
+        // Reproducible wheels: entry times from the last commit unless given.
+        let provenance = Provenance::of(&root);
+        let epoch = match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+            Some((_, v)) if v.parse::<u64>().is_err() => {
+                return Err(usage(format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds since 1970: give one such as 1700000000")));
+            }
+            Some((_, v)) => Epoch::Given(v.clone()),
+            None => match &provenance.commit_time {
+                Some(t) => {
+                    env.push(("SOURCE_DATE_EPOCH".into(), t.clone()));
+                    Epoch::Commit(t.clone())
+                }
+                None => Epoch::Unset,
+            },
+        };
 
         let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -173,6 +216,10 @@ impl Plan {
             } else {
                 flags.container_arg
             },
+            test: (!flags.no_test && config.test.command.is_some()).then(|| config.test.clone()),
+            test_configured: config.test.command.is_some(),
+            provenance,
+            epoch,
         })
     }
 
@@ -219,6 +266,31 @@ impl Plan {
             sources.into(),
             self.package.to_string(),
             if self.isolation { "1" } else { "0" }.into(),
+        ]
+    }
+
+    /// The variables that make the in-container script test one build's
+    /// wheel (`{project}`, `{package}` filled in), or none.
+    pub fn test_env(&self, id: &BuildId, dir: &str) -> Vec<(String, String)> {
+        let Some(test) = &self.test else {
+            return Vec::new();
+        };
+        let Some(command) = &test.command else {
+            return Vec::new();
+        };
+        if test.skip.matches(&id.to_string()) {
+            return Vec::new();
+        }
+        // Where build-wheel.sh copies the sources for this interpreter.
+        let project = format!("/xtask/work/{dir}/src");
+        let package = format!("{project}/{}", self.package);
+        let command = command
+            .replace("{project}", &project)
+            .replace("{package}", &package);
+        vec![
+            ("XTASK_TEST_COMMAND".into(), command),
+            ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
+            ("XTASK_TEST_SOURCES".into(), test.sources.join("\n")),
         ]
     }
 

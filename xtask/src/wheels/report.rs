@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::landing::{MANIFEST, SUMS};
+use super::plan::Epoch;
 use super::run::{Build, Target};
 use super::Plan;
 use crate::util;
 
 pub(super) enum Outcome {
-    Built { wheel: Utf8PathBuf },
+    Built { wheel: Utf8PathBuf, test: String },
     Failed { reason: String, log: Utf8PathBuf },
     Skipped,
 }
@@ -41,26 +43,39 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         "build".to_string(),
         "result".into(),
         "time".into(),
+        "tests".into(),
         "wheel".into(),
     ]];
     for (b, d) in builds.iter().zip(results) {
-        let (result, detail) = match &d.outcome {
-            Outcome::Built { wheel } => ("ok", show(wheel)),
-            Outcome::Failed { log, .. } => ("FAILED", format!("log: {}", show(log))),
-            Outcome::Skipped => ("skipped", "--fail-fast stopped the run".to_string()),
+        let (result, tests, detail) = match &d.outcome {
+            Outcome::Built { wheel, test } => {
+                // The first word: passed, skipped, not run, none.
+                let short = test.split(" (").next().unwrap_or(test);
+                ("ok", short.to_string(), show(wheel))
+            }
+            Outcome::Failed { log, .. } => ("FAILED", "-".into(), format!("log: {}", show(log))),
+            Outcome::Skipped => (
+                "skipped",
+                "-".into(),
+                "--fail-fast stopped the run".to_string(),
+            ),
         };
         rows.push([
             b.id.to_string(),
             result.into(),
             util::format_duration(d.time),
+            tests,
             detail,
         ]);
     }
     let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
-    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
     println!();
     for r in &rows {
-        println!("{:<w0$}  {:<w1$}  {:>w2$}  {}", r[0], r[1], r[2], r[3]);
+        println!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
     }
     for t in targets {
         let how = if t.native { "native" } else { "emulated" };
@@ -70,6 +85,21 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
             t.image,
             t.engine.describe(),
             t.plat
+        );
+    }
+    match &plan.epoch {
+        Epoch::Given(v) => println!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
+        Epoch::Commit(v) => println!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
+        Epoch::Unset => println!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
+    }
+    if results
+        .iter()
+        .any(|d| matches!(d.outcome, Outcome::Built { .. }))
+    {
+        println!(
+            "checksums: {} (sha256sum -c), provenance: {}",
+            show(&plan.out.join(SUMS)),
+            show(&plan.out.join(MANIFEST))
         );
     }
     if plan.standin {

@@ -12,8 +12,9 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
+use super::landing::{self, Entry};
 use super::report::{print_summary, Done, Outcome};
-use super::{container_scripts, Plan, BIN, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
+use super::{container_scripts, parse_setup, Plan, BIN, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
 use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
@@ -27,6 +28,7 @@ pub(super) struct Target {
     /// Whether the engine's machine runs this arch natively (else under emulation).
     pub native: bool,
     pub image: String,
+    pub image_id: String,
     pub plat: String,
 }
 
@@ -99,6 +101,7 @@ pub(super) fn resolve_target(
         arch,
         engine,
         native,
+        image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
         plat,
     })
@@ -199,8 +202,9 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
     }
 }
 
-/// A running container and the interpreters (tag, folder) it will build with.
-type Started = (Container, Vec<(PythonTag, String)>);
+/// A running container, the interpreters (tag, folder) it will build with,
+/// and its auditwheel's version.
+type Started = (Container, Vec<(PythonTag, String)>, String);
 
 /// Starts one arch's container, lists its interpreters, and copies the
 /// scripts and (unless each build has its own) the inputs in.
@@ -230,7 +234,7 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
             t.arch
         ))
     })?;
-    let offered: Vec<String> = offered.lines().map(str::to_string).collect();
+    let (offered, auditwheel) = parse_setup(&offered);
     let chosen = plan
         .selection
         .resolve(&offered)
@@ -240,7 +244,7 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
     if plan.pre_build.is_empty() {
         copy_inputs(plan, &c, SRC)?;
     }
-    Ok((c, chosen))
+    Ok((c, chosen, auditwheel))
 }
 
 /// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
@@ -303,8 +307,11 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     let mut containers = Vec::new();
     let mut offered = Vec::new();
     for (i, result) in started.into_iter().enumerate() {
-        let (c, chosen) = result?;
-        containers.push(c);
+        let (container, chosen, auditwheel) = result?;
+        containers.push(Running {
+            container,
+            auditwheel,
+        });
         let arch = targets[i].arch;
         offered.extend(
             chosen
@@ -355,13 +362,13 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                         &log,
                         &host_stage,
                     ) {
-                        Ok(wheel) => {
+                        Ok((wheel, test)) => {
                             eprintln!(
                                 "==> {}: ok, {}",
                                 b.id,
                                 wheel.file_name().unwrap_or_default()
                             );
-                            Outcome::Built { wheel }
+                            Outcome::Built { wheel, test }
                         }
                         Err(e) => {
                             eprintln!("==> {}: FAILED: {e:#}", b.id);
@@ -406,15 +413,23 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
 
 /// Runs one build; the repaired wheel lands in the output folder only whole,
 /// by rename from a staging folder beside it.
+/// One arch's container, and what its image told of itself.
+struct Running {
+    container: Container,
+    auditwheel: String,
+}
+
+/// Returns where the wheel landed and what became of its tests.
 fn build_one(
     run: &Runner,
     plan: &Plan,
     t: &Target,
-    c: &Container,
+    r: &Running,
     b: &Build,
     log: &Utf8Path,
     host_stage: &Mutex<()>,
-) -> Result<Utf8PathBuf> {
+) -> Result<(Utf8PathBuf, String)> {
+    let c = &r.container;
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
     if let Some(mut pre) = plan.pre_build_command(b.id.arch, b.id.python) {
@@ -436,7 +451,9 @@ fn build_one(
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut exec = c.exec(&plan.env, run.secrets, &args);
+    let test_env = plan.test_env(&b.id, &b.dir);
+    let env: Vec<(String, String)> = plan.env.iter().cloned().chain(test_env.clone()).collect();
+    let mut exec = c.exec(&env, run.secrets, &args);
     exec.stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file.try_clone()?);
@@ -472,9 +489,42 @@ fn build_one(
             wheels.len()
         )
     };
-    let dest = plan.out.join(wheel.file_name().expect("a file"));
-    std::fs::rename(wheel, &dest).with_context(|| format!("moving the wheel into {}", plan.out))?;
-    Ok(dest)
+    let file = wheel.file_name().expect("a file").to_string();
+    let test = match (&plan.test, test_env.is_empty()) {
+        (Some(_), false) => "passed",
+        (Some(_), true) => "skipped (test-skip)",
+        (None, _) if plan.test_configured => "not run (--no-test)",
+        (None, _) => "none (no test-command)",
+    };
+    let log_text = std::fs::read_to_string(log).unwrap_or_default();
+    let entry = Entry {
+        id: b.id.to_string(),
+        sha256: util::sha256(wheel)?,
+        image: t.image.clone(),
+        image_id: t.image_id.clone(),
+        engine: t.engine.describe(),
+        native: t.native,
+        interpreter: log_text
+            .lines()
+            .find_map(|l| l.strip_prefix("interpreter "))
+            .unwrap_or("unknown")
+            .to_string(),
+        auditwheel: r.auditwheel.clone(),
+        platform_tags: file
+            .trim_end_matches(".whl")
+            .rsplit('-')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        source_date_epoch: plan.epoch.value().map(String::from),
+        commit: plan.provenance.commit.clone(),
+        dirty: plan.provenance.dirty,
+        tool: format!("cargo xtask {}", env!("CARGO_PKG_VERSION")),
+        test: test.to_string(),
+        file,
+    };
+    let dest = landing::land(&plan.out, wheel, &entry)?;
+    Ok((dest, entry.test))
 }
 
 /// The line of a failed build's log that says what broke: the build script's

@@ -1,0 +1,123 @@
+"""Verifies wheels inside a container of their architecture.
+
+usage: python -I verify-wheel.py WHEEL...
+
+For each wheel: every file's hash and size against RECORD, the tags of the
+file name against the Tag lines of its WHEEL metadata, and auditwheel's
+verdict against the platform tags the name claims (each claimed manylinux
+tag must need at least the glibc auditwheel says the wheel needs). Prints
+`ok NAME` or `FAIL NAME: what differs`, one line per wheel; exits 1 if any
+failed. Standard library only.
+"""
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def glibc(tag):
+    """(major, minor, arch) of a manylinux platform tag, or None."""
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(.+)", tag)
+    if m:
+        return int(m.group(1)), int(m.group(2)), m.group(3)
+    for old, version in LEGACY.items():
+        if tag.startswith(old + "_"):
+            return version + (tag[len(old) + 1 :],)
+    return None
+
+
+def record_problem(zf):
+    names = zf.namelist()
+    records = [n for n in names if n.endswith(".dist-info/RECORD")]
+    if len(records) != 1:
+        return "expected one .dist-info/RECORD, found %d" % len(records)
+    listed = {}
+    for row in csv.reader(io.StringIO(zf.read(records[0]).decode("utf-8"))):
+        if row:
+            listed[row[0]] = row[1:]
+    for name in names:
+        if name.endswith("/"):
+            continue
+        if name not in listed:
+            return "%s is not in RECORD" % name
+        if name == records[0]:
+            continue
+        digest, size = listed[name][0], listed[name][1]
+        data = zf.read(name)
+        algo, _, expected = digest.partition("=")
+        actual = base64.urlsafe_b64encode(hashlib.new(algo, data).digest()).rstrip(b"=").decode()
+        if actual != expected:
+            return "%s does not match its RECORD hash" % name
+        if size and int(size) != len(data):
+            return "%s does not match its RECORD size" % name
+    for name in listed:
+        if name not in names:
+            return "RECORD lists %s, which the wheel does not hold" % name
+    return None
+
+
+def tag_problem(zf, filename):
+    parts = filename[: -len(".whl")].split("-")
+    if len(parts) not in (5, 6):
+        return "%s is not a wheel file name" % filename
+    pys, abis, plats = (p.split(".") for p in parts[-3:])
+    named = {(p, a, pl) for p in pys for a in abis for pl in plats}
+    wheel_files = [n for n in zf.namelist() if n.endswith(".dist-info/WHEEL")]
+    if len(wheel_files) != 1:
+        return "expected one .dist-info/WHEEL"
+    meta = zf.read(wheel_files[0]).decode("utf-8")
+    declared = {tuple(l.split(":", 1)[1].strip().split("-")) for l in meta.splitlines() if l.startswith("Tag:")}
+    if named != declared:
+        extra = sorted("-".join(t) for t in named - declared)
+        missing = sorted("-".join(t) for t in declared - named)
+        return "the file name's tags differ from WHEEL's (named only: %s; declared only: %s)" % (
+            ", ".join(extra) or "none",
+            ", ".join(missing) or "none",
+        )
+    return None
+
+
+def auditwheel_problem(path, plats):
+    out = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True)
+    m = re.search(r'consistent with the following platform tag: "([^"]+)"', out.stdout.replace("\n", " "))
+    if out.returncode != 0 or not m:
+        return "auditwheel show failed: %s" % (out.stderr.strip() or out.stdout.strip())
+    need = glibc(m.group(1))
+    if need is None:
+        return "auditwheel finds it fits no manylinux policy (%s)" % m.group(1)
+    for plat in plats:
+        claimed = glibc(plat)
+        if claimed is None:
+            return "%s is not a manylinux tag" % plat
+        if claimed[2] != need[2]:
+            return "%s is for %s, but the wheel is for %s" % (plat, claimed[2], need[2])
+        if claimed[:2] < need[:2]:
+            return "%s claims glibc %d.%d, but auditwheel finds it needs %s" % (plat, claimed[0], claimed[1], m.group(1))
+    return None
+
+
+def main():
+    failed = False
+    for path in sys.argv[1:]:
+        name = os.path.basename(path)
+        with zipfile.ZipFile(path) as zf:
+            problem = record_problem(zf) or tag_problem(zf, name)
+        if not problem:
+            problem = auditwheel_problem(path, name[: -len(".whl")].split("-")[-1].split("."))
+        if problem:
+            failed = True
+            print("FAIL %s: %s" % (name, problem))
+        else:
+            print("ok %s" % name)
+    sys.exit(1 if failed else 0)
+
+
+main()

@@ -1,0 +1,247 @@
+//! What lands in the output folder: each wheel by rename, then its line in
+//! SHA256SUMS (the format `sha256sum -c` reads) and its entry in
+//! manifest.json, both rewritten whole and renamed into place. The three
+//! happen with signals held off, so that Ctrl-C never leaves a wheel without
+//! its line, nor a line without its wheel. Lines of earlier wheels still in
+//! the folder are kept; lines of wheels no longer there are dropped.
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::util;
+
+pub const SUMS: &str = "SHA256SUMS";
+pub const MANIFEST: &str = "manifest.json";
+
+/// Where the sources come from, as git tells.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Provenance {
+    pub commit: Option<String>,
+    /// Seconds since 1970 of the last commit.
+    pub commit_time: Option<String>,
+    /// Uncommitted changes (or untracked files) under the root.
+    pub dirty: bool,
+}
+
+impl Provenance {
+    /// Empty when `root` is not in a git checkout (or git is missing).
+    pub fn of(root: &Utf8Path) -> Provenance {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(["-c", "safe.directory=*", "-C", root.as_str()])
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        let Some(last) = git(&["log", "-1", "--format=%H %ct"]) else {
+            return Provenance::default();
+        };
+        let (commit, time) = last.split_once(' ').unwrap_or((&last, ""));
+        Provenance {
+            commit: Some(commit.to_string()),
+            commit_time: Some(time.to_string()).filter(|t| !t.is_empty()),
+            dirty: git(&["status", "--porcelain", "--", "."]).is_some_and(|s| !s.is_empty()),
+        }
+    }
+}
+
+/// One wheel's record in manifest.json.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Entry {
+    pub file: String,
+    pub id: String,
+    pub sha256: String,
+    pub image: String,
+    pub image_id: String,
+    pub engine: String,
+    pub native: bool,
+    pub interpreter: String,
+    pub auditwheel: String,
+    pub platform_tags: String,
+    pub source_date_epoch: Option<String>,
+    pub commit: Option<String>,
+    pub dirty: bool,
+    pub tool: String,
+    /// `passed`, `skipped (test-skip)`, `not run (--no-test)` or `none (no test-command)`.
+    pub test: String,
+}
+
+impl Entry {
+    /// One line of JSON; `file` first, which is how the line is found again.
+    pub fn json(&self) -> String {
+        let s = |v: &str| util::json_string(v);
+        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), s);
+        format!(
+            "{{\"file\": {}, \"id\": {}, \"sha256\": {}, \"image\": {}, \"image_id\": {}, \"engine\": {}, \"native\": {}, \"interpreter\": {}, \"auditwheel\": {}, \"platform_tags\": {}, \"source_date_epoch\": {}, \"commit\": {}, \"dirty\": {}, \"tool\": {}, \"test\": {}}}",
+            s(&self.file),
+            s(&self.id),
+            s(&self.sha256),
+            s(&self.image),
+            s(&self.image_id),
+            s(&self.engine),
+            self.native,
+            s(&self.interpreter),
+            s(&self.auditwheel),
+            s(&self.platform_tags),
+            opt(&self.source_date_epoch),
+            opt(&self.commit),
+            self.dirty,
+            s(&self.tool),
+            s(&self.test),
+        )
+    }
+}
+
+/// The file a manifest line is about (its leading `"file"` value).
+fn manifest_file(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix("{\"file\": \"")?;
+    // Wheel names hold no quotes or backslashes, so the first quote ends it.
+    rest.split('"').next()
+}
+
+/// The file a SHA256SUMS line is about.
+fn sums_file(line: &str) -> Option<&str> {
+    let (hash, name) = line.split_once("  ").or_else(|| line.split_once(" *"))?;
+    (hash.len() == 64).then_some(name)
+}
+
+/// Moves `staged` into `out` and records it; returns where it landed.
+pub fn land(out: &Utf8Path, staged: &Utf8Path, entry: &Entry) -> Result<Utf8PathBuf> {
+    let dest = out.join(&entry.file);
+    util::uninterrupted(|| {
+        std::fs::rename(staged, &dest).with_context(|| format!("moving the wheel into {out}"))?;
+        let sums = format!("{}  {}", entry.sha256, entry.file);
+        rewrite(out, SUMS, &entry.file, &sums, sums_file, |lines| {
+            lines.join("\n") + "\n"
+        })?;
+        rewrite(
+            out,
+            MANIFEST,
+            &entry.file,
+            &entry.json(),
+            manifest_file,
+            |lines| format!("[\n{}\n]\n", lines.join(",\n")),
+        )?;
+        Ok(dest)
+    })
+}
+
+/// Rewrites `out/name`: the lines of files still in `out` but `file`, then
+/// `line`; written beside it and renamed over it.
+fn rewrite(
+    out: &Utf8Path,
+    name: &str,
+    file: &str,
+    line: &str,
+    file_of: fn(&str) -> Option<&str>,
+    render: fn(&[String]) -> String,
+) -> Result<()> {
+    let path = out.join(name);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {path}")),
+    };
+    let mut lines: Vec<String> = old
+        .lines()
+        .filter(|l| {
+            file_of(l).is_some_and(|f| f != file && !f.contains('/') && out.join(f).is_file())
+        })
+        .map(|l| l.trim().trim_end_matches(',').to_string())
+        .collect();
+    lines.push(line.to_string());
+    lines.sort_by(|a, b| file_of(a).cmp(&file_of(b)));
+    let partial = out.join(format!(".{name}.{}.partial", std::process::id()));
+    let written =
+        std::fs::write(&partial, render(&lines)).and_then(|()| std::fs::rename(&partial, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written.with_context(|| format!("writing {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder() -> Utf8PathBuf {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-landing-{}", util::run_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn entry(file: &str, sha: char) -> Entry {
+        Entry {
+            file: file.into(),
+            sha256: sha.to_string().repeat(64),
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn sums_and_manifest_name_exactly_the_wheels_there() {
+        let out = folder();
+        let stage = out.join(".stage");
+        std::fs::create_dir_all(&stage).unwrap();
+        for (name, sha) in [
+            ("b-1-cp311-cp311-x.whl", 'b'),
+            ("a-1-cp311-cp311-x.whl", 'a'),
+        ] {
+            std::fs::write(stage.join(name), name).unwrap();
+            land(&out, &stage.join(name), &entry(name, sha)).unwrap();
+        }
+        // A wheel removed by hand loses its line at the next landing; a
+        // rebuilt wheel replaces its own line.
+        std::fs::remove_file(out.join("b-1-cp311-cp311-x.whl")).unwrap();
+        std::fs::write(stage.join("a-1-cp311-cp311-x.whl"), "again").unwrap();
+        land(
+            &out,
+            &stage.join("a-1-cp311-cp311-x.whl"),
+            &entry("a-1-cp311-cp311-x.whl", 'c'),
+        )
+        .unwrap();
+        let sums = std::fs::read_to_string(out.join(SUMS)).unwrap();
+        assert_eq!(sums, format!("{}  a-1-cp311-cp311-x.whl\n", "c".repeat(64)));
+        let manifest = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        assert!(
+            manifest.starts_with("[\n{\"file\": \"a-1-cp311-cp311-x.whl\", "),
+            "{manifest}"
+        );
+        assert_eq!(manifest.matches("\"file\"").count(), 1, "{manifest}");
+        assert!(!out.read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")));
+        std::fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn lines_are_read_back() {
+        assert_eq!(
+            sums_file(&format!("{}  x.whl", "0".repeat(64))),
+            Some("x.whl")
+        );
+        assert_eq!(sums_file("short  x.whl"), None);
+        assert_eq!(
+            manifest_file("{\"file\": \"x.whl\", \"id\": \"y\"},"),
+            Some("x.whl")
+        );
+        assert_eq!(manifest_file("["), None);
+        let e = Entry {
+            file: "x.whl".into(),
+            source_date_epoch: Some("1".into()),
+            ..Entry::default()
+        };
+        assert!(
+            e.json()
+                .contains("\"source_date_epoch\": \"1\", \"commit\": null"),
+            "{}",
+            e.json()
+        );
+    }
+}

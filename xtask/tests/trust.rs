@@ -1,0 +1,445 @@
+//! Release trust on a real engine: the project's tests against each
+//! installed wheel, byte-identical wheels from two clones, SHA256SUMS and
+//! the manifest, and `verify` catching what changed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use support::*;
+
+/// `git clone` of this checkout's HEAD into `dir`.
+fn clone_into(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    sh(
+        "git",
+        &[
+            "clone",
+            "--quiet",
+            "--no-hardlinks",
+            root().to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    dir.to_path_buf()
+}
+
+/// Two clones at different paths, built one after the other: every wheel
+/// byte-identical (x86_64 CPython and PyPy, emulated aarch64).
+#[test]
+fn two_clones_give_byte_identical_wheels() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let scratch = TempDir::new("repro");
+    let a = clone_into(&scratch.path().join("a/first"));
+    let b = clone_into(&scratch.path().join("elsewhere/b/second clone"));
+    let commit_time = sh(
+        "git",
+        &["-C", a.to_str().unwrap(), "log", "-1", "--format=%ct"],
+    )
+    .ok()
+    .stdout
+    .trim()
+    .to_string();
+    let mut outs = Vec::new();
+    for clone in [&a, &b] {
+        let out = clone.join("dist");
+        let run = xtask(&[
+            "--config",
+            clone.join("Cargo.toml").to_str().unwrap(),
+            "wheels",
+            "--standin",
+            "--py",
+            "all",
+            "--no-test",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        assert_has(
+            &run.stdout,
+            &format!("SOURCE_DATE_EPOCH={commit_time} (the last commit of"),
+        );
+        outs.push(out);
+    }
+    let names = wheels_in(&outs[0]);
+    let whl: Vec<&String> = names.iter().filter(|n| n.ends_with(".whl")).collect();
+    assert_eq!(whl.len(), 3, "{names:?}");
+    for arch_or_py in ["-cp311-cp311-manylinux1_x86_64", "-pp39-", "aarch64"] {
+        assert!(
+            whl.iter().any(|w| w.contains(arch_or_py)),
+            "{arch_or_py}: {whl:?}"
+        );
+    }
+    assert_eq!(names, wheels_in(&outs[1]));
+    for name in whl {
+        let (x, y) = (outs[0].join(name), outs[1].join(name));
+        let cmp = sh("cmp", &[x.to_str().unwrap(), y.to_str().unwrap()]);
+        assert_eq!(
+            cmp.status, 0,
+            "{name} differs between the clones: {}",
+            cmp.stdout
+        );
+        // pip accepts the normalised wheel: its RECORD still matches.
+        if name.contains("-cp311-cp311-") && name.contains("x86_64") {
+            let venv = scratch.path().join("venv");
+            sh("python3", &["-m", "venv", venv.to_str().unwrap()]).ok();
+            let pip = venv.join("bin/pip");
+            sh(
+                pip.to_str().unwrap(),
+                &["install", "--quiet", "--no-index", x.to_str().unwrap()],
+            )
+            .ok();
+            let py = venv.join("bin/python");
+            let run = sh(py.to_str().unwrap(), &["-c", "import democodec, zlib; assert democodec.crc32(b'x') == zlib.crc32(b'x'); print('ok')"]).ok();
+            assert_has(&run.stdout, "ok");
+        }
+    }
+    assert_eq!(
+        std::fs::read(outs[0].join("SHA256SUMS")).unwrap(),
+        std::fs::read(outs[1].join("SHA256SUMS")).unwrap()
+    );
+    inv.check();
+}
+
+/// A package whose test suite fails on PyPy only.
+fn package_with_tests(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("pkg/tested")).unwrap();
+    std::fs::create_dir_all(dir.join("pkg/tests")).unwrap();
+    std::fs::write(dir.join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(dir.join("pkg/setup.py"), "from setuptools import Extension, setup\nsetup(name='tested', version='1', packages=['tested'], ext_modules=[Extension('tested._c', ['tested/_c.c'])])\n").unwrap();
+    std::fs::write(dir.join("pkg/tested/__init__.py"), "from . import _c\n").unwrap();
+    std::fs::write(
+        dir.join("pkg/tested/_c.c"),
+        "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pkg/tests/test_tested.py"),
+        "import sys\nimport tested\n\ndef test_from_the_installed_wheel():\n    assert '/xtask/work/' not in tested.__file__, tested.__file__\n    assert 'site-packages' in tested.__file__\n\ndef test_not_on_pypy():\n    assert sys.implementation.name != 'pypy', 'this suite fails on PyPy'\n",
+    )
+    .unwrap();
+    let config = dir.join("tested.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\ntest-command = \"pytest -q {package}/tests\"\ntest-requires = \"pytest\"\n",
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("tested");
+    let config = package_with_tests(dir.path());
+    let out = dir.path().join("out");
+    let earlier = earlier_wheel(&out);
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ])
+    .fails(1);
+    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
+    assert_has(&run.stdout, "pp39-manylinux_x86_64   FAILED");
+    assert_has(
+        &run.stdout,
+        "pp39-manylinux_x86_64 failed: the tests failed",
+    );
+    // The failing test is named in what the summary shows of the log.
+    assert_has(&run.stdout, "FAILED");
+    assert_has(&run.stdout, "test_not_on_pypy");
+    let wheels = wheels_in(&out);
+    assert!(
+        wheels.iter().any(|w| w.contains("-cp311-cp311-")),
+        "{wheels:?}"
+    );
+    assert!(
+        !wheels.iter().any(|w| w.contains("-pp39-")),
+        "a wheel whose tests failed landed: {wheels:?}"
+    );
+    assert_eq!(
+        std::fs::read(&earlier).unwrap(),
+        b"a wheel from an earlier run"
+    );
+    // SHA256SUMS holds the wheel that landed, and checks.
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 1, "{sums}");
+    assert!(sums.contains("-cp311-cp311-"), "{sums}");
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let parsed = sh("python3", &["-c", "import json,sys; e=json.load(open(sys.argv[1]))[0]; print(e['id'], e['test'], e['interpreter'][:4], e['auditwheel'], e['source_date_epoch'], e['commit'], e['image'])", out.join("manifest.json").to_str().unwrap()]).ok();
+    assert_eq!(
+        parsed.stdout.trim(),
+        "cp311-manylinux_x86_64 passed 3.11 6.8.2 None None xtask-standin:x86_64",
+        "{manifest}"
+    );
+    inv.check();
+
+    // --no-test builds both; test-skip skips the failing one.
+    let out2 = dir.path().join("out2");
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--no-test",
+        "--out",
+        out2.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        wheels_in(&out2)
+            .iter()
+            .filter(|w| w.ends_with(".whl"))
+            .count(),
+        2
+    );
+    assert!(run.stdout.contains("not run"), "{}", run.stdout);
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap() + "test-skip = \"pp*\"\n",
+    )
+    .unwrap();
+    let out3 = dir.path().join("out3");
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--out",
+        out3.to_str().unwrap(),
+    ])
+    .ok();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("pp39-manylinux_x86_64") && l.contains("skipped")),
+        "{}",
+        run.stdout
+    );
+    inv.check();
+}
+
+#[test]
+fn sums_stay_consistent_after_ctrl_c() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("sums-int");
+    let out = dir.path().join("out");
+    xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--no-test",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let slow = slow_package(dir.path());
+    let mut cmd = xtask_cmd(&["--config", slow.to_str().unwrap()]);
+    cmd.args([
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp311",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut child = start_build(cmd, Stdio::null);
+    sh("kill", &["-INT", &child.id().to_string()]).ok();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    let named: Vec<&str> = sums
+        .lines()
+        .map(|l| l.split_once("  ").unwrap().1)
+        .collect();
+    let present: Vec<String> = wheels_in(&out)
+        .into_iter()
+        .filter(|w| w.ends_with(".whl"))
+        .collect();
+    assert_eq!(named, present);
+    inv.check();
+}
+
+/// A copy of the demo in a folder of its own, so that its sources can change.
+fn demo_copy(dir: &Path) -> PathBuf {
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("demo")).unwrap();
+    for from in ["demo/python", "demo/native"] {
+        sh(
+            "cp",
+            &[
+                "-a",
+                root().join(from).to_str().unwrap(),
+                tree.join("demo").to_str().unwrap(),
+            ],
+        )
+        .ok();
+    }
+    std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
+    let config = dir.join("demo.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\nout = \"out\"\n").unwrap();
+    config
+}
+
+#[test]
+fn verify_catches_what_changed() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("verify");
+    let config = demo_copy(dir.path());
+    let config = config.to_str().unwrap();
+    let out = dir.path().join("out");
+    xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--env",
+        "SOURCE_DATE_EPOCH=1700000000",
+    ])
+    .ok();
+    let good = xtask(&["--config", config, "verify", "--standin", "--rebuild"]).ok();
+    let lines: Vec<&str> = good.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", good.stdout);
+    for line in lines {
+        assert!(
+            line.starts_with("ok    demo_codec-0.1.0-")
+                && line.ends_with("(sha256, RECORD, tags, auditwheel, rebuilt identically)"),
+            "{line}"
+        );
+    }
+    let cp = wheels_in(&out)
+        .into_iter()
+        .find(|w| w.contains("-cp311-cp311-"))
+        .unwrap();
+
+    // Each tampering on a fresh copy of the folder.
+    let tampered = |name: &str, change: &dyn Fn(&Path)| -> Run {
+        let copy = dir.path().join(name);
+        sh("cp", &["-a", out.to_str().unwrap(), copy.to_str().unwrap()]).ok();
+        change(&copy);
+        xtask(&[
+            "--config",
+            config,
+            "verify",
+            "--standin",
+            copy.to_str().unwrap(),
+        ])
+        .fails(1)
+    };
+    let resum = |folder: &Path, old: &str, new: &str| {
+        let sums = std::fs::read_to_string(folder.join("SHA256SUMS")).unwrap();
+        let hash = sh("sha256sum", &[folder.join(new).to_str().unwrap()])
+            .ok()
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let sums: String = sums
+            .lines()
+            .map(|l| {
+                if l.ends_with(old) {
+                    format!("{hash}  {new}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(folder.join("SHA256SUMS"), sums).unwrap();
+    };
+
+    let run = tampered("flipped", &|f| {
+        let path = f.join(&cp);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    });
+    assert_has(run.error_line(), &format!("error: {cp}: its sha256 is "));
+
+    let run = tampered("record", &|f| {
+        let path = f.join(&cp);
+        let script = "import sys, zipfile\nsrc, dst = sys.argv[1], sys.argv[1] + '.new'\nwith zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, 'w') as b:\n    for i in a.infolist():\n        data = a.read(i)\n        if i.filename == 'democodec/__init__.py':\n            data += b'# changed\\n'\n        b.writestr(i, data)\nimport os; os.replace(dst, src)\n";
+        sh("python3", &["-c", script, path.to_str().unwrap()]).ok();
+        resum(f, &cp, &cp);
+    });
+    assert_has(
+        run.error_line(),
+        "democodec/__init__.py does not match its RECORD hash",
+    );
+
+    let renamed = cp.replace("manylinux1_x86_64.", "manylinux_2_17_x86_64.");
+    let run = tampered("renamed", &|f| {
+        std::fs::rename(f.join(&cp), f.join(&renamed)).unwrap();
+        resum(f, &cp, &renamed);
+    });
+    assert_has(run.error_line(), &format!("{renamed}: the file name's tags differ from WHEEL's (named only: cp311-cp311-manylinux_2_17_x86_64; declared only: cp311-cp311-manylinux1_x86_64)"));
+
+    let run = tampered("unlisted", &|f| {
+        let sums = std::fs::read_to_string(f.join("SHA256SUMS")).unwrap();
+        let kept: String = sums
+            .lines()
+            .filter(|l| !l.ends_with(&cp))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(f.join("SHA256SUMS"), kept).unwrap();
+    });
+    assert_has(run.error_line(), &format!("{cp}: it is not in SHA256SUMS"));
+
+    // The sources change after the build: the rebuild differs.
+    let native = dir.path().join("tree/demo/native/zcrc.c");
+    let source = std::fs::read_to_string(&native).unwrap();
+    std::fs::write(
+        &native,
+        source + "\nint demo_changed_after_release(void) { return 42; }\n",
+    )
+    .unwrap();
+    let run = xtask(&["--config", config, "verify", "--standin", "--rebuild"]).fails(1);
+    assert_has(run.error_line(), "the rebuild of ");
+    assert_has(run.error_line(), " differs from byte ");
+    inv.check();
+}
