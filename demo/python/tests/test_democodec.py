@@ -26,9 +26,9 @@ def test_bz2_round_trip():
 
 def test_libbz2_is_the_one_grafted_into_the_wheel():
     # auditwheel copied libbz2 into demo_codec.libs; the extension must load
-    # that copy, not one from the system.
+    # that copy (the system's may be mapped too: Python's own bz2 module uses it).
     democodec.bz2_compress(b"x")
     with open("/proc/self/maps") as maps:
         mapped = {line.split()[-1] for line in maps if "libbz2" in line}
     assert mapped, "libbz2 is not loaded"
-    assert all("demo_codec.libs" + os.sep in path for path in mapped), mapped
+    assert any("demo_codec.libs" + os.sep in path for path in mapped), mapped

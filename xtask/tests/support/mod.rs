@@ -401,11 +401,23 @@ pub fn wheel_names(wheel: &Path) -> Vec<String> {
     run.stdout.lines().map(String::from).collect()
 }
 
+/// The wheels in `dir`, sorted (SHA256SUMS and manifest.json lie beside
+/// them); fails when a staging folder or a partial file was left behind.
 pub fn wheels_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    let left: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with(".xtask-") || n.ends_with(".partial"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        dir.display()
+    );
+    names.retain(|n| n.ends_with(".whl"));
     names.sort();
     names
 }
