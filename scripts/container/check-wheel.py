@@ -5,10 +5,12 @@ usage: python -I check-wheel.py WHEEL INTERPRETER PLAT
 First the wheel is rewritten so that its bytes depend on its contents alone
 (see normalize). Then its tags must fit the interpreter that built it (its
 /opt/python folder is named <python tag>-<abi tag>) and the platform asked
-for, and every top-level module in it must import in that interpreter.
+for, and every top-level module and every extension module (by its dotted
+name) must import in that interpreter.
 Standard library only: the interpreter may have nothing else.
 """
 
+import importlib
 import os
 import stat
 import sys
@@ -100,7 +102,11 @@ def main():
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(target)
             names = zf.namelist()
+        # Every top-level module, then every extension module by its dotted
+        # name: a package that falls back to pure Python when its extension
+        # fails to load would hide a broken extension behind a good import.
         modules = set()
+        extensions = set()
         for entry in names:
             top = entry.split("/", 1)[0]
             if top.endswith((".dist-info", ".data", ".libs")) or top.startswith("."):
@@ -111,6 +117,11 @@ def main():
                 modules.add(top[:-3])
             elif top.endswith(".so"):
                 modules.add(top.split(".", 1)[0])
+            if entry.endswith(".so"):
+                parts = entry.split("/")
+                dotted = ".".join(parts[:-1] + [parts[-1].split(".", 1)[0]])
+                if all(p.isidentifier() for p in dotted.split(".")):
+                    extensions.add(dotted)
         if not modules:
             fail("%s holds no importable module" % name)
         for root, _, files in os.walk(target):
@@ -118,17 +129,18 @@ def main():
                 if f.endswith(".so") or ".so." in f:
                     os.chmod(os.path.join(root, f), 0o755)
         sys.path.insert(0, target)
-        for module in sorted(modules):
+        wanted = sorted(modules) + sorted(extensions - modules)
+        for module in wanted:
+            what = "extension" if module in extensions else "import"
             try:
-                __import__(module)
+                importlib.import_module(module)
             except ModuleNotFoundError as e:
                 if e.name and e.name.split(".")[0] not in modules:
-                    print("import %s: skipped, it needs %s, which is not installed here" % (module, e.name))
+                    print("%s %s: skipped, it needs %s, which is not installed here" % (what, module, e.name))
                     continue
-                fail("import %s: %s" % (module, e))
+                fail("%s %s: %s" % (what, module, e))
             except Exception as e:
-                fail("import %s: %s: %s" % (module, type(e).__name__, e))
-            print("import %s: ok" % module)
-
+                fail("%s %s: %s: %s" % (what, module, type(e).__name__, e))
+            print("%s %s: ok" % (what, module))
 
 main()

@@ -111,55 +111,70 @@ impl Plan {
             check_plat(plat).map_err(usage)?;
         }
 
+        // An error about a value names where it came from: the flag, or the key and its file.
+        let whence = |flag: &str, given: bool| {
+            if given {
+                flag.to_string()
+            } else {
+                format!("{} (in {})", flag.trim_start_matches('-'), config.file)
+            }
+        };
         let root = match &flags.root {
             Some(root) => absolute(cwd, root),
             None => absolute(project, &config.root),
         };
-        let root = existing_dir(&root, "--root")?;
+        let root = existing_dir(&root, &whence("--root", flags.root.is_some()))?;
+        let package_from = whence("--package", flags.package.is_some());
         let package = inside(
             &root,
             flags.package.as_ref().unwrap_or(&config.package),
-            "--package",
+            &package_from,
         )?;
         if !root.join(&package).is_dir() {
-            return Err(usage(format!("--package `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
+            return Err(usage(format!("{package_from} `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
         }
         if !["pyproject.toml", "setup.py"]
             .iter()
             .any(|f| root.join(&package).join(f).is_file())
         {
-            return Err(usage(format!("--package `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
+            return Err(usage(format!("{package_from} `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
         }
-        let includes = if flags.include.is_empty() {
-            &config.include
+        let (includes, include_from) = if flags.include.is_empty() {
+            (&config.include, whence("--include", false))
         } else {
-            &flags.include
+            (&flags.include, whence("--include", true))
         };
-        let include = includes
-            .iter()
-            .map(|p| inside(&root, p, "--include"))
-            .collect::<Result<Vec<_>>>()?;
+        let mut include = Vec::new();
+        for p in includes {
+            for path in expand_include(&root, p, &include_from)? {
+                let path = inside(&root, &path, &include_from)?;
+                if !include.contains(&path) {
+                    include.push(path);
+                }
+            }
+        }
 
+        let out_from = whence("--out", flags.out.is_some());
         let out = match &flags.out {
             Some(out) => absolute(cwd, out),
             None => absolute(project, &config.out),
         };
-        let out =
-            normalize(&out).ok_or_else(|| usage(format!("--out `{out}` is not a usable path")))?;
+        let out = normalize(&out)
+            .ok_or_else(|| usage(format!("{out_from} `{out}` is not a usable path")))?;
         if out.exists() && !out.is_dir() {
             return Err(usage(format!(
-                "--out `{out}` is a file: give a folder for the wheels"
+                "{out_from} `{out}` is a file: give a folder for the wheels"
             )));
         }
         let real_out = canonical_or_self(&out);
         let real_package = canonical_or_self(&root.join(&package));
         if real_out == root {
             return Err(usage(format!(
-                "--out `{out}` is the root itself: give a folder such as {root}/dist"
+                "{out_from} `{out}` is the root itself: give a folder such as {root}/dist"
             )));
         }
         if real_out.starts_with(&real_package) {
-            return Err(usage(format!("--out `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
+            return Err(usage(format!("{out_from} `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
         }
 
         let mut env = config.env.clone();
@@ -406,6 +421,55 @@ fn existing_dir(path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
     }
 }
 
+/// One include: empty is refused; a path with glob characters (`*`, `?`,
+/// `[...]`, braces, per path component, hidden names only when the pattern
+/// says so) becomes the paths it matches under `root`, which must be some.
+fn expand_include(root: &Utf8Path, path: &Utf8Path, from: &str) -> Result<Vec<Utf8PathBuf>> {
+    if path.as_str().trim().is_empty() {
+        return Err(usage(format!(
+            "{from} has an empty path: give a file or folder under the root {root}, or leave it out"
+        )));
+    }
+    if !path.as_str().contains(['*', '?', '[', '{']) {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if path.is_absolute() {
+        return Err(usage(format!(
+            "{from} `{path}` is an absolute pattern: patterns are relative to the root {root}"
+        )));
+    }
+    let mut found = vec![Utf8PathBuf::new()];
+    for part in path.components().map(|c| c.as_str()) {
+        let mut next = Vec::new();
+        for base in &found {
+            if !part.contains(['*', '?', '[', '{']) {
+                next.push(base.join(part));
+                continue;
+            }
+            let Ok(entries) = root.join(base).read_dir_utf8() else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if (part.starts_with('.') || !name.starts_with('.'))
+                    && crate::platform::pattern_matches(part, name)
+                {
+                    next.push(base.join(name));
+                }
+            }
+        }
+        found = next;
+    }
+    found.retain(|p| root.join(p).exists());
+    found.sort();
+    if found.is_empty() {
+        return Err(usage(format!(
+            "{from} `{path}` matches nothing under {root}: check the pattern"
+        )));
+    }
+    Ok(found)
+}
+
 /// A path under `root`, as a relative path; fails when it does not exist or
 /// leads out of the root (by `..`, an absolute path elsewhere, or a link).
 fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
@@ -649,5 +713,64 @@ mod tests {
         assert!(check_plat("manylinux2014_x86_64").is_ok());
         assert!(check_plat("manylinux_2_36_aarch64").is_ok());
         assert!(check_plat("manylinux2014_x86_64;id").is_err());
+    }
+
+    #[test]
+    fn includes_take_globs_and_refuse_empty_paths() {
+        let root = tree();
+        for d in ["ext/a/build", "ext/b/build", "ext/c", "ext/.hidden/build"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("LICENSE"), "").unwrap();
+        let includes = |args: &[&str]| -> Vec<String> {
+            let p = plan(&root, args).unwrap();
+            p.include.iter().map(|p| p.to_string()).collect()
+        };
+        assert_eq!(
+            includes(&["--include", "ext/*/build", "--include", "LICEN?E"]),
+            ["ext/a/build", "ext/b/build", "LICENSE"]
+        );
+        assert_eq!(
+            includes(&["--include", "ext/{a,c}", "--include", "ext/a"]),
+            ["ext/a", "ext/c"]
+        );
+        assert_eq!(
+            includes(&["--include", "ext/.*/build"]),
+            ["ext/.hidden/build"]
+        );
+        let err = |args: &[&str]| format!("{:#}", plan(&root, args).unwrap_err());
+        assert!(
+            err(&["--include", ""]).starts_with("--include has an empty path"),
+            "{}",
+            err(&["--include", ""])
+        );
+        assert!(err(&["--include", " "]).contains("empty path"));
+        assert!(err(&["--include", "ext/*/dist"])
+            .starts_with("--include `ext/*/dist` matches nothing under"));
+        assert!(
+            err(&["--include", "../*"]).contains("is outside the root"),
+            "{}",
+            err(&["--include", "../*"])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_file_of_a_configured_value() {
+        let root = tree();
+        let config = Config {
+            file: root.join("other.toml"),
+            include: vec!["demo/native".into()],
+            ..config(&root)
+        };
+        use clap::Parser;
+        let flags = flags::Xtask::try_parse_from(["cargo xtask", "wheels"]).unwrap();
+        let flags::Cmd::Wheels(w) = flags.subcommand else {
+            unreachable!()
+        };
+        let e = format!("{:#}", Plan::new(w, &config, &root).unwrap_err());
+        assert_eq!(
+            e,
+            format!("include (in {root}/other.toml) `demo/native` does not exist under {root}: give an existing path")
+        );
     }
 }
