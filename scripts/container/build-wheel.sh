@@ -6,6 +6,8 @@
 #   SOURCES      folder holding the copied inputs (never the user's tree)
 #   PACKAGE      the package folder, relative to SOURCES
 #   ISOLATION    1 for an isolated build, 0 for --no-isolation
+#   PURE         what a pure-Python wheel gets: fail, accept (ship it
+#                unrepaired) or skip (exit 3, nothing in /xtask/out)
 # Every argument is data: nothing here is eval'd but the project's own test
 # command. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
 # virtual environment with the requirements in XTASK_TEST_REQUIRES (one per
@@ -14,7 +16,7 @@
 # with bash. The repaired, checked (and tested) wheel is left alone in
 # /xtask/out/INTERPRETER; the host copies it out.
 set -euo pipefail
-interp=$1 plat=$2 sources=$3 package=$4 isolation=$5
+interp=$1 plat=$2 sources=$3 package=$4 isolation=$5 pure=$6
 
 python=/opt/python/$interp/bin/python
 work=/xtask/work/$interp
@@ -50,20 +52,30 @@ built=("$work"/raw/*.whl)
 [ "${#built[@]}" = 1 ] || fail "expected one wheel from the build, found ${#built[@]}"
 wheel=${built[0]}
 name=${wheel##*/}
-case "$name" in
-    *-none-any.whl) fail "$name is a pure-Python wheel: there is nothing to repair; build it once with 'python -m build'" ;;
+check_plat=$plat
+case "$name:$pure" in
+    *-none-any.whl:skip)
+        printf 'pure: %s is a pure-Python wheel; skipped (--pure-wheel skip)\n' "$name"
+        exit 3 ;;
+    *-none-any.whl:accept)
+        # auditwheel refuses a wheel with no platform to repair.
+        step "$name is a pure-Python wheel: shipped as it is (--pure-wheel accept)"
+        cp "$wheel" "$work/repaired/"
+        check_plat=any ;;
+    *-none-any.whl:*)
+        fail "$interp built a pure-Python wheel, $name: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave $interp out with --pure-wheel skip (config: pure-wheel)" ;;
+    *)
+        step "repair $name for $plat"
+        auditwheel repair --plat "$plat" --wheel-dir "$work/repaired" "$wheel" \
+            || fail "auditwheel could not repair the wheel for $plat (see its message above)" ;;
 esac
-
-step "repair $name for $plat"
-auditwheel repair --plat "$plat" --wheel-dir "$work/repaired" "$wheel" \
-    || fail "auditwheel could not repair the wheel for $plat (see its message above)"
 repaired=("$work"/repaired/*.whl)
 [ "${#repaired[@]}" = 1 ] || fail "expected one repaired wheel, found ${#repaired[@]}"
 
 repaired_name=${repaired[0]##*/}
 step "check $repaired_name"
 cd /
-"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$plat" \
+"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$check_plat" \
     || fail "the repaired wheel failed its check"
 
 if [ -n "${XTASK_TEST_COMMAND:-}" ]; then

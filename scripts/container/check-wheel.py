@@ -87,7 +87,12 @@ def main():
     if len(parts) not in (5, 6):
         fail("%s is not a valid wheel file name" % name)
     w_python, w_abi, w_plat = parts[-3:]
-    if python_tag not in w_python.split(".") and w_abi != "abi3":
+    pure = plat == "any"
+    if pure and (w_abi, w_plat) != ("none", "any"):
+        fail("%s is not a pure-Python wheel" % name)
+    if pure and not any(t.startswith("py") or t == python_tag for t in w_python.split(".")):
+        fail("%s has python tag %s, which %s cannot install" % (name, w_python, python_tag))
+    if not pure and python_tag not in w_python.split(".") and w_abi != "abi3":
         fail("%s has python tag %s, but it was built by %s" % (name, w_python, python_tag))
     if w_abi not in (abi_tag, "abi3", "none"):
         fail("%s has ABI tag %s, but %s needs %s" % (name, w_abi, interp, abi_tag))

@@ -56,9 +56,45 @@ pub struct Config {
     pub skip: Patterns,
     /// The project's tests, run against each installed wheel (cibuildwheel's meaning).
     pub test: Test,
+    /// What a build that gives a pure-Python wheel gets.
+    pub pure_wheel: PureWheel,
     pub arm_image: ImageRecipe,
     pub x64_image: ImageRecipe,
     pub qemu_image: String,
+}
+
+/// A package that is native on some interpreters may be pure Python on
+/// others (PyPy, where it skips its speed-ups): what such a build gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum PureWheel {
+    /// The build fails, naming the interpreter and both other choices.
+    #[default]
+    Fail,
+    /// The pure wheel is checked, tested and shipped as it is.
+    Accept,
+    /// The build is skipped, and the run does not fail for it.
+    Skip,
+}
+
+impl PureWheel {
+    pub fn parse(s: &str) -> Result<PureWheel, String> {
+        match s {
+            "fail" => Ok(PureWheel::Fail),
+            "accept" => Ok(PureWheel::Accept),
+            "skip" => Ok(PureWheel::Skip),
+            _ => Err(format!(
+                "`{s}` is not one of fail, accept, skip (what a build that gives a pure-Python wheel gets)"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PureWheel::Fail => "fail",
+            PureWheel::Accept => "accept",
+            PureWheel::Skip => "skip",
+        }
+    }
 }
 
 /// cibuildwheel's test options: a shell command run in the container, with
@@ -117,6 +153,7 @@ impl Default for Config {
             build: Patterns::default(),
             skip: Patterns::default(),
             test: Test::default(),
+            pure_wheel: PureWheel::Fail,
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),
                 tag: "manylinux_aarch64".into(),
@@ -178,6 +215,9 @@ impl Config {
         }
         if let Some(v) = r.bool("pip-cache")? {
             config.pip_cache = v;
+        }
+        if let Some(v) = r.string("pure-wheel")? {
+            config.pure_wheel = PureWheel::parse(&v).map_err(|e| r.invalid("pure-wheel", e))?;
         }
         if let Some(mut env) = r.table("env")? {
             for key in env.keys() {
@@ -604,7 +644,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -132,6 +132,11 @@ pub struct Wheels {
     #[arg(long)]
     pub no_test: bool,
 
+    /// What a build that gives a pure-Python wheel gets (a package native on CPython
+    /// may be pure on PyPy): fail, accept (ship it) or skip [config: pure-wheel]
+    #[arg(long, value_name = "ACTION")]
+    pub pure_wheel: Option<String>,
+
     /// Keep pip's cache between runs in the volume xtask-wheels-pip-cache (for images
     /// that download build requirements) [config: pip-cache = true]
     #[arg(long)]

@@ -104,7 +104,7 @@ fn x86_64_wheels_for_both_interpreters() {
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
 
     // Without build isolation, the interpreter's own setuptools builds it.
-    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
+    let log = root().join("target/xtask/logs/latest/cp311-manylinux_x86_64.log");
     assert!(std::fs::read_to_string(&log)
         .unwrap()
         .contains("Creating isolated environment"));
@@ -461,7 +461,7 @@ fn dry_run_starts_nothing_and_writes_nothing() {
     );
     assert_has(
         &run.stdout,
-        "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1",
+        "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1 fail",
     );
     assert_has(&run.stdout, "build-wheel.sh pp39-pypy39_pp73 ");
     assert!(
@@ -534,29 +534,10 @@ fn bad_input_says_what_and_starts_nothing() {
         run.stderr
     );
     // An image that is not a manylinux image.
-    let mut build = std::process::Command::new("docker");
-    build.args([
-        "build",
-        "--quiet",
-        "--label",
-        &format!("{LABEL}=test"),
-        "--tag",
+    image_from(
         "xtask-test-plain:latest",
-        "-",
-    ]);
-    let mut child = build
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM xtask-standin:x86_64\nRUN rm -rf /opt/python\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+        "FROM xtask-standin:x86_64\nRUN rm -rf /opt/python\n",
+    );
     let run = xtask(&[
         "wheels",
         "--arch",
@@ -576,6 +557,16 @@ fn bad_input_says_what_and_starts_nothing() {
         "{}",
         run.stderr
     );
+    // Neither /opt/python nor AUDITWHEEL_PLAT: said so first, not "pass --plat".
+    let plain = image_from(
+        "xtask-test-plainer:latest",
+        "FROM xtask-standin:x86_64\nENV AUDITWHEEL_PLAT=\nRUN rm -rf /opt/python\n",
+    );
+    let run = xtask(&[
+        "wheels", "--arch", "x86_64", "--image", &plain, "--py", "cp311", "--out", out,
+    ])
+    .fails(1);
+    assert_has(run.error_line(), "image `xtask-test-plainer:latest` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_x86_64");
     let run = xtask(&[
         "wheels",
         "--arch",
@@ -772,11 +763,14 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "the log's last lines are not shown:\n{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("target/xtask/logs/pp39-manylinux_x86_64.log"),
-        "{}",
-        run.stdout
+    // The log is in this run's own folder, which `latest` links.
+    let latest = std::fs::read_link(root().join("target/xtask/logs/latest")).unwrap();
+    assert_has(
+        &run.stdout,
+        &format!(
+            "target/xtask/logs/{}/pp39-manylinux_x86_64.log",
+            latest.display()
+        ),
     );
     assert!(
         run.error_line()

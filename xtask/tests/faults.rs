@@ -311,8 +311,9 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         seen.contains("HOST_ONLY = None"),
         "the host environment leaked into the build: {seen}"
     );
-    let log = std::fs::read_to_string(root().join("target/xtask/logs/cp311-manylinux_x86_64.log"))
-        .unwrap();
+    let log =
+        std::fs::read_to_string(root().join("target/xtask/logs/latest/cp311-manylinux_x86_64.log"))
+            .unwrap();
     for (what, text) in [
         ("stdout", &run.stdout),
         ("stderr", &run.stderr),

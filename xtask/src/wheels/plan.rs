@@ -8,7 +8,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
 use super::{BIN, PIP_CACHE_VOLUME};
-use crate::config::{check_env_name, Config, Test};
+use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
 use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection};
 use crate::util::usage;
@@ -37,6 +37,7 @@ pub struct Plan {
     pub skip: Patterns,
     /// Extra arguments for creating each build container.
     pub container_args: Vec<String>,
+    pub pure_wheel: PureWheel,
     /// The project's tests; None when there are none or `--no-test`.
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
@@ -231,6 +232,10 @@ impl Plan {
             } else {
                 flags.container_arg
             },
+            pure_wheel: match &flags.pure_wheel {
+                Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,
+                None => config.pure_wheel,
+            },
             test: (!flags.no_test && config.test.command.is_some()).then(|| config.test.clone()),
             test_configured: config.test.command.is_some(),
             provenance,
@@ -281,6 +286,7 @@ impl Plan {
             sources.into(),
             self.package.to_string(),
             if self.isolation { "1" } else { "0" }.into(),
+            self.pure_wheel.name().into(),
         ]
     }
 
@@ -684,7 +690,16 @@ mod tests {
         assert_eq!(
             p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
                 .join(" "),
-            "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0"
+            "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
+        );
+        let skip = plan(&root, &["--pure-wheel", "skip"]).unwrap();
+        assert!(skip
+            .script_args("x", "y", "z")
+            .ends_with(&["1".into(), "skip".into()]));
+        let e = plan(&root, &["--pure-wheel", "ship"]).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "--pure-wheel `ship` is not one of fail, accept, skip (what a build that gives a pure-Python wheel gets)"
         );
         assert!(p
             .pre_build_command(Arch::X86_64, PythonTag::parse("cp311").unwrap())

@@ -12,9 +12,18 @@ use super::Plan;
 use crate::util;
 
 pub(super) enum Outcome {
-    Built { wheel: Utf8PathBuf, test: String },
-    Failed { reason: String, log: Utf8PathBuf },
+    Built {
+        wheel: Utf8PathBuf,
+        test: String,
+    },
+    Failed {
+        reason: String,
+        log: Utf8PathBuf,
+    },
+    /// Not built: `--fail-fast` stopped the run first.
     Skipped,
+    /// A pure-Python wheel, left out as `--pure-wheel skip` asks.
+    Pure,
 }
 
 pub(super) struct Done {
@@ -54,10 +63,11 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
                 ("ok", short.to_string(), show(wheel))
             }
             Outcome::Failed { log, .. } => ("FAILED", "-".into(), format!("log: {}", show(log))),
-            Outcome::Skipped => (
+            Outcome::Skipped => ("skipped", "-".into(), "--fail-fast stopped the run".into()),
+            Outcome::Pure => (
                 "skipped",
                 "-".into(),
-                "--fail-fast stopped the run".to_string(),
+                "a pure-Python wheel (--pure-wheel skip)".into(),
             ),
         };
         rows.push([
@@ -103,7 +113,16 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         );
     }
     if plan.standin {
-        println!("built in the local stand-in images: their wheels carry manylinux_2_36 tags (Debian bookworm's glibc), not manylinux2014");
+        let mut tags: Vec<&str> = results
+            .iter()
+            .filter_map(|d| match &d.outcome {
+                Outcome::Built { wheel, .. } => wheel.file_stem()?.rsplit('-').next(),
+                _ => None,
+            })
+            .collect();
+        tags.sort();
+        tags.dedup();
+        println!("built in the local stand-in images, which are for testing this tool (Debian bookworm, glibc 2.36): each wheel carries the manylinux_2_36 tag it was repaired for, plus the older tags auditwheel found it also satisfies{}", if tags.is_empty() { String::new() } else { format!(" ({})", tags.join(", ")) });
     }
     for (b, d) in builds.iter().zip(results) {
         if let Outcome::Failed { reason, log } = &d.outcome {

@@ -83,12 +83,13 @@ pub(super) fn resolve_target(
         .or_else(|| {
             info.as_ref()
                 .and_then(|i| i.env("AUDITWHEEL_PLAT"))
+                .filter(|p| !p.is_empty())
                 .map(String::from)
         });
     let plat = match plat {
         Some(plat) => plat,
         None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
-        None => bail!("image `{image}` sets no AUDITWHEEL_PLAT: pass --plat (such as manylinux2014_{arch}) or set plat.{arch} in Cargo.toml"),
+        None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
     };
     // Only a daemon on this machine uses this machine's binfmt handlers.
     if !native && engine.is_local() && !run.dry_run {
@@ -285,8 +286,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         "another `cargo xtask wheels` in this checkout",
     )?;
     let run_id = util::run_id();
-    let logs = target.join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("creating {logs}"))?;
+    let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;
 
     if plan.pip_cache {
         for engine in distinct_engines(targets) {
@@ -362,7 +362,11 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                         &log,
                         &host_stage,
                     ) {
-                        Ok((wheel, test)) => {
+                        Ok(None) => {
+                            eprintln!("==> {}: a pure-Python wheel, skipped", b.id);
+                            Outcome::Pure
+                        }
+                        Ok(Some((wheel, test))) => {
                             eprintln!(
                                 "==> {}: ok, {}",
                                 b.id,
@@ -400,7 +404,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     print_summary(plan, targets, &builds, &results);
     let failed = results
         .iter()
-        .filter(|d| !matches!(d.outcome, Outcome::Built { .. }))
+        .filter(|d| matches!(d.outcome, Outcome::Failed { .. } | Outcome::Skipped))
         .count();
     if failed > 0 {
         bail!(
@@ -411,6 +415,42 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     Ok(())
 }
 
+/// How many runs' log folders are kept.
+const KEPT_LOGS: usize = 20;
+
+/// A log folder for this run, `logs/<seconds>-<pid>`, linked as `logs/latest`;
+/// the oldest folders beyond `keep` are removed.
+fn run_logs(logs: &Utf8Path, keep: usize) -> Result<Utf8PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!("{secs}-{}", std::process::id());
+    let dir = logs.join(&name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    let link = logs.join("latest");
+    let tmp = logs.join(format!(".latest-{name}"));
+    std::os::unix::fs::symlink(&name, &tmp)
+        .and_then(|()| std::fs::rename(&tmp, &link))
+        .with_context(|| format!("linking {link}"))?;
+    let mut runs: Vec<(u64, Utf8PathBuf)> = Vec::new();
+    for entry in logs.read_dir_utf8()?.flatten() {
+        let time = entry
+            .file_name()
+            .split('-')
+            .next()
+            .and_then(|t| t.parse().ok());
+        if let (Some(time), true) = (time, entry.path().is_dir()) {
+            runs.push((time, entry.path().to_path_buf()));
+        }
+    }
+    runs.sort();
+    for (_, old) in runs.iter().rev().skip(keep) {
+        let _ = std::fs::remove_dir_all(old);
+    }
+    Ok(dir)
+}
+
 /// Runs one build; the repaired wheel lands in the output folder only whole,
 /// by rename from a staging folder beside it.
 /// One arch's container, and what its image told of itself.
@@ -419,7 +459,8 @@ struct Running {
     auditwheel: String,
 }
 
-/// Returns where the wheel landed and what became of its tests.
+/// Returns where the wheel landed and what became of its tests; None when
+/// the build gave a pure-Python wheel and `--pure-wheel skip` drops it.
 fn build_one(
     run: &Runner,
     plan: &Plan,
@@ -428,7 +469,7 @@ fn build_one(
     b: &Build,
     log: &Utf8Path,
     host_stage: &Mutex<()>,
-) -> Result<(Utf8PathBuf, String)> {
+) -> Result<Option<(Utf8PathBuf, String)>> {
     let c = &r.container;
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
@@ -462,6 +503,10 @@ fn build_one(
     let status = exec
         .status()
         .context("running the build in the container")?;
+    // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
+    if status.code() == Some(3) {
+        return Ok(None);
+    }
     if !status.success() {
         bail!(
             "{}",
@@ -524,7 +569,7 @@ fn build_one(
         file,
     };
     let dest = landing::land(&plan.out, wheel, &entry)?;
-    Ok((dest, entry.test))
+    Ok(Some((dest, entry.test)))
 }
 
 /// The line of a failed build's log that says what broke: the build script's
@@ -532,13 +577,72 @@ fn build_one(
 /// engine's word when the daemon went away).
 fn last_error(log: &Utf8Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
-    match text.lines().rev().find(|l| l.starts_with("error: ")) {
-        Some(line) => Some(line.trim_start_matches("error: ").to_string()),
-        None => text
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(String::from),
+    known_cause(&text).or_else(
+        || match text.lines().rev().find(|l| l.starts_with("error: ")) {
+            Some(line) => Some(line.trim_start_matches("error: ").to_string()),
+            None => text
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(String::from),
+        },
+    )
+}
+
+/// A cause that a log states far above its last lines, said with what to do.
+fn known_cause(log: &str) -> Option<String> {
+    // pip, installing an isolated build's requirements, ends in a traceback
+    // of its own subprocess; the cause is the line it printed before that.
+    let missing = log.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("ERROR: No matching distribution found for ")
+    })?;
+    Some(format!(
+        "the build requirement `{missing}` cannot be installed: pip found no matching distribution (the image's wheelhouse or package index lacks it); use an image that offers it, or install it in the image and build with --no-isolation"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_logs_to_a_folder_of_its_own() {
+        let logs = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-logs-{}", util::run_id()));
+        std::fs::create_dir_all(&logs).unwrap();
+        // Earlier runs' folders, and files of the old layout, which stay.
+        for old in ["100-1", "200-1", "300-1"] {
+            std::fs::create_dir_all(logs.join(old)).unwrap();
+        }
+        std::fs::write(logs.join("cp311-manylinux_x86_64.log"), "").unwrap();
+        let dir = run_logs(&logs, 2).unwrap();
+        let mut left: Vec<String> = logs
+            .read_dir_utf8()
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string())
+            .collect();
+        left.sort();
+        let name = dir.file_name().unwrap().to_string();
+        assert_eq!(
+            left,
+            [&name, "300-1", "cp311-manylinux_x86_64.log", "latest"]
+        );
+        assert_eq!(logs.join("latest").read_link_utf8().unwrap(), name);
+        std::fs::remove_dir_all(logs).unwrap();
+    }
+
+    #[test]
+    fn causes_far_above_the_end_of_a_log() {
+        let log = "* Installing packages in isolated environment:\n  - pybind11~=2.6\nLooking in links: /opt/wheelhouse\nERROR: Could not find a version that satisfies the requirement pybind11~=2.6 (from versions: none)\nERROR: No matching distribution found for pybind11~=2.6\nTraceback (most recent call last):\nsubprocess.CalledProcessError: Command '['/tmp/build-env/bin/python', '-m', 'pip', 'install', '-r', '/tmp/build-requirements.txt']' returned non-zero exit status 1.\nerror: the wheel build failed (see the output above)\n";
+        let cause = known_cause(log).unwrap();
+        assert!(
+            cause.starts_with("the build requirement `pybind11~=2.6` cannot be installed"),
+            "{cause}"
+        );
+        assert!(cause.contains("--no-isolation"), "{cause}");
+        assert_eq!(known_cause("error: the wheel build failed\n"), None);
     }
 }

@@ -658,3 +658,30 @@ impl UserCheckout {
         );
     }
 }
+
+/// An image built from a Dockerfile given as text, labelled as the tests' own.
+pub fn image_from(tag: &str, dockerfile: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .args([
+            "build",
+            "--quiet",
+            "--label",
+            &format!("{LABEL}=test"),
+            "--tag",
+            tag,
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "building {tag}");
+    tag.to_string()
+}
