@@ -43,8 +43,16 @@ pub struct Config {
     pub env: Vec<(String, String)>,
     /// Variables of `env` whose values are masked in printed commands.
     pub secret_env: Vec<String>,
-    /// A host command run before each build; `{arch}` and `{py}` are substituted.
+    /// Host commands run before and after each build, placeholders substituted
+    /// (`{arch}`, `{py}`, `{version}`, `{include}`).
     pub pre_build: Vec<String>,
+    pub post_build: Vec<String>,
+    /// What `{arch}` becomes in those commands, where the project names an arch
+    /// its own way (Lets-Plot writes `arm64`).
+    pub arch_names: [Option<String>; 2],
+    /// Folders outside the root the build reads, each given to the build as
+    /// an environment variable holding its path in the container.
+    pub input_dirs: Vec<(String, Utf8PathBuf)>,
     pub images: PerArch,
     pub plat: [Option<String>; 2],
     /// The engine each architecture builds on.
@@ -143,6 +151,9 @@ impl Default for Config {
             env: Vec::new(),
             secret_env: Vec::new(),
             pre_build: Vec::new(),
+            post_build: Vec::new(),
+            arch_names: [None, None],
+            input_dirs: Vec::new(),
             images: PerArch([
                 "quay.io/pypa/manylinux2014_x86_64".into(),
                 "quay.io/pypa/manylinux2014_aarch64".into(),
@@ -230,14 +241,30 @@ impl Config {
         if let Some(v) = r.strings("secret-env")? {
             config.secret_env = v;
         }
-        if let Some(v) = r.strings("pre-build")? {
-            if v.is_empty() {
-                return Err(r.invalid(
-                    "pre-build",
-                    "it is empty: give a program and its arguments, or leave the key out",
-                ));
+        for (key, hook) in [
+            ("pre-build", &mut config.pre_build),
+            ("post-build", &mut config.post_build),
+        ] {
+            if let Some(v) = r.strings(key)? {
+                if v.is_empty() {
+                    return Err(r.invalid(
+                        key,
+                        "it is empty: give a program and its arguments, or leave the key out",
+                    ));
+                }
+                *hook = v;
             }
-            config.pre_build = v;
+        }
+        if let Some(names) = r.table("arch-names")? {
+            read_per_arch(names, |arch, v| config.arch_names[arch as usize] = Some(v))?;
+        }
+        if let Some(mut dirs) = r.table("input-dirs")? {
+            for key in dirs.keys() {
+                let value = dirs.path(&key)?.expect("key exists");
+                check_env_name(&key).map_err(|e| dirs.invalid(&key, e))?;
+                config.input_dirs.push((key, config.dir.join(value)));
+            }
+            dirs.finish()?;
         }
         if let Some(images) = r.table("images")? {
             read_per_arch(images, |arch, v| config.images.0[arch as usize] = v)?;
@@ -536,7 +563,13 @@ build-isolation = false
 pip-cache = true
 secret-env = ["TOKEN"]
 pre-build = ["make", "PY={py}", "ARCH={arch}"]
+post-build = ["make", "clean"]
+pure-wheel = "skip"
 qemu-image = "tonistiigi/binfmt"
+[workspace.metadata.wheels.arch-names]
+aarch64 = "arm64"
+[workspace.metadata.wheels.input-dirs]
+IMAGICK_LIB_PATH = "../imagemagick"
 [workspace.metadata.wheels.env]
 TOKEN = "s3cret"
 MODE = "release"
@@ -573,6 +606,16 @@ packages = []
         );
         assert_eq!(config.secret_env, vec!["TOKEN"]);
         assert_eq!(config.pre_build, vec!["make", "PY={py}", "ARCH={arch}"]);
+        assert_eq!(config.post_build, vec!["make", "clean"]);
+        assert_eq!(config.pure_wheel, PureWheel::Skip);
+        assert_eq!(config.arch_names, [None, Some("arm64".to_string())]);
+        assert_eq!(
+            config.input_dirs,
+            vec![(
+                "IMAGICK_LIB_PATH".to_string(),
+                "/repo/../imagemagick".into()
+            )]
+        );
         assert_eq!(config.images.get(Arch::X86_64), "manylinux_x64:latest");
         assert_eq!(config.images.get(Arch::Aarch64), "manylinux_aarch64:latest");
         assert_eq!(config.plat(Arch::X86_64), None);
@@ -644,7 +687,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -91,13 +91,18 @@ pub struct Wheels {
     #[arg(long, value_name = "DIR")]
     pub package: Option<Utf8PathBuf>,
 
-    /// Another path under the root that the build reads; repeatable [config: include]
+    /// Another path under the root that the build reads (globs allowed); repeatable [config: include]
     #[arg(long, value_name = "PATH")]
     pub include: Vec<Utf8PathBuf>,
 
     /// Environment variable for the build; repeatable [config: env]
     #[arg(long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// A folder outside the root that the build reads (such as a library's build), copied
+    /// into the container; VAR holds its path there; repeatable [config: input-dirs]
+    #[arg(long, value_name = "VAR=PATH")]
+    pub input_dir: Vec<String>,
 
     /// Build without build isolation (the interpreter must have the build requirements) [config: build-isolation = false]
     #[arg(long)]

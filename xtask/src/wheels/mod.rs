@@ -11,6 +11,7 @@
 //! starts the containers and schedules the builds; `report` says what happened.
 
 pub mod landing;
+mod package;
 pub mod plan;
 mod report;
 mod run;
@@ -65,6 +66,8 @@ pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
 const SRC: &str = "/xtask/src";
 const BIN: &str = "/xtask/bin";
 const OUT: &str = "/xtask/out";
+/// Where `input-dirs` are copied, each under its variable's name.
+const INPUTS: &str = "/xtask/inputs";
 
 impl flags::Wheels {
     pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {

@@ -7,7 +7,8 @@ use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
-use super::{BIN, PIP_CACHE_VOLUME};
+use super::package::RequiresPython;
+use super::{BIN, INPUTS, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
 use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection};
@@ -32,12 +33,18 @@ pub struct Plan {
     pub jobs: usize,
     pub fail_fast: bool,
     pub pre_build: Vec<String>,
+    pub post_build: Vec<String>,
+    pub arch_names: [Option<String>; 2],
+    /// Folders outside the root, by the variable that holds their path in the container.
+    pub input_dirs: Vec<(String, Utf8PathBuf)>,
     /// Build identifier patterns: what to build (empty: everything), what to skip.
     pub build: Patterns,
     pub skip: Patterns,
     /// Extra arguments for creating each build container.
     pub container_args: Vec<String>,
     pub pure_wheel: PureWheel,
+    /// The Python versions the package supports, as it states them.
+    pub requires_python: Option<RequiresPython>,
     /// The project's tests; None when there are none or `--no-test`.
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
@@ -140,6 +147,22 @@ impl Plan {
         {
             return Err(usage(format!("{package_from} `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
         }
+        let requires_python = RequiresPython::read(&root.join(&package)).map_err(usage)?;
+        if let (Some(req), Selection::Tags(tags)) = (&requires_python, &selection) {
+            let asked = match (&flags.only, &flags.py) {
+                (Some(_), _) => "--only".to_string(),
+                (None, Some(_)) => "--py".to_string(),
+                (None, None) => whence("--python", false),
+            };
+            if let Some(tag) = tags.iter().find(|&&t| !req.allows(t)) {
+                return Err(usage(format!(
+                    "{asked} names {tag}, but the package's Requires-Python `{}` ({}) excludes Python 3.{}: leave {tag} out (`all` builds every interpreter it allows)",
+                    req.spec,
+                    req.from,
+                    tag.minor()
+                )));
+            }
+        }
         let (includes, include_from) = if flags.include.is_empty() {
             (&config.include, whence("--include", false))
         } else {
@@ -187,6 +210,37 @@ impl Plan {
             env.retain(|(k, _)| k != key);
             env.push((key.to_string(), value.to_string()));
         }
+        let mut input_dirs = Vec::new();
+        let given: Vec<(String, Utf8PathBuf, String)> = if flags.input_dir.is_empty() {
+            let from = whence("--input-dir", false);
+            config
+                .input_dirs
+                .iter()
+                .map(|(k, p)| (k.clone(), p.clone(), from.clone()))
+                .collect()
+        } else {
+            let mut given = Vec::new();
+            for item in &flags.input_dir {
+                let (key, path) = item.split_once('=').ok_or_else(|| {
+                    usage(format!("--input-dir `{item}` has no `=`: write VAR=PATH, such as IMAGICK_LIB_PATH=../imagemagick"))
+                })?;
+                given.push((
+                    key.to_string(),
+                    absolute(cwd, path.into()),
+                    "--input-dir".to_string(),
+                ));
+            }
+            given
+        };
+        for (key, path, from) in given {
+            check_env_name(&key).map_err(|e| usage(format!("{from} `{key}`: {e}")))?;
+            if env.iter().any(|(k, _)| *k == key) || input_dirs.iter().any(|(k, _)| *k == key) {
+                return Err(usage(format!("{from} `{key}` is set twice (also in env or another input dir): give each variable once")));
+            }
+            let dir = existing_dir(&path, &format!("{from} {key}"))?;
+            env.push((key.clone(), format!("{INPUTS}/{key}")));
+            input_dirs.push((key, dir));
+        }
         // Reproducible wheels: entry times from the last commit unless given.
         let provenance = Provenance::of(&root);
         let epoch = match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
@@ -225,6 +279,9 @@ impl Plan {
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),
+            post_build: config.post_build.clone(),
+            arch_names: config.arch_names.clone(),
+            input_dirs,
             build,
             skip,
             container_args: if flags.container_arg.is_empty() {
@@ -232,6 +289,7 @@ impl Plan {
             } else {
                 flags.container_arg
             },
+            requires_python,
             pure_wheel: match &flags.pure_wheel {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,
                 None => config.pure_wheel,
@@ -305,9 +363,11 @@ impl Plan {
         // Where build-wheel.sh copies the sources for this interpreter.
         let project = format!("/xtask/work/{dir}/src");
         let package = format!("{project}/{}", self.package);
+        // The command runs in bash: the paths go in quoted, as a package
+        // folder may hold spaces or shell characters.
         let command = command
-            .replace("{project}", &project)
-            .replace("{package}", &package);
+            .replace("{project}", &crate::util::shell_quote(&project))
+            .replace("{package}", &crate::util::shell_quote(&package));
         vec![
             ("XTASK_TEST_COMMAND".into(), command),
             ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
@@ -315,17 +375,37 @@ impl Plan {
         ]
     }
 
-    /// The host pre-build command for one build, placeholders filled in.
-    pub fn pre_build_command(&self, arch: Arch, python: PythonTag) -> Option<Command> {
-        let (program, args) = self.pre_build.split_first()?;
+    /// A host command of the run (`pre_build`, `post_build`) for one build,
+    /// placeholders filled in: `{arch}` (as `arch-names` has it), `{py}`,
+    /// `{version}` (3.12) and `{include}` (the folder given).
+    pub fn hook_command(
+        &self,
+        hook: &[String],
+        id: &BuildId,
+        include: Option<&Utf8Path>,
+    ) -> Option<Command> {
+        let (program, args) = hook.split_first()?;
+        let arch = self.arch_names[id.arch as usize]
+            .as_deref()
+            .unwrap_or(id.arch.name());
         let fill = |s: &String| {
-            s.replace("{arch}", arch.name())
-                .replace("{py}", &python.to_string())
+            s.replace("{arch}", arch)
+                .replace("{py}", &id.python.to_string())
+                .replace("{version}", &format!("3.{}", id.python.minor()))
+                .replace("{include}", include.map_or("", |p| p.as_str()))
         };
         let mut cmd = Command::new(fill(program));
         cmd.args(args.iter().map(fill))
             .current_dir(self.root.as_str());
         Some(cmd)
+    }
+
+    /// Whether a host command needs the interpreter's headers (`{include}`).
+    pub fn needs_include(&self) -> bool {
+        self.pre_build
+            .iter()
+            .chain(&self.post_build)
+            .any(|a| a.contains("{include}"))
     }
 }
 
@@ -701,21 +781,38 @@ mod tests {
             format!("{e:#}"),
             "--pure-wheel `ship` is not one of fail, accept, skip (what a build that gives a pure-Python wheel gets)"
         );
+        let id = |s: &str| BuildId::parse(s).unwrap();
         assert!(p
-            .pre_build_command(Arch::X86_64, PythonTag::parse("cp311").unwrap())
+            .hook_command(&p.pre_build, &id("cp311-manylinux_x86_64"), None)
             .is_none());
         p.pre_build = vec![
             "make".into(),
             "PY={py}".into(),
             "ARCH={arch}".into(),
             "$(x) {py}".into(),
+            "-Ppython.include_path={include}".into(),
+            "{version}".into(),
         ];
         let cmd = p
-            .pre_build_command(Arch::Aarch64, PythonTag::parse("cp313t").unwrap())
+            .hook_command(
+                &p.pre_build,
+                &id("cp313t-manylinux_aarch64"),
+                Some(Utf8Path::new("/cache/h")),
+            )
             .unwrap();
         assert_eq!(
             util::command_line(&cmd, &[]),
-            "make PY=cp313t ARCH=aarch64 '$(x) cp313t'"
+            "make PY=cp313t ARCH=aarch64 '$(x) cp313t' -Ppython.include_path=/cache/h 3.13"
+        );
+        assert!(p.needs_include());
+        // Lets-Plot's name for the arch.
+        p.arch_names[Arch::Aarch64 as usize] = Some("arm64".into());
+        let cmd = p
+            .hook_command(&p.pre_build, &id("cp310-manylinux_aarch64"), None)
+            .unwrap();
+        assert_eq!(
+            util::command_line(&cmd, &[]),
+            "make PY=cp310 ARCH=arm64 '$(x) cp310' -Ppython.include_path= 3.10"
         );
         assert_eq!(cmd.get_current_dir().unwrap(), root.as_std_path());
         std::fs::remove_dir_all(root).unwrap();
@@ -728,6 +825,64 @@ mod tests {
         assert!(check_plat("manylinux2014_x86_64").is_ok());
         assert!(check_plat("manylinux_2_36_aarch64").is_ok());
         assert!(check_plat("manylinux2014_x86_64;id").is_err());
+    }
+
+    #[test]
+    fn test_command_gets_quoted_paths_and_honours_test_skip() {
+        let root = tree();
+        std::fs::create_dir_all(root.join("py pkg")).unwrap();
+        std::fs::write(root.join("py pkg/setup.py"), "").unwrap();
+        let mut p = plan(&root, &["--package", "py pkg"]).unwrap();
+        p.test = Some(Test {
+            command: Some("pytest {package}/tests && ls {project}".into()),
+            requires: vec!["pytest".into(), "numpy>=2".into()],
+            sources: vec!["tests".into()],
+            skip: Patterns::parse(&["pp*"]).unwrap(),
+        });
+        let env = p.test_env(
+            &BuildId::parse("cp311-manylinux_x86_64").unwrap(),
+            "cp311-cp311",
+        );
+        assert_eq!(
+            env,
+            [
+                ("XTASK_TEST_COMMAND".to_string(), "pytest '/xtask/work/cp311-cp311/src/py pkg'/tests && ls /xtask/work/cp311-cp311/src".to_string()),
+                ("XTASK_TEST_REQUIRES".to_string(), "pytest\nnumpy>=2".to_string()),
+                ("XTASK_TEST_SOURCES".to_string(), "tests".to_string()),
+            ]
+        );
+        assert!(p
+            .test_env(
+                &BuildId::parse("pp39-manylinux_x86_64").unwrap(),
+                "pp39-pypy39_pp73"
+            )
+            .is_empty());
+        p.test = None;
+        assert!(p
+            .test_env(
+                &BuildId::parse("cp311-manylinux_x86_64").unwrap(),
+                "cp311-cp311"
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn interpreters_requires_python_excludes_are_refused_by_name() {
+        let root = tree();
+        std::fs::write(
+            root.join("pkg/pyproject.toml"),
+            "[project]\nname = \"x\"\nrequires-python = \">=3.11\"\n",
+        )
+        .unwrap();
+        let err = |args: &[&str]| format!("{:#}", plan(&root, args).unwrap_err());
+        assert_eq!(
+            err(&["--py", "cp311,pp39"]),
+            "--py names pp39, but the package's Requires-Python `>=3.11` (pyproject.toml) excludes Python 3.9: leave pp39 out (`all` builds every interpreter it allows)"
+        );
+        assert!(err(&["--only", "cp310-manylinux_aarch64"]).starts_with("--only names cp310, "));
+        let p = plan(&root, &["--py", "all"]).unwrap();
+        assert_eq!(p.requires_python.unwrap().spec, ">=3.11");
+        assert!(plan(&root, &["--py", "cp312"]).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use xshell::Shell;
 
 use super::landing::{self, Entry};
 use super::report::{print_summary, Done, Outcome};
-use super::{container_scripts, parse_setup, Plan, BIN, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
+use super::{container_scripts, parse_setup, Plan, BIN, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
 use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
@@ -176,10 +176,19 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
         if plan.pre_build.is_empty() {
             println!("{} | {docker} cp - {name}:{SRC}", q(&plan.tar_command()));
         }
+        for (key, dir) in &plan.input_dirs {
+            let dest = format!("{name}:{INPUTS}/{key}");
+            println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
+        }
         for dir in dirs {
             let mut sources = SRC.to_string();
             if let Some(tag) = PythonTag::from_dir(&dir) {
-                if let Some(pre) = plan.pre_build_command(t.arch, tag) {
+                let id = BuildId {
+                    python: tag,
+                    arch: t.arch,
+                };
+                let include = headers_cache(t, &dir);
+                if let Some(pre) = plan.hook_command(&plan.pre_build, &id, Some(&include)) {
                     sources = format!("{SRC}-{dir}");
                     println!(
                         "(cd {} && {})",
@@ -198,6 +207,17 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             println!("{}", util::command_line(&exec, secrets));
             let wheel = format!("{name}:{OUT}/{dir}/.");
             println!("{}", q(&t.engine.cp(&wheel, plan.out.as_str())));
+            if let Some(tag) = PythonTag::from_dir(&dir) {
+                let id = BuildId {
+                    python: tag,
+                    arch: t.arch,
+                };
+                let include = headers_cache(t, &dir);
+                if let Some(post) = plan.hook_command(&plan.post_build, &id, Some(&include)) {
+                    let root = util::shell_quote(plan.root.as_str());
+                    println!("(cd {root} && {})", q(&post));
+                }
+            }
         }
         println!("{docker} rm --force --volumes {name}");
     }
@@ -236,16 +256,60 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         ))
     })?;
     let (offered, auditwheel) = parse_setup(&offered);
-    let chosen = plan
+    let mut chosen = plan
         .selection
         .resolve(&offered)
         .with_context(|| format!("image `{}`", t.image))
         .map_err(|e| usage(format!("{e:#}")))?;
+    // Named interpreters were checked before anything started; `all` skips
+    // the ones the package excludes, and says so.
+    if let Some(req) = &plan.requires_python {
+        chosen.retain(|(tag, _)| {
+            let allowed = req.allows(*tag);
+            if !allowed {
+                eprintln!(
+                    "==> {tag} on {}: skipped, the package's Requires-Python `{}` ({}) excludes Python 3.{}",
+                    t.arch,
+                    req.spec,
+                    req.from,
+                    tag.minor()
+                );
+            }
+            allowed
+        });
+        if chosen.is_empty() {
+            return Err(usage(format!(
+                "the package's Requires-Python `{}` ({}) excludes every interpreter `{}` offers: use an image with a Python it supports",
+                req.spec, req.from, t.image
+            )));
+        }
+    }
     c.copy_in(run, &container_scripts(), BIN)?;
     if plan.pre_build.is_empty() {
         copy_inputs(plan, &c, SRC)?;
     }
+    copy_input_dirs(run, plan, &c)?;
     Ok((c, chosen, auditwheel))
+}
+
+/// The folders outside the root, once per container, each to the path its variable holds.
+fn copy_input_dirs(run: &Runner, plan: &Plan, c: &Container) -> Result<()> {
+    if plan.input_dirs.is_empty() {
+        return Ok(());
+    }
+    let dests: Vec<String> = plan
+        .input_dirs
+        .iter()
+        .map(|(key, _)| format!("{INPUTS}/{key}"))
+        .collect();
+    let mut mkdir = vec!["mkdir", "-p"];
+    mkdir.extend(dests.iter().map(String::as_str));
+    c.read(&mkdir)?;
+    for ((key, dir), dest) in plan.input_dirs.iter().zip(&dests) {
+        c.copy_in(run, dir, dest)
+            .with_context(|| format!("copying {dir} into the container ({key})"))?;
+    }
+    Ok(())
 }
 
 /// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
@@ -470,10 +534,95 @@ fn build_one(
     log: &Utf8Path,
     host_stage: &Mutex<()>,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
+    let include = if plan.needs_include() {
+        Some(
+            headers(run, t, &r.container, &b.dir)
+                .context("{include}: the interpreter's headers")?,
+        )
+    } else {
+        None
+    };
+    let built = build_and_land(run, plan, t, r, b, log, host_stage, include.as_deref());
+    let Some(mut post) = plan.hook_command(&plan.post_build, &b.id, include.as_deref()) else {
+        return built;
+    };
+    // After each build, whatever its outcome, as a clean-up step would be.
+    let _one_at_a_time = host_stage.lock().unwrap();
+    let line = util::command_line(&post, run.secrets);
+    let log_file = std::fs::OpenOptions::new().append(true).open(log)?;
+    post.stdout(log_file.try_clone()?).stderr(log_file);
+    let status = post
+        .status()
+        .with_context(|| format!("starting the post-build command `{line}`"))?;
+    match built {
+        Ok(_) if !status.success() => {
+            bail!("the post-build command `{line}` failed ({status}); its output is in {log}")
+        }
+        built => built,
+    }
+}
+
+/// Where the headers of interpreter `dir` of the target's image are kept
+/// on the host: per image id, so a rebuilt image gets its own.
+fn headers_cache(t: &Target, dir: &str) -> Utf8PathBuf {
+    let id = t.image_id.trim_start_matches("sha256:");
+    let id = if id.is_empty() {
+        "<image id>"
+    } else {
+        &id[..id.len().min(12)]
+    };
+    util::project_root()
+        .join("target/xtask/include")
+        .join(id)
+        .join(dir)
+}
+
+/// The folder holding Python.h of interpreter `dir`, copied out of the
+/// container once per image.
+fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8PathBuf> {
+    let cache = headers_cache(t, dir);
+    if cache.join("Python.h").is_file() {
+        return Ok(cache);
+    }
+    let found = c.read(&[
+        "sh",
+        "-c",
+        "ls -d /opt/python/\"$1\"/include/python3* 2>/dev/null | head -n 1",
+        "sh",
+        dir,
+    ])?;
+    let found = found.trim();
+    if found.is_empty() {
+        bail!("image `{}` has no /opt/python/{dir}/include/python3*: the headers must be there, as in the manylinux images", t.image);
+    }
+    let partial = Utf8PathBuf::from(format!("{cache}.partial-{}", std::process::id()));
+    let _cleanup = UndoGuard::new(Undo::Path(partial.clone()));
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
+    c.copy_out(run, &format!("{found}/."), &partial)?;
+    if !partial.join("Python.h").is_file() {
+        bail!("{found} in image `{}` holds no Python.h", t.image);
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::rename(&partial, &cache).with_context(|| format!("moving the headers to {cache}"))?;
+    Ok(cache)
+}
+
+/// The build itself, between the host commands.
+#[allow(clippy::too_many_arguments)]
+fn build_and_land(
+    run: &Runner,
+    plan: &Plan,
+    t: &Target,
+    r: &Running,
+    b: &Build,
+    log: &Utf8Path,
+    host_stage: &Mutex<()>,
+    include: Option<&Utf8Path>,
+) -> Result<Option<(Utf8PathBuf, String)>> {
     let c = &r.container;
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
-    if let Some(mut pre) = plan.pre_build_command(b.id.arch, b.id.python) {
+    if let Some(mut pre) = plan.hook_command(&plan.pre_build, &b.id, include) {
         // The host command rewrites shared host files: one at a time, each
         // followed by its own copy of the inputs.
         let _one_at_a_time = host_stage.lock().unwrap();
