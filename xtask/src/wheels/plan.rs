@@ -11,7 +11,7 @@ use super::package::RequiresPython;
 use super::{BIN, INPUTS, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
-use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection};
+use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, Selection};
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
