@@ -267,7 +267,12 @@ pub fn handle_signals() {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is initialised and `sig` is a valid out pointer.
         while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
-        eprintln!("\ninterrupted: removing this run's containers and temporary files");
+        // Not eprintln!: it panics when stderr is a closed pipe (a reader that
+        // went away), and the cleanup must happen all the same.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"\ninterrupted: removing this run's containers and temporary files\n",
+        );
         // Held until exit, so that no guard dropping on another thread races
         // this cleanup and the exit status stays the signal's.
         let list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());

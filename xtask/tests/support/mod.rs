@@ -507,15 +507,32 @@ pub fn start_slow_build(config: &Path, output: fn() -> std::process::Stdio) -> s
 /// Starts a `wheels` command that builds cp311-manylinux_x86_64 and returns
 /// once that build is running.
 pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std::process::Child {
-    let log = root().join("target/xtask/logs/cp311-manylinux_x86_64.log");
-    let _ = std::fs::remove_file(&log);
-    let child = cmd.stdout(output()).stderr(output()).spawn().unwrap();
-    wait_for("the build start", 60, || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("==> build wheel")
-    });
-    child
+    // Each run logs to a folder of its own, which `latest` links once it starts.
+    let latest = root().join("target/xtask/logs/latest");
+    let before = std::fs::read_link(&latest).ok();
+    let mut child = cmd.stdout(output()).stderr(output()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let now = std::fs::read_link(&latest).ok();
+        let log = latest.join("cp311-manylinux_x86_64.log");
+        if now.is_some()
+            && now != before
+            && std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("==> build wheel")
+        {
+            return child;
+        }
+        if start.elapsed().as_secs() >= 60 {
+            // Not left running (with its container) past this test.
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+            panic!("the build did not start within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A wheel "from an earlier run" in `out`, which every failure must leave alone.
