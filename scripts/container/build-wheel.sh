@@ -8,8 +8,9 @@
 #   ISOLATION    1 for an isolated build, 0 for --no-isolation
 #   PURE         what a pure-Python wheel gets: fail, accept (ship it
 #                unrepaired) or skip (exit 3, nothing in /xtask/out)
-# Every argument is data: nothing here is eval'd but the project's own test
-# command. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
+# Every argument is data: nothing here is eval'd but the project's own
+# before-build (XTASK_BEFORE_BUILD, run with bash in the package's copy) and
+# test command. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
 # virtual environment with the requirements in XTASK_TEST_REQUIRES (one per
 # line), the paths in XTASK_TEST_SOURCES (one per line, relative to the
 # copied root) are copied into an empty folder, and the command runs there
@@ -33,6 +34,12 @@ mkdir -p "$work/raw" "$work/repaired" "$out"
 step "copy sources for $interp"
 cp -a "$sources" "$work/src"
 cd "$work/src/$package"
+
+if [ -n "${XTASK_BEFORE_BUILD:-}" ]; then
+    step "before-build: $XTASK_BEFORE_BUILD"
+    PATH="/opt/python/$interp/bin:$PATH" bash -c "$XTASK_BEFORE_BUILD" \
+        || fail "the before-build command failed (its output is above)"
+fi
 
 # Under emulation every interpreter start costs about a second: look for the
 # 'build' module on disk instead of importing it.

@@ -37,7 +37,8 @@ struct Case {
     name: String,
     package: Package,
     arches: Vec<Arch>,
-    pythons: Vec<&'static str>,
+    /// (tag, /opt/python folder) of each interpreter.
+    pythons: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -76,51 +77,81 @@ impl flags::Bench {
             .map(usize::from)
             .unwrap_or(1);
 
+        // The interpreters the stand-ins offer: one CPython, and all of them.
+        let offered = |arch| -> Result<Vec<(String, String)>> {
+            let dirs = engine.list_image_dir(&standin::image_ref(arch), arch, "/opt/python")?;
+            Ok(dirs
+                .into_iter()
+                .filter_map(|d| PythonTag::from_dir(&d).map(|t| (t.to_string(), d)))
+                .collect())
+        };
+        let (x86_all, arm_all) = (offered(Arch::X86_64)?, offered(Arch::Aarch64)?);
+        let first_cp = |all: &[(String, String)]| {
+            all.iter()
+                .find(|(t, _)| t.starts_with("cp"))
+                .cloned()
+                .context("a stand-in offers no CPython")
+        };
+        let (cp, arm_cp) = (first_cp(&x86_all)?, first_cp(&arm_all)?);
+        let all_name = format!("all {}", x86_all.len());
+        let case = |package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
+            let what = if package == Package::Demo {
+                "demo"
+            } else {
+                "heavy"
+            };
+            Case {
+                name: format!("{what}, {name}"),
+                package,
+                arches,
+                pythons,
+            }
+        };
         let mut cases = vec![
-            Case {
-                name: "demo, x86_64, cp311".into(),
-                package: Package::Demo,
-                arches: vec![Arch::X86_64],
-                pythons: vec!["cp311"],
-            },
-            Case {
-                name: "demo, x86_64, cp311+pp39".into(),
-                package: Package::Demo,
-                arches: vec![Arch::X86_64],
-                pythons: vec!["cp311", "pp39"],
-            },
-            Case {
-                name: "heavy, x86_64, cp311".into(),
-                package: Package::Heavy,
-                arches: vec![Arch::X86_64],
-                pythons: vec!["cp311"],
-            },
-            Case {
-                name: "heavy, x86_64, cp311+pp39".into(),
-                package: Package::Heavy,
-                arches: vec![Arch::X86_64],
-                pythons: vec!["cp311", "pp39"],
-            },
-            Case {
-                name: "demo, aarch64 (emulated), cp311".into(),
-                package: Package::Demo,
-                arches: vec![Arch::Aarch64],
-                pythons: vec!["cp311"],
-            },
-            Case {
-                name: "demo, x86_64+aarch64, cp311".into(),
-                package: Package::Demo,
-                arches: vec![Arch::X86_64, Arch::Aarch64],
-                pythons: vec!["cp311"],
-            },
+            case(
+                Package::Demo,
+                &format!("x86_64, {}", cp.0),
+                vec![Arch::X86_64],
+                vec![cp.clone()],
+            ),
+            case(
+                Package::Demo,
+                &format!("x86_64, {all_name}"),
+                vec![Arch::X86_64],
+                x86_all.clone(),
+            ),
+            case(
+                Package::Heavy,
+                &format!("x86_64, {}", cp.0),
+                vec![Arch::X86_64],
+                vec![cp.clone()],
+            ),
+            case(
+                Package::Heavy,
+                &format!("x86_64, {all_name}"),
+                vec![Arch::X86_64],
+                x86_all.clone(),
+            ),
+            case(
+                Package::Demo,
+                &format!("aarch64 (emulated), {}", arm_cp.0),
+                vec![Arch::Aarch64],
+                vec![arm_cp.clone()],
+            ),
+            case(
+                Package::Demo,
+                &format!("x86_64+aarch64, {}", cp.0),
+                vec![Arch::X86_64, Arch::Aarch64],
+                vec![cp.clone()],
+            ),
         ];
         if self.heavy_arm {
-            cases.push(Case {
-                name: "heavy, aarch64 (emulated), cp311".into(),
-                package: Package::Heavy,
-                arches: vec![Arch::Aarch64],
-                pythons: vec!["cp311"],
-            });
+            cases.push(case(
+                Package::Heavy,
+                &format!("aarch64 (emulated), {}", arm_cp.0),
+                vec![Arch::Aarch64],
+                vec![arm_cp.clone()],
+            ));
         }
         let ways = [Way::Baseline, Way::Wheels(1), Way::Wheels(cores)];
 
@@ -173,7 +204,7 @@ impl flags::Bench {
                     ratio(m, base)
                 )?;
             }
-            if case.arches.len() == 1 && case.pythons == ["cp311"] {
+            if case.arches.len() == 1 && case.pythons.len() == 1 {
                 emulation.push((case.package, case.arches[0], median(&times[1])));
             }
         }
@@ -191,14 +222,14 @@ impl flags::Bench {
                 } else {
                     "heavy"
                 };
-                writeln!(report, "Emulation factor ({name}, cp311, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", secs(arm), secs(x86), ratio(arm, x86))?;
+                writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp.0, secs(arm), secs(x86), ratio(arm, x86))?;
             }
         }
 
-        trust_rows(&mut report, &xtask, &work, reps)?;
+        trust_rows(&mut report, &xtask, &work, reps, &cp.0, &x86_all, &arm_cp.0)?;
 
         if let (Some(ssh), Some(socket)) = (&self.ssh_engine, &self.socket_engine) {
-            engine_rows(&mut report, &xtask, &work, reps, ssh, socket)?;
+            engine_rows(&mut report, &xtask, &work, reps, ssh, socket, &cp.0)?;
         }
 
         writeln!(
@@ -271,6 +302,7 @@ fn engine_rows(
     reps: usize,
     ssh: &str,
     socket: &str,
+    cp: &str,
 ) -> Result<()> {
     // The stand-ins on the second daemon, as `docker save | load` puts them there.
     for arch in Arch::ALL {
@@ -292,9 +324,9 @@ fn engine_rows(
             ]))?;
         }
     }
-    let cases: [(&str, &str, [EngineWay; 2]); 2] = [
+    let cases: [(String, &str, [EngineWay; 2]); 2] = [
         (
-            "demo, x86_64+aarch64, cp311",
+            format!("demo, x86_64+aarch64, {cp}"),
             "x86_64,aarch64",
             [
                 ("both on the local engine".into(), vec![]),
@@ -305,7 +337,7 @@ fn engine_rows(
             ],
         ),
         (
-            "demo, x86_64, cp311",
+            format!("demo, x86_64, {cp}"),
             "x86_64",
             [
                 (
@@ -332,7 +364,7 @@ fn engine_rows(
                 let mut cmd = Command::new(xtask.as_str());
                 cmd.args(flags)
                     .args(["wheels", "--standin", "--arch", arches]);
-                cmd.args(["--py", "cp311", "--jobs", "2", "--no-test"]);
+                cmd.args(["--py", cp, "--jobs", "2", "--no-test"]);
                 cmd.args(["--out", out.as_str()]);
                 let start = Instant::now();
                 run_quiet(&mut cmd).with_context(|| format!("{case}: {name}"))?;
@@ -365,7 +397,15 @@ fn engine_rows(
 /// What trust costs: the demo's test suite against each installed wheel
 /// (`wheels` against `wheels --no-test`, alternating, one interpreter at a
 /// time), and `verify` of the folder that run left, with and without a rebuild.
-fn trust_rows(report: &mut String, xtask: &Utf8Path, work: &Utf8Path, reps: usize) -> Result<()> {
+fn trust_rows(
+    report: &mut String,
+    xtask: &Utf8Path,
+    work: &Utf8Path,
+    reps: usize,
+    cp: &str,
+    x86_all: &[(String, String)],
+    arm_cp: &str,
+) -> Result<()> {
     let out = work.join("out");
     let wheels = |extra: &[&str], arch: &str, py: &str| -> Result<Duration> {
         let _ = std::fs::remove_dir_all(&out);
@@ -389,11 +429,13 @@ fn trust_rows(report: &mut String, xtask: &Utf8Path, work: &Utf8Path, reps: usiz
         report,
         "| the test step (demo, pytest, 4 tests) | `wheels --no-test` | `wheels` | test step |\n|---|---:|---:|---:|"
     )?;
-    for (name, arch, py) in [
-        ("x86_64 cp311", "x86_64", "cp311"),
-        ("x86_64 pp39", "x86_64", "pp39"),
-        ("aarch64 cp311 (emulated)", "aarch64", "cp311"),
-    ] {
+    let mut rows: Vec<(String, &str, &str)> = x86_all
+        .iter()
+        .filter(|(t, _)| t == cp || t.starts_with("pp"))
+        .map(|(t, _)| (format!("x86_64 {t}"), "x86_64", t.as_str()))
+        .collect();
+    rows.push((format!("aarch64 {arm_cp} (emulated)"), "aarch64", arm_cp));
+    for (name, arch, py) in rows {
         let (mut without, mut with) = (Vec::new(), Vec::new());
         for _ in 0..reps {
             without.push(
@@ -419,7 +461,8 @@ fn trust_rows(report: &mut String, xtask: &Utf8Path, work: &Utf8Path, reps: usiz
     wheels(&["--no-test"], "x86_64", "all")?;
     writeln!(
         report,
-        "\n| verify (the x86_64 folder: cp311 and pp39) | median |\n|---|---:|"
+        "\n| verify (the x86_64 folder: {} wheels) | median |\n|---|---:|",
+        x86_all.len()
     )?;
     for (name, extra) in [
         ("`verify`", vec![]),
@@ -567,7 +610,12 @@ fn measure(
                 "--arch",
                 &arches.join(","),
                 "--py",
-                &case.pythons.join(","),
+                &case
+                    .pythons
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ]);
             // The baseline runs no tests: the test step is measured on its own.
             cmd.args([
@@ -607,9 +655,8 @@ fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> R
     let script = util::project_root().join("scripts/bench/baseline-build.sh");
     let (uid, gid) = ids();
     for &arch in &case.arches {
-        for py in &case.pythons {
-            let dir = PythonTag::parse(py)?.dir_guess();
-            let plat = format!("manylinux_2_36_{arch}");
+        for (_, dir) in &case.pythons {
+            let plat = format!("{}_{arch}", standin::POLICY);
             let mut cmd = engine.command();
             cmd.args(["run", "--rm", "--platform", &arch.docker_platform()]);
             cmd.args(["--label", &format!("{}=bench", crate::engine::LABEL)]);
@@ -623,7 +670,7 @@ fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> R
                 &standin::image_ref(arch),
                 "bash",
                 "/tmp/build.sh",
-                &dir,
+                dir,
                 &plat,
                 inputs.package,
                 &uid,

@@ -66,6 +66,11 @@ pub struct Config {
     pub test: Test,
     /// What a build that gives a pure-Python wheel gets.
     pub pure_wheel: PureWheel,
+    /// A shell command run in the container before each build, in the
+    /// package's copy (cibuildwheel's `before-build`).
+    pub before_build: Option<String>,
+    /// The keys the file sets, so that another source fills only the others.
+    pub given: Vec<String>,
     pub arm_image: ImageRecipe,
     pub x64_image: ImageRecipe,
     pub qemu_image: String,
@@ -165,6 +170,8 @@ impl Default for Config {
             skip: Patterns::default(),
             test: Test::default(),
             pure_wheel: PureWheel::Fail,
+            before_build: None,
+            given: Vec::new(),
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),
                 tag: "manylinux_aarch64".into(),
@@ -203,6 +210,7 @@ impl Config {
             return Ok(config);
         };
         let mut r = Reader::new(file, SECTION.to_string(), section)?;
+        config.given = r.table.keys().cloned().collect();
         if let Some(v) = r.path("root")? {
             config.root = v;
         }
@@ -326,6 +334,9 @@ impl Config {
         }
         if let Some(v) = r.strings_or_words("test-sources")? {
             config.test.sources = v;
+        }
+        if let Some(v) = r.string("before-build")? {
+            config.before_build = Some(v);
         }
         if let Some(v) = r.strings_or_words("test-skip")? {
             config.test.skip = Patterns::parse(&v).map_err(|e| r.invalid("test-skip", e))?;
@@ -687,7 +698,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, test-skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::platform::{filter_builds, Arch, BuildId};
 use crate::util::{self, usage, Runner};
+use crate::wheels::package::RequiresPython;
 use crate::wheels::plan;
 use crate::{flags, standin};
 
@@ -57,6 +58,9 @@ pub fn selected(
         select.skip.as_deref(),
         config,
     )?;
+    // As `wheels --py all` does: interpreters the package excludes are left out.
+    let package = config.dir.join(&config.root).join(&config.package);
+    let requires = RequiresPython::read(&package).map_err(usage)?;
     let mut offered = Vec::new();
     for arch in arches {
         let engine = Engine::ready(sh, false, config.engine(arch))
@@ -75,6 +79,7 @@ pub fn selected(
         offered.extend(
             chosen
                 .into_iter()
+                .filter(|(python, _)| requires.as_ref().is_none_or(|r| r.allows(*python)))
                 .map(|(python, _)| (BuildId { python, arch }, ())),
         );
     }

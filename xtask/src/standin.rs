@@ -1,7 +1,8 @@
 //! `cargo xtask standin`: offline stand-ins for the manylinux images, made from
 //! Debian packages (mmdebstrap) and wheels fetched on the host, for machines
-//! that cannot reach a container registry. Their wheels carry manylinux_2_36
-//! tags (bookworm's glibc), not manylinux2014.
+//! that cannot reach a container registry. They are Debian forky (testing),
+//! the suite with several CPythons side by side: the x86_64 one offers
+//! CPython 3.13, 3.14, 3.15 and PyPy 3.11, the arm64 one CPython 3.13 and 3.14.
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -12,11 +13,19 @@ use crate::engine::{Engine, EngineSpec, ImageBuild};
 use crate::platform::Arch;
 use crate::{flags, qemu_copy, qemu_register, util};
 
-const SUITE: &str = "bookworm";
+const SUITE: &str = "forky";
+/// The archive, named so that apt reads no other source (such as a security
+/// suite). Its Release files are not checked for expiry: a pinned testing
+/// suite is read long after the date its mirror copy was signed.
+const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
+const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
 
 pub fn image_ref(arch: Arch) -> String {
     format!("xtask-standin:{arch}")
 }
+
+/// The policy the stand-ins' AUDITWHEEL_PLAT names (scripts/standin/Dockerfile).
+pub const POLICY: &str = "manylinux_2_41";
 
 pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
 
@@ -117,17 +126,39 @@ fn rootfs(
         bail!("the {arch} stand-in runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
     }
     let arch_flag = format!("--arch={}", arch.docker_name());
+    let aptopt = format!("--aptopt={APT_OPTION}");
     let partial = ctx.join("rootfs.partial.tar");
     let _cleanup = util::UndoGuard::new(util::Undo::Path(partial.clone()));
-    run.run(cmd!(
+    let log = ctx.join("mmdebstrap.log");
+    let mut make = std::process::Command::from(cmd!(
         sh,
-        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {include} {SUITE} {partial}"
-    ))
-    .context("making the stand-in's Debian root file system")?;
-    if !run.dry_run {
-        std::fs::rename(&partial, &tar)?;
-        std::fs::write(&stamp, hash.hex())?;
+        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {include} {SUITE} {partial} {MIRROR}"
+    ));
+    if run.dry_run {
+        println!("{}", util::command_line(&make, &[]));
+        return Ok(());
     }
+    eprintln!("$ {} (log: {log})", util::command_line(&make, &[]));
+    let file = std::fs::File::create(&log).with_context(|| format!("creating {log}"))?;
+    let status = make
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .context("starting mmdebstrap")?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some((package, version)) = moved_on(&text) {
+            bail!("Debian {SUITE} no longer has {package}={version}, which scripts/standin pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in scripts/standin/packages*.txt");
+        }
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "making the stand-in's Debian root file system failed ({status}); the end of {log}:\n{}",
+            tail.join("\n")
+        );
+    }
+    std::fs::rename(&partial, &tar)?;
+    std::fs::write(&stamp, hash.hex())?;
     Ok(())
 }
 
@@ -142,12 +173,12 @@ fn wheelhouse(
 ) -> Result<()> {
     let dir = ctx.join("wheelhouse");
     let platform = format!("manylinux2014_{arch}");
-    // The tools run on Debian's CPython 3.11; the build and test tools must
-    // also suit PyPy 3.9.
+    // The tools run on the first CPython (3.13); the build and test tools
+    // must also suit the oldest interpreter, PyPy's Python 3.11.
     for (list, version) in [
-        ("tools.txt", "3.11"),
-        ("build.txt", "3.9"),
-        ("test.txt", "3.9"),
+        ("tools.txt", "3.13"),
+        ("build.txt", "3.11"),
+        ("test.txt", "3.11"),
     ] {
         let req = recipe.join(list);
         run.run(cmd!(
@@ -160,6 +191,17 @@ fn wheelhouse(
         }
     }
     Ok(())
+}
+
+/// The pinned package apt could not find: `E: Version '1.2-3' for 'name' was not found`.
+fn moved_on(log: &str) -> Option<(String, String)> {
+    log.lines().find_map(|l| {
+        let rest = l.split("Version '").nth(1)?;
+        let (version, rest) = rest.split_once("' for '")?;
+        let (package, rest) = rest.split_once('\'')?;
+        rest.contains("was not found")
+            .then(|| (package.to_string(), version.to_string()))
+    })
 }
 
 fn read_list(path: &Utf8Path) -> Result<Vec<String>> {
@@ -201,4 +243,19 @@ pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, run: &util::Runner) -> 
     };
     engine.build_if_changed(sh, run, &spec)?;
     Ok(QEMU_REGISTER_IMAGE.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_the_suite_no_longer_has_is_named() {
+        let log = "I: running apt-get update...\nE: Version '3.14.8-1' for 'python3.14' was not found\nE: mmdebstrap failed to run\n";
+        assert_eq!(
+            moved_on(log),
+            Some(("python3.14".to_string(), "3.14.8-1".to_string()))
+        );
+        assert_eq!(moved_on("E: Unable to locate package python3.99\n"), None);
+    }
 }

@@ -34,19 +34,22 @@ fn x86_64_wheels_for_both_interpreters() {
     .ok();
     inv.check();
 
+    // One wheel per interpreter the image offers, each with its own tags.
     let wheels = wheels_in(out.path());
-    assert_eq!(wheels.len(), 2, "{wheels:?}");
-    let cp = wheels
+    let offered = offered("x86_64");
+    assert_eq!(wheels.len(), offered.len(), "{wheels:?} for {offered:?}");
+    let cp_wheel = wheels
         .iter()
-        .find(|w| w.contains("-cp311-cp311-"))
-        .expect("a CPython 3.11 wheel");
-    let pp = wheels
-        .iter()
-        .find(|w| w.contains("-pp39-pypy39_pp73-"))
-        .expect("a PyPy 3.9 wheel");
-    for wheel in [cp, pp] {
+        .find(|w| w.contains(&wheel_tags(&cp())))
+        .expect("a CPython wheel");
+    for tag in &offered {
+        let tags = wheel_tags(tag);
+        let wheel = wheels
+            .iter()
+            .find(|w| w.contains(&tags))
+            .unwrap_or_else(|| panic!("no {tags} wheel: {wheels:?}"));
         assert!(wheel.starts_with("demo_codec-0.1.0-"), "{wheel}");
-        assert!(wheel.contains("manylinux_2_36_x86_64"), "{wheel}");
+        assert!(wheel.contains("manylinux_2_41_x86_64"), "{wheel}");
         let names = wheel_names(&out.path().join(wheel));
         assert!(
             names
@@ -67,13 +70,14 @@ fn x86_64_wheels_for_both_interpreters() {
     );
 
     // The summary names every build with its result and wheel.
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
-    assert_has(&run.stdout, "pp39-manylinux_x86_64   ok");
-    assert!(
-        run.stdout.contains("manylinux_2_36 tags"),
-        "the stand-in is not named in the summary:\n{}",
-        run.stdout
-    );
+    for tag in &offered {
+        assert_row(&run.stdout, &x86(tag), "ok");
+        assert!(
+            row(&run.stdout, &x86(tag)).contains("passed"),
+            "the demo's tests did not run"
+        );
+    }
+    assert_has(&run.stdout, "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for (manylinux_2_41_x86_64)");
 
     // Wheels belong to the caller.
     use std::os::unix::fs::MetadataExt;
@@ -82,29 +86,21 @@ fn x86_64_wheels_for_both_interpreters() {
         assert_eq!(std::fs::metadata(out.path().join(w)).unwrap().uid(), uid);
     }
 
-    // The x86_64 wheel installs into a fresh venv on this host and works.
-    let venv = TempDir::new("venv");
-    sh("python3", &["-m", "venv", venv.str()]).ok();
-    let py = venv.path().join("bin/python");
-    let py = py.to_str().unwrap();
-    sh(
-        py,
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-index",
-            "--no-deps",
-            out.path().join(cp).to_str().unwrap(),
-        ],
-    )
-    .ok();
-    let run = sh(py, &["-c", CHECK_DEMO]).ok();
+    // The CPython wheel installs into a fresh virtual environment of a fresh
+    // container and works (the host has none of the stand-in's Pythons).
+    let run = install_and_run(
+        "xtask-standin:x86_64",
+        "linux/amd64",
+        &standin_dir(&cp()),
+        &out.path().join(cp_wheel),
+        CHECK_DEMO,
+    );
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
 
     // Without build isolation, the interpreter's own setuptools builds it.
-    let log = root().join("target/xtask/logs/latest/cp311-manylinux_x86_64.log");
+    let log = root()
+        .join("target/xtask/logs/latest")
+        .join(format!("{}.log", x86(&cp())));
     assert!(std::fs::read_to_string(&log)
         .unwrap()
         .contains("Creating isolated environment"));
@@ -115,7 +111,7 @@ fn x86_64_wheels_for_both_interpreters() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--no-isolation",
         "--out",
         out2.str(),
@@ -175,7 +171,7 @@ fn arm64_wheel_from_the_arm_image() {
         "--image",
         tag,
         "--py",
-        "cp311",
+        &arm_cp(),
         "--out",
         out.str(),
     ])
@@ -185,7 +181,7 @@ fn arm64_wheel_from_the_arm_image() {
     assert_eq!(wheels.len(), 1, "{wheels:?}");
     let wheel = out.path().join(&wheels[0]);
     assert!(
-        wheels[0].contains("-cp311-cp311-") && wheels[0].contains("manylinux_2_36_aarch64"),
+        wheels[0].contains(&wheel_tags(&arm_cp())) && wheels[0].contains("manylinux_2_41_aarch64"),
         "{wheels:?}"
     );
 
@@ -215,7 +211,7 @@ print(int.from_bytes(elf[18:20], "little"))
         "--entrypoint",
         "",
         tag,
-        "/opt/python/cp311-cp311/bin/python",
+        &format!("/opt/python/{0}-{0}/bin/python", arm_cp()),
         "-c",
         &import,
     ]);
@@ -443,7 +439,7 @@ fn dry_run_starts_nothing_and_writes_nothing() {
         "--image",
         "xtask-standin:x86_64",
         "--py",
-        "cp311,pp39",
+        &format!("{},{}", cp(), pp()),
         "--out",
         out.to_str().unwrap(),
         "--env",
@@ -461,9 +457,9 @@ fn dry_run_starts_nothing_and_writes_nothing() {
     );
     assert_has(
         &run.stdout,
-        "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux_2_36_x86_64 /xtask/src demo/python 1 fail",
+        &format!("bash /xtask/bin/build-wheel.sh {0}-{0} manylinux_2_41_x86_64 /xtask/src demo/python 1 fail", cp()),
     );
-    assert_has(&run.stdout, "build-wheel.sh pp39-pypy39_pp73 ");
+    assert_has(&run.stdout, &format!("build-wheel.sh {}-pypy", pp()));
     assert!(
         run.stdout.contains("--env 'NOTE=a b $(id)'"),
         "values must be quoted for pasting:\n{}",
@@ -528,8 +524,10 @@ fn bad_input_says_what_and_starts_nothing() {
     ])
     .fails(2);
     assert!(
-        run.error_line()
-            .contains("interpreter `cp312` is not in the image; it offers: cp311, pp39"),
+        run.error_line().contains(&format!(
+            "interpreter `cp312` is not in the image; it offers: {}",
+            offered("x86_64").join(", ")
+        )),
         "{}",
         run.stderr
     );
@@ -545,7 +543,7 @@ fn bad_input_says_what_and_starts_nothing() {
         "--image",
         "xtask-test-plain:latest",
         "--py",
-        "cp311",
+        &cp(),
         "--out",
         out,
     ])
@@ -563,7 +561,15 @@ fn bad_input_says_what_and_starts_nothing() {
         "FROM xtask-standin:x86_64\nENV AUDITWHEEL_PLAT=\nRUN rm -rf /opt/python\n",
     );
     let run = xtask(&[
-        "wheels", "--arch", "x86_64", "--image", &plain, "--py", "cp311", "--out", out,
+        "wheels",
+        "--arch",
+        "x86_64",
+        "--image",
+        &plain,
+        "--py",
+        &cp(),
+        "--out",
+        out,
     ])
     .fails(1);
     assert_has(run.error_line(), "image `xtask-test-plainer:latest` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_x86_64");
@@ -574,7 +580,7 @@ fn bad_input_says_what_and_starts_nothing() {
         "--image",
         "xtask-standin:x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--out",
         out,
     ])
@@ -593,7 +599,7 @@ fn bad_input_says_what_and_starts_nothing() {
         "--image",
         "xtask-no-such-image:1",
         "--py",
-        "cp311",
+        &cp(),
         "--out",
         out,
     ])
@@ -687,9 +693,13 @@ fn env_and_pre_build_reach_each_build_as_data() {
     );
     let out = dir.path().join("out");
     let wheels = wheels_in(&out);
-    assert_eq!(wheels.len(), 2, "{wheels:?}");
-    for (wheel, py) in [(&wheels[0], "cp311"), (&wheels[1], "pp39")] {
-        assert!(wheel.contains(&format!("-{py}-")), "{wheels:?}");
+    let offered = offered("x86_64");
+    assert_eq!(wheels.len(), offered.len(), "{wheels:?}");
+    for py in &offered {
+        let wheel = wheels
+            .iter()
+            .find(|w| w.contains(&format!("-{py}-")))
+            .unwrap_or_else(|| panic!("no {py} wheel: {wheels:?}"));
         let seen = read_in_wheel(&out.join(wheel), "probe/seen.py");
         assert!(
             seen.contains(&format!("STAMP = '{py} on x86_64'")),
@@ -716,7 +726,7 @@ fn pip_cache_is_a_labelled_volume_kept_between_runs() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--pip-cache",
     ])
     .ok();
@@ -755,7 +765,7 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "--arch",
         "x86_64",
         "--py",
-        "pp39,cp311",
+        &format!("{},{}", pp(), cp()),
         "--jobs",
         "1",
     ])
@@ -764,9 +774,9 @@ fn one_failing_interpreter_does_not_stop_the_others() {
     let out = dir.path().join("out");
     let wheels = wheels_in(&out);
     assert_eq!(wheels.len(), 1, "{wheels:?}");
-    assert!(wheels[0].contains("-cp311-"), "{wheels:?}");
-    assert_has(&run.stdout, "pp39-manylinux_x86_64   FAILED");
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
+    assert!(wheels[0].contains(&format!("-{}-", cp())), "{wheels:?}");
+    assert_row(&run.stdout, &x86(&pp()), "FAILED");
+    assert_row(&run.stdout, &x86(&cp()), "ok");
     assert!(
         run.stdout.contains("this package does not build on PyPy"),
         "the log's last lines are not shown:\n{}",
@@ -776,10 +786,7 @@ fn one_failing_interpreter_does_not_stop_the_others() {
     let latest = std::fs::read_link(root().join("target/xtask/logs/latest")).unwrap();
     assert_has(
         &run.stdout,
-        &format!(
-            "target/xtask/logs/{}/pp39-manylinux_x86_64.log",
-            latest.display()
-        ),
+        &format!("target/xtask/logs/{}/{}.log", latest.display(), x86(&pp())),
     );
     assert!(
         run.error_line()
@@ -798,13 +805,13 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "--arch",
         "x86_64",
         "--py",
-        "pp39,cp311",
+        &format!("{},{}", pp(), cp()),
         "--jobs",
         "1",
         "--fail-fast",
     ])
     .fails(1);
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  skipped");
+    assert_row(&run.stdout, &x86(&cp()), "skipped");
     assert!(wheels_in(&out).is_empty());
     inv.check();
 }

@@ -48,7 +48,7 @@ fn demo_build(out: &Path) -> Vec<String> {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--out",
         out.to_str().unwrap(),
     ]
@@ -80,7 +80,7 @@ fn disk_full_while_copying_wheels_out() {
     let fs = Tmpfs::new("full", "16k");
     let earlier = earlier_wheel(fs.path());
     let run = run_args(&demo_build(fs.path())).fails(1);
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
+    assert_row(&run.stdout, &x86(&cp()), "FAILED");
     assert_has(&run.stdout.to_lowercase(), "no space left on device");
     inv.check();
     assert_only_earlier(fs.path(), &earlier);
@@ -156,12 +156,12 @@ fn auditwheel_refuses_a_too_new_symbol() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--plat",
         "manylinux_2_17_x86_64",
     ])
     .fails(1);
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
+    assert_row(&run.stdout, &x86(&cp()), "FAILED");
     assert!(
         run.stdout
             .contains("auditwheel could not repair the wheel for manylinux_2_17_x86_64"),
@@ -253,7 +253,7 @@ fn shell_characters_are_data() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
         "--root",
         root_dir.to_str().unwrap(),
         "--package",
@@ -293,7 +293,7 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
     ])
     .env("XTASK_TEST_HOST_ONLY", "leaked")
     .output()
@@ -311,9 +311,12 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         seen.contains("HOST_ONLY = None"),
         "the host environment leaked into the build: {seen}"
     );
-    let log =
-        std::fs::read_to_string(root().join("target/xtask/logs/latest/cp311-manylinux_x86_64.log"))
-            .unwrap();
+    let log = std::fs::read_to_string(
+        root()
+            .join("target/xtask/logs/latest")
+            .join(format!("{}.log", x86(&cp()))),
+    )
+    .unwrap();
     for (what, text) in [
         ("stdout", &run.stdout),
         ("stderr", &run.stderr),
@@ -334,7 +337,7 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         "--arch",
         "x86_64",
         "--py",
-        "cp311",
+        &cp(),
     ])
     .ok();
     assert!(!dry.stdout.contains(secret), "{}", dry.stdout);
@@ -430,7 +433,7 @@ fn daemon_stopped_in_the_middle_of_a_build() {
     wait_for("dockerd to answer again", 60, daemon_answers);
 
     let run = run.fails(1);
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  FAILED");
+    assert_row(&run.stdout, &x86(&cp()), "FAILED");
     assert!(
         run.error_line()
             .contains("1 of 1 builds did not produce a wheel"),
@@ -454,9 +457,9 @@ fn a_non_root_user_gets_only_files_of_their_own() {
     let inv = Invariants::before();
     let checkout = UserCheckout::new(user, "");
     let run = checkout
-        .run(&["wheels", "--standin", "--arch", "x86_64", "--py", "cp311"])
+        .run(&["wheels", "--standin", "--arch", "x86_64", "--py", &cp()])
         .ok();
-    assert_has(&run.stdout, "cp311-manylinux_x86_64  ok");
+    assert_row(&run.stdout, &x86(&cp()), "ok");
     inv.check();
     checkout.assert_owns_everything();
 }

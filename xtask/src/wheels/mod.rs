@@ -11,7 +11,7 @@
 //! starts the containers and schedules the builds; `report` says what happened.
 
 pub mod landing;
-mod package;
+pub mod package;
 pub mod plan;
 mod report;
 mod run;

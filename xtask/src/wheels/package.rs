@@ -1,9 +1,11 @@
 //! What the Python package says about itself, read on the host before
-//! anything starts: the Python versions it supports (`Requires-Python`).
+//! anything starts: the Python versions it supports (`Requires-Python`), and
+//! the cibuildwheel configuration it may already have.
 
 use camino::Utf8Path;
 
-use crate::platform::PythonTag;
+use crate::config::{Config, Test};
+use crate::platform::{Patterns, PythonTag};
 
 /// A package's `Requires-Python` and the file it was read from.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +57,160 @@ impl RequiresPython {
     pub fn allows(&self, tag: PythonTag) -> bool {
         allows(&self.spec, tag.minor())
     }
+}
+
+/// The cibuildwheel keys this tool takes over, with its own names.
+const CIBUILDWHEEL_KEYS: &[&str] = &[
+    "build",
+    "skip",
+    "environment",
+    "before-build",
+    "test-command",
+    "test-requires",
+    "test-sources",
+    "test-skip",
+];
+
+/// `config` with what `[tool.cibuildwheel]` (and its `.linux` table) of the
+/// package's pyproject.toml says, for each key the configuration file does
+/// not set; and the keys taken. Values cibuildwheel would expand (`$VAR`)
+/// are refused rather than passed on changed.
+pub fn adopt_cibuildwheel(
+    config: &Config,
+    package: &Utf8Path,
+) -> Result<(Config, Vec<String>), String> {
+    let file = package.join("pyproject.toml");
+    let mut config = config.clone();
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok((config, Vec::new()));
+    };
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{file} is not valid TOML: {e}"))?;
+    let Some(cibw) = doc
+        .get("tool")
+        .and_then(|t| t.get("cibuildwheel"))
+        .and_then(|c| c.as_table())
+    else {
+        return Ok((config, Vec::new()));
+    };
+    let linux = cibw.get("linux").and_then(|l| l.as_table());
+    let bad = |key: &str, why: &str| format!("[tool.cibuildwheel] {key} in {file}: {why}");
+    let mut taken = Vec::new();
+    for &key in CIBUILDWHEEL_KEYS {
+        let ours = if key == "environment" { "env" } else { key };
+        if config.given.iter().any(|g| g == ours) {
+            continue;
+        }
+        let Some(value) = linux.and_then(|l| l.get(key)).or_else(|| cibw.get(key)) else {
+            continue;
+        };
+        // A string, or a list of strings (joined as cibuildwheel joins them).
+        let words = |sep: &str| -> Result<String, String> {
+            match value {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(String::from)
+                            .ok_or_else(|| bad(key, "a list of strings is expected"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|v| v.join(sep)),
+                _ => Err(bad(key, "a string or a list of strings is expected")),
+            }
+        };
+        match key {
+            "build" | "skip" | "test-skip" => {
+                let patterns =
+                    Patterns::parse(&[words(" ")?]).map_err(|e| bad(key, &format!("{e:#}")))?;
+                match key {
+                    "build" => config.build = patterns,
+                    "skip" => config.skip = patterns,
+                    _ => config.test.skip = patterns,
+                }
+            }
+            "environment" => config.env = environment(value).map_err(|e| bad(key, &e))?,
+            "before-build" => config.before_build = Some(words(" && ")?),
+            "test-command" => {
+                config.test = Test {
+                    command: Some(words(" && ")?),
+                    ..config.test
+                }
+            }
+            "test-requires" => {
+                config.test.requires = words(" ")?.split_whitespace().map(String::from).collect()
+            }
+            _ => config.test.sources = words(" ")?.split_whitespace().map(String::from).collect(),
+        }
+        taken.push(key.to_string());
+    }
+    Ok((config, taken))
+}
+
+/// cibuildwheel's `environment`: a table, or `KEY=value KEY2="two words"`.
+fn environment(value: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let pairs: Vec<(String, String)> = match value {
+        toml::Value::Table(t) => t
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k.clone(), s.clone())),
+                toml::Value::Integer(i) => Ok((k.clone(), i.to_string())),
+                toml::Value::Boolean(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(format!("{k}: a string is expected")),
+            })
+            .collect::<Result<_, String>>()?,
+        toml::Value::String(s) => {
+            let mut pairs = Vec::new();
+            for word in shell_words(s)? {
+                let (k, v) = word
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{word}` is not KEY=VALUE"))?;
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            pairs
+        }
+        _ => return Err("a table or a string of KEY=VALUE is expected".into()),
+    };
+    for (k, v) in &pairs {
+        crate::config::check_env_name(k).map_err(|e| format!("{e:#}"))?;
+        if v.contains('$') {
+            return Err(format!("{k}={v} uses variable expansion, which this tool does not do: give the value itself (env in Cargo.toml)"));
+        }
+    }
+    Ok(pairs)
+}
+
+/// Words split as a shell would, with single and double quotes, no expansion.
+fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if any {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 /// `key = value` in `[section]` of an INI file (one line; what setup.cfg uses).
@@ -192,6 +348,82 @@ mod tests {
         assert!(check_spec(">=3.11").is_ok());
         assert!(check_spec("3.11").is_err());
         assert!(check_spec(">=3.11a").is_err());
+    }
+
+    #[test]
+    fn cibuildwheel_configuration_fills_what_ours_leaves_out() {
+        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-cibw-{}", crate::util::run_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            r#"[tool.cibuildwheel]
+build = ["cp312-*", "cp313-*"]
+skip = "*-manylinux_aarch64"
+environment = 'FLAG=1 NAME="two words"'
+test-command = "pytest {project}/tests"
+test-requires = ["pytest", "numpy"]
+before-build = "make prepare"
+archs = "auto"
+
+[tool.cibuildwheel.linux]
+test-skip = "pp*"
+before-build = ["make a", "make b"]
+"#,
+        )
+        .unwrap();
+        let config = Config {
+            given: vec!["skip".into()],
+            ..Config::default()
+        };
+        let (c, taken) = adopt_cibuildwheel(&config, &dir).unwrap();
+        assert_eq!(
+            taken,
+            [
+                "build",
+                "environment",
+                "before-build",
+                "test-command",
+                "test-requires",
+                "test-skip"
+            ]
+        );
+        assert_eq!(c.build.to_string(), "cp312-* cp313-*");
+        assert!(c.skip.is_empty(), "skip is set by our own file");
+        assert_eq!(
+            c.env,
+            [
+                ("FLAG".to_string(), "1".to_string()),
+                ("NAME".to_string(), "two words".to_string())
+            ]
+        );
+        assert_eq!(c.before_build.as_deref(), Some("make a && make b"));
+        assert_eq!(c.test.command.as_deref(), Some("pytest {project}/tests"));
+        assert_eq!(c.test.requires, ["pytest", "numpy"]);
+        assert!(c.test.skip.matches("pp311-manylinux_x86_64"));
+
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[tool.cibuildwheel]\nenvironment = \"PATH=$PATH:/x\"\n",
+        )
+        .unwrap();
+        let e = adopt_cibuildwheel(&Config::default(), &dir).unwrap_err();
+        assert!(e.contains("environment in "), "{e}");
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[tool.cibuildwheel]\nenvironment = \"CFLAGS='-O2 -g\"\n",
+        )
+        .unwrap();
+        assert!(adopt_cibuildwheel(&Config::default(), &dir)
+            .unwrap_err()
+            .contains("unclosed quote"));
+        std::fs::write(dir.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+        assert_eq!(
+            adopt_cibuildwheel(&Config::default(), &dir).unwrap().1,
+            Vec::<String>::new()
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

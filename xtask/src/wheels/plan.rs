@@ -7,7 +7,7 @@ use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
-use super::package::RequiresPython;
+use super::package::{adopt_cibuildwheel, RequiresPython};
 use super::{BIN, INPUTS, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
@@ -43,6 +43,10 @@ pub struct Plan {
     /// Extra arguments for creating each build container.
     pub container_args: Vec<String>,
     pub pure_wheel: PureWheel,
+    /// A shell command run in the container before each build.
+    pub before_build: Option<String>,
+    /// The keys taken from the package's `[tool.cibuildwheel]`.
+    pub adopted: Vec<String>,
     /// The Python versions the package supports, as it states them.
     pub requires_python: Option<RequiresPython>,
     /// The project's tests; None when there are none or `--no-test`.
@@ -77,6 +81,17 @@ impl Epoch {
 impl Plan {
     /// `cwd` anchors paths from the command line; the config's own folder, its paths.
     pub fn new(flags: flags::Wheels, config: &Config, cwd: &Utf8Path) -> Result<Plan> {
+        // A package that already has a cibuildwheel configuration builds the
+        // same way without restating it: its keys fill what ours leaves out.
+        let package_dir = {
+            let root = match &flags.root {
+                Some(root) => absolute(cwd, root),
+                None => absolute(&config.dir, &config.root),
+            };
+            root.join(flags.package.as_ref().unwrap_or(&config.package))
+        };
+        let (config, adopted) = adopt_cibuildwheel(config, &package_dir).map_err(usage)?;
+        let config = &config;
         let project = &config.dir;
         let (arches, selection, build, skip) = match &flags.only {
             // One identifier is the whole selection: it names its arch and interpreter.
@@ -290,6 +305,8 @@ impl Plan {
                 flags.container_arg
             },
             requires_python,
+            before_build: config.before_build.clone(),
+            adopted,
             pure_wheel: match &flags.pure_wheel {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,
                 None => config.pure_wheel,
@@ -348,6 +365,27 @@ impl Plan {
         ]
     }
 
+    /// The variable that makes the in-container script run `before-build`
+    /// in the package's copy (`{project}`, `{package}` filled in), or none.
+    pub fn before_build_env(&self, dir: &str) -> Vec<(String, String)> {
+        match &self.before_build {
+            Some(command) => vec![("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir))],
+            None => Vec::new(),
+        }
+    }
+
+    /// `{project}` and `{package}` of a command run in the container by
+    /// bash: the quoted paths of the copied sources of interpreter `dir`,
+    /// as a package folder may hold spaces or shell characters.
+    fn fill_paths(&self, command: &str, dir: &str) -> String {
+        // Where build-wheel.sh copies the sources for this interpreter.
+        let project = format!("/xtask/work/{dir}/src");
+        let package = format!("{project}/{}", self.package);
+        command
+            .replace("{project}", &crate::util::shell_quote(&project))
+            .replace("{package}", &crate::util::shell_quote(&package))
+    }
+
     /// The variables that make the in-container script test one build's
     /// wheel (`{project}`, `{package}` filled in), or none.
     pub fn test_env(&self, id: &BuildId, dir: &str) -> Vec<(String, String)> {
@@ -360,14 +398,7 @@ impl Plan {
         if test.skip.matches(&id.to_string()) {
             return Vec::new();
         }
-        // Where build-wheel.sh copies the sources for this interpreter.
-        let project = format!("/xtask/work/{dir}/src");
-        let package = format!("{project}/{}", self.package);
-        // The command runs in bash: the paths go in quoted, as a package
-        // folder may hold spaces or shell characters.
-        let command = command
-            .replace("{project}", &crate::util::shell_quote(&project))
-            .replace("{package}", &crate::util::shell_quote(&package));
+        let command = self.fill_paths(command, dir);
         vec![
             ("XTASK_TEST_COMMAND".into(), command),
             ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),

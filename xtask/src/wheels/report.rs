@@ -102,6 +102,13 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         Epoch::Commit(v) => println!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
         Epoch::Unset => println!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
     }
+    if !plan.adopted.is_empty() {
+        println!(
+            "taken from [tool.cibuildwheel] in {}: {}",
+            show(&plan.root.join(&plan.package).join("pyproject.toml")),
+            plan.adopted.join(", ")
+        );
+    }
     if results
         .iter()
         .any(|d| matches!(d.outcome, Outcome::Built { .. }))
@@ -122,7 +129,16 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
             .collect();
         tags.sort();
         tags.dedup();
-        println!("built in the local stand-in images, which are for testing this tool (Debian bookworm, glibc 2.36): each wheel carries the manylinux_2_36 tag it was repaired for, plus the older tags auditwheel found it also satisfies{}", if tags.is_empty() { String::new() } else { format!(" ({})", tags.join(", ")) });
+        let plats: Vec<&str> = targets.iter().map(|t| t.plat.as_str()).collect();
+        println!(
+            "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for ({}), plus the older tags auditwheel found it also satisfies{}",
+            plats.join(", "),
+            if tags.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", tags.join(", "))
+            }
+        );
     }
     for (b, d) in builds.iter().zip(results) {
         if let Outcome::Failed { reason, log } = &d.outcome {

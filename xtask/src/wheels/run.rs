@@ -587,13 +587,13 @@ fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8Pat
     let found = c.read(&[
         "sh",
         "-c",
-        "ls -d /opt/python/\"$1\"/include/python3* 2>/dev/null | head -n 1",
+        "for d in /opt/python/\"$1\"/include/*/; do [ -f \"$d/Python.h\" ] && echo \"${d%/}\" && break; done; true",
         "sh",
         dir,
     ])?;
     let found = found.trim();
     if found.is_empty() {
-        bail!("image `{}` has no /opt/python/{dir}/include/python3*: the headers must be there, as in the manylinux images", t.image);
+        bail!("image `{}` has no Python.h in /opt/python/{dir}/include/*/: the headers must be there, as in the manylinux images", t.image);
     }
     let partial = Utf8PathBuf::from(format!("{cache}.partial-{}", std::process::id()));
     let _cleanup = UndoGuard::new(Undo::Path(partial.clone()));
@@ -642,7 +642,13 @@ fn build_and_land(
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let test_env = plan.test_env(&b.id, &b.dir);
-    let env: Vec<(String, String)> = plan.env.iter().cloned().chain(test_env.clone()).collect();
+    let env: Vec<(String, String)> = plan
+        .env
+        .iter()
+        .cloned()
+        .chain(plan.before_build_env(&b.dir))
+        .chain(test_env.clone())
+        .collect();
     let mut exec = c.exec(&env, run.secrets, &args);
     exec.stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
@@ -743,9 +749,10 @@ fn last_error(log: &Utf8Path) -> Option<String> {
 fn known_cause(log: &str) -> Option<String> {
     // pip, installing an isolated build's requirements, ends in a traceback
     // of its own subprocess; the cause is the line it printed before that.
+    // `build` quotes pip's output with a `< ` in front of each line.
     let missing = log.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("ERROR: No matching distribution found for ")
+        l.split_once("ERROR: No matching distribution found for ")
+            .map(|(_, what)| what.trim())
     })?;
     Some(format!(
         "the build requirement `{missing}` cannot be installed: pip found no matching distribution (the image's wheelhouse or package index lacks it); use an image that offers it, or install it in the image and build with --no-isolation"
@@ -785,7 +792,7 @@ mod tests {
 
     #[test]
     fn causes_far_above_the_end_of_a_log() {
-        let log = "* Installing packages in isolated environment:\n  - pybind11~=2.6\nLooking in links: /opt/wheelhouse\nERROR: Could not find a version that satisfies the requirement pybind11~=2.6 (from versions: none)\nERROR: No matching distribution found for pybind11~=2.6\nTraceback (most recent call last):\nsubprocess.CalledProcessError: Command '['/tmp/build-env/bin/python', '-m', 'pip', 'install', '-r', '/tmp/build-requirements.txt']' returned non-zero exit status 1.\nerror: the wheel build failed (see the output above)\n";
+        let log = "* Installing packages in isolated environment:\n  - pybind11~=2.6\nLooking in links: /opt/wheelhouse\nERROR: Could not find a version that satisfies the requirement pybind11~=2.6 (from versions: none)\n< ERROR: No matching distribution found for pybind11~=2.6\nTraceback (most recent call last):\nsubprocess.CalledProcessError: Command '['/tmp/build-env/bin/python', '-m', 'pip', 'install', '-r', '/tmp/build-requirements.txt']' returned non-zero exit status 1.\nerror: the wheel build failed (see the output above)\n";
         let cause = known_cause(log).unwrap();
         assert!(
             cause.starts_with("the build requirement `pybind11~=2.6` cannot be installed"),

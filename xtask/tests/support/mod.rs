@@ -500,12 +500,14 @@ pub fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 pub fn start_slow_build(config: &Path, output: fn() -> std::process::Stdio) -> std::process::Child {
     let config = config.to_str().unwrap();
     let mut cmd = xtask_cmd(&["--config", config]);
-    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", "cp311"]);
+    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", &cp()]);
     start_build(cmd, output)
 }
 
-/// Starts a `wheels` command that builds cp311-manylinux_x86_64 and returns
+/// Starts a `wheels` command that builds the first CPython on x86_64 and returns
 /// once that build is running.
+// The child is returned running: the caller waits for it.
+#[allow(clippy::zombie_processes)]
 pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std::process::Child {
     // Each run logs to a folder of its own, which `latest` links once it starts.
     let latest = root().join("target/xtask/logs/latest");
@@ -514,7 +516,7 @@ pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std
     let start = std::time::Instant::now();
     loop {
         let now = std::fs::read_link(&latest).ok();
-        let log = latest.join("cp311-manylinux_x86_64.log");
+        let log = latest.join(format!("{}.log", x86(&cp())));
         if now.is_some()
             && now != before
             && std::fs::read_to_string(&log)
@@ -538,7 +540,7 @@ pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std
 /// A wheel "from an earlier run" in `out`, which every failure must leave alone.
 pub fn earlier_wheel(out: &Path) -> PathBuf {
     std::fs::create_dir_all(out).unwrap();
-    let wheel = out.join("earlier-1.0-cp311-cp311-manylinux_2_36_x86_64.whl");
+    let wheel = out.join("earlier-1.0-cp313-cp313-manylinux_2_41_x86_64.whl");
     std::fs::write(&wheel, b"a wheel from an earlier run").unwrap();
     wheel
 }
@@ -701,4 +703,125 @@ pub fn image_from(tag: &str, dockerfile: &str) -> String {
         .unwrap();
     assert!(child.wait().unwrap().success(), "building {tag}");
     tag.to_string()
+}
+
+/// The interpreters (`cp313`, `pp311`) a stand-in offers, in its order, as
+/// `cargo xtask matrix` lists them: tests select by what the image has.
+pub fn offered(arch: &str) -> Vec<String> {
+    static SEEN: Mutex<Vec<(String, Vec<String>)>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, tags)) = seen.iter().find(|(a, _)| a == arch) {
+        return tags.clone();
+    }
+    let run = xtask(&["matrix", "--standin", "--arch", arch]).ok();
+    let tags: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|id| id.split('-').next().unwrap().to_string())
+        .collect();
+    assert!(
+        !tags.is_empty(),
+        "the {arch} stand-in offers no interpreter"
+    );
+    seen.push((arch.to_string(), tags.clone()));
+    tags
+}
+
+fn first(arch: &str, kind: &str) -> String {
+    offered(arch)
+        .into_iter()
+        .find(|t| t.starts_with(kind))
+        .unwrap_or_else(|| panic!("the {arch} stand-in offers no {kind} interpreter"))
+}
+
+/// The x86_64 stand-in's first CPython.
+pub fn cp() -> String {
+    first("x86_64", "cp")
+}
+
+/// The x86_64 stand-in's PyPy.
+pub fn pp() -> String {
+    first("x86_64", "pp")
+}
+
+/// The arm64 stand-in's first CPython.
+pub fn arm_cp() -> String {
+    first("aarch64", "cp")
+}
+
+/// The build identifier of `tag` on x86_64.
+pub fn x86(tag: &str) -> String {
+    format!("{tag}-manylinux_x86_64")
+}
+
+/// The wheel tags `-<python>-<abi>-` of an interpreter of the stand-ins
+/// (`-cp313-cp313-`, `-pp311-pypy311_pp80-`), read from its /opt/python folder.
+pub fn wheel_tags(tag: &str) -> String {
+    format!("-{}-", standin_dir(tag))
+}
+
+/// The /opt/python folder of `tag` in the x86_64 stand-in (`pp311-pypy311_pp80`).
+pub fn standin_dir(tag: &str) -> String {
+    let out = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network=none",
+            "xtask-standin:x86_64",
+            "ls",
+            "/opt/python",
+        ],
+    )
+    .ok();
+    out.stdout
+        .lines()
+        .find(|d| d.starts_with(&format!("{tag}-")))
+        .unwrap_or_else(|| panic!("no /opt/python/{tag}-* in the stand-in"))
+        .to_string()
+}
+
+/// The summary row of build `id` in a run's output.
+#[track_caller]
+pub fn row<'a>(stdout: &'a str, id: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id) && l.split_whitespace().count() >= 3)
+        .unwrap_or_else(|| panic!("no summary row for {id} in:\n{stdout}"))
+}
+
+/// Whether the summary row of `id` says `result` (ok, FAILED, skipped).
+#[track_caller]
+pub fn assert_row(stdout: &str, id: &str, result: &str) {
+    let line = row(stdout, id);
+    assert_eq!(
+        line.split_whitespace().nth(1),
+        Some(result),
+        "{line}\n{stdout}"
+    );
+}
+
+/// Installs `wheel` into a fresh virtual environment of interpreter `dir` in
+/// a fresh container of `image`, then runs `code` with it.
+pub fn install_and_run(image: &str, platform: &str, dir: &str, wheel: &Path, code: &str) -> Run {
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    let script = format!(
+        "/opt/python/{dir}/bin/python -m venv /tmp/v && cat > /tmp/{name} && /tmp/v/bin/pip install --quiet --no-index --no-deps /tmp/{name} && cd / && /tmp/v/bin/python -c \"$1\""
+    );
+    let mut cmd = Command::new("docker");
+    cmd.args([
+        "run",
+        "--rm",
+        "-i",
+        "--network=none",
+        "--platform",
+        platform,
+        "--entrypoint",
+        "",
+        image,
+    ])
+    .args(["sh", "-c", &script, "sh", code])
+    .stdin(std::fs::File::open(wheel).unwrap());
+    let run: Run = cmd.output().unwrap().into();
+    run.ok()
 }

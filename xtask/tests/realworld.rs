@@ -1,0 +1,661 @@
+//! Real projects' shapes on a real engine: Lets-Plot's build as it is today
+//! (a native library built on the host per interpreter against that
+//! interpreter's headers, inputs outside the package and outside the root),
+//! and what real sdists do: Requires-Python, extensions that are optional or
+//! absent on PyPy, C++, build requirements an offline image lacks.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Stands in for Lets-Plot's `./gradlew`: `python-extension:build` compiles the
+/// static library of the Kotlin/Native part against the Python headers at
+/// `python.include_path` (as cinterop does), `python-extension:clean` removes it.
+const GRADLEW: &str = r#"#!/bin/bash
+set -euo pipefail
+task=$1; shift
+declare -A prop
+for arg in "$@"; do arg=${arg#-P}; prop[${arg%%=*}]=${arg#*=}; done
+echo "gradle stand-in: $task ${*}"
+case $task in
+python-extension:build)
+    case ${prop[architecture]} in
+        x86_64) kn=linuxX64 ;;
+        *) echo "this stand-in builds x86_64 only, not ${prop[architecture]}" >&2; exit 1 ;;
+    esac
+    inc=${prop[python.include_path]}
+    [ -f "$inc/Python.h" ] || { echo "no Python.h in '$inc'" >&2; exit 1; }
+    out=python-extension/build/bin/$kn/releaseStatic
+    mkdir -p "$out"
+    printf '#include <Python.h>\nint lp_python_minor(void) { return PY_MINOR_VERSION; }\nconst char *lp_python_version(void) { return PY_VERSION; }\n' > "$out/api.c"
+    gcc -c -fPIC -I"$inc" "$out/api.c" -o "$out/api.o"
+    ar rcs "$out/liblets_plot_python_extension.a" "$out/api.o"
+    rm "$out/api.c" "$out/api.o"
+    printf 'int lp_python_minor(void);\nconst char *lp_python_version(void);\n' > "$out/lets_plot_python_extension_api.h"
+    ;;
+python-extension:clean)
+    rm -rf python-extension/build ;;
+*) echo "unknown task $task" >&2; exit 1 ;;
+esac
+"#;
+
+/// Lets-Plot's python-package/setup.py, cut down to what touches the build.
+const SETUP_PY: &str = r#"import os, platform, shutil
+from setuptools import Extension, setup
+
+kn_platform_build_dir = {('Linux', 'x86_64'): 'linuxX64', ('Linux', 'aarch64'): 'linuxArm64'}
+this_dir = os.path.dirname(os.path.abspath(__file__))
+root_dir = os.path.dirname(this_dir)
+binaries = os.path.join(root_dir, 'python-extension', 'build', 'bin',
+                        kn_platform_build_dir[(platform.system(), platform.machine())], 'releaseStatic')
+js = os.path.join(root_dir, 'js-package', 'build', 'kotlin-webpack', 'js', 'productionExecutable', 'lets-plot.js')
+imagick = os.environ['IMAGICK_LIB_PATH']
+os.makedirs(os.path.join(this_dir, 'lets_plot', 'package_data'), exist_ok=True)
+shutil.copy(js, os.path.join(this_dir, 'lets_plot', 'package_data', 'lets-plot.js'))
+with open(os.path.join(root_dir, 'README.md')) as f:
+    long_description = f.read()
+
+setup(
+    name='lets-plot-standin', version='4.0.0', packages=['lets_plot'],
+    package_data={'lets_plot': ['package_data/lets-plot.js']},
+    long_description=long_description, long_description_content_type='text/markdown',
+    ext_modules=[Extension(
+        'lets_plot_kotlin_bridge',
+        sources=['kotlin-bridge/lets_plot_kotlin_bridge.c'],
+        include_dirs=[binaries, os.path.join(imagick, 'include')],
+        extra_objects=[os.path.join(binaries, 'liblets_plot_python_extension.a'),
+                       os.path.join(imagick, 'lib', 'libfakemagick.a')],
+    )],
+)
+"#;
+
+const BRIDGE_C: &str = r#"#include <Python.h>
+#include "lets_plot_python_extension_api.h"
+#include "fakemagick.h"
+
+static PyObject *report(PyObject *self, PyObject *args) {
+    return PyUnicode_FromFormat("native library for Python %s, magick %d", lp_python_version(), fakemagick_version());
+}
+static PyMethodDef methods[] = {{"report", report, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "lets_plot_kotlin_bridge", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit_lets_plot_kotlin_bridge(void) {
+    /* Built against another interpreter's headers: refuse, as a mismatched ABI would crash. */
+    if (lp_python_minor() != PY_MINOR_VERSION) {
+        PyErr_Format(PyExc_ImportError, "the native library was built against Python 3.%d headers, not 3.%d",
+                     lp_python_minor(), PY_MINOR_VERSION);
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}
+"#;
+
+/// The README's Lets-Plot configuration, with the stand-in for Gradle.
+const LETS_PLOT_CONFIG: &str = r#"[workspace.metadata.wheels]
+package = "python-package"
+include = ["python-extension", "js-package/build/kotlin-webpack", "README.md", "LICENSE"]
+out = "dist"
+pre-build = ["./gradlew", "python-extension:build", "-Pbuild_release=true", "-Ppython.bin_path=/usr/bin", "-Ppython.include_path={include}", "-Penable_python_package=true", "-Parchitecture={arch}"]
+post-build = ["./gradlew", "python-extension:clean"]
+test-command = "python -c 'import lets_plot_kotlin_bridge as b, sys; r = b.report(); print(r); assert r.startswith(\"native library for Python %d.%d\" % sys.version_info[:2]), r'"
+
+[workspace.metadata.wheels.arch-names]
+aarch64 = "arm64"
+
+[workspace.metadata.wheels.input-dirs]
+IMAGICK_LIB_PATH = "../imagemagick"
+"#;
+
+/// A tree laid out like JetBrains/lets-plot, and the ImageMagick build beside it.
+fn lets_plot_tree(dir: &Path) -> PathBuf {
+    let root = dir.join("lets-plot");
+    write(&root.join("gradlew"), GRADLEW);
+    sh("chmod", &["+x", root.join("gradlew").to_str().unwrap()]).ok();
+    write(
+        &root.join("python-extension/src/linuxMain/kotlin/Bridge.kt"),
+        "// Kotlin/Native sources\n",
+    );
+    write(&root.join("python-package/setup.py"), SETUP_PY);
+    write(
+        &root.join("python-package/lets_plot/__init__.py"),
+        "from lets_plot_kotlin_bridge import report\n",
+    );
+    write(
+        &root.join("python-package/kotlin-bridge/lets_plot_kotlin_bridge.c"),
+        BRIDGE_C,
+    );
+    write(
+        &root.join("js-package/build/kotlin-webpack/js/productionExecutable/lets-plot.js"),
+        "/* lets-plot.js, built once by ./gradlew js-package:build */\n",
+    );
+    write(
+        &root.join("README.md"),
+        "# Lets-Plot stand-in\n\nThe root README, read by setup.py.\n",
+    );
+    write(&root.join("LICENSE"), "MIT\n");
+    write(&root.join("Cargo.toml"), LETS_PLOT_CONFIG);
+
+    // ImageMagick's build, outside the root: a static library and its header.
+    let magick = dir.join("imagemagick");
+    write(
+        &magick.join("include/fakemagick.h"),
+        "int fakemagick_version(void);\n",
+    );
+    write(
+        &magick.join("src/magick.c"),
+        "int fakemagick_version(void) { return 7; }\n",
+    );
+    std::fs::create_dir_all(magick.join("lib")).unwrap();
+    let obj = magick.join("src/magick.o");
+    sh(
+        "gcc",
+        &[
+            "-c",
+            "-fPIC",
+            magick.join("src/magick.c").to_str().unwrap(),
+            "-o",
+            obj.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    sh(
+        "ar",
+        &[
+            "rcs",
+            magick.join("lib/libfakemagick.a").to_str().unwrap(),
+            obj.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    root
+}
+
+#[test]
+fn lets_plot_as_it_builds_today() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("lets-plot");
+    let root = lets_plot_tree(dir.path());
+    let config = root.join("Cargo.toml");
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ])
+    .ok();
+    inv.check();
+
+    let offered = offered("x86_64");
+    let out = root.join("dist");
+    let wheels = wheels_in(&out);
+    assert_eq!(wheels.len(), offered.len(), "{wheels:?}");
+    for tag in &offered {
+        // Each interpreter's own headers went into its native library: the
+        // test command imported it and it reported that interpreter's version.
+        assert_row(&run.stdout, &x86(tag), "ok");
+        assert!(
+            row(&run.stdout, &x86(tag)).contains("passed"),
+            "{}",
+            run.stdout
+        );
+        let log = std::fs::read_to_string(root_log(&x86(tag))).unwrap();
+        let minor = tag
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .trim_start_matches('3');
+        assert_has(&log, &format!("native library for Python 3.{minor}."));
+        // The pre-build got the headers copied out of the image, and Lets-Plot's arch name.
+        assert_has(&log, "gradle stand-in: python-extension:build -Pbuild_release=true -Ppython.bin_path=/usr/bin -Ppython.include_path=");
+        assert_has(&log, "/target/xtask/include/");
+        assert_has(&log, "-Parchitecture=x86_64");
+        assert_has(&log, "gradle stand-in: python-extension:clean");
+        let wheel = wheels
+            .iter()
+            .find(|w| w.contains(&format!("-{tag}-")))
+            .unwrap();
+        let names = wheel_names(&out.join(wheel));
+        assert!(
+            names
+                .iter()
+                .any(|n| n == "lets_plot/package_data/lets-plot.js"),
+            "{names:?}"
+        );
+        let metadata = names
+            .iter()
+            .find(|n| n.ends_with(".dist-info/METADATA"))
+            .unwrap();
+        assert_has(
+            &read_in_wheel(&out.join(wheel), metadata),
+            "The root README, read by setup.py.",
+        );
+    }
+    // post-build cleaned the native build away after the last build.
+    assert!(!root.join("python-extension/build").exists());
+
+    // Headers of another interpreter: its own check refuses the wheel.
+    let other = offered.iter().find(|t| **t != cp()).unwrap();
+    let wrong = std::fs::read_to_string(&config).unwrap().replace(
+        "-Ppython.include_path={include}",
+        &format!("-Ppython.include_path={}", headers_of(other).display()),
+    );
+    std::fs::write(&config, wrong).unwrap();
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+        "--out",
+        dir.path().join("wrong").to_str().unwrap(),
+    ])
+    .fails(1);
+    assert_row(&run.stdout, &x86(&cp()), "FAILED");
+    assert_has(
+        &run.stdout,
+        "the native library was built against Python 3.",
+    );
+    inv.check();
+}
+
+/// The log of `id` in the last run.
+fn root_log(id: &str) -> PathBuf {
+    root()
+        .join("target/xtask/logs/latest")
+        .join(format!("{id}.log"))
+}
+
+/// The host folder `{include}` named for `tag` (copied out by the run above).
+fn headers_of(tag: &str) -> PathBuf {
+    let base = root().join("target/xtask/include");
+    for image in std::fs::read_dir(&base).unwrap() {
+        let dir = image.unwrap().path().join(standin_dir(tag));
+        if dir.join("Python.h").is_file() {
+            return dir;
+        }
+    }
+    panic!("no headers of {tag} under {}", base.display());
+}
+
+/// A package folder with `files`, and a config that builds it.
+fn package(dir: &Path, files: &[(&str, &str)], extra_config: &str) -> PathBuf {
+    for (name, text) in files {
+        write(&dir.join("pkg").join(name), text);
+    }
+    let config = dir.join("pkg.toml");
+    write(
+        &config,
+        &format!("[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\n{extra_config}"),
+    );
+    config
+}
+
+const PYPROJECT: &str =
+    "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+const MODULE_C: &str = "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n";
+
+#[test]
+fn requires_python_decides_which_interpreters_build() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("requires");
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp"))
+        .collect();
+    // Requires the second CPython on: the first and PyPy (Python 3.11) are out.
+    let floor = cps[1].trim_start_matches("cp3");
+    let pyproject = format!("[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[project]\nname = \"req\"\nversion = \"1\"\nrequires-python = \">=3.{floor}\"\n");
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", &pyproject),
+            ("setup.py", "from setuptools import Extension, setup\nsetup(packages=['req'], ext_modules=[Extension('req._c', ['req/_c.c'])])\n"),
+            ("req/__init__.py", ""),
+            ("req/_c.c", MODULE_C),
+        ],
+        "",
+    );
+    let config = config.to_str().unwrap();
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ])
+    .ok();
+    for excluded in [cp(), pp()] {
+        assert_has(&run.stderr, &format!("==> {excluded} on x86_64: skipped, the package's Requires-Python `>=3.{floor}` (pyproject.toml) excludes Python 3."));
+        assert!(!run.stdout.contains(&x86(&excluded)), "{}", run.stdout);
+    }
+    let wheels = wheels_in(&dir.path().join("out"));
+    assert_eq!(wheels.len(), cps.len() - 1, "{wheels:?}");
+
+    // Naming an excluded interpreter is an error, before anything starts.
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+    ])
+    .fails(2);
+    assert_has(run.error_line(), &format!("--py names {}, but the package's Requires-Python `>=3.{floor}` (pyproject.toml) excludes Python 3.", cp()));
+    // `matrix` lists what `wheels --py all` builds.
+    let matrix = xtask(&[
+        "--config",
+        config,
+        "matrix",
+        "--standin",
+        "--arch",
+        "x86_64",
+    ])
+    .ok();
+    assert_eq!(
+        matrix.stdout.lines().count(),
+        cps.len() - 1,
+        "{}",
+        matrix.stdout
+    );
+    inv.check();
+}
+
+/// Native on CPython, pure Python on PyPy (as markupsafe and simplejson are).
+fn native_but_pure_on_pypy(dir: &Path, extra_config: &str) -> PathBuf {
+    package(
+        dir,
+        &[
+            ("pyproject.toml", PYPROJECT),
+            (
+                "setup.py",
+                "import platform\nfrom setuptools import Extension, setup\nexts = [] if platform.python_implementation() == 'PyPy' else [Extension('speedy._c', ['speedy/_c.c'])]\nsetup(name='speedy', version='1', packages=['speedy'], ext_modules=exts)\n",
+            ),
+            ("speedy/__init__.py", "try:\n    from . import _c\nexcept ImportError:\n    _c = None\n"),
+            ("speedy/_c.c", MODULE_C),
+        ],
+        extra_config,
+    )
+}
+
+#[test]
+fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("pure");
+    let config = native_but_pure_on_pypy(dir.path(), "");
+    let config = config.to_str().unwrap();
+    let pp_dir = standin_dir(&pp());
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ])
+    .fails(1);
+    assert_row(&run.stdout, &x86(&pp()), "FAILED");
+    assert_has(&run.stdout, &format!("{pp_dir} built a pure-Python wheel, speedy-1-py3-none-any.whl: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave {pp_dir} out with --pure-wheel skip"));
+    assert_row(&run.stdout, &x86(&cp()), "ok");
+
+    let out = dir.path().join("skip");
+    let run = xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--pure-wheel",
+        "skip",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_row(&run.stdout, &x86(&pp()), "skipped");
+    assert!(row(&run.stdout, &x86(&pp())).contains("a pure-Python wheel (--pure-wheel skip)"));
+    assert!(wheels_in(&out).iter().all(|w| !w.contains("none-any")));
+
+    let out = dir.path().join("accept");
+    xtask(&[
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+        "--pure-wheel",
+        "accept",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let wheels = wheels_in(&out);
+    assert!(
+        wheels.contains(&"speedy-1-py3-none-any.whl".to_string()),
+        "{wheels:?}"
+    );
+    assert!(
+        wheels.iter().any(|w| w.contains(&wheel_tags(&cp()))),
+        "{wheels:?}"
+    );
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    inv.check();
+}
+
+#[test]
+fn a_broken_optional_extension_fails_the_check() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("broken-ext");
+    // The package falls back to pure Python when `_speedups` does not load;
+    // the extension calls a function no library defines.
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", PYPROJECT),
+            ("setup.py", "from setuptools import Extension, setup\nsetup(name='fallback', version='1', packages=['fallback'], ext_modules=[Extension('fallback._speedups', ['fallback/_speedups.c'])])\n"),
+            ("fallback/__init__.py", "try:\n    from ._speedups import fast\nexcept ImportError:\n    def fast():\n        return 'slow'\n"),
+            ("fallback/_speedups.c", "#include <Python.h>\nint nowhere_defined(void);\nstatic PyObject *fast(PyObject *s, PyObject *a) { return PyLong_FromLong(nowhere_defined()); }\nstatic PyMethodDef m[] = {{\"fast\", fast, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};\nstatic struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"_speedups\", NULL, -1, m};\nPyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&d); }\n"),
+        ],
+        "",
+    );
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+    ])
+    .fails(1);
+    assert_row(&run.stdout, &x86(&cp()), "FAILED");
+    assert_has(
+        &run.stdout,
+        "check failed: extension fallback._speedups: ImportError",
+    );
+    assert_has(&run.stdout, "undefined symbol: nowhere_defined");
+    assert!(wheels_in(&dir.path().join("out")).is_empty());
+    inv.check();
+}
+
+#[test]
+fn cpp_builds_on_every_interpreter() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("cpp");
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", PYPROJECT),
+            ("setup.py", "from setuptools import Extension, setup\nsetup(name='cxx', version='1', packages=['cxx'], ext_modules=[Extension('cxx._v', ['cxx/_v.cpp'], language='c++')])\n"),
+            ("cxx/__init__.py", "from ._v import size\n"),
+            ("cxx/_v.cpp", "#include <Python.h>\n#include <vector>\n#include <numeric>\nstatic PyObject *size(PyObject *, PyObject *) { std::vector<int> v(5); std::iota(v.begin(), v.end(), 1); return PyLong_FromLong(std::accumulate(v.begin(), v.end(), 0)); }\nstatic PyMethodDef m[] = {{\"size\", size, METH_NOARGS, nullptr}, {nullptr, nullptr, 0, nullptr}};\nstatic struct PyModuleDef d = {PyModuleDef_HEAD_INIT, \"_v\", nullptr, -1, m};\nPyMODINIT_FUNC PyInit__v(void) { return PyModule_Create(&d); }\n"),
+        ],
+        "test-command = \"python -c 'import cxx; assert cxx.size() == 15'\"\n",
+    );
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ])
+    .ok();
+    for tag in offered("x86_64") {
+        assert_row(&run.stdout, &x86(&tag), "ok");
+        assert!(row(&run.stdout, &x86(&tag)).contains("passed"));
+    }
+    inv.check();
+}
+
+#[test]
+fn a_build_requirement_the_image_lacks_is_named() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("missing-req");
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", "[build-system]\nrequires = [\"setuptools>=61\", \"pybind11~=2.6\"]\nbuild-backend = \"setuptools.build_meta\"\n"),
+            ("setup.py", "from setuptools import setup\nsetup(name='needs', version='1')\n"),
+        ],
+        "",
+    );
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+    ])
+    .fails(1);
+    assert_has(&run.stdout, &format!("{} failed: the build requirement `pybind11~=2.6` cannot be installed: pip found no matching distribution", x86(&cp())));
+    assert_has(&run.stdout, "--no-isolation");
+    inv.check();
+}
+
+#[test]
+fn a_cibuildwheel_configuration_builds_the_same_way() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("cibw");
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp"))
+        .collect();
+    let pyproject = format!(
+        r#"[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[tool.cibuildwheel]
+build = "{first}-* pp*"
+skip = "pp*"
+environment = {{ FLAVOUR = "cibw" }}
+before-build = "echo prepared > {{package}}/flavour/prepared.txt"
+test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", flavour.FLAVOUR'"
+"#,
+        first = cps[0]
+    );
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", &pyproject),
+            (
+                "setup.py",
+                "import os\nfrom setuptools import Extension, setup\nassert os.path.exists('flavour/prepared.txt'), 'before-build did not run'\nwith open('flavour/_flavour.py', 'w') as f:\n    f.write('FLAVOUR = %r\\n' % os.environ['FLAVOUR'])\nsetup(name='flavour', version='1', packages=['flavour'], ext_modules=[Extension('flavour._c', ['flavour/_c.c'])])\n",
+            ),
+            ("flavour/__init__.py", "from ._flavour import FLAVOUR\n"),
+            ("flavour/_c.c", MODULE_C),
+        ],
+        "",
+    );
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+    ])
+    .ok();
+    assert_has(&run.stdout, "taken from [tool.cibuildwheel] in ");
+    assert_has(
+        &run.stdout,
+        "pyproject.toml: build, skip, environment, before-build, test-command",
+    );
+    // build picked the first CPython and PyPy, skip dropped PyPy.
+    assert_row(&run.stdout, &x86(&cps[0]), "ok");
+    assert!(row(&run.stdout, &x86(&cps[0])).contains("passed"));
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.contains("-manylinux_x86_64  "))
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert_eq!(wheels_in(&dir.path().join("out")).len(), 1);
+
+    // What our own configuration sets wins: its skip leaves PyPy in.
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap() + "skip = \"nothing-*\"\n",
+    )
+    .unwrap();
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--out",
+        dir.path().join("again").to_str().unwrap(),
+    ])
+    .ok();
+    assert_has(
+        &run.stdout,
+        "pyproject.toml: build, environment, before-build, test-command",
+    );
+    assert_row(&run.stdout, &x86(&pp()), "ok");
+    inv.check();
+}
