@@ -22,8 +22,9 @@ tail -n 1 target/standin-arm64.log
 say "the other engines: a second dockerd over ssh, podman (root and rootless)"
 scripts/test-engines.sh
 
-say "a YAML parser for the workflow test"
+say "a YAML parser for the workflow test, tmux for the live display's"
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
 say "format and lints"
 cargo fmt --all -- --check

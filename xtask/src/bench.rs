@@ -63,6 +63,7 @@ impl flags::Bench {
         let quiet = util::Runner {
             dry_run: false,
             secrets: &[],
+            quiet: true,
         };
         for arch in Arch::ALL {
             standin::ensure(sh, &engine, &quiet, arch)?;

@@ -616,7 +616,7 @@ pub fn start_failure_fix(error: &str) -> String {
 pub struct Container {
     pub engine: Engine,
     pub name: String,
-    _guard: UndoGuard,
+    guard: Option<UndoGuard>,
 }
 
 impl Container {
@@ -686,8 +686,19 @@ impl Container {
         Ok(Container {
             engine: engine.clone(),
             name,
-            _guard: guard,
+            guard: Some(guard),
         })
+    }
+
+    /// Leaves the container running past this value, and past Ctrl-C; the
+    /// command that enters it.
+    pub fn keep(&mut self) -> String {
+        if let Some(guard) = self.guard.take() {
+            guard.disarm();
+        }
+        let mut enter = self.engine.command();
+        enter.args(["exec", "-it", &self.name, "bash"]);
+        crate::util::command_line(&enter, &[])
     }
 
     /// `docker exec` of a command in the container.

@@ -34,6 +34,8 @@ pub struct Xtask {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Cmd {
     Wheels(Wheels),
     QemuRegister(QemuRegister),
@@ -136,6 +138,19 @@ pub struct Wheels {
     /// Do not run the project's tests (test-command) against the wheels
     #[arg(long)]
     pub no_test: bool,
+
+    /// Stream each build's log, every line prefixed by its build identifier
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// Leave the run's containers running at the end (also on failure and Ctrl-C)
+    /// and print the command that enters each
+    #[arg(long)]
+    pub keep_container: bool,
+
+    /// Also write the summary as JSON to FILE (`-`: stdout, the table then goes to stderr)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<Utf8PathBuf>,
 
     /// What a build that gives a pure-Python wheel gets (a package native on CPython
     /// may be pure on PyPy): fail, accept (ship it) or skip [config: pure-wheel]

@@ -56,6 +56,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     let run = Runner {
         dry_run: flags.dry_run,
         secrets: &secrets,
+        quiet: false,
     };
     match flags.subcommand {
         Cmd::Wheels(cmd) => cmd.run(&sh, &run, &config),

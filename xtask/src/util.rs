@@ -84,6 +84,8 @@ fn mask(arg: &OsStr, secrets: &[String]) -> String {
 pub struct Runner<'a> {
     pub dry_run: bool,
     pub secrets: &'a [String],
+    /// Run without echoing the command (the live display owns the terminal).
+    pub quiet: bool,
 }
 
 impl Runner<'_> {
@@ -127,7 +129,9 @@ impl Runner<'_> {
             println!("{line}");
             return None;
         }
-        eprintln!("$ {line}");
+        if !self.quiet {
+            eprintln!("$ {line}");
+        }
         Some(line)
     }
 }
@@ -233,6 +237,18 @@ impl UndoGuard {
             .unwrap_or_else(|e| e.into_inner())
             .push(undo.clone());
         UndoGuard(undo)
+    }
+}
+
+impl UndoGuard {
+    /// Forgets the undo: what it would have removed is left in place.
+    pub fn disarm(self) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = list.iter().position(|u| *u == self.0) {
+            list.remove(i);
+        }
+        drop(list);
+        std::mem::forget(self);
     }
 }
 

@@ -202,6 +202,7 @@ fn in_container(
     let quiet = Runner {
         dry_run: false,
         secrets: &[],
+        quiet: true,
     };
     let c = Container::start(
         &engine,

@@ -874,3 +874,203 @@ fn x64_image_installs_its_packages_once() {
     sh("docker", &["image", "rm", tag]).ok();
     inv.check();
 }
+
+/// In a real terminal (tmux): one live line per running build with its
+/// phase and elapsed time while it runs; afterwards only the finished
+/// builds' lines and the summary, nothing of the live lines left behind.
+#[test]
+fn live_lines_in_a_terminal() {
+    let (_serial, inv) = on_x86_64_standin();
+    let out = TempDir::new("live-out");
+    let session = format!("xtask-live-{}", std::process::id());
+    let done = out.path().join("exit-status");
+    let command = format!(
+        "cd {} && {} wheels --standin --arch x86_64 --py all --out {}; echo $? > {}; sleep 600",
+        root().display(),
+        env!("CARGO_BIN_EXE_xtask"),
+        out.str(),
+        done.display()
+    );
+    sh(
+        "tmux",
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &command,
+        ],
+    )
+    .ok();
+    let capture = || {
+        sh("tmux", &["capture-pane", "-p", "-t", &session])
+            .ok()
+            .stdout
+    };
+    let live = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() >= 3
+                    && w[0].ends_with("-manylinux_x86_64")
+                    && w[1].ends_with('s')
+                    && w[1][..w[1].len() - 1].parse::<u32>().is_ok()
+                    && ["start", "copy", "build", "repair", "check", "test", "done"].contains(&w[2])
+            })
+            .map(String::from)
+            .collect()
+    };
+    let mut seen = Vec::new();
+    let start = std::time::Instant::now();
+    while !done.exists() && start.elapsed().as_secs() < 300 {
+        seen.extend(live(&capture()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let screen = capture();
+    sh("tmux", &["kill-session", "-t", &session]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&done).unwrap().trim(),
+        "0",
+        "{screen}"
+    );
+    assert!(
+        !seen.is_empty(),
+        "no live line was seen while the builds ran"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(" build ") || l.contains(" test ")),
+        "{seen:?}"
+    );
+    assert!(
+        live(&screen).is_empty(),
+        "live lines left on the screen:\n{screen}"
+    );
+    for tag in offered("x86_64") {
+        assert_has(&screen, &format!("==> {}: ok, ", x86(&tag)));
+        assert_row(&screen, &x86(&tag), "ok");
+    }
+    assert!(
+        !screen.contains('\u{1b}'),
+        "escape codes in the text:\n{screen}"
+    );
+    inv.check();
+}
+
+/// --verbose streams each build's log with its identifier; --json writes the
+/// summary for CI tools; --keep-container leaves the container running, with
+/// the command that enters it, and Ctrl-C does not remove it either.
+#[test]
+fn verbose_json_and_kept_containers() {
+    let (_serial, inv) = on_x86_64_standin();
+    let out = TempDir::new("kept");
+    let json = out.path().join("summary.json");
+    let id = x86(&cp());
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+        "--no-test",
+        "--verbose",
+        "--json",
+        json.to_str().unwrap(),
+        "--keep-container",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    assert_has(
+        &run.stderr,
+        &format!("{id} | ==> build wheel with /opt/python/"),
+    );
+    assert_has(&run.stderr, &format!("{id} | ==> repair "));
+    let parsed = sh("python3", &["-c", "import json, sys; e = json.load(open(sys.argv[1]))[0]; print(e['id'], e['result'], e['wheel'].endswith('.whl'), e['test'], e['reason'])", json.to_str().unwrap()]).ok();
+    assert_eq!(
+        parsed.stdout.trim(),
+        format!("{id} ok True not run (--no-test) None")
+    );
+
+    let kept = containers_of_ours();
+    assert_eq!(kept.len(), 1, "the container is not kept");
+    let name = run
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("==> ")?
+                .split_once(" is kept running: enter it with `")
+        })
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| panic!("no enter command in:\n{}", run.stderr));
+    assert_has(
+        &run.stderr,
+        &format!(" exec -it {name} bash`, remove it with `"),
+    );
+    // The build's folders are there to look at.
+    let ls = sh(
+        "docker",
+        &["exec", &name, "sh", "-c", "ls /xtask/work/*/raw /xtask/out/*"],
+    )
+    .ok();
+    assert_has(&ls.stdout, ".whl");
+    sh("docker", &["rm", "--force", &name]).ok();
+
+    // Ctrl-C with --keep-container leaves the container too.
+    let dir = TempDir::new("kept-int");
+    let slow = slow_package(dir.path());
+    let mut cmd = xtask_cmd(&["--config", slow.to_str().unwrap()]);
+    cmd.args([
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+        "--keep-container",
+    ]);
+    let mut child = start_build(cmd, std::process::Stdio::null);
+    sh("kill", &["-INT", &child.id().to_string()]).ok();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let left = containers_of_ours();
+    assert_eq!(
+        left.len(),
+        1,
+        "--keep-container: Ctrl-C removed the container"
+    );
+    sh("docker", &["rm", "--force", &left[0]]).ok();
+
+    // --json - puts only JSON on stdout; the table goes to stderr.
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+        "--no-test",
+        "--json",
+        "-",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    let parsed = sh(
+        "python3",
+        &[
+            "-c",
+            "import json, sys; print(len(json.loads(sys.argv[1])))",
+            &run.stdout,
+        ],
+    )
+    .ok();
+    assert_eq!(parsed.stdout.trim(), "1");
+    assert_row(&run.stderr, &id, "ok");
+    inv.check();
+}

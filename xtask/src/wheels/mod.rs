@@ -13,6 +13,7 @@
 pub mod landing;
 pub mod package;
 pub mod plan;
+mod progress;
 mod report;
 mod run;
 

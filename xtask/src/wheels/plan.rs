@@ -45,6 +45,10 @@ pub struct Plan {
     pub pure_wheel: PureWheel,
     /// A shell command run in the container before each build.
     pub before_build: Option<String>,
+    pub verbose: bool,
+    pub keep_container: bool,
+    /// Where the summary goes as JSON (`-`: stdout).
+    pub json: Option<Utf8PathBuf>,
     /// The keys taken from the package's `[tool.cibuildwheel]`.
     pub adopted: Vec<String>,
     /// The Python versions the package supports, as it states them.
@@ -306,6 +310,24 @@ impl Plan {
             },
             requires_python,
             before_build: config.before_build.clone(),
+            verbose: flags.verbose,
+            keep_container: flags.keep_container,
+            json: match &flags.json {
+                Some(p) if p.as_str() == "-" => Some(p.clone()),
+                Some(p) => {
+                    let file = absolute(cwd, p);
+                    if file.is_dir() {
+                        return Err(usage(format!(
+                            "--json `{p}` is a folder: give a file name, or - for stdout"
+                        )));
+                    }
+                    match file.parent() {
+                        Some(dir) if dir.is_dir() => Some(file),
+                        _ => return Err(usage(format!("--json `{p}`: its folder does not exist"))),
+                    }
+                }
+                None => None,
+            },
             adopted,
             pure_wheel: match &flags.pure_wheel {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,

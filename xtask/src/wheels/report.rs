@@ -40,7 +40,21 @@ fn tail(log: &Utf8Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The summary table and what follows it, to stdout; to stderr when stdout
+/// carries the JSON summary (`--json -`).
 pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], results: &[Done]) {
+    use std::io::Write;
+    let json_on_stdout = plan.json.as_ref().is_some_and(|j| j.as_str() == "-");
+    let mut out: Box<dyn Write> = if json_on_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            drop(writeln!(out, $($arg)*))
+        };
+    }
     let cwd = std::env::current_dir()
         .ok()
         .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
@@ -80,16 +94,20 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
     }
     let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
     let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
-    println!();
+    say!();
     for r in &rows {
-        println!(
+        say!(
             "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
-            r[0], r[1], r[2], r[3], r[4]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4]
         );
     }
     for t in targets {
         let how = if t.native { "native" } else { "emulated" };
-        println!(
+        say!(
             "{}: {} on {} ({how}), platform tag {}",
             t.arch,
             t.image,
@@ -98,12 +116,12 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         );
     }
     match &plan.epoch {
-        Epoch::Given(v) => println!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
-        Epoch::Commit(v) => println!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
-        Epoch::Unset => println!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
+        Epoch::Given(v) => say!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
+        Epoch::Commit(v) => say!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
+        Epoch::Unset => say!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
     }
     if !plan.adopted.is_empty() {
-        println!(
+        say!(
             "taken from [tool.cibuildwheel] in {}: {}",
             show(&plan.root.join(&plan.package).join("pyproject.toml")),
             plan.adopted.join(", ")
@@ -113,7 +131,7 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         .iter()
         .any(|d| matches!(d.outcome, Outcome::Built { .. }))
     {
-        println!(
+        say!(
             "checksums: {} (sha256sum -c), provenance: {}",
             show(&plan.out.join(SUMS)),
             show(&plan.out.join(MANIFEST))
@@ -130,7 +148,7 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         tags.sort();
         tags.dedup();
         let plats: Vec<&str> = targets.iter().map(|t| t.plat.as_str()).collect();
-        println!(
+        say!(
             "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for ({}), plus the older tags auditwheel found it also satisfies{}",
             plats.join(", "),
             if tags.is_empty() {
@@ -142,10 +160,33 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
     }
     for (b, d) in builds.iter().zip(results) {
         if let Outcome::Failed { reason, log } = &d.outcome {
-            println!("\n{} failed: {reason}\nlast lines of {}:", b.id, show(log));
+            say!("\n{} failed: {reason}\nlast lines of {}:", b.id, show(log));
             for line in tail(log, 15) {
-                println!("    {line}");
+                say!("    {line}");
             }
         }
     }
+}
+
+/// The summary as JSON, for CI tools: one object per build.
+pub(super) fn json_summary(builds: &[Build], results: &[Done]) -> String {
+    let s = |v: &str| util::json_string(v);
+    let entries: Vec<String> = builds
+        .iter()
+        .zip(results)
+        .map(|(b, d)| {
+            let (result, wheel, reason, log, test) = match &d.outcome {
+                Outcome::Built { wheel, test } => ("ok", s(wheel.as_str()), "null".into(), "null".into(), s(test)),
+                Outcome::Failed { reason, log } => ("failed", "null".into(), s(reason), s(log.as_str()), "null".into()),
+                Outcome::Skipped => ("skipped", "null".into(), s("--fail-fast stopped the run"), "null".into(), "null".into()),
+                Outcome::Pure => ("skipped", "null".into(), s("a pure-Python wheel (--pure-wheel skip)"), "null".into(), "null".into()),
+            };
+            format!(
+                "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {:.1}, \"wheel\": {wheel}, \"test\": {test}, \"reason\": {reason}, \"log\": {log}}}",
+                s(&b.id.to_string()),
+                d.time.as_secs_f64()
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", entries.join(",\n"))
 }

@@ -13,7 +13,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use super::landing::{self, Entry};
-use super::report::{print_summary, Done, Outcome};
+use super::progress::{Line, Progress};
+use super::report::{json_summary, print_summary, Done, Outcome};
 use super::{container_scripts, parse_setup, Plan, BIN, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
@@ -370,8 +371,22 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     });
     let mut containers = Vec::new();
     let mut offered = Vec::new();
+    let mut kept = Vec::new();
     for (i, result) in started.into_iter().enumerate() {
-        let (container, chosen, auditwheel) = result?;
+        let (mut container, chosen, auditwheel) = result?;
+        if plan.keep_container {
+            // From now on, not even Ctrl-C removes it.
+            let enter = container.keep();
+            let mut remove = container.engine.command();
+            remove.args(["rm", "--force", &container.name]);
+            let line = format!(
+                "==> {} is kept running: enter it with `{enter}`, remove it with `{}`",
+                container.name,
+                util::command_line(&remove, &[])
+            );
+            eprintln!("{line}");
+            kept.push(line);
+        }
         containers.push(Running {
             container,
             auditwheel,
@@ -403,6 +418,12 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         "==> {} builds, {workers} at a time; logs in {logs}",
         builds.len()
     );
+    let progress = Progress::new(plan.verbose);
+    // On a live display the commands go to the logs, not the terminal.
+    let run = &Runner {
+        quiet: progress.is_live(),
+        ..*run
+    };
 
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -415,7 +436,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                 let outcome = if stop.load(Ordering::SeqCst) {
                     Outcome::Skipped
                 } else {
-                    eprintln!("==> {}: building", b.id);
+                    let line = progress.start(&b.id.to_string());
                     let log = logs.join(format!("{}.log", b.id));
                     match build_one(
                         run,
@@ -425,21 +446,22 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                         b,
                         &log,
                         &host_stage,
+                        &line,
                     ) {
                         Ok(None) => {
-                            eprintln!("==> {}: a pure-Python wheel, skipped", b.id);
+                            line.finish(&format!("==> {}: a pure-Python wheel, skipped", b.id));
                             Outcome::Pure
                         }
                         Ok(Some((wheel, test))) => {
-                            eprintln!(
+                            line.finish(&format!(
                                 "==> {}: ok, {}",
                                 b.id,
                                 wheel.file_name().unwrap_or_default()
-                            );
+                            ));
                             Outcome::Built { wheel, test }
                         }
                         Err(e) => {
-                            eprintln!("==> {}: FAILED: {e:#}", b.id);
+                            line.finish(&format!("==> {}: FAILED: {e:#}", b.id));
                             if plan.fail_fast {
                                 stop.store(true, Ordering::SeqCst);
                             }
@@ -466,6 +488,15 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         .map(|d| d.expect("every build ran"))
         .collect();
     print_summary(plan, targets, &builds, &results);
+    for line in &kept {
+        eprintln!("{line}");
+    }
+    match &plan.json {
+        Some(file) if file.as_str() == "-" => print!("{}", json_summary(&builds, &results)),
+        Some(file) => std::fs::write(file, json_summary(&builds, &results))
+            .with_context(|| format!("writing the JSON summary to {file}"))?,
+        None => {}
+    }
     let failed = results
         .iter()
         .filter(|d| matches!(d.outcome, Outcome::Failed { .. } | Outcome::Skipped))
@@ -515,16 +546,17 @@ fn run_logs(logs: &Utf8Path, keep: usize) -> Result<Utf8PathBuf> {
     Ok(dir)
 }
 
-/// Runs one build; the repaired wheel lands in the output folder only whole,
-/// by rename from a staging folder beside it.
 /// One arch's container, and what its image told of itself.
 struct Running {
     container: Container,
     auditwheel: String,
 }
 
+/// Runs one build, between the host commands; the repaired wheel lands in
+/// the output folder only whole, by rename from a staging folder beside it.
 /// Returns where the wheel landed and what became of its tests; None when
 /// the build gave a pure-Python wheel and `--pure-wheel skip` drops it.
+#[allow(clippy::too_many_arguments)]
 fn build_one(
     run: &Runner,
     plan: &Plan,
@@ -533,6 +565,7 @@ fn build_one(
     b: &Build,
     log: &Utf8Path,
     host_stage: &Mutex<()>,
+    line: &Line,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
     let include = if plan.needs_include() {
         Some(
@@ -542,7 +575,17 @@ fn build_one(
     } else {
         None
     };
-    let built = build_and_land(run, plan, t, r, b, log, host_stage, include.as_deref());
+    let built = build_and_land(
+        run,
+        plan,
+        t,
+        r,
+        b,
+        log,
+        host_stage,
+        line,
+        include.as_deref(),
+    );
     let Some(mut post) = plan.hook_command(&plan.post_build, &b.id, include.as_deref()) else {
         return built;
     };
@@ -617,6 +660,7 @@ fn build_and_land(
     b: &Build,
     log: &Utf8Path,
     host_stage: &Mutex<()>,
+    line: &Line,
     include: Option<&Utf8Path>,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
     let c = &r.container;
@@ -650,14 +694,27 @@ fn build_and_land(
         .chain(test_env.clone())
         .collect();
     let mut exec = c.exec(&env, run.secrets, &args);
+    // One pipe for both streams, read here: each line goes to the log and to
+    // the display (its phase, its last line, and all of it with --verbose).
+    let (reader, writer) = std::io::pipe().context("making a pipe for the build's output")?;
     exec.stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file.try_clone()?);
-    use std::io::Write;
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    use std::io::{BufRead, Write};
     writeln!(log_file, "$ {}", util::command_line(&exec, run.secrets))?;
-    let status = exec
-        .status()
-        .context("running the build in the container")?;
+    let mut child = exec.spawn().context("running the build in the container")?;
+    // The pipe ends when the child's copies of it close, not ours.
+    drop(exec);
+    let mut reader = std::io::BufReader::new(reader);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        log_file.write_all(&buf)?;
+        line.feed(String::from_utf8_lossy(&buf).trim_end());
+        buf.clear();
+    }
+    let status = child
+        .wait()
+        .context("waiting for the build in the container")?;
     // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
     if status.code() == Some(3) {
         return Ok(None);
