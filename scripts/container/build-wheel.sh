@@ -52,6 +52,32 @@ else
     args=(-m pip wheel --no-deps --wheel-dir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-build-isolation)
 fi
+# This build's share of the cores: make, cmake and cargo read their own
+# variables (set by the host); setuptools gets a parallel compile from
+# parallel/sitecustomize.py, installed in this container's interpreter.
+if [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ]; then
+    stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    if ! grep -qs XTASK_COMPILE_JOBS "$stdlib/sitecustomize.py"; then
+        if [ -f "$stdlib/sitecustomize.py" ]; then
+            mv "$stdlib/sitecustomize.py" "$stdlib/_xtask_original_sitecustomize.py"
+        fi
+        cp /xtask/bin/parallel/sitecustomize.py "$stdlib/sitecustomize.py" \
+            || step "no parallel compile: $stdlib is not writable"
+    fi
+fi
+# --ccache: the compilers go through ccache, by its masquerade folder where
+# the image has one (gcc, g++ and their triplet names), else by CC and CXX.
+if [ "${XTASK_CCACHE:-}" = 1 ]; then
+    command -v ccache >/dev/null \
+        || fail "--ccache: this image has no ccache; use an image that has it (x64-image and arm-image take packages), or build without --ccache"
+    masquerade=
+    for d in /usr/lib/ccache /usr/lib64/ccache; do [ -d "$d" ] && masquerade=$d && break; done
+    if [ -n "$masquerade" ]; then
+        export PATH="$masquerade:$PATH"
+    else
+        export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"
+    fi
+fi
 "$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
 
 shopt -s nullglob

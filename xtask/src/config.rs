@@ -40,6 +40,8 @@ pub struct Config {
     pub build_isolation: bool,
     /// Keep pip's cache in a named volume between runs.
     pub pip_cache: bool,
+    /// Compile through ccache, its cache in a volume per arch and image.
+    pub ccache: bool,
     pub env: Vec<(String, String)>,
     /// Variables of `env` whose values are masked in printed commands.
     pub secret_env: Vec<String>,
@@ -66,6 +68,8 @@ pub struct Config {
     pub test: Test,
     /// What a build that gives a pure-Python wheel gets.
     pub pure_wheel: PureWheel,
+    /// The compile jobs of one build; None: its share of the cores.
+    pub build_jobs: Option<usize>,
     /// A shell command run in the container before each build, in the
     /// package's copy (cibuildwheel's `before-build`).
     pub before_build: Option<String>,
@@ -153,6 +157,7 @@ impl Default for Config {
             python: Selection::All,
             build_isolation: true,
             pip_cache: false,
+            ccache: false,
             env: Vec::new(),
             secret_env: Vec::new(),
             pre_build: Vec::new(),
@@ -170,6 +175,7 @@ impl Default for Config {
             skip: Patterns::default(),
             test: Test::default(),
             pure_wheel: PureWheel::Fail,
+            build_jobs: None,
             before_build: None,
             given: Vec::new(),
             arm_image: ImageRecipe {
@@ -234,6 +240,12 @@ impl Config {
         }
         if let Some(v) = r.bool("pip-cache")? {
             config.pip_cache = v;
+        }
+        if let Some(v) = r.bool("ccache")? {
+            config.ccache = v;
+        }
+        if let Some(v) = r.count("build-jobs")? {
+            config.build_jobs = Some(v);
         }
         if let Some(v) = r.string("pure-wheel")? {
             config.pure_wheel = PureWheel::parse(&v).map_err(|e| r.invalid("pure-wheel", e))?;
@@ -455,6 +467,18 @@ impl<'a> Reader<'a> {
             None => Ok(None),
             Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
             Some(v) => Err(self.wrong_type(key, "true or false", v)),
+        }
+    }
+
+    /// A whole number of at least 1.
+    fn count(&mut self, key: &str) -> Result<Option<usize>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) if *n >= 1 => Ok(Some(*n as usize)),
+            Some(toml::Value::Integer(n)) => {
+                Err(self.invalid(key, format!("{n} is not a count: give 1 or more")))
+            }
+            Some(v) => Err(self.wrong_type(key, "an integer", v)),
         }
     }
 
@@ -698,7 +722,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, ccache, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

@@ -114,6 +114,11 @@ pub struct Wheels {
     #[arg(long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
 
+    /// Compile jobs of each build (MAKEFLAGS, CMAKE_BUILD_PARALLEL_LEVEL, CARGO_BUILD_JOBS,
+    /// setuptools) [default: its share of the cores; 1 turns it off] [config: build-jobs]
+    #[arg(long, value_name = "N")]
+    pub build_jobs: Option<NonZeroUsize>,
+
     /// Stop at the first failed build instead of building the others
     #[arg(long)]
     pub fail_fast: bool,
@@ -161,6 +166,11 @@ pub struct Wheels {
     /// that download build requirements) [config: pip-cache = true]
     #[arg(long)]
     pub pip_cache: bool,
+
+    /// Compile through ccache (which the image must have), its cache kept between runs
+    /// in a volume per arch and image; the summary gives the hit rate [config: ccache = true]
+    #[arg(long)]
+    pub ccache: bool,
 }
 
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.

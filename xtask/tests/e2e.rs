@@ -1016,7 +1016,13 @@ fn verbose_json_and_kept_containers() {
     // The build's folders are there to look at.
     let ls = sh(
         "docker",
-        &["exec", &name, "sh", "-c", "ls /xtask/work/*/raw /xtask/out/*"],
+        &[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "ls /xtask/work/*/raw /xtask/out/*",
+        ],
     )
     .ok();
     assert_has(&ls.stdout, ".whl");

@@ -67,6 +67,8 @@ pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
 const SRC: &str = "/xtask/src";
 const BIN: &str = "/xtask/bin";
 const OUT: &str = "/xtask/out";
+/// Where `--ccache` keeps its cache in the container (a volume).
+const CCACHE_DIR: &str = "/xtask/ccache";
 /// Where `input-dirs` are copied, each under its variable's name.
 const INPUTS: &str = "/xtask/inputs";
 

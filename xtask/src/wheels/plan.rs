@@ -8,7 +8,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
 use super::package::{adopt_cibuildwheel, RequiresPython};
-use super::{BIN, INPUTS, PIP_CACHE_VOLUME};
+use super::{BIN, CCACHE_DIR, INPUTS, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
 use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, Selection};
@@ -30,7 +30,10 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     pub isolation: bool,
     pub pip_cache: bool,
+    pub ccache: bool,
     pub jobs: usize,
+    /// The compile jobs of one build; None: its share of the cores.
+    pub build_jobs: Option<usize>,
     pub fail_fast: bool,
     pub pre_build: Vec<String>,
     pub post_build: Vec<String>,
@@ -281,7 +284,9 @@ impl Plan {
                 .map(usize::from)
                 .unwrap_or(1)
         });
+        let build_jobs = flags.build_jobs.map(usize::from).or(config.build_jobs);
         Ok(Plan {
+            build_jobs,
             arches,
             selection,
             image: flags.image,
@@ -295,6 +300,7 @@ impl Plan {
             env,
             isolation: config.build_isolation && !flags.no_isolation,
             pip_cache: config.pip_cache || flags.pip_cache,
+            ccache: config.ccache || flags.ccache,
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),
@@ -365,12 +371,16 @@ impl Plan {
     }
 
     /// The volumes every build container of this run mounts.
-    pub fn volumes(&self) -> Vec<String> {
+    /// The volumes a build container of `arch` and `image_id` mounts.
+    pub fn volumes(&self, arch: Arch, image_id: &str) -> Vec<String> {
+        let mut volumes = Vec::new();
         if self.pip_cache {
-            vec![format!("{PIP_CACHE_VOLUME}:/root/.cache/pip")]
-        } else {
-            Vec::new()
+            volumes.push(format!("{PIP_CACHE_VOLUME}:/root/.cache/pip"));
         }
+        if self.ccache {
+            volumes.push(format!("{}:{CCACHE_DIR}", ccache_volume(arch, image_id)));
+        }
+        volumes
     }
 
     /// The arguments of the in-container build script for one interpreter.
@@ -385,6 +395,31 @@ impl Plan {
             if self.isolation { "1" } else { "0" }.into(),
             self.pure_wheel.name().into(),
         ]
+    }
+
+    /// The variables that give one of `workers` concurrent builds its share
+    /// of the cores (or `build-jobs`), for make, cmake, cargo and setuptools;
+    /// none that `env` sets itself, and none at all for a share of one.
+    pub fn parallel_env(&self, workers: usize) -> Vec<(String, String)> {
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        let share = self
+            .build_jobs
+            .unwrap_or_else(|| (cores / workers.max(1)).max(1));
+        if share <= 1 {
+            return Vec::new();
+        }
+        [
+            ("MAKEFLAGS", format!("-j{share}")),
+            ("CMAKE_BUILD_PARALLEL_LEVEL", share.to_string()),
+            ("CARGO_BUILD_JOBS", share.to_string()),
+            ("XTASK_COMPILE_JOBS", share.to_string()),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 
     /// The variable that makes the in-container script run `before-build`
@@ -460,6 +495,13 @@ impl Plan {
             .chain(&self.post_build)
             .any(|a| a.contains("{include}"))
     }
+}
+
+/// The ccache volume of an arch and image: objects compiled in one image
+/// are of no use to another.
+pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
+    let id = image_id.trim_start_matches("sha256:");
+    format!("xtask-wheels-ccache-{arch}-{}", &id[..id.len().min(12)])
 }
 
 /// The arches, interpreters and patterns from the flags, else the config; arches
@@ -878,6 +920,42 @@ mod tests {
         assert!(check_plat("manylinux2014_x86_64").is_ok());
         assert!(check_plat("manylinux_2_36_aarch64").is_ok());
         assert!(check_plat("manylinux2014_x86_64;id").is_err());
+    }
+
+    #[test]
+    fn each_build_gets_its_share_of_the_cores() {
+        let root = tree();
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        let p = plan(&root, &[]).unwrap();
+        let env = p.parallel_env(1);
+        if cores > 1 {
+            assert_eq!(env[0], ("MAKEFLAGS".to_string(), format!("-j{cores}")));
+            assert_eq!(env.len(), 4, "{env:?}");
+        }
+        assert!(
+            p.parallel_env(cores).is_empty(),
+            "one core each: nothing to share"
+        );
+        let p = plan(&root, &["--build-jobs", "3"]).unwrap();
+        let env = p.parallel_env(8);
+        assert_eq!(
+            env,
+            [
+                ("MAKEFLAGS".to_string(), "-j3".to_string()),
+                ("CMAKE_BUILD_PARALLEL_LEVEL".to_string(), "3".to_string()),
+                ("CARGO_BUILD_JOBS".to_string(), "3".to_string()),
+                ("XTASK_COMPILE_JOBS".to_string(), "3".to_string()),
+            ]
+        );
+        // What the user sets wins; 1 turns it all off.
+        let p = plan(&root, &["--build-jobs", "3", "--env", "MAKEFLAGS=-j9"]).unwrap();
+        assert!(!p.parallel_env(1).iter().any(|(k, _)| k == "MAKEFLAGS"));
+        assert!(plan(&root, &["--build-jobs", "1"])
+            .unwrap()
+            .parallel_env(1)
+            .is_empty());
     }
 
     #[test]

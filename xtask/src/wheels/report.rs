@@ -42,7 +42,13 @@ fn tail(log: &Utf8Path, n: usize) -> Vec<String> {
 
 /// The summary table and what follows it, to stdout; to stderr when stdout
 /// carries the JSON summary (`--json -`).
-pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], results: &[Done]) {
+pub(super) fn print_summary(
+    plan: &Plan,
+    targets: &[Target],
+    builds: &[Build],
+    results: &[Done],
+    notes: &[String],
+) {
     use std::io::Write;
     let json_on_stdout = plan.json.as_ref().is_some_and(|j| j.as_str() == "-");
     let mut out: Box<dyn Write> = if json_on_stdout {
@@ -119,6 +125,9 @@ pub(super) fn print_summary(plan: &Plan, targets: &[Target], builds: &[Build], r
         Epoch::Given(v) => say!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
         Epoch::Commit(v) => say!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
         Epoch::Unset => say!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
+    }
+    for note in notes {
+        say!("{note}");
     }
     if !plan.adopted.is_empty() {
         say!(

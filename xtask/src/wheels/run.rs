@@ -13,9 +13,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use super::landing::{self, Entry};
+use super::plan::ccache_volume;
 use super::progress::{Line, Progress};
 use super::report::{json_summary, print_summary, Done, Outcome};
-use super::{container_scripts, parse_setup, Plan, BIN, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP, SRC};
+use super::{
+    container_scripts, parse_setup, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
+    SRC,
+};
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
 use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
@@ -118,18 +122,61 @@ fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
     matches!(local.inspect_image(sh, image), Ok(Some(_))).then_some(local)
 }
 
-/// Creates the cache volume (a no-op when it exists), labelled as ours.
-fn pip_cache_command(engine: &Engine) -> Command {
+/// Creates a cache volume (a no-op when it exists), labelled as ours.
+fn cache_volume_command(engine: &Engine, name: &str) -> Command {
     let mut cmd = engine.command();
     cmd.args([
         "volume",
         "create",
         "--label",
         &format!("{}=cache", crate::engine::LABEL),
-        PIP_CACHE_VOLUME,
+        name,
     ]);
     cmd.stdout(Stdio::null());
     cmd
+}
+
+/// The cache volumes of a run, each with the engine that holds it.
+fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a Engine, String)> {
+    let mut volumes = Vec::new();
+    if plan.pip_cache {
+        for engine in distinct_engines(targets) {
+            volumes.push((engine, PIP_CACHE_VOLUME.to_string()));
+        }
+    }
+    if plan.ccache {
+        for t in targets {
+            volumes.push((&t.engine, ccache_volume(t.arch, &t.image_id)));
+        }
+    }
+    volumes
+}
+
+/// ccache's counters in a container: (hits, misses).
+fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
+    let out = c
+        .exec(
+            &[("CCACHE_DIR".into(), CCACHE_DIR.into())],
+            &[],
+            &["ccache", "--print-stats"],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = |key: &str| -> u64 {
+        text.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(k, _)| *k == key)
+            .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+            .sum()
+    };
+    out.status.success().then(|| {
+        (
+            count("direct_cache_hit") + count("preprocessed_cache_hit"),
+            count("cache_miss"),
+        )
+    })
 }
 
 /// Each engine of the run once (the arches may share one).
@@ -149,10 +196,8 @@ fn container_name(run_id: &str, arch: Arch) -> String {
 
 pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) {
     let q = |c: &Command| util::command_line(c, &[]);
-    if plan.pip_cache {
-        for engine in distinct_engines(targets) {
-            println!("{}", q(&pip_cache_command(engine)));
-        }
+    for (engine, volume) in cache_volumes(plan, targets) {
+        println!("{}", q(&cache_volume_command(engine, &volume)));
     }
     for t in targets {
         let name = container_name("RUN", t.arch);
@@ -163,7 +208,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             "RUN",
             &t.image,
             t.arch,
-            &plan.volumes(),
+            &plan.volumes(t.arch, &t.image_id),
             &plan.container_args,
         ));
         println!("{}", q(&start));
@@ -245,7 +290,7 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         run_id,
         &t.image,
         t.arch,
-        &plan.volumes(),
+        &plan.volumes(t.arch, &t.image_id),
         &plan.container_args,
     )
     .with_context(|| format!("{} builds on {}", t.arch, t.engine.describe()))?;
@@ -353,10 +398,8 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     let run_id = util::run_id();
     let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;
 
-    if plan.pip_cache {
-        for engine in distinct_engines(targets) {
-            run.run_captured(pip_cache_command(engine))?;
-        }
+    for (engine, volume) in cache_volumes(plan, targets) {
+        run.run_captured(cache_volume_command(engine, &volume))?;
     }
     // Each arch's container starts on its own engine, all at once.
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
@@ -411,7 +454,6 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     order.sort_by_key(|&i| targets[builds[i].target].native);
     let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..builds.len()).map(|_| None).collect());
-    let host_stage = Mutex::new(());
     let stop = AtomicBool::new(false);
     let workers = plan.jobs.min(builds.len()).max(1);
     eprintln!(
@@ -424,6 +466,21 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         quiet: progress.is_live(),
         ..*run
     };
+    let mut build_env = plan.parallel_env(workers);
+    if plan.ccache {
+        build_env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
+        build_env.push(("XTASK_CCACHE".into(), "1".into()));
+    }
+    let ctx = Ctx {
+        run,
+        plan,
+        host_stage: Mutex::new(()),
+        build_env,
+    };
+    let ccache_before: Vec<Option<(u64, u64)>> = containers
+        .iter()
+        .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
+        .collect();
 
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -439,13 +496,11 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                     let line = progress.start(&b.id.to_string());
                     let log = logs.join(format!("{}.log", b.id));
                     match build_one(
-                        run,
-                        plan,
+                        &ctx,
                         &targets[b.target],
                         &containers[b.target],
                         b,
                         &log,
-                        &host_stage,
                         &line,
                     ) {
                         Ok(None) => {
@@ -479,6 +534,19 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
             });
         }
     });
+    // What ccache saved, per arch: the counters' change over this run.
+    let mut notes = Vec::new();
+    for ((c, before), t) in containers.iter().zip(&ccache_before).zip(targets) {
+        if let (Some((h0, m0)), Some((h1, m1))) = (before, ccache_counts(&c.container)) {
+            let (hits, all) = (h1 - h0, h1 - h0 + m1 - m0);
+            let rate = if all == 0 { 0 } else { hits * 100 / all };
+            notes.push(format!(
+                "ccache on {}: {hits} of {all} compiles from the cache ({rate}%), in volume {}",
+                t.arch,
+                ccache_volume(t.arch, &t.image_id)
+            ));
+        }
+    }
     drop(containers);
 
     let results: Vec<Done> = results
@@ -487,7 +555,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         .into_iter()
         .map(|d| d.expect("every build ran"))
         .collect();
-    print_summary(plan, targets, &builds, &results);
+    print_summary(plan, targets, &builds, &results, &notes);
     for line in &kept {
         eprintln!("{line}");
     }
@@ -552,21 +620,30 @@ struct Running {
     auditwheel: String,
 }
 
+/// What every build of a run shares.
+struct Ctx<'a> {
+    run: &'a Runner<'a>,
+    plan: &'a Plan,
+    /// Held while a host command runs and the inputs are copied after it.
+    host_stage: Mutex<()>,
+    /// Variables of every build: its share of the cores (see
+    /// Plan::parallel_env), ccache's.
+    build_env: Vec<(String, String)>,
+}
+
 /// Runs one build, between the host commands; the repaired wheel lands in
 /// the output folder only whole, by rename from a staging folder beside it.
 /// Returns where the wheel landed and what became of its tests; None when
 /// the build gave a pure-Python wheel and `--pure-wheel skip` drops it.
-#[allow(clippy::too_many_arguments)]
 fn build_one(
-    run: &Runner,
-    plan: &Plan,
+    ctx: &Ctx,
     t: &Target,
     r: &Running,
     b: &Build,
     log: &Utf8Path,
-    host_stage: &Mutex<()>,
     line: &Line,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
+    let (run, plan) = (ctx.run, ctx.plan);
     let include = if plan.needs_include() {
         Some(
             headers(run, t, &r.container, &b.dir)
@@ -575,22 +652,12 @@ fn build_one(
     } else {
         None
     };
-    let built = build_and_land(
-        run,
-        plan,
-        t,
-        r,
-        b,
-        log,
-        host_stage,
-        line,
-        include.as_deref(),
-    );
+    let built = build_and_land(ctx, t, r, b, log, line, include.as_deref());
     let Some(mut post) = plan.hook_command(&plan.post_build, &b.id, include.as_deref()) else {
         return built;
     };
     // After each build, whatever its outcome, as a clean-up step would be.
-    let _one_at_a_time = host_stage.lock().unwrap();
+    let _one_at_a_time = ctx.host_stage.lock().unwrap();
     let line = util::command_line(&post, run.secrets);
     let log_file = std::fs::OpenOptions::new().append(true).open(log)?;
     post.stdout(log_file.try_clone()?).stderr(log_file);
@@ -651,25 +718,23 @@ fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8Pat
 }
 
 /// The build itself, between the host commands.
-#[allow(clippy::too_many_arguments)]
 fn build_and_land(
-    run: &Runner,
-    plan: &Plan,
+    ctx: &Ctx,
     t: &Target,
     r: &Running,
     b: &Build,
     log: &Utf8Path,
-    host_stage: &Mutex<()>,
     line: &Line,
     include: Option<&Utf8Path>,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
+    let (run, plan) = (ctx.run, ctx.plan);
     let c = &r.container;
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
     if let Some(mut pre) = plan.hook_command(&plan.pre_build, &b.id, include) {
         // The host command rewrites shared host files: one at a time, each
         // followed by its own copy of the inputs.
-        let _one_at_a_time = host_stage.lock().unwrap();
+        let _one_at_a_time = ctx.host_stage.lock().unwrap();
         let line = util::command_line(&pre, run.secrets);
         pre.stdout(log_file.try_clone()?)
             .stderr(log_file.try_clone()?);
@@ -690,6 +755,7 @@ fn build_and_land(
         .env
         .iter()
         .cloned()
+        .chain(ctx.build_env.iter().cloned())
         .chain(plan.before_build_env(&b.dir))
         .chain(test_env.clone())
         .collect();

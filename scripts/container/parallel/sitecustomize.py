@@ -1,0 +1,74 @@
+"""Compiles the C and C++ sources of one extension in parallel.
+
+setuptools compiles an extension's sources one after the other; its
+`build_ext --parallel` only builds several extensions at once. build-wheel.sh
+installs this file as the build interpreter's sitecustomize (in its standard
+library folder, inside the build container only, keeping the interpreter's
+own as _xtask_original_sitecustomize), because an isolated build's backend
+runs in a fresh virtual environment with PYTHONPATH cleared, where only the
+standard library folder is shared. With XTASK_COMPILE_JOBS above 1, the base
+compiler class gets a `compile` that runs `_compile` for that many sources
+at a time, as pybind11's ParallelCompile does. Compilers that define their
+own `compile` are left alone, and an interpreter that never imports a
+compiler is not touched at all.
+"""
+
+import importlib.abc
+import os
+import sys
+
+try:
+    import _xtask_original_sitecustomize  # noqa: F401  the interpreter's own
+except ImportError:
+    pass
+
+JOBS = int(os.environ.get("XTASK_COMPILE_JOBS", "1") or "1")
+
+
+def parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=None,
+                     debug=0, extra_preargs=None, extra_postargs=None, depends=None):
+    from multiprocessing.pool import ThreadPool
+
+    macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
+        output_dir, macros, include_dirs, sources, depends, extra_postargs)
+    cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
+
+    def one(obj):
+        try:
+            src, ext = build[obj]
+        except KeyError:
+            return
+        self._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+    with ThreadPool(JOBS) as pool:
+        pool.map(one, objects)
+    return objects
+
+
+class Patcher(importlib.abc.MetaPathFinder):
+    """Patches CCompiler once the module that defines it has run."""
+
+    def find_spec(self, name, path, target=None):
+        if not name.endswith("ccompiler"):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                run = spec.loader.exec_module
+
+                def exec_module(module, run=run):
+                    run(module)
+                    cls = getattr(module, "CCompiler", None)
+                    if cls is not None and not getattr(cls, "_xtask_parallel", False):
+                        cls.compile = parallel_compile
+                        cls._xtask_parallel = True
+
+                spec.loader.exec_module = exec_module
+                return spec
+        return None
+
+
+if JOBS > 1:
+    sys.meta_path.insert(0, Patcher())
