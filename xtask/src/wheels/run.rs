@@ -539,7 +539,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     for ((c, before), t) in containers.iter().zip(&ccache_before).zip(targets) {
         if let (Some((h0, m0)), Some((h1, m1))) = (before, ccache_counts(&c.container)) {
             let (hits, all) = (h1 - h0, h1 - h0 + m1 - m0);
-            let rate = if all == 0 { 0 } else { hits * 100 / all };
+            let rate = (hits * 100).checked_div(all).unwrap_or(0);
             notes.push(format!(
                 "ccache on {}: {hits} of {all} compiles from the cache ({rate}%), in volume {}",
                 t.arch,
