@@ -14,6 +14,9 @@ use crate::engine::{Engine, EngineSpec};
 use crate::platform::{Arch, PythonTag};
 use crate::{flags, standin, util};
 
+/// The cibuildwheel the bench measures against, installed under target/bench.
+const CIBUILDWHEEL: &str = "4.3.5";
+
 /// One way of building one case.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Way {
@@ -21,6 +24,8 @@ enum Way {
     Baseline,
     /// `cargo xtask wheels --jobs N`.
     Wheels(usize),
+    /// cibuildwheel, on the same image, package and interpreters.
+    Cibuildwheel,
 }
 
 impl Way {
@@ -28,6 +33,7 @@ impl Way {
         match self {
             Way::Baseline => "baseline (docker run per interpreter)".into(),
             Way::Wheels(n) => format!("wheels --jobs {n}"),
+            Way::Cibuildwheel => format!("cibuildwheel {CIBUILDWHEEL}"),
         }
     }
 }
@@ -52,8 +58,8 @@ struct Inputs {
     root: Utf8PathBuf,
     package: &'static str,
     include: Vec<&'static str>,
-    /// The `--config` that names them (None: the project's own, the demo).
-    config: Option<Utf8PathBuf>,
+    /// The `--config` that names them and the bench images.
+    config: Utf8PathBuf,
 }
 
 impl flags::Bench {
@@ -67,9 +73,11 @@ impl flags::Bench {
         };
         for arch in Arch::ALL {
             standin::ensure(sh, &engine, &quiet, arch)?;
+            bench_image(&engine, arch)?;
         }
         let work = util::project_root().join("target/bench");
         std::fs::create_dir_all(&work)?;
+        let cibuildwheel = install_cibuildwheel(&work)?;
         generate_heavy(&work.join("heavy"), self.heavy_files)?;
         // A copy of this binary: a rebuild during the run must not change what is measured.
         let xtask = work.join("xtask-under-test");
@@ -154,7 +162,12 @@ impl flags::Bench {
                 vec![arm_cp.clone()],
             ));
         }
-        let ways = [Way::Baseline, Way::Wheels(1), Way::Wheels(cores)];
+        let ways = [
+            Way::Baseline,
+            Way::Cibuildwheel,
+            Way::Wheels(1),
+            Way::Wheels(cores),
+        ];
 
         let mut report = String::new();
         writeln!(report, "# Benchmarks\n")?;
@@ -164,22 +177,31 @@ impl flags::Bench {
             if self.heavy_arm { " --heavy-arm" } else { "" },
             machine(sh)
         )?;
-        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately, so the ratios (time / baseline time) compare runs made side by side. The heavy package is {} generated C files that take tens of seconds to compile per interpreter. Images: the local stand-ins (`cargo xtask standin`).\n", self.heavy_files)?;
+        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately, so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`); the test step is measured below. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files)?;
         writeln!(
             report,
-            "| case | way | median | ratio to baseline |\n|---|---|---:|---:|"
+            "| case | way | median | ratio to baseline | ratio to cibuildwheel |\n|---|---|---:|---:|---:|"
         )?;
         let mut emulation = Vec::new();
         for case in &cases {
-            let inputs = inputs(case.package, &work);
+            let inputs = inputs(case.package, &work)?;
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
             for rep in 0..reps {
                 for (i, way) in ways.iter().enumerate() {
                     if *way == Way::Wheels(cores) && cores == 1 {
                         continue;
                     }
-                    let t = measure(&xtask, &engine, &work, case, &inputs, *way)
-                        .with_context(|| format!("{}: {}", case.name, way.name()))?;
+                    let t = measure(
+                        &xtask,
+                        &cibuildwheel,
+                        &engine,
+                        &work,
+                        case,
+                        &inputs,
+                        *way,
+                        i,
+                    )
+                    .with_context(|| format!("{}: {}", case.name, way.name()))?;
                     eprintln!(
                         "bench: {} | {} | run {} | {}",
                         case.name,
@@ -191,6 +213,7 @@ impl flags::Bench {
                 }
             }
             let base = median(&times[0]);
+            let cibw = median(&times[1]);
             for (i, way) in ways.iter().enumerate() {
                 if times[i].is_empty() {
                     continue;
@@ -198,15 +221,19 @@ impl flags::Bench {
                 let m = median(&times[i]);
                 writeln!(
                     report,
-                    "| {} | {} | {} | {:.2} |",
+                    "| {} | {} | {} | {:.2} | {:.2} |",
                     case.name,
                     way.name(),
                     secs(m),
-                    ratio(m, base)
+                    ratio(m, base),
+                    ratio(m, cibw)
                 )?;
             }
+            same_wheels(&work.join("out-1"), &work.join("out-2")).with_context(|| {
+                format!("{}: cibuildwheel's wheels against this tool's", case.name)
+            })?;
             if case.arches.len() == 1 && case.pythons.len() == 1 {
-                emulation.push((case.package, case.arches[0], median(&times[1])));
+                emulation.push((case.package, case.arches[0], median(&times[2])));
             }
         }
         writeln!(report)?;
@@ -531,21 +558,174 @@ fn machine(sh: &Shell) -> String {
     format!("{date}, {cores} cores ({cpu}), Linux {kernel}")
 }
 
-fn inputs(package: Package, work: &Utf8Path) -> Inputs {
-    match package {
-        Package::Demo => Inputs {
-            root: util::project_root(),
-            package: "demo/python",
-            include: vec!["demo/native", "README.md"],
-            config: None,
-        },
-        Package::Heavy => Inputs {
-            root: work.join("heavy"),
-            package: "heavy",
-            include: vec![],
-            config: Some(work.join("heavy.toml")),
-        },
+fn inputs(package: Package, work: &Utf8Path) -> Result<Inputs> {
+    let (name, root, package, include) = match package {
+        Package::Demo => (
+            "demo",
+            util::project_root(),
+            "demo/python",
+            vec!["demo/native", "README.md"],
+        ),
+        Package::Heavy => ("heavy", work.join("heavy"), "heavy", vec![]),
+    };
+    let config = work.join(format!("{name}.toml"));
+    let list: Vec<String> = include.iter().map(|i| format!("\"{i}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"{package}\"\ninclude = [{}]\n[workspace.metadata.wheels.images]\nx86_64 = \"{}\"\naarch64 = \"{}\"\n",
+            list.join(", "),
+            bench_image_ref(Arch::X86_64),
+            bench_image_ref(Arch::Aarch64)
+        ),
+    )?;
+    Ok(Inputs {
+        root,
+        package,
+        include,
+        config,
+    })
+}
+
+/// The image every way of the bench builds in: the stand-in, plus the
+/// `/opt/python/cp39-cp39` that cibuildwheel runs its own tools with (the
+/// real manylinux images have it); this tool is given explicit interpreters.
+fn bench_image_ref(arch: Arch) -> String {
+    format!("xtask-bench:{arch}")
+}
+
+fn bench_image(engine: &Engine, arch: Arch) -> Result<()> {
+    let dockerfile = format!(
+        "FROM {}\nRUN ln -s \"$(ls -d /opt/python/cp3* | head -n 1)\" /opt/python/cp39-cp39\n",
+        standin::image_ref(arch)
+    );
+    let mut cmd = engine.command();
+    cmd.args(["build", "--quiet", "--platform", &arch.docker_platform()])
+        .args(["--label", &format!("{}=bench", crate::engine::LABEL)])
+        .args(["--tag", &bench_image_ref(arch), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("building the bench image")?;
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(dockerfile.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "building {}: {}",
+            bench_image_ref(arch),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
+    Ok(())
+}
+
+/// cibuildwheel in a virtual environment of its own; its program.
+fn install_cibuildwheel(work: &Utf8Path) -> Result<Utf8PathBuf> {
+    let venv = work.join(format!("cibuildwheel-{CIBUILDWHEEL}"));
+    let program = venv.join("bin/cibuildwheel");
+    if !program.exists() {
+        run_quiet(Command::new("python3").args(["-m", "venv", venv.as_str()]))?;
+        run_quiet(Command::new(venv.join("bin/pip").as_str()).args([
+            "install",
+            "--quiet",
+            &format!("cibuildwheel=={CIBUILDWHEEL}"),
+        ]))
+        .context("installing cibuildwheel from PyPI")?;
+    }
+    Ok(program)
+}
+
+/// cibuildwheel's way: a fresh copy of the inputs as its project folder (it
+/// archives the folder it runs in), the same image and interpreters, no tests.
+fn cibuildwheel(
+    program: &Utf8Path,
+    work: &Utf8Path,
+    case: &Case,
+    inputs: &Inputs,
+    out: &Utf8Path,
+) -> Result<()> {
+    let copy = work.join("cibuildwheel-src");
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(&copy)?;
+    let mut paths = vec![inputs.package];
+    paths.extend(&inputs.include);
+    run_quiet(
+        Command::new("cp")
+            .args(["-a", "--parents"])
+            .args(&paths)
+            .arg(copy.as_str())
+            .current_dir(inputs.root.as_str()),
+    )?;
+    let mut ids = Vec::new();
+    for &arch in &case.arches {
+        for (tag, _) in &case.pythons {
+            ids.push(format!("{tag}-manylinux_{arch}"));
+        }
+    }
+    let arches: Vec<&str> = case.arches.iter().map(|a| a.name()).collect();
+    let mut cmd = Command::new(program.as_str());
+    cmd.args([
+        "--platform",
+        "linux",
+        "--output-dir",
+        out.as_str(),
+        inputs.package,
+    ])
+    .current_dir(copy.as_str())
+    .env("CIBW_BUILD", ids.join(" "))
+    .env("CIBW_ARCHS_LINUX", arches.join(" "))
+    .env("CIBW_ENABLE", "pypy pypy-eol")
+    .env("CIBW_BUILD_FRONTEND", "build")
+    // abi3audit would download itself; no wheel here is abi3.
+    .env("CIBW_AUDIT_COMMAND", "")
+    .env("CIBW_TEST_SKIP", "*");
+    for arch in Arch::ALL {
+        let key = arch.name().to_uppercase();
+        cmd.env(format!("CIBW_MANYLINUX_{key}_IMAGE"), bench_image_ref(arch))
+            .env(
+                format!("CIBW_MANYLINUX_PYPY_{key}_IMAGE"),
+                bench_image_ref(arch),
+            );
+    }
+    run_quiet(&mut cmd)
+}
+
+/// Two folders hold wheels of the same names with the same files inside.
+fn same_wheels(a: &Utf8Path, b: &Utf8Path) -> Result<()> {
+    let listing = |dir: &Utf8Path| -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for e in dir.read_dir_utf8()? {
+            let e = e?;
+            if e.file_name().ends_with(".whl") {
+                let names = Command::new("python3")
+                    .args(["-c", "import sys, zipfile; print('\\n'.join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))", e.path().as_str()])
+                    .output()?;
+                let names = String::from_utf8_lossy(&names.stdout)
+                    .lines()
+                    .map(String::from)
+                    .collect();
+                out.push((e.file_name().to_string(), names));
+            }
+        }
+        out.sort();
+        Ok(out)
+    };
+    let (x, y) = (listing(a)?, listing(b)?);
+    let names = |l: &[(String, Vec<String>)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    if names(&x) != names(&y) {
+        bail!("different wheels: {:?} and {:?}", names(&x), names(&y));
+    }
+    for ((name, fx), (_, fy)) in x.iter().zip(&y) {
+        if fx != fy {
+            bail!("{name} holds different files: {fx:?} and {fy:?}");
+        }
+    }
+    Ok(())
 }
 
 /// A package whose C sources take a while to compile, like a real extension.
@@ -556,10 +736,6 @@ fn generate_heavy(dir: &Utf8Path, files: usize) -> Result<()> {
     let mut setup = String::from("import glob\nfrom setuptools import Extension, setup\n");
     setup.push_str("setup(name='heavy', version='1', ext_modules=[Extension('heavy', sorted(glob.glob('src/*.c')))])\n");
     std::fs::write(pkg.join("setup.py"), setup)?;
-    std::fs::write(
-        dir.with_extension("toml"),
-        "[workspace.metadata.wheels]\nroot = \"heavy\"\npackage = \"heavy\"\ninclude = []\n",
-    )?;
     let mut module = String::from("#include <Python.h>\n");
     for f in 0..files {
         let mut c = String::from("#include <math.h>\n");
@@ -585,29 +761,31 @@ fn generate_heavy(dir: &Utf8Path, files: usize) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn measure(
     xtask: &Utf8Path,
+    cibuildwheel_program: &Utf8Path,
     engine: &Engine,
     work: &Utf8Path,
     case: &Case,
     inputs: &Inputs,
     way: Way,
+    index: usize,
 ) -> Result<Duration> {
-    let out = work.join("out");
+    // Each way's wheels stay until its next run, to be compared.
+    let out = work.join(format!("out-{index}"));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
     let start = Instant::now();
     match way {
-        Way::Baseline => baseline(engine, work, case, inputs)?,
+        Way::Baseline => baseline(engine, work, case, inputs, &out)?,
+        Way::Cibuildwheel => cibuildwheel(cibuildwheel_program, work, case, inputs, &out)?,
         Way::Wheels(jobs) => {
             let arches: Vec<&str> = case.arches.iter().map(|a| a.name()).collect();
             let mut cmd = Command::new(xtask.as_str());
-            if let Some(config) = &inputs.config {
-                cmd.args(["--config", config.as_str()]);
-            }
+            cmd.args(["--config", inputs.config.as_str()]);
             cmd.args([
                 "wheels",
-                "--standin",
                 "--arch",
                 &arches.join(","),
                 "--py",
@@ -640,7 +818,13 @@ fn measure(
 
 /// The replaced scripts' way: a fresh copy of the sources (they built in the
 /// checkout), then one container per interpreter with bind mounts.
-fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> Result<()> {
+fn baseline(
+    engine: &Engine,
+    work: &Utf8Path,
+    case: &Case,
+    inputs: &Inputs,
+    out: &Utf8Path,
+) -> Result<()> {
     let copy = work.join("baseline-src");
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(&copy)?;
@@ -668,7 +852,7 @@ fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> R
                 &format!("{script}:/tmp/build.sh:ro"),
             ]);
             cmd.args([
-                &standin::image_ref(arch),
+                &bench_image_ref(arch),
                 "bash",
                 "/tmp/build.sh",
                 dir,
@@ -681,7 +865,7 @@ fn baseline(engine: &Engine, work: &Utf8Path, case: &Case, inputs: &Inputs) -> R
             let dist = copy.join(inputs.package).join("dist");
             for e in std::fs::read_dir(&dist)? {
                 let e = e?;
-                std::fs::rename(e.path(), work.join("out").as_std_path().join(e.file_name()))?;
+                std::fs::rename(e.path(), out.as_std_path().join(e.file_name()))?;
             }
         }
     }
