@@ -255,6 +255,7 @@ impl flags::Bench {
         }
 
         trust_rows(&mut report, &xtask, &work, reps, &cp.0, &x86_all, &arm_cp.0)?;
+        ccache_rows(&mut report, sh, &engine, &xtask, &work, &cp.0, &arm_cp.0)?;
 
         if let (Some(ssh), Some(socket)) = (&self.ssh_engine, &self.socket_engine) {
             engine_rows(&mut report, &xtask, &work, reps, ssh, socket, &cp.0)?;
@@ -509,6 +510,108 @@ fn trust_rows(
         writeln!(report, "| {name} | {} |", secs(median(&t)))?;
     }
     writeln!(report)?;
+    Ok(())
+}
+
+/// `--ccache` on the heavy package, natively and under emulation: a first
+/// run with an empty cache, then a run after a one-line change. One run
+/// each (the emulated first run takes minutes); the emulated first run
+/// against the native one is the emulation factor of a compile-bound build.
+fn ccache_rows(
+    report: &mut String,
+    sh: &Shell,
+    engine: &Engine,
+    xtask: &Utf8Path,
+    work: &Utf8Path,
+    cp: &str,
+    arm_cp: &str,
+) -> Result<()> {
+    writeln!(
+        report,
+        "| `--ccache`, heavy package, one interpreter | first run (empty cache) | after a one-line change | ratio | hits |\n|---|---:|---:|---:|---|"
+    )?;
+    let mut first_runs = Vec::new();
+    for (arch, py) in [(Arch::X86_64, cp), (Arch::Aarch64, arm_cp)] {
+        let id = engine
+            .inspect_image(sh, &standin::image_ref(arch))?
+            .context("the stand-in image")?
+            .id;
+        let volume = crate::wheels::plan::ccache_volume(arch, &id);
+        let _ = engine
+            .command()
+            .args(["volume", "rm", "--force", &volume])
+            .output();
+        let root = work.join("ccache-heavy");
+        let _ = std::fs::remove_dir_all(&root);
+        run_quiet(Command::new("cp").args(["-a", work.join("heavy").as_str(), root.as_str()]))?;
+        let config = work.join("ccache-heavy.toml");
+        std::fs::write(
+            &config,
+            format!("[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"heavy\"\n"),
+        )?;
+        let mut times = Vec::new();
+        let mut hits = String::new();
+        for change in [false, true] {
+            if change {
+                let file = root.join("heavy/src/f0.c");
+                let text = std::fs::read_to_string(&file)?
+                    + "int heavy_one_more_line(void) { return 1; }\n";
+                std::fs::write(&file, text)?;
+            }
+            let out = work.join("out");
+            let _ = std::fs::remove_dir_all(&out);
+            let start = Instant::now();
+            let run = Command::new(xtask.as_str())
+                .args([
+                    "--config",
+                    config.as_str(),
+                    "wheels",
+                    "--standin",
+                    "--arch",
+                    arch.name(),
+                ])
+                .args(["--py", py, "--ccache", "--no-test", "--out", out.as_str()])
+                .stdin(Stdio::null())
+                .output()?;
+            times.push(start.elapsed());
+            if !run.status.success() {
+                bail!(
+                    "--ccache on {arch}: {}",
+                    String::from_utf8_lossy(&run.stderr)
+                );
+            }
+            hits = String::from_utf8_lossy(&run.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("ccache on {arch}: ")))
+                .map(|l| l.split(", in volume").next().unwrap_or(l).to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "bench: ccache | {arch} | {} | {}",
+                secs(*times.last().unwrap()),
+                hits
+            );
+        }
+        let how = if arch == Arch::X86_64 {
+            "native"
+        } else {
+            "emulated"
+        };
+        writeln!(
+            report,
+            "| {arch} ({how}), {py} | {} | {} | {:.2} | {hits} |",
+            secs(times[0]),
+            secs(times[1]),
+            ratio(times[1], times[0])
+        )?;
+        first_runs.push(times[0]);
+    }
+    writeln!(
+        report,
+        "\nEmulation factor of a compile-bound build (heavy package, one interpreter, empty cache): aarch64 {} / x86_64 {} = **{:.1}x**.\n",
+        secs(first_runs[1]),
+        secs(first_runs[0]),
+        ratio(first_runs[1], first_runs[0])
+    )?;
     Ok(())
 }
 

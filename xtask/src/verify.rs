@@ -38,8 +38,22 @@ impl flags::Verify {
         }
         let mut ids = Vec::new();
         for wheel in &wheels {
-            ids.push(build_id(wheel).map_err(usage)?);
+            // A pure-Python wheel (--pure-wheel accept) has no arch to check.
+            let pure = wheel.ends_with("-none-any.whl");
+            ids.push(if pure {
+                None
+            } else {
+                Some(build_id(wheel).map_err(usage)?)
+            });
         }
+        // Pure wheels are checked with the first arch's wheels.
+        let first_arch = ids
+            .iter()
+            .flatten()
+            .map(|id| id.arch)
+            .next()
+            .unwrap_or(Arch::X86_64);
+        let arch_of = |i: usize| ids[i].as_ref().map_or(first_arch, |id| id.arch);
         if run.dry_run {
             println!("would verify {} wheels in {dir}", wheels.len());
             return Ok(());
@@ -47,7 +61,7 @@ impl flags::Verify {
 
         let mut verdicts: Vec<Result<String, String>> = check_sums(&dir, &wheels)?;
         for arch in Arch::ALL {
-            let of_arch: Vec<usize> = (0..wheels.len()).filter(|&i| ids[i].arch == arch).collect();
+            let of_arch: Vec<usize> = (0..wheels.len()).filter(|&i| arch_of(i) == arch).collect();
             if of_arch.is_empty() {
                 continue;
             }
@@ -66,6 +80,7 @@ impl flags::Verify {
                 let found =
                     found.unwrap_or_else(|| Err("no verdict from the checking container".into()));
                 verdicts[i] = match (&verdicts[i], found) {
+                    (Ok(v), Ok(())) if ids[i].is_none() => Ok(format!("{v}, RECORD, tags")),
                     (Ok(v), Ok(())) => Ok(format!("{v}, RECORD, tags, auditwheel")),
                     (Ok(_), Err(p)) => Err(p),
                     (Err(p), _) => Err(p.clone()),
@@ -76,7 +91,7 @@ impl flags::Verify {
             let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
             for (i, wheel) in wheels.iter().enumerate() {
                 if verdicts[i].is_ok() {
-                    verdicts[i] = rebuild(config, &dir, wheel, &ids[i], &manifest).map(|()| {
+                    verdicts[i] = rebuild(config, &dir, wheel, &manifest).map(|()| {
                         format!("{}, rebuilt identically", verdicts[i].as_ref().unwrap())
                     });
                 }
@@ -257,13 +272,10 @@ fn manifest_field(manifest: &str, wheel: &str, key: &str) -> Option<String> {
 }
 
 /// Builds `id` again as manifest.json says it was built, and compares bytes.
-fn rebuild(
-    config: &Config,
-    dir: &Utf8Path,
-    wheel: &str,
-    id: &BuildId,
-    manifest: &str,
-) -> Result<(), String> {
+fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Result<(), String> {
+    // The identifier it was built as: a pure wheel's name does not tell it.
+    let id = manifest_field(manifest, wheel, "id")
+        .ok_or_else(|| format!("{MANIFEST} does not name its build identifier"))?;
     let epoch = manifest_field(manifest, wheel, "source_date_epoch").ok_or_else(|| {
         format!("it cannot be rebuilt identically: {MANIFEST} has no SOURCE_DATE_EPOCH for it")
     })?;

@@ -571,7 +571,7 @@ fn bad_input_says_what_and_starts_nothing() {
         "--out",
         out,
     ])
-    .fails(1);
+    .fails(2);
     assert_has(run.error_line(), "image `xtask-test-plainer:latest` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_x86_64");
     let run = xtask(&[
         "wheels",

@@ -183,17 +183,7 @@ fn lets_plot_as_it_builds_today() {
     let dir = TempDir::new("lets-plot");
     let root = lets_plot_tree(dir.path());
     let config = root.join("Cargo.toml");
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ])
-    .ok();
+    let run = wheels_x86(config.to_str().unwrap(), &["--py", "all"]).ok();
     inv.check();
 
     let offered = offered("x86_64");
@@ -249,18 +239,15 @@ fn lets_plot_as_it_builds_today() {
         &format!("-Ppython.include_path={}", headers_of(other).display()),
     );
     std::fs::write(&config, wrong).unwrap();
-    let run = xtask(&[
-        "--config",
+    let run = wheels_x86(
         config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-        "--out",
-        dir.path().join("wrong").to_str().unwrap(),
-    ])
+        &[
+            "--py",
+            &cp(),
+            "--out",
+            dir.path().join("wrong").to_str().unwrap(),
+        ],
+    )
     .fails(1);
     assert_row(&run.stdout, &x86(&cp()), "FAILED");
     assert_has(
@@ -328,17 +315,7 @@ fn requires_python_decides_which_interpreters_build() {
         "",
     );
     let config = config.to_str().unwrap();
-    let run = xtask(&[
-        "--config",
-        config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ])
-    .ok();
+    let run = wheels_x86(config, &["--py", "all"]).ok();
     for excluded in [cp(), pp()] {
         assert_has(&run.stderr, &format!("==> {excluded} on x86_64: skipped, the package's Requires-Python `>=3.{floor}` (pyproject.toml) excludes Python 3."));
         assert!(!run.stdout.contains(&x86(&excluded)), "{}", run.stdout);
@@ -347,17 +324,7 @@ fn requires_python_decides_which_interpreters_build() {
     assert_eq!(wheels.len(), cps.len() - 1, "{wheels:?}");
 
     // Naming an excluded interpreter is an error, before anything starts.
-    let run = xtask(&[
-        "--config",
-        config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-    ])
-    .fails(2);
+    let run = wheels_x86(config, &["--py", &cp()]).fails(2);
     assert_has(run.error_line(), &format!("--py names {}, but the package's Requires-Python `>=3.{floor}` (pyproject.toml) excludes Python 3.", cp()));
     // `matrix` lists what `wheels --py all` builds.
     let matrix = xtask(&[
@@ -402,56 +369,40 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
     let config = native_but_pure_on_pypy(dir.path(), "");
     let config = config.to_str().unwrap();
     let pp_dir = standin_dir(&pp());
-    let run = xtask(&[
-        "--config",
-        config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ])
-    .fails(1);
+    let run = wheels_x86(config, &["--py", "all"]).fails(1);
     assert_row(&run.stdout, &x86(&pp()), "FAILED");
     assert_has(&run.stdout, &format!("{pp_dir} built a pure-Python wheel, speedy-1-py3-none-any.whl: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave {pp_dir} out with --pure-wheel skip"));
     assert_row(&run.stdout, &x86(&cp()), "ok");
 
     let out = dir.path().join("skip");
-    let run = xtask(&[
-        "--config",
+    let run = wheels_x86(
         config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-        "--pure-wheel",
-        "skip",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+        &[
+            "--py",
+            "all",
+            "--pure-wheel",
+            "skip",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
     .ok();
     assert_row(&run.stdout, &x86(&pp()), "skipped");
     assert!(row(&run.stdout, &x86(&pp())).contains("a pure-Python wheel (--pure-wheel skip)"));
     assert!(wheels_in(&out).iter().all(|w| !w.contains("none-any")));
 
     let out = dir.path().join("accept");
-    xtask(&[
-        "--config",
+    wheels_x86(
         config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-        "--pure-wheel",
-        "accept",
-        "--out",
-        out.to_str().unwrap(),
-    ])
+        &[
+            "--py",
+            "all",
+            "--pure-wheel",
+            "accept",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
     .ok();
     let wheels = wheels_in(&out);
     assert!(
@@ -462,15 +413,25 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
         wheels.iter().any(|w| w.contains(&wheel_tags(&cp()))),
         "{wheels:?}"
     );
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&out)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
+    assert_sums_check(&out);
+    // verify takes the pure wheel too: sums, RECORD and tags, no platform to judge.
+    let verified = xtask(&[
+        "--config",
+        config,
+        "verify",
+        "--standin",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        verified.stdout.lines().count(),
+        wheels.len(),
         "{}",
-        String::from_utf8_lossy(&check.stdout)
+        verified.stdout
+    );
+    assert_has(
+        &verified.stdout,
+        "ok    speedy-1-py3-none-any.whl (sha256, RECORD, tags)",
     );
     inv.check();
 }
@@ -491,17 +452,7 @@ fn a_broken_optional_extension_fails_the_check() {
         ],
         "",
     );
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-    ])
-    .fails(1);
+    let run = wheels_x86(config.to_str().unwrap(), &["--py", &cp()]).fails(1);
     assert_row(&run.stdout, &x86(&cp()), "FAILED");
     assert_has(
         &run.stdout,
@@ -526,17 +477,7 @@ fn cpp_builds_on_every_interpreter() {
         ],
         "test-command = \"python -c 'import cxx; assert cxx.size() == 15'\"\n",
     );
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ])
-    .ok();
+    let run = wheels_x86(config.to_str().unwrap(), &["--py", "all"]).ok();
     for tag in offered("x86_64") {
         assert_row(&run.stdout, &x86(&tag), "ok");
         assert!(row(&run.stdout, &x86(&tag)).contains("passed"));
@@ -556,17 +497,7 @@ fn a_build_requirement_the_image_lacks_is_named() {
         ],
         "",
     );
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-    ])
-    .fails(1);
+    let run = wheels_x86(config.to_str().unwrap(), &["--py", &cp()]).fails(1);
     assert_has(&run.stdout, &format!("{} failed: the build requirement `pybind11~=2.6` cannot be installed: pip found no matching distribution", x86(&cp())));
     assert_has(&run.stdout, "--no-isolation");
     inv.check();
@@ -607,15 +538,7 @@ test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", f
         ],
         "",
     );
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-    ])
-    .ok();
+    let run = wheels_x86(config.to_str().unwrap(), &[]).ok();
     assert_has(&run.stdout, "taken from [tool.cibuildwheel] in ");
     assert_has(
         &run.stdout,
@@ -641,16 +564,10 @@ test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", f
         std::fs::read_to_string(&config).unwrap() + "skip = \"nothing-*\"\n",
     )
     .unwrap();
-    let run = xtask(&[
-        "--config",
+    let run = wheels_x86(
         config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--out",
-        dir.path().join("again").to_str().unwrap(),
-    ])
+        &["--out", dir.path().join("again").to_str().unwrap()],
+    )
     .ok();
     assert_has(
         &run.stdout,

@@ -140,17 +140,7 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     let config = package_with_tests(dir.path());
     let out = dir.path().join("out");
     let earlier = earlier_wheel(&out);
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ])
-    .fails(1);
+    let run = wheels_x86(config.to_str().unwrap(), &["--py", "all"]).fails(1);
     let cps: Vec<String> = offered("x86_64")
         .into_iter()
         .filter(|t| t.starts_with("cp"))
@@ -177,16 +167,7 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
         b"a wheel from an earlier run"
     );
     // SHA256SUMS holds the wheel that landed, and checks.
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&out)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_sums_check(&out);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     assert_eq!(sums.lines().count(), cps.len(), "{sums}");
     assert!(sums.contains(&wheel_tags(&cp())), "{sums}");
@@ -205,19 +186,10 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
 
     // --no-test builds both; test-skip skips the failing one.
     let out2 = dir.path().join("out2");
-    let run = xtask(&[
-        "--config",
+    let run = wheels_x86(
         config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-        "--no-test",
-        "--out",
-        out2.to_str().unwrap(),
-    ])
+        &["--py", "all", "--no-test", "--out", out2.to_str().unwrap()],
+    )
     .ok();
     assert_eq!(
         wheels_in(&out2)
@@ -233,18 +205,10 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     )
     .unwrap();
     let out3 = dir.path().join("out3");
-    let run = xtask(&[
-        "--config",
+    let run = wheels_x86(
         config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-        "--out",
-        out3.to_str().unwrap(),
-    ])
+        &["--py", "all", "--out", out3.to_str().unwrap()],
+    )
     .ok();
     assert!(
         run.stdout
@@ -288,16 +252,7 @@ fn sums_stay_consistent_after_ctrl_c() {
     let mut child = start_build(cmd, Stdio::null);
     sh("kill", &["-INT", &child.id().to_string()]).ok();
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&out)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    assert_sums_check(&out);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     let named: Vec<&str> = sums
         .lines()
@@ -339,18 +294,10 @@ fn verify_catches_what_changed() {
     let config = demo_copy(dir.path());
     let config = config.to_str().unwrap();
     let out = dir.path().join("out");
-    xtask(&[
-        "--config",
+    wheels_x86(
         config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-        "--env",
-        "SOURCE_DATE_EPOCH=1700000000",
-    ])
+        &["--py", "all", "--env", "SOURCE_DATE_EPOCH=1700000000"],
+    )
     .ok();
     let good = xtask(&["--config", config, "verify", "--standin", "--rebuild"]).ok();
     let lines: Vec<&str> = good.stdout.lines().collect();

@@ -228,24 +228,28 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
         }
         for dir in dirs {
             let mut sources = SRC.to_string();
-            if let Some(tag) = PythonTag::from_dir(&dir) {
+            let tagged = PythonTag::from_dir(&dir).map(|python| {
                 let id = BuildId {
-                    python: tag,
+                    python,
                     arch: t.arch,
                 };
-                let include = headers_cache(t, &dir);
-                if let Some(pre) = plan.hook_command(&plan.pre_build, &id, Some(&include)) {
-                    sources = format!("{SRC}-{dir}");
-                    println!(
-                        "(cd {} && {})",
-                        util::shell_quote(plan.root.as_str()),
-                        q(&pre)
-                    );
-                    println!(
-                        "{} | {docker} cp - {name}:{sources}",
-                        q(&plan.tar_command())
-                    );
-                }
+                (id, headers_cache(t, &dir))
+            });
+            let hook = |command: &[String]| {
+                let (id, include) = tagged.as_ref()?;
+                plan.hook_command(command, id, Some(include))
+            };
+            if let Some(pre) = hook(&plan.pre_build) {
+                sources = format!("{SRC}-{dir}");
+                println!(
+                    "(cd {} && {})",
+                    util::shell_quote(plan.root.as_str()),
+                    q(&pre)
+                );
+                println!(
+                    "{} | {docker} cp - {name}:{sources}",
+                    q(&plan.tar_command())
+                );
             }
             let args = plan.script_args(&dir, &t.plat, &sources);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -253,16 +257,9 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             println!("{}", util::command_line(&exec, secrets));
             let wheel = format!("{name}:{OUT}/{dir}/.");
             println!("{}", q(&t.engine.cp(&wheel, plan.out.as_str())));
-            if let Some(tag) = PythonTag::from_dir(&dir) {
-                let id = BuildId {
-                    python: tag,
-                    arch: t.arch,
-                };
-                let include = headers_cache(t, &dir);
-                if let Some(post) = plan.hook_command(&plan.post_build, &id, Some(&include)) {
-                    let root = util::shell_quote(plan.root.as_str());
-                    println!("(cd {root} && {})", q(&post));
-                }
+            if let Some(post) = hook(&plan.post_build) {
+                let root = util::shell_quote(plan.root.as_str());
+                println!("(cd {root} && {})", q(&post));
             }
         }
         println!("{docker} rm --force --volumes {name}");
@@ -658,18 +655,32 @@ fn build_one(
     };
     // After each build, whatever its outcome, as a clean-up step would be.
     let _one_at_a_time = ctx.host_stage.lock().unwrap();
-    let line = util::command_line(&post, run.secrets);
     let log_file = std::fs::OpenOptions::new().append(true).open(log)?;
-    post.stdout(log_file.try_clone()?).stderr(log_file);
-    let status = post
-        .status()
-        .with_context(|| format!("starting the post-build command `{line}`"))?;
+    let ran = run_host(run, &mut post, "post-build", &log_file, log);
     match built {
-        Ok(_) if !status.success() => {
-            bail!("the post-build command `{line}` failed ({status}); its output is in {log}")
-        }
+        Ok(_) => ran.and(built),
         built => built,
     }
+}
+
+/// A host command of the run, its output to the build's log.
+fn run_host(
+    run: &Runner,
+    cmd: &mut Command,
+    what: &str,
+    log_file: &File,
+    log: &Utf8Path,
+) -> Result<()> {
+    let line = util::command_line(cmd, run.secrets);
+    cmd.stdout(log_file.try_clone()?)
+        .stderr(log_file.try_clone()?);
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting the {what} command `{line}`"))?;
+    if !status.success() {
+        bail!("the {what} command `{line}` failed ({status}); its output is in {log}");
+    }
+    Ok(())
 }
 
 /// Where the headers of interpreter `dir` of the target's image are kept
@@ -735,15 +746,7 @@ fn build_and_land(
         // The host command rewrites shared host files: one at a time, each
         // followed by its own copy of the inputs.
         let _one_at_a_time = ctx.host_stage.lock().unwrap();
-        let line = util::command_line(&pre, run.secrets);
-        pre.stdout(log_file.try_clone()?)
-            .stderr(log_file.try_clone()?);
-        let status = pre
-            .status()
-            .with_context(|| format!("starting the pre-build command `{line}`"))?;
-        if !status.success() {
-            bail!("the pre-build command `{line}` failed ({status}); its output is in {log}");
-        }
+        run_host(run, &mut pre, "pre-build", &log_file, log)?;
         sources = format!("{SRC}-{}", b.dir);
         c.read(&["mkdir", "-p", &sources])?;
         copy_inputs(plan, c, &sources)?;

@@ -257,22 +257,24 @@ impl Invariants {
             Vec::<String>::new(),
             "a container of ours outlived the command"
         );
-        // The pip cache volume is meant to stay; anything else of ours is not.
+        // Volumes of ours: only caches may stay.
         let volumes = sh(
             "docker",
             &[
                 "volume",
                 "ls",
-                "--quiet",
                 "--filter",
                 &format!("label={LABEL}"),
+                "--format",
+                &format!("{{{{.Name}}}}\t{{{{.Label \"{LABEL}\"}}}}"),
             ],
         )
         .ok();
+        // Caches (pip's, ccache's) are meant to outlive a run.
         let left: Vec<&str> = volumes
             .stdout
             .lines()
-            .filter(|v| *v != "xtask-wheels-pip-cache")
+            .filter(|v| !v.ends_with("\tcache"))
             .collect();
         assert!(left.is_empty(), "volumes of ours were left: {left:?}");
         assert_eq!(snapshot(&root()), self.tree, "the source tree changed");
@@ -824,4 +826,34 @@ pub fn install_and_run(image: &str, platform: &str, dir: &str, wheel: &Path, cod
     .stdin(std::fs::File::open(wheel).unwrap());
     let run: Run = cmd.output().unwrap().into();
     run.ok()
+}
+
+/// `cargo xtask --config CONFIG wheels --standin --arch x86_64 ARGS...`.
+pub fn wheels_x86(config: &str, args: &[&str]) -> Run {
+    let mut all = vec![
+        "--config",
+        config,
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+    ];
+    all.extend_from_slice(args);
+    xtask(&all)
+}
+
+/// `sha256sum -c SHA256SUMS` in `out` passes.
+#[track_caller]
+pub fn assert_sums_check(out: &Path) {
+    let check = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(out)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
