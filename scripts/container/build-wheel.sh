@@ -117,11 +117,15 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     rm -rf "$tests"
     mkdir -p "$tests/cwd"
     step "test: a virtual environment with $repaired_name"
-    "$python" -m venv "$tests/venv" || fail "could not make a virtual environment for the tests"
+    # Without pip of its own (ensurepip takes minutes under emulation): the
+    # build interpreter's pip installs into it.
+    "$python" -m venv --without-pip "$tests/venv" || fail "could not make a virtual environment for the tests"
+    printf '#!/bin/sh\nexec %q -m pip --python %q "$@"\n' "$python" "$tests/venv/bin/python" >"$tests/venv/bin/pip"
+    chmod +x "$tests/venv/bin/pip"
     mapfile -t requires <<<"${XTASK_TEST_REQUIRES:-}"
     install=("${repaired[0]}")
     for r in "${requires[@]}"; do [ -z "$r" ] || install+=("$r"); done
-    "$tests/venv/bin/python" -m pip install --quiet "${install[@]}" \
+    "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \
         || fail "installing the wheel and the test requirements failed (see pip's message above)"
     mapfile -t sources_to_copy <<<"${XTASK_TEST_SOURCES:-}"
     for s in "${sources_to_copy[@]}"; do
