@@ -109,8 +109,11 @@ def main():
     failed = False
     for path in sys.argv[1:]:
         name = os.path.basename(path)
-        with zipfile.ZipFile(path) as zf:
-            problem = record_problem(zf) or tag_problem(zf, name)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                problem = record_problem(zf) or tag_problem(zf, name)
+        except Exception as e:  # a damaged zip fails in many ways (BadZipFile, zlib.error, ...)
+            problem = "it is not a readable wheel (%s: %s)" % (type(e).__name__, e)
         plats = name[: -len(".whl")].split("-")[-1].split(".")
         # A pure-Python wheel has no platform for auditwheel to judge.
         if not problem and plats != ["any"]:

@@ -156,7 +156,10 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     // The failing test is named in what the summary shows of the log.
     assert_has(&run.stdout, "FAILED");
     assert_has(&run.stdout, "test_not_on_pypy");
-    let wheels = wheels_in(&out);
+    let wheels: Vec<String> = wheels_in(&out)
+        .into_iter()
+        .filter(|w| !w.starts_with("earlier-"))
+        .collect();
     assert_eq!(wheels.len(), cps.len(), "{wheels:?}");
     assert!(
         !wheels.iter().any(|w| w.contains(&format!("-{}-", pp()))),
@@ -184,20 +187,14 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     );
     inv.check();
 
-    // --no-test builds both; test-skip skips the failing one.
+    // --no-test builds all of them; test-skip skips the failing one.
     let out2 = dir.path().join("out2");
     let run = wheels_x86(
         config.to_str().unwrap(),
         &["--py", "all", "--no-test", "--out", out2.to_str().unwrap()],
     )
     .ok();
-    assert_eq!(
-        wheels_in(&out2)
-            .iter()
-            .filter(|w| w.ends_with(".whl"))
-            .count(),
-        2
-    );
+    assert_eq!(wheels_in(&out2).len(), offered("x86_64").len());
     assert!(run.stdout.contains("not run"), "{}", run.stdout);
     std::fs::write(
         &config,
