@@ -265,20 +265,7 @@ fn sums_stay_consistent_after_ctrl_c() {
 
 /// A copy of the demo in a folder of its own, so that its sources can change.
 fn demo_copy(dir: &Path) -> PathBuf {
-    let tree = dir.join("tree");
-    std::fs::create_dir_all(tree.join("demo")).unwrap();
-    for from in ["demo/python", "demo/native"] {
-        sh(
-            "cp",
-            &[
-                "-a",
-                root().join(from).to_str().unwrap(),
-                tree.join("demo").to_str().unwrap(),
-            ],
-        )
-        .ok();
-    }
-    std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
+    demo_tree(&dir.join("tree"));
     let config = dir.join("demo.toml");
     std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\nout = \"out\"\n").unwrap();
     config

@@ -571,20 +571,7 @@ pub struct UserCheckout {
 impl UserCheckout {
     pub fn new(user: &str, extra_config: &str) -> UserCheckout {
         let dir = TempDir::new("user");
-        let tree = dir.path().join("tree");
-        std::fs::create_dir_all(tree.join("demo")).unwrap();
-        for from in ["demo/python", "demo/native"] {
-            sh(
-                "cp",
-                &[
-                    "-a",
-                    root().join(from).to_str().unwrap(),
-                    tree.join("demo").to_str().unwrap(),
-                ],
-            )
-            .ok();
-        }
-        std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
+        demo_tree(&dir.path().join("tree"));
         let config = dir.path().join("wheels.toml");
         std::fs::write(
             &config,
@@ -856,4 +843,22 @@ pub fn assert_sums_check(out: &Path) {
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// The demo's inputs (demo/python, demo/native, README.md) copied into `tree`,
+/// laid out as in this repository.
+pub fn demo_tree(tree: &Path) {
+    std::fs::create_dir_all(tree.join("demo")).unwrap();
+    for from in ["demo/python", "demo/native"] {
+        sh(
+            "cp",
+            &[
+                "-a",
+                root().join(from).to_str().unwrap(),
+                tree.join("demo").to_str().unwrap(),
+            ],
+        )
+        .ok();
+    }
+    std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
 }
