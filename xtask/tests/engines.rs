@@ -63,6 +63,29 @@ fn podman_containers(user: Option<&str>) -> Vec<String> {
     run.stdout.lines().map(String::from).collect()
 }
 
+/// A tag of `image` on the local daemon only, named for this process and
+/// removed when dropped.
+struct LocalTag(String);
+
+impl LocalTag {
+    fn new(image: &str) -> LocalTag {
+        let tag = format!("xtask-local-only:{}", std::process::id());
+        sh("docker", &["tag", image, &tag]).ok();
+        let remote = sh(
+            "docker",
+            &["--host", REMOTE_SOCKET, "image", "inspect", &tag],
+        );
+        assert_ne!(remote.status, 0, "{tag} is on the second engine too");
+        LocalTag(tag)
+    }
+}
+
+impl Drop for LocalTag {
+    fn drop(&mut self) {
+        let _ = sh("docker", &["rmi", &self.0]);
+    }
+}
+
 /// A config with x86_64 on the local daemon and aarch64 on `aarch64_engine`,
 /// whose image exists only on the second daemon.
 fn two_engine_config(dir: &Path, aarch64_engine: &str) -> String {
@@ -164,6 +187,8 @@ fn an_unreachable_engine_is_named_and_nothing_is_left() {
     assert_only_earlier(&out, &earlier);
 
     // An image that is on another engine: the error says which lacks it and how to move it.
+    // The tag is made here, so the second engine cannot have it from an earlier run.
+    let local = LocalTag::new("xtask-standin:aarch64");
     let mut cmd = xtask_cmd(&[
         "--config",
         &config,
@@ -173,18 +198,24 @@ fn an_unreachable_engine_is_named_and_nothing_is_left() {
         "--arch",
         "aarch64",
         "--image",
-        "xtask-standin:aarch64",
+        &local.0,
         "--out",
     ]);
     cmd.arg(&out);
     let run = Run::from(with_ssh(cmd).output().unwrap()).fails(1);
     assert_has(
         run.error_line(),
-        &format!("image `xtask-standin:aarch64` is on docker but not on the aarch64 engine docker --host {REMOTE}: copy it with `"),
+        &format!(
+            "image `{}` is on docker but not on the aarch64 engine docker --host {REMOTE}: copy it with `",
+            local.0
+        ),
     );
     assert_has(
         run.error_line(),
-        &format!("save xtask-standin:aarch64 | /usr/local/bin/docker --host {REMOTE} load`"),
+        &format!(
+            "save {} | /usr/local/bin/docker --host {REMOTE} load`",
+            local.0
+        ),
     );
     inv.check();
     assert_only_earlier(&out, &earlier);
