@@ -11,8 +11,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::engine::{Engine, EngineSpec};
+use crate::flags::{self, BenchCase};
 use crate::platform::{Arch, PythonTag};
-use crate::{flags, standin, util};
+use crate::{standin, util};
 
 /// The cibuildwheel the bench measures against, installed under target/bench.
 const CIBUILDWHEEL: &str = "4.3.5";
@@ -154,13 +155,27 @@ impl flags::Bench {
                 vec![cp.clone()],
             ),
         ];
-        if self.heavy_arm {
+        if self.heavy_arm || !self.case.is_empty() {
             cases.push(case(
                 Package::Heavy,
                 &format!("aarch64 (emulated), {}", arm_cp.0),
                 vec![Arch::Aarch64],
                 vec![arm_cp.clone()],
             ));
+        }
+        // In the order of flags::BenchCase.
+        if !self.case.is_empty() {
+            let all = [
+                BenchCase::DemoOne,
+                BenchCase::DemoAll,
+                BenchCase::HeavyOne,
+                BenchCase::HeavyAll,
+                BenchCase::DemoArm,
+                BenchCase::DemoBoth,
+                BenchCase::HeavyArm,
+            ];
+            let mut keep = all.iter().map(|c| self.case.contains(c));
+            cases.retain(|_| keep.next().unwrap_or(false));
         }
         let ways = [
             Way::Baseline,
@@ -173,8 +188,17 @@ impl flags::Bench {
         writeln!(report, "# Benchmarks\n")?;
         writeln!(
             report,
-            "Written by `cargo xtask bench --reps {reps}{}` on {}.\n",
+            "Written by `cargo xtask bench --reps {reps}{}{}` on {}.\n",
             if self.heavy_arm { " --heavy-arm" } else { "" },
+            self.case
+                .iter()
+                .map(|c| format!(
+                    " --case {}",
+                    clap::ValueEnum::to_possible_value(c)
+                        .expect("a value")
+                        .get_name()
+                ))
+                .collect::<String>(),
             machine(sh)
         )?;
         writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately, so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`); the test step is measured below. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files)?;
@@ -254,18 +278,55 @@ impl flags::Bench {
             }
         }
 
-        trust_rows(&mut report, &xtask, &work, reps, &cp.0, &x86_all, &arm_cp.0)?;
-        ccache_rows(&mut report, sh, &engine, &xtask, &work, &cp.0, &arm_cp.0)?;
+        if self.case.is_empty() {
+            self.other_tables(
+                &mut report,
+                sh,
+                &engine,
+                &xtask,
+                &work,
+                &cp.0,
+                &x86_all,
+                &arm_cp.0,
+            )?;
+        }
+        let file = self
+            .report
+            .clone()
+            .unwrap_or_else(|| util::project_root().join("BENCHMARKS.md"));
+        std::fs::write(&file, &report).with_context(|| format!("writing {file}"))?;
+        print!("{report}");
+        eprintln!("written to {file}");
+        Ok(())
+    }
+
+    /// Everything after the main table: the test step, verify, ccache, engines,
+    /// the up-to-date steps and the xtask itself.
+    #[allow(clippy::too_many_arguments)]
+    fn other_tables(
+        &self,
+        report: &mut String,
+        sh: &Shell,
+        engine: &Engine,
+        xtask: &Utf8Path,
+        work: &Utf8Path,
+        cp: &str,
+        x86_all: &[(String, String)],
+        arm_cp: &str,
+    ) -> Result<()> {
+        let reps = self.reps.get();
+        trust_rows(report, xtask, work, reps, cp, x86_all, arm_cp)?;
+        ccache_rows(report, sh, engine, xtask, work, cp, arm_cp)?;
 
         if let (Some(ssh), Some(socket)) = (&self.ssh_engine, &self.socket_engine) {
-            engine_rows(&mut report, &xtask, &work, reps, ssh, socket, &cp.0)?;
+            engine_rows(report, xtask, work, reps, ssh, socket, cp)?;
         }
 
         writeln!(
             report,
             "| up-to-date step | median | images rebuilt |\n|---|---:|---|"
         )?;
-        let config = bench_config(&work)?;
+        let config = bench_config(work)?;
         let config_arg = config.as_str();
         let warm: [(&str, Vec<&str>); 2] = [
             ("`prep`", vec!["--config", config_arg, "prep"]),
@@ -289,7 +350,7 @@ impl flags::Bench {
         }
 
         writeln!(report, "\n| the xtask itself | median |\n|---|---:|")?;
-        let cold = cold_build(&work, reps)?;
+        let cold = cold_build(work, reps)?;
         writeln!(
             report,
             "| cold `cargo build -p xtask` (fresh target folder, crates downloaded) | {} |",
@@ -311,10 +372,6 @@ impl flags::Bench {
             secs(median(&t))
         )?;
 
-        let file = util::project_root().join("BENCHMARKS.md");
-        std::fs::write(&file, &report).with_context(|| format!("writing {file}"))?;
-        print!("{report}");
-        eprintln!("written to {file}");
         Ok(())
     }
 }

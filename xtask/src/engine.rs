@@ -174,15 +174,25 @@ impl Engine {
     /// Under `--dry-run` nothing is asked of the daemon, and an engine that is
     /// not installed is named by its client in the printed commands.
     pub fn ready(sh: &Shell, dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
+        Ok(Engine::answering(sh, dry_run, spec)?.0)
+    }
+
+    /// As `ready`, with what the daemon said of itself (None under `--dry-run`).
+    pub fn answering(
+        sh: &Shell,
+        dry_run: bool,
+        spec: &EngineSpec,
+    ) -> Result<(Engine, Option<Server>)> {
         if dry_run {
-            return Ok(Engine::from_spec(spec).unwrap_or_else(|_| Engine {
+            let engine = Engine::from_spec(spec).unwrap_or_else(|_| Engine {
                 program: spec.client().unwrap_or("docker").into(),
                 endpoint: spec.endpoint(),
-            }));
+            });
+            return Ok((engine, None));
         }
         let engine = Engine::from_spec(spec)?;
-        engine.server(sh)?;
-        Ok(engine)
+        let server = engine.server(sh)?;
+        Ok((engine, Some(server)))
     }
 
     /// The client, with the options that pick this engine's daemon.
@@ -620,13 +630,15 @@ pub struct Container {
 }
 
 impl Container {
-    /// The `docker run` line of a long-lived build container; `volumes` are
-    /// `name:/path` mounts, `extra` the user's own create arguments.
+    /// The `docker run` line of a long-lived build container; `workdir` is
+    /// made by the engine, `volumes` are `name:/path` mounts, `extra` the
+    /// user's own create arguments.
     pub fn run_args(
         name: &str,
         run_id: &str,
         image: &str,
         arch: Arch,
+        workdir: &str,
         volumes: &[String],
         extra: &[String],
     ) -> Vec<String> {
@@ -645,7 +657,7 @@ impl Container {
             "--entrypoint",
             "",
             "--workdir",
-            "/",
+            workdir,
         ]
         .map(str::to_string)
         .to_vec();
@@ -667,6 +679,7 @@ impl Container {
         run_id: &str,
         image: &str,
         arch: Arch,
+        workdir: &str,
         volumes: &[String],
         extra: &[String],
     ) -> Result<Container> {
@@ -676,7 +689,7 @@ impl Container {
         });
         let mut cmd = engine.command();
         cmd.args(Container::run_args(
-            &name, run_id, image, arch, volumes, extra,
+            &name, run_id, image, arch, workdir, volumes, extra,
         ))
         .stdout(Stdio::null());
         run.run_captured(cmd).map_err(|e| {
@@ -756,7 +769,7 @@ mod tests {
     #[test]
     fn container_run_line() {
         assert_eq!(
-            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
+            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, "/", &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
             "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
              --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest sleep infinity"
         );

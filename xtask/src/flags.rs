@@ -306,6 +306,34 @@ pub struct Bench {
     /// The same daemon as --ssh-engine, by its local socket (unix:///path)
     #[arg(long, value_name = "URL", requires = "ssh_engine")]
     pub socket_engine: Option<String>,
+
+    /// Only these cases of the main table, and none of the other tables: a
+    /// quick side-by-side check; repeatable
+    #[arg(long, value_enum)]
+    pub case: Vec<BenchCase>,
+
+    /// Where the report goes [default: BENCHMARKS.md]
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<Utf8PathBuf>,
+}
+
+/// A case of the bench's main table: the package, then the builds.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchCase {
+    /// The demo, x86_64, one CPython
+    DemoOne,
+    /// The demo, x86_64, every interpreter of the image
+    DemoAll,
+    /// The heavy package, x86_64, one CPython
+    HeavyOne,
+    /// The heavy package, x86_64, every interpreter of the image
+    HeavyAll,
+    /// The demo, aarch64 (emulated), one CPython
+    DemoArm,
+    /// The demo, both arches, one CPython
+    DemoBoth,
+    /// The heavy package, aarch64 (emulated), one CPython
+    HeavyArm,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

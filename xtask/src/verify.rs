@@ -226,6 +226,7 @@ fn in_container(
         &run_id,
         &image,
         arch,
+        "/",
         &[],
         &config.container_args,
     )?;

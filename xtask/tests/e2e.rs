@@ -457,9 +457,9 @@ fn dry_run_starts_nothing_and_writes_nothing() {
     );
     assert_has(
         &run.stdout,
-        &format!("bash /xtask/bin/build-wheel.sh {0}-{0} manylinux_2_41_x86_64 /xtask/src demo/python 1 fail", cp()),
+        &format!("sh -c 'bash /xtask/bin/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"/xtask/out/$1\" .' sh {0}-{0} manylinux_2_41_x86_64 /xtask/src demo/python 1 fail", cp()),
     );
-    assert_has(&run.stdout, &format!("build-wheel.sh {}-pypy", pp()));
+    assert_has(&run.stdout, &format!("' sh {}-pypy", pp()));
     assert!(
         run.stdout.contains("--env 'NOTE=a b $(id)'"),
         "values must be quoted for pasting:\n{}",

@@ -35,14 +35,20 @@ impl Provenance {
                 .filter(|o| o.status.success())
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         };
-        let Some(last) = git(&["log", "-1", "--format=%H %ct"]) else {
+        // Both asked at once: each git start is tens of milliseconds.
+        let (last, status) = std::thread::scope(|s| {
+            let status = s.spawn(|| git(&["status", "--porcelain", "--", "."]));
+            let last = git(&["log", "-1", "--format=%H %ct"]);
+            (last, status.join().expect("the git thread panicked"))
+        });
+        let Some(last) = last else {
             return Provenance::default();
         };
         let (commit, time) = last.split_once(' ').unwrap_or((&last, ""));
         Provenance {
             commit: Some(commit.to_string()),
             commit_time: Some(time.to_string()).filter(|t| !t.is_empty()),
-            dirty: git(&["status", "--porcelain", "--", "."]).is_some_and(|s| !s.is_empty()),
+            dirty: status.is_some_and(|s| !s.is_empty()),
         }
     }
 }

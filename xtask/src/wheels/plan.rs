@@ -8,7 +8,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
 use super::package::{adopt_cibuildwheel, RequiresPython};
-use super::{BIN, CCACHE_DIR, INPUTS, PIP_CACHE_VOLUME};
+use super::{BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
 use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, Selection};
@@ -383,11 +383,15 @@ impl Plan {
         volumes
     }
 
-    /// The arguments of the in-container build script for one interpreter.
+    /// The command that builds one interpreter's wheel in the container:
+    /// the build script, all it prints on stderr (the log), then the wheel
+    /// as a tar stream on stdout, which the host unpacks (no `cp` after).
     pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
         vec![
-            "bash".into(),
-            format!("{BIN}/build-wheel.sh"),
+            "sh".into(),
+            "-c".into(),
+            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"{OUT}/$1\" ."),
+            "sh".into(),
             dir.into(),
             plat.into(),
             sources.into(),
@@ -865,7 +869,7 @@ mod tests {
         assert_eq!(
             p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
                 .join(" "),
-            "bash /xtask/bin/build-wheel.sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
+            "sh -c bash /xtask/bin/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"/xtask/out/$1\" . sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
         );
         let skip = plan(&root, &["--pure-wheel", "skip"]).unwrap();
         assert!(skip

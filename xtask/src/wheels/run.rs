@@ -17,8 +17,7 @@ use super::plan::ccache_volume;
 use super::progress::{Line, Progress};
 use super::report::{json_summary, print_summary, Done, Outcome};
 use super::{
-    container_scripts, parse_setup, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
-    SRC,
+    container_scripts, parse_setup, Plan, BIN, CCACHE_DIR, INPUTS, PIP_CACHE_VOLUME, SETUP, SRC,
 };
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
@@ -53,11 +52,11 @@ pub(super) fn resolve_target(
     arch: Arch,
 ) -> Result<Target> {
     let spec = config.engine(arch);
-    let engine = Engine::ready(sh, run.dry_run, spec).with_context(|| format!("{arch} builds"))?;
-    let native = if run.dry_run {
-        engine.is_local() && Some(arch) == Arch::host()
-    } else {
-        engine.server(sh)?.native(arch)
+    let (engine, server) =
+        Engine::answering(sh, run.dry_run, spec).with_context(|| format!("{arch} builds"))?;
+    let native = match &server {
+        Some(server) => server.native(arch),
+        None => engine.is_local() && Some(arch) == Arch::host(),
     };
     let image = if plan.standin {
         standin::ensure(sh, &engine, run, arch)?
@@ -208,6 +207,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             "RUN",
             &t.image,
             t.arch,
+            SRC,
             &plan.volumes(t.arch, &t.image_id),
             &plan.container_args,
         ));
@@ -254,9 +254,11 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             let args = plan.script_args(&dir, &t.plat, &sources);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
-            println!("{}", util::command_line(&exec, secrets));
-            let wheel = format!("{name}:{OUT}/{dir}/.");
-            println!("{}", q(&t.engine.cp(&wheel, plan.out.as_str())));
+            println!(
+                "{} | {}",
+                util::command_line(&exec, secrets),
+                q(&untar(plan.out.as_str()))
+            );
             if let Some(post) = hook(&plan.post_build) {
                 let root = util::shell_quote(plan.root.as_str());
                 println!("(cd {root} && {})", q(&post));
@@ -287,11 +289,26 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         run_id,
         &t.image,
         t.arch,
+        SRC,
         &plan.volumes(t.arch, &t.image_id),
         &plan.container_args,
     )
     .with_context(|| format!("{} builds on {}", t.arch, t.engine.describe()))?;
-    let offered = c.read(&["sh", "-c", SETUP]).map_err(|_| {
+    // The engine made SRC (the container's workdir) and so /xtask: the
+    // interpreters are listed while the scripts and the inputs go in.
+    let (offered, scripts, inputs) = std::thread::scope(|s| {
+        let scripts = s.spawn(|| c.copy_in(run, &container_scripts(), BIN));
+        let inputs = s.spawn(|| match plan.pre_build.is_empty() {
+            true => copy_inputs(plan, &c, SRC),
+            false => Ok(()),
+        });
+        let offered = c.read(&["sh", "-c", SETUP]);
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+            h.join().expect("a copy thread panicked")
+        };
+        (offered, join(scripts), join(inputs))
+    });
+    let offered = offered.map_err(|_| {
         usage(format!(
             "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
             t.image,
@@ -327,10 +344,8 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
             )));
         }
     }
-    c.copy_in(run, &container_scripts(), BIN)?;
-    if plan.pre_build.is_empty() {
-        copy_inputs(plan, &c, SRC)?;
-    }
+    scripts?;
+    inputs?;
     copy_input_dirs(run, plan, &c)?;
     Ok((c, chosen, auditwheel))
 }
@@ -534,7 +549,9 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     // What ccache saved, per arch: the counters' change over this run.
     let mut notes = Vec::new();
     for ((c, before), t) in containers.iter().zip(&ccache_before).zip(targets) {
-        if let (Some((h0, m0)), Some((h1, m1))) = (before, ccache_counts(&c.container)) {
+        // Asked again only where it was asked before (with --ccache).
+        let Some((h0, m0)) = before else { continue };
+        if let Some((h1, m1)) = ccache_counts(&c.container) {
             let (hits, all) = (h1 - h0, h1 - h0 + m1 - m0);
             let rate = (hits * 100).checked_div(all).unwrap_or(0);
             notes.push(format!(
@@ -762,18 +779,33 @@ fn build_and_land(
         .chain(plan.before_build_env(&b.dir))
         .chain(test_env.clone())
         .collect();
+    // The wheel arrives in a hidden folder of the output folder, removed
+    // unless the wheel lands.
+    let stage = plan
+        .out
+        .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
+    let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
+    std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
     let mut exec = c.exec(&env, run.secrets, &args);
-    // One pipe for both streams, read here: each line goes to the log and to
-    // the display (its phase, its last line, and all of it with --verbose).
+    // The build's stderr, read here: each line goes to the log and to the
+    // display (its phase, its last line, and all of it with --verbose). Its
+    // stdout is the wheel, unpacked by tar as it comes.
     let (reader, writer) = std::io::pipe().context("making a pipe for the build's output")?;
     exec.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
+        .stdout(Stdio::piped())
         .stderr(writer);
     use std::io::{BufRead, Write};
     writeln!(log_file, "$ {}", util::command_line(&exec, run.secrets))?;
     let mut child = exec.spawn().context("running the build in the container")?;
     // The pipe ends when the child's copies of it close, not ours.
     drop(exec);
+    let wheel_stream = child.stdout.take().expect("piped");
+    let unpack = untar(stage.as_str())
+        .stdin(wheel_stream)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting tar to unpack the wheel (is it installed?)")?;
     let mut reader = std::io::BufReader::new(reader);
     let mut buf = Vec::new();
     while reader.read_until(b'\n', &mut buf)? > 0 {
@@ -784,6 +816,7 @@ fn build_and_land(
     let status = child
         .wait()
         .context("waiting for the build in the container")?;
+    let unpacked = unpack.wait_with_output()?;
     // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
     if status.code() == Some(3) {
         return Ok(None);
@@ -794,14 +827,12 @@ fn build_and_land(
             last_error(log).unwrap_or_else(|| format!("the build exited with {status}"))
         );
     }
-
-    let stage = plan
-        .out
-        .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
-    let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
-    std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
-    c.copy_out(run, &format!("{OUT}/{}/.", b.dir), &stage)
-        .context("copying the wheel out of the container")?;
+    if !unpacked.status.success() {
+        bail!(
+            "unpacking the wheel from the container into {stage} failed: {}",
+            String::from_utf8_lossy(&unpacked.stderr).trim()
+        );
+    }
     let mut wheels = Vec::new();
     for entry in stage.read_dir_utf8()? {
         let entry = entry?;
@@ -851,6 +882,19 @@ fn build_and_land(
     };
     let dest = landing::land(&plan.out, wheel, &entry)?;
     Ok(Some((dest, entry.test)))
+}
+
+/// Unpacks a tar stream on stdin into `dir`; the files belong to the caller.
+fn untar(dir: &str) -> Command {
+    let mut cmd = Command::new("tar");
+    cmd.args([
+        "--extract",
+        "--no-same-owner",
+        "--file=-",
+        "--directory",
+        dir,
+    ]);
+    cmd
 }
 
 /// The line of a failed build's log that says what broke: the build script's
