@@ -630,15 +630,13 @@ pub struct Container {
 }
 
 impl Container {
-    /// The `docker run` line of a long-lived build container; `workdir` is
-    /// made by the engine, `volumes` are `name:/path` mounts, `extra` the
-    /// user's own create arguments.
+    /// The `docker run` line of a long-lived build container; `volumes` are
+    /// `name:/path` mounts, `extra` the user's own create arguments.
     pub fn run_args(
         name: &str,
         run_id: &str,
         image: &str,
         arch: Arch,
-        workdir: &str,
         volumes: &[String],
         extra: &[String],
     ) -> Vec<String> {
@@ -657,7 +655,7 @@ impl Container {
             "--entrypoint",
             "",
             "--workdir",
-            workdir,
+            "/",
         ]
         .map(str::to_string)
         .to_vec();
@@ -679,7 +677,6 @@ impl Container {
         run_id: &str,
         image: &str,
         arch: Arch,
-        workdir: &str,
         volumes: &[String],
         extra: &[String],
     ) -> Result<Container> {
@@ -689,7 +686,7 @@ impl Container {
         });
         let mut cmd = engine.command();
         cmd.args(Container::run_args(
-            &name, run_id, image, arch, workdir, volumes, extra,
+            &name, run_id, image, arch, volumes, extra,
         ))
         .stdout(Stdio::null());
         run.run_captured(cmd).map_err(|e| {
@@ -769,7 +766,7 @@ mod tests {
     #[test]
     fn container_run_line() {
         assert_eq!(
-            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, "/", &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
+            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
             "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
              --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest sleep infinity"
         );

@@ -226,7 +226,6 @@ fn in_container(
         &run_id,
         &image,
         arch,
-        "/",
         &[],
         &config.container_args,
     )?;

@@ -2,10 +2,10 @@
 //! once, one work folder per interpreter, builds run side by side, and only
 //! repaired, checked wheels renamed into the output folder.
 //!
-//! Nothing is bind-mounted: inputs go in and wheels come out with `docker cp`,
-//! so the user's tree is never written by the container, the wheels belong to
-//! the caller, and a remote engine works the same.
-
+//! Nothing is bind-mounted: inputs go in as a tar stream on the stdin of the
+//! exec that readies the container, and each wheel comes out as a tar stream
+//! on its build's stdout, so the user's tree is never written by the
+//! container, the wheels belong to the caller, and a remote engine works the same.
 //!
 //! `plan` decides and validates everything before anything starts; `run`
 //! starts the containers and schedules the builds; `report` says what happened.
@@ -17,7 +17,7 @@ mod progress;
 mod report;
 mod run;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
@@ -28,12 +28,25 @@ use crate::util::{self, Runner};
 pub use plan::Plan;
 use run::{execute, print_dry_run, resolve_target};
 
-/// What runs in a new build container before anything else: list the
-/// interpreters, make the folders, and find auditwheel's version (for the
-/// manifest) by its dist-info folder, as starting Python costs a second
-/// under emulation. One exec for all, for the same reason.
-const SETUP: &str = "ls -1 /opt/python && mkdir -p /xtask/src /xtask/out && \
-    { a=$(readlink -f \"$(command -v auditwheel)\") && ls -d \"${a%/bin/*}\"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }";
+/// What readies a new build container, in one exec (each costs a round
+/// trip, and starting Python a second under emulation): list the
+/// interpreters (exit 42 when there is no /opt/python), make the folders,
+/// write the scripts given as arguments (pairs of a path under /xtask/bin and
+/// its text), unpack the inputs from stdin when the first argument is 1, and
+/// find auditwheel's version (for the manifest) by its dist-info folder.
+const SETUP: &str = r#"ls -1 /opt/python || exit 42
+mkdir -p /xtask/src /xtask/out /xtask/bin || exit 1
+unpack=$1; shift
+while [ $# -gt 1 ]; do
+  case $1 in */*) mkdir -p "/xtask/bin/${1%/*}" || exit 1 ;; esac
+  printf '%s' "$2" >"/xtask/bin/$1" || exit 1
+  shift 2
+done
+if [ "$unpack" = 1 ]; then tar -x -o -f - -C /xtask/src || exit 1; fi
+{ a=$(readlink -f "$(command -v auditwheel)") && ls -d "${a%/bin/*}"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }"#;
+
+/// SETUP's exit status when the image has no /opt/python.
+const NO_OPT_PYTHON: i32 = 42;
 
 /// The interpreter folders and auditwheel's version, from SETUP's output.
 fn parse_setup(output: &str) -> (Vec<String>, String) {
@@ -57,6 +70,33 @@ fn parse_setup(output: &str) -> (Vec<String>, String) {
 /// The scripts that run inside the build containers.
 fn container_scripts() -> Utf8PathBuf {
     util::project_root().join("scripts/container")
+}
+
+/// The scripts' paths under `dir` and their text, for SETUP's arguments.
+fn script_files(dir: &Utf8Path) -> Result<Vec<(String, String)>> {
+    fn walk(base: &Utf8Path, dir: &Utf8Path, out: &mut Vec<(String, String)>) -> Result<()> {
+        for entry in dir
+            .read_dir_utf8()
+            .with_context(|| format!("reading {dir}"))?
+        {
+            let path = entry?.into_path();
+            if path.is_dir() {
+                if path.file_name() != Some("__pycache__") {
+                    walk(base, &path, out)?;
+                }
+            } else {
+                let text =
+                    std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+                let rel = path.strip_prefix(base).expect("below base").to_string();
+                out.push((rel, text));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 /// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken

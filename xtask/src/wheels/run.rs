@@ -17,7 +17,8 @@ use super::plan::ccache_volume;
 use super::progress::{Line, Progress};
 use super::report::{json_summary, print_summary, Done, Outcome};
 use super::{
-    container_scripts, parse_setup, Plan, BIN, CCACHE_DIR, INPUTS, PIP_CACHE_VOLUME, SETUP, SRC,
+    container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
+    PIP_CACHE_VOLUME, SETUP, SRC,
 };
 use crate::config::Config;
 use crate::engine::{exec_command, Container, Engine};
@@ -207,21 +208,30 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             "RUN",
             &t.image,
             t.arch,
-            SRC,
             &plan.volumes(t.arch, &t.image_id),
             &plan.container_args,
         ));
         println!("{}", q(&start));
-        println!("{docker} exec {name} sh -c {}", util::shell_quote(SETUP));
-        let scripts = format!("{}/.", container_scripts());
-        println!("{}", q(&t.engine.cp(&scripts, &format!("{name}:{BIN}"))));
+        // The scripts' texts go as arguments: named here, not printed.
+        let dir = container_scripts();
+        let scripts = script_files(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
+            .collect();
+        let unpack = plan.pre_build.is_empty();
+        let mut setup = t.engine.command();
+        setup
+            .args(["exec", "--interactive", &name])
+            .args(setup_args(unpack, scripts));
+        match unpack {
+            true => println!("{} | {}", q(&plan.tar_command()), q(&setup)),
+            false => println!("{}", q(&setup)),
+        }
         let dirs: Vec<String> = match &plan.selection {
             Selection::All => vec!["<each folder of /opt/python>".into()],
             Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
         };
-        if plan.pre_build.is_empty() {
-            println!("{} | {docker} cp - {name}:{SRC}", q(&plan.tar_command()));
-        }
         for (key, dir) in &plan.input_dirs {
             let dest = format!("{name}:{INPUTS}/{key}");
             println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
@@ -289,32 +299,11 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         run_id,
         &t.image,
         t.arch,
-        SRC,
         &plan.volumes(t.arch, &t.image_id),
         &plan.container_args,
     )
     .with_context(|| format!("{} builds on {}", t.arch, t.engine.describe()))?;
-    // The engine made SRC (the container's workdir) and so /xtask: the
-    // interpreters are listed while the scripts and the inputs go in.
-    let (offered, scripts, inputs) = std::thread::scope(|s| {
-        let scripts = s.spawn(|| c.copy_in(run, &container_scripts(), BIN));
-        let inputs = s.spawn(|| match plan.pre_build.is_empty() {
-            true => copy_inputs(plan, &c, SRC),
-            false => Ok(()),
-        });
-        let offered = c.read(&["sh", "-c", SETUP]);
-        let join = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
-            h.join().expect("a copy thread panicked")
-        };
-        (offered, join(scripts), join(inputs))
-    });
-    let offered = offered.map_err(|_| {
-        usage(format!(
-            "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
-            t.image,
-            t.arch
-        ))
-    })?;
+    let offered = setup(plan, t, &c)?;
     let (offered, auditwheel) = parse_setup(&offered);
     let mut chosen = plan
         .selection
@@ -344,10 +333,68 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
             )));
         }
     }
-    scripts?;
-    inputs?;
     copy_input_dirs(run, plan, &c)?;
     Ok((c, chosen, auditwheel))
+}
+
+/// The arguments of the exec that readies a container: SETUP, whether the
+/// inputs come on stdin, and each script's path and text.
+fn setup_args(unpack: bool, scripts: Vec<(String, String)>) -> Vec<String> {
+    let mut args: Vec<String> = ["sh", "-c", SETUP, "sh", if unpack { "1" } else { "0" }]
+        .map(String::from)
+        .to_vec();
+    for (path, text) in scripts {
+        args.extend([path, text]);
+    }
+    args
+}
+
+/// Readies a new container in one exec (see SETUP): its output, or why the
+/// image cannot build wheels.
+fn setup(plan: &Plan, t: &Target, c: &Container) -> Result<String> {
+    // With a pre-build command each build sends its own inputs.
+    let unpack = plan.pre_build.is_empty();
+    let mut exec = c.engine.command();
+    exec.args(["exec", "--interactive", &c.name])
+        .args(setup_args(unpack, script_files(&container_scripts())?));
+    let mut tar = None;
+    if unpack {
+        let mut child = plan
+            .tar_command()
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting tar (is it installed?)")?;
+        exec.stdin(child.stdout.take().expect("piped"));
+        tar = Some(child);
+    } else {
+        exec.stdin(Stdio::null());
+    }
+    let out = exec.output().context("readying the container")?;
+    // The exec holds the pipe no more: tar ends, by itself or by SIGPIPE.
+    drop(exec);
+    let tar_status = tar.map(|mut t| t.wait()).transpose()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => {}
+        Some(NO_OPT_PYTHON) => {
+            return Err(usage(format!(
+                "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
+                t.image, t.arch
+            )))
+        }
+        _ => bail!(
+            "readying the container (the scripts and the inputs) failed ({}): {}",
+            out.status,
+            stderr.trim()
+        ),
+    }
+    if let Some(status) = tar_status.filter(|s| !s.success()) {
+        bail!(
+            "tar could not read the inputs under {} ({status}): see its message above",
+            plan.root
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The folders outside the root, once per container, each to the path its variable holds.
