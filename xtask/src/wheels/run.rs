@@ -875,10 +875,15 @@ fn build_and_land(
         );
     }
     if !unpacked.status.success() {
-        bail!(
-            "unpacking the wheel from the container into {stage} failed: {}",
-            String::from_utf8_lossy(&unpacked.stderr).trim()
-        );
+        let why = String::from_utf8_lossy(&unpacked.stderr);
+        let why = why.lines().next().unwrap_or("").trim();
+        // tar's word for a short write: the file system is full (or a quota is).
+        let full = if why.to_lowercase().contains("wrote only") {
+            "no space left on device (or over quota) where the wheels go: free some space there, or choose another --out; "
+        } else {
+            ""
+        };
+        bail!("unpacking the wheel from the container into {stage} failed: {full}{why}");
     }
     let mut wheels = Vec::new();
     for entry in stage.read_dir_utf8()? {
