@@ -457,7 +457,7 @@ fn dry_run_starts_nothing_and_writes_nothing() {
     );
     assert_has(
         &run.stdout,
-        &format!("sh -c 'bash /xtask/bin/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"/xtask/out/$1\" .' sh {0}-{0} manylinux_2_41_x86_64 /xtask/src demo/python 1 fail", cp()),
+        &format!("sh -c 'bash /xtask/bin/build-wheel.sh \"$@\" >&2 && cd \"/xtask/out/$1\" && exec tar -c -h -- *.whl' sh {0}-{0} manylinux_2_41_x86_64 /xtask/src demo/python 1 fail", cp()),
     );
     assert_has(&run.stdout, &format!("' sh {}-pypy", pp()));
     assert!(

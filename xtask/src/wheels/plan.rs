@@ -386,11 +386,13 @@ impl Plan {
     /// The command that builds one interpreter's wheel in the container:
     /// the build script, all it prints on stderr (the log), then the wheel
     /// as a tar stream on stdout, which the host unpacks (no `cp` after).
+    /// Only `*.whl` members, links followed: nothing in the stream can make
+    /// the host's tar write outside the folder it unpacks into.
     pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
         vec![
             "sh".into(),
             "-c".into(),
-            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"{OUT}/$1\" ."),
+            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && cd \"{OUT}/$1\" && exec tar -c -h -- *.whl"),
             "sh".into(),
             dir.into(),
             plat.into(),
@@ -869,7 +871,7 @@ mod tests {
         assert_eq!(
             p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
                 .join(" "),
-            "sh -c bash /xtask/bin/build-wheel.sh \"$@\" >&2 && exec tar -c -C \"/xtask/out/$1\" . sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
+            "sh -c bash /xtask/bin/build-wheel.sh \"$@\" >&2 && cd \"/xtask/out/$1\" && exec tar -c -h -- *.whl sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
         );
         let skip = plan(&root, &["--pure-wheel", "skip"]).unwrap();
         assert!(skip
