@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::platform::{filter_builds, Arch, BuildId};
 use crate::util::{self, usage, Runner};
-use crate::wheels::package::RequiresPython;
+use crate::wheels::package::{adopt_cibuildwheel, RequiresPython};
 use crate::wheels::plan;
 use crate::{flags, standin};
 
@@ -51,6 +51,10 @@ pub fn selected(
     select: &flags::Select,
     config: &Config,
 ) -> Result<Vec<BuildId>> {
+    // As `wheels` does: a [tool.cibuildwheel] fills what our configuration leaves out.
+    let package = config.dir.join(&config.root).join(&config.package);
+    let (config, _) = adopt_cibuildwheel(config, &package).map_err(usage)?;
+    let config = &config;
     let (arches, selection, build, skip) = plan::select(
         &select.arch,
         select.py.as_deref(),
@@ -59,7 +63,6 @@ pub fn selected(
         config,
     )?;
     // As `wheels --py all` does: interpreters the package excludes are left out.
-    let package = config.dir.join(&config.root).join(&config.package);
     let requires = RequiresPython::read(&package).map_err(usage)?;
     let mut offered = Vec::new();
     for arch in arches {

@@ -557,6 +557,19 @@ test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", f
         run.stdout
     );
     assert_eq!(wheels_in(&dir.path().join("out")).len(), 1);
+    // `matrix` selects the same way, so a CI fan-out builds just that.
+    let matrix = |config: &Path| -> Vec<String> {
+        let args = ["--config", config.to_str().unwrap(), "matrix", "--standin"];
+        let mut lines: Vec<String> = xtask(&[&args[..], &["--arch", "x86_64"]].concat())
+            .ok()
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(matrix(&config), vec![x86(&cps[0])]);
 
     // What our own configuration sets wins: its skip leaves PyPy in.
     std::fs::write(
@@ -574,5 +587,8 @@ test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", f
         "pyproject.toml: build, environment, before-build, test-command",
     );
     assert_row(&run.stdout, &x86(&pp()), "ok");
+    let mut both = vec![x86(&cps[0]), x86(&pp())];
+    both.sort();
+    assert_eq!(matrix(&config), both);
     inv.check();
 }
