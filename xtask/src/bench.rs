@@ -41,6 +41,8 @@ impl Way {
 
 /// A package built for some interpreters on some arches.
 struct Case {
+    /// How `--case` names it.
+    key: BenchCase,
     name: String,
     package: Package,
     arches: Vec<Arch>,
@@ -104,13 +106,14 @@ impl flags::Bench {
         };
         let (cp, arm_cp) = (first_cp(&x86_all)?, first_cp(&arm_all)?);
         let all_name = format!("all {}", x86_all.len());
-        let case = |package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
+        let case = |key, package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
             let what = if package == Package::Demo {
                 "demo"
             } else {
                 "heavy"
             };
             Case {
+                key,
                 name: format!("{what}, {name}"),
                 package,
                 arches,
@@ -119,63 +122,59 @@ impl flags::Bench {
         };
         let mut cases = vec![
             case(
+                BenchCase::DemoOne,
                 Package::Demo,
                 &format!("x86_64, {}", cp.0),
                 vec![Arch::X86_64],
                 vec![cp.clone()],
             ),
             case(
+                BenchCase::DemoAll,
                 Package::Demo,
                 &format!("x86_64, {all_name}"),
                 vec![Arch::X86_64],
                 x86_all.clone(),
             ),
             case(
+                BenchCase::HeavyOne,
                 Package::Heavy,
                 &format!("x86_64, {}", cp.0),
                 vec![Arch::X86_64],
                 vec![cp.clone()],
             ),
             case(
+                BenchCase::HeavyAll,
                 Package::Heavy,
                 &format!("x86_64, {all_name}"),
                 vec![Arch::X86_64],
                 x86_all.clone(),
             ),
             case(
+                BenchCase::DemoArm,
                 Package::Demo,
                 &format!("aarch64 (emulated), {}", arm_cp.0),
                 vec![Arch::Aarch64],
                 vec![arm_cp.clone()],
             ),
             case(
+                BenchCase::DemoBoth,
                 Package::Demo,
                 &format!("x86_64+aarch64, {}", cp.0),
                 vec![Arch::X86_64, Arch::Aarch64],
                 vec![cp.clone()],
             ),
         ];
-        if self.heavy_arm || !self.case.is_empty() {
+        if self.heavy_arm || self.case.contains(&BenchCase::HeavyArm) {
             cases.push(case(
+                BenchCase::HeavyArm,
                 Package::Heavy,
                 &format!("aarch64 (emulated), {}", arm_cp.0),
                 vec![Arch::Aarch64],
                 vec![arm_cp.clone()],
             ));
         }
-        // In the order of flags::BenchCase.
         if !self.case.is_empty() {
-            let all = [
-                BenchCase::DemoOne,
-                BenchCase::DemoAll,
-                BenchCase::HeavyOne,
-                BenchCase::HeavyAll,
-                BenchCase::DemoArm,
-                BenchCase::DemoBoth,
-                BenchCase::HeavyArm,
-            ];
-            let mut keep = all.iter().map(|c| self.case.contains(c));
-            cases.retain(|_| keep.next().unwrap_or(false));
+            cases.retain(|c| self.case.contains(&c.key));
         }
         let ways = [
             Way::Baseline,
