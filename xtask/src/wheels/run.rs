@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -220,10 +220,9 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
             .collect();
         let unpack = plan.pre_build.is_empty();
-        let mut setup = t.engine.command();
-        setup
-            .args(["exec", "--interactive", &name])
-            .args(setup_args(unpack, scripts));
+        let args = setup_args(unpack, scripts);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let setup = exec_reading(&t.engine, &name, &args);
         match unpack {
             true => println!("{} | {}", q(&plan.tar_command()), q(&setup)),
             false => println!("{}", q(&setup)),
@@ -256,10 +255,8 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                     util::shell_quote(plan.root.as_str()),
                     q(&pre)
                 );
-                println!(
-                    "{} | {docker} cp - {name}:{sources}",
-                    q(&plan.tar_command())
-                );
+                let unpack = exec_reading(&t.engine, &name, &["sh", "-c", UNPACK, "sh", &sources]);
+                println!("{} | {}", q(&plan.tar_command()), q(&unpack));
             }
             let args = plan.script_args(&dir, &t.plat, &sources);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -354,25 +351,15 @@ fn setup_args(unpack: bool, scripts: Vec<(String, String)>) -> Vec<String> {
 fn setup(plan: &Plan, t: &Target, c: &Container) -> Result<String> {
     // With a pre-build command each build sends its own inputs.
     let unpack = plan.pre_build.is_empty();
-    let mut exec = c.engine.command();
-    exec.args(["exec", "--interactive", &c.name])
-        .args(setup_args(unpack, script_files(&container_scripts())?));
-    let mut tar = None;
-    if unpack {
-        let mut child = plan
-            .tar_command()
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting tar (is it installed?)")?;
-        exec.stdin(child.stdout.take().expect("piped"));
-        tar = Some(child);
+    let args = setup_args(unpack, script_files(&container_scripts())?);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut exec = exec_reading(&c.engine, &c.name, &args);
+    let (out, tar) = if unpack {
+        let (out, tar) = with_inputs(plan, exec)?;
+        (out, Some(tar))
     } else {
-        exec.stdin(Stdio::null());
-    }
-    let out = exec.output().context("readying the container")?;
-    // The exec holds the pipe no more: tar ends, by itself or by SIGPIPE.
-    drop(exec);
-    let tar_status = tar.map(|mut t| t.wait()).transpose()?;
+        (exec.stdin(Stdio::null()).output()?, None)
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
         Some(0) => {}
@@ -388,11 +375,8 @@ fn setup(plan: &Plan, t: &Target, c: &Container) -> Result<String> {
             stderr.trim()
         ),
     }
-    if let Some(status) = tar_status.filter(|s| !s.success()) {
-        bail!(
-            "tar could not read the inputs under {} ({status}): see its message above",
-            plan.root
-        );
+    if let Some(tar) = tar {
+        unreadable_inputs(plan, tar)?;
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -417,32 +401,55 @@ fn copy_input_dirs(run: &Runner, plan: &Plan, c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Copies `plan`'s inputs into the container at `dest` (which must exist), as one tar stream.
-fn copy_inputs(plan: &Plan, container: &Container, dest: &str) -> Result<()> {
-    let mut tar = plan.tar_command();
-    let mut tar = tar
+/// Unpacks the tar stream on stdin into the folder "$1", made if missing.
+const UNPACK: &str = "mkdir -p \"$1\" && tar -x -o -f - -C \"$1\"";
+
+/// An exec in the container `name` that reads its stdin.
+fn exec_reading(engine: &Engine, name: &str, args: &[&str]) -> Command {
+    let mut exec = engine.command();
+    exec.args(["exec", "--interactive", name]).args(args);
+    exec
+}
+
+/// Runs `cmd` with `plan`'s inputs as one tar stream on its stdin: its
+/// output, and how the host's tar ended.
+fn with_inputs(plan: &Plan, mut cmd: Command) -> Result<(Output, ExitStatus)> {
+    let mut tar = plan
+        .tar_command()
         .stdout(Stdio::piped())
         .spawn()
         .context("starting tar (is it installed?)")?;
-    let stream = tar.stdout.take().expect("piped");
-    let cp = container
-        .engine
-        .command()
-        .args(["cp", "-", &format!("{}:{dest}", container.name)])
-        .stdin(stream)
+    cmd.stdin(tar.stdout.take().expect("piped"));
+    let out = cmd
         .output()
-        .context("copying the inputs into the container")?;
-    let tar_status = tar.wait()?;
-    if !tar_status.success() {
+        .context("sending the inputs into the container")?;
+    // The command holds the pipe no more: tar ends, by itself or by SIGPIPE.
+    drop(cmd);
+    Ok((out, tar.wait()?))
+}
+
+/// Why the inputs did not go in, when the host's tar could not read them.
+fn unreadable_inputs(plan: &Plan, tar: ExitStatus) -> Result<()> {
+    if !tar.success() {
         bail!(
-            "tar could not read the inputs under {} ({tar_status}): see its message above",
+            "tar could not read the inputs under {} ({tar}): see its message above",
             plan.root
         );
     }
-    if !cp.status.success() {
+    Ok(())
+}
+
+/// Copies `plan`'s inputs into the container at `dest`, as one tar stream.
+fn copy_inputs(plan: &Plan, c: &Container, dest: &str) -> Result<()> {
+    let (out, tar) = with_inputs(
+        plan,
+        exec_reading(&c.engine, &c.name, &["sh", "-c", UNPACK, "sh", dest]),
+    )?;
+    unreadable_inputs(plan, tar)?;
+    if !out.status.success() {
         bail!(
             "copying the inputs into the container failed: {}",
-            String::from_utf8_lossy(&cp.stderr).trim()
+            String::from_utf8_lossy(&out.stderr).trim()
         );
     }
     Ok(())
@@ -812,7 +819,6 @@ fn build_and_land(
         let _one_at_a_time = ctx.host_stage.lock().unwrap();
         run_host(run, &mut pre, "pre-build", &log_file, log)?;
         sources = format!("{SRC}-{}", b.dir);
-        c.read(&["mkdir", "-p", &sources])?;
         copy_inputs(plan, c, &sources)?;
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
