@@ -56,7 +56,14 @@ fi
 # variables (set by the host); setuptools gets a parallel compile from
 # parallel/sitecustomize.py, installed in this container's interpreter.
 if [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ]; then
-    stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    # The standard library's folder, found on disk: a start of the
+    # interpreter costs about a second under emulation.
+    # PREFIX/bin/python3.12 keeps it in PREFIX/lib/python3.12.
+    real=$(readlink -f "$python")
+    stdlib=${real%/bin/*}/lib/${real##*/}
+    if [ ! -f "$stdlib/os.py" ]; then
+        stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    fi
     if ! grep -qs XTASK_COMPILE_JOBS "$stdlib/sitecustomize.py"; then
         if [ -f "$stdlib/sitecustomize.py" ]; then
             mv "$stdlib/sitecustomize.py" "$stdlib/_xtask_original_sitecustomize.py"
