@@ -1,7 +1,9 @@
 //! The container engine: which program, what its images are, and the
 //! containers a run starts (always labelled, always removed).
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -183,16 +185,24 @@ impl Engine {
         dry_run: bool,
         spec: &EngineSpec,
     ) -> Result<(Engine, Option<Server>)> {
+        let engine = Engine::chosen(dry_run, spec)?;
         if dry_run {
-            let engine = Engine::from_spec(spec).unwrap_or_else(|_| Engine {
-                program: spec.client().unwrap_or("docker").into(),
-                endpoint: spec.endpoint(),
-            });
             return Ok((engine, None));
         }
-        let engine = Engine::from_spec(spec)?;
         let server = engine.server(sh)?;
         Ok((engine, Some(server)))
+    }
+
+    /// The engine `spec` names, not yet asked anything; under `--dry-run`
+    /// one that is not installed is named by its client.
+    pub fn chosen(dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
+        match Engine::from_spec(spec) {
+            Err(_) if dry_run => Ok(Engine {
+                program: spec.client().unwrap_or("docker").into(),
+                endpoint: spec.endpoint(),
+            }),
+            chosen => chosen,
+        }
     }
 
     /// The client, with the options that pick this engine's daemon.
@@ -622,36 +632,78 @@ pub fn start_failure_fix(error: &str) -> String {
     }
 }
 
-/// A container that lives as long as this value (and no longer, also on Ctrl-C).
+/// What a container is made of: its name (and the run it belongs to), image
+/// and arch, `name:/path` volumes, and the user's own create arguments.
+pub struct ContainerSpec<'a> {
+    pub name: String,
+    pub run_id: &'a str,
+    pub image: &'a str,
+    pub arch: Arch,
+    pub volumes: Vec<String>,
+    pub extra: &'a [String],
+    /// `--keep-container`: it is to outlive this tool.
+    pub keep: bool,
+}
+
+/// What a container's first process does once: a shell script (which ends
+/// the container with `exit` when it fails) and its arguments. What it prints
+/// on stdout is handed back; then the process waits for its stdin to close.
+pub struct Setup {
+    pub script: String,
+    pub args: Vec<String>,
+}
+
+/// The line the first process prints when the setup is done.
+const READY: &str = "xtask: the container is ready";
+
+/// Why a container's setup failed: its exit status and its error output.
+#[derive(Debug)]
+pub struct SetupFailed {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for SetupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "exit status {code}: {}", self.stderr.trim()),
+            None => write!(f, "ended by a signal: {}", self.stderr.trim()),
+        }
+    }
+}
+
+impl std::error::Error for SetupFailed {}
+
+/// A container that lives as long as this value (and no longer, also on
+/// Ctrl-C, and also when this tool is killed): its first process runs
+/// attached, and ends when its stdin, held here, closes.
 pub struct Container {
     pub engine: Engine,
     pub name: String,
     guard: Option<UndoGuard>,
+    /// The attached `docker run`; it returns once the engine removed the container.
+    client: Child,
+    stdin: Option<ChildStdin>,
+    stderr: Option<JoinHandle<String>>,
+    keep: bool,
 }
 
-impl Container {
-    /// The `docker run` line of a long-lived build container; `volumes` are
-    /// `name:/path` mounts, `extra` the user's own create arguments.
-    pub fn run_args(
-        name: &str,
-        run_id: &str,
-        image: &str,
-        arch: Arch,
-        volumes: &[String],
-        extra: &[String],
-    ) -> Vec<String> {
+impl ContainerSpec<'_> {
+    /// The `docker run` line of a build container, attached, with `setup` as
+    /// its first process.
+    pub fn run_args(&self, setup: &Setup) -> Vec<String> {
         let mut args: Vec<String> = [
             "run",
-            "--detach",
+            "--interactive",
             "--rm",
             "--name",
-            name,
+            &self.name,
             "--label",
             &format!("{LABEL}=container"),
             "--label",
-            &format!("{LABEL}.run={run_id}"),
+            &format!("{LABEL}.run={}", self.run_id),
             "--platform",
-            &arch.docker_platform(),
+            &self.arch.docker_platform(),
             "--entrypoint",
             "",
             "--workdir",
@@ -659,45 +711,113 @@ impl Container {
         ]
         .map(str::to_string)
         .to_vec();
-        for v in volumes {
+        for v in &self.volumes {
             args.push("--volume".into());
             args.push(v.clone());
         }
-        args.extend(extra.iter().cloned());
-        args.extend([image, "sleep", "infinity"].map(str::to_string));
+        args.extend(self.extra.iter().cloned());
+        // `cat` returns when this tool closes the container's stdin: at the
+        // end, or when it dies, however it dies.
+        let wait = match self.keep {
+            true => "exec sleep infinity",
+            false => "exec cat >/dev/null",
+        };
+        let main = format!("{}\necho '{READY}'\n{wait}", setup.script);
+        args.extend([self.image, "sh", "-c", &main, "sh"].map(str::to_string));
+        args.extend(setup.args.iter().cloned());
         args
     }
+}
 
-    /// Starts it; registered for removal before it exists, so no signal can leak it.
-    #[allow(clippy::too_many_arguments)]
+impl Container {
+    /// Starts it, runs `setup` fed with `input`, and returns what the setup
+    /// printed; registered for removal before it exists, so no signal can
+    /// leak it. A failed setup is a `SetupFailed` error.
     pub fn start(
         engine: &Engine,
         run: &Runner,
-        name: String,
-        run_id: &str,
-        image: &str,
-        arch: Arch,
-        volumes: &[String],
-        extra: &[String],
-    ) -> Result<Container> {
+        spec: &ContainerSpec,
+        setup: &Setup,
+        input: Option<ChildStdout>,
+    ) -> Result<(Container, String)> {
         let guard = UndoGuard::new(Undo::Container {
             engine: engine.clone(),
-            name: name.clone(),
+            name: spec.name.clone(),
         });
         let mut cmd = engine.command();
-        cmd.args(Container::run_args(
-            &name, run_id, image, arch, volumes, extra,
-        ))
-        .stdout(Stdio::null());
-        run.run_captured(cmd).map_err(|e| {
-            let fix = start_failure_fix(&format!("{e:#}"));
-            e.context(format!("starting a container of `{image}`{fix}"))
-        })?;
-        Ok(Container {
+        cmd.args(spec.run_args(setup));
+        // The scripts' texts are arguments: named, not printed.
+        let mut shown = engine.command();
+        shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
+        let line = crate::util::command_line(&shown, run.secrets);
+        if !run.quiet {
+            eprintln!("$ {line}");
+        }
+        let mut client = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start `{line}`"))?;
+        let mut err = client.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        let mut stdin = client.stdin.take();
+        // The input goes in while the setup's output is read here.
+        let feeder = input.map(|mut input| {
+            let mut to = stdin.take().expect("piped");
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut input, &mut to);
+                to
+            })
+        });
+        let mut output = String::new();
+        let mut ready = false;
+        for line in BufReader::new(client.stdout.take().expect("piped")).lines() {
+            let line = line.context("reading the container's setup output")?;
+            if line == READY {
+                ready = true;
+                break;
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
+        if let Some(feeder) = feeder {
+            stdin = Some(feeder.join().expect("the input thread panicked"));
+        }
+        let mut c = Container {
             engine: engine.clone(),
-            name,
+            name: spec.name.clone(),
             guard: Some(guard),
-        })
+            client,
+            stdin,
+            stderr: Some(stderr),
+            keep: spec.keep,
+        };
+        if ready {
+            return Ok((c, output));
+        }
+        drop(c.stdin.take());
+        let status = c.client.wait()?;
+        let stderr = c.stderr.take().map(|t| t.join().unwrap_or_default());
+        let stderr = stderr.unwrap_or_default();
+        // 125: the engine could not make or start it; 126, 127: no `sh` in it.
+        if matches!(status.code(), Some(125..=127)) {
+            let fix = start_failure_fix(&stderr);
+            bail!(
+                "starting a container of `{}` failed ({status}): {}{fix}",
+                spec.image,
+                stderr.trim()
+            );
+        }
+        Err(SetupFailed {
+            code: status.code(),
+            stderr,
+        }
+        .into())
     }
 
     /// Leaves the container running past this value, and past Ctrl-C; the
@@ -742,6 +862,37 @@ impl Container {
     }
 }
 
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.keep {
+            // The container sleeps on; only the attached client ends.
+            let _ = self.client.kill();
+        }
+        // Its first process reads its stdin to the end: closing it ends the container.
+        drop(self.stdin.take());
+        let ended = self.client.wait();
+        if let Some(stderr) = self.stderr.take() {
+            let _ = stderr.join();
+        }
+        // Once the attached client returned cleanly the engine has removed it;
+        // else the guard removes it by force.
+        if !self.keep && ended.is_ok_and(|s| s.success()) {
+            if let Some(guard) = self.guard.take() {
+                guard.disarm();
+            }
+        }
+    }
+}
+
+/// An argument as a printed command line shows it: a long text by its size.
+fn shorten(arg: &str) -> String {
+    if arg.len() > 60 || arg.contains('\n') {
+        format!("<{} bytes>", arg.len())
+    } else {
+        arg.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,11 +916,37 @@ mod tests {
 
     #[test]
     fn container_run_line() {
+        let mut spec = ContainerSpec {
+            name: "xtask-1-x86_64".into(),
+            run_id: "1",
+            image: "manylinux:latest",
+            arch: Arch::X86_64,
+            volumes: vec!["c:/root/.cache/pip".into()],
+            extra: &["--ulimit=nproc=1024:1024".into()],
+            keep: false,
+        };
+        let setup = Setup {
+            script: "ls /opt/python || exit 42".into(),
+            args: vec!["1".into()],
+        };
+        let line = |spec: &ContainerSpec| {
+            crate::util::command_line(
+                &{
+                    let mut c = Command::new("docker");
+                    c.args(spec.run_args(&setup));
+                    c
+                },
+                &[],
+            )
+        };
         assert_eq!(
-            Container::run_args("xtask-1-x86_64", "1", "manylinux:latest", Arch::X86_64, &["c:/root/.cache/pip".into()], &["--ulimit=nproc=1024:1024".into()]).join(" "),
-            "run --detach --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
-             --platform linux/amd64 --entrypoint  --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest sleep infinity"
+            line(&spec),
+            "docker run --interactive --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
+             --platform linux/amd64 --entrypoint '' --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest \
+             sh -c 'ls /opt/python || exit 42\necho '\\''xtask: the container is ready'\\''\nexec cat >/dev/null' sh 1"
         );
+        spec.keep = true;
+        assert!(line(&spec).contains("\nexec sleep infinity' sh 1"));
     }
 
     #[test]

@@ -22,7 +22,6 @@ mod x64_image;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xshell::Shell;
 
 use crate::flags::Cmd;
 use crate::util::{Runner, UsageError};
@@ -44,8 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<()> {
-    let sh = Shell::new()?;
-    sh.change_dir(util::project_root());
+    let sh = util::thread_shell()?;
     let manifest = match &flags.config {
         Some(file) => util::absolute_from_cwd(file)?,
         None => util::project_root().join("Cargo.toml"),
@@ -59,7 +57,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         quiet: false,
     };
     match flags.subcommand {
-        Cmd::Wheels(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Wheels(cmd) => cmd.run(&run, &config),
         Cmd::QemuRegister(cmd) => cmd.run(&sh, &run, &config),
         Cmd::QemuCopy(cmd) => cmd.run(&sh, &run),
         Cmd::ArmImage(cmd) => cmd.run(&sh, &run, &config),

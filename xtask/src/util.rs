@@ -14,6 +14,14 @@ pub fn project_root() -> Utf8PathBuf {
         .to_path_buf()
 }
 
+/// A shell for another thread (a `Shell` stays on its own), in the folder
+/// every subcommand's shell works in.
+pub fn thread_shell() -> Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
+}
+
 /// A path from the command line, made absolute against the current folder.
 pub fn absolute_from_cwd(path: &Utf8Path) -> Result<Utf8PathBuf> {
     if path.is_absolute() {

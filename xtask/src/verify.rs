@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::config::Config;
-use crate::engine::{Container, Engine};
+use crate::engine::{Container, ContainerSpec, Engine, Setup};
 use crate::platform::{Arch, BuildId, PythonTag};
 use crate::util::{self, usage, Runner};
 use crate::wheels::landing::{MANIFEST, SUMS};
@@ -219,17 +219,20 @@ fn in_container(
         secrets: &[],
         quiet: true,
     };
-    let c = Container::start(
-        &engine,
-        &quiet,
-        format!("xtask-verify-{run_id}-{arch}"),
-        &run_id,
-        &image,
+    let spec = ContainerSpec {
+        name: format!("xtask-verify-{run_id}-{arch}"),
+        run_id: &run_id,
+        image: &image,
         arch,
-        &[],
-        &config.container_args,
-    )?;
-    c.read(&["mkdir", "-p", DIR, "/xtask/bin"])?;
+        volumes: Vec::new(),
+        extra: &config.container_args,
+        keep: false,
+    };
+    let setup = Setup {
+        script: format!("mkdir -p {DIR} /xtask/bin || exit 1"),
+        args: Vec::new(),
+    };
+    let (c, _) = Container::start(&engine, &quiet, &spec, &setup, None)?;
     c.copy_in(&quiet, dir, DIR)?;
     c.copy_in(
         &quiet,

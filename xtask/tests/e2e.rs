@@ -450,8 +450,9 @@ fn dry_run_starts_nothing_and_writes_nothing() {
     assert!(!out.exists(), "a dry run created the output folder");
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
-        lines[0].starts_with("/usr/")
-            && lines[0].contains(" run --detach --rm --name xtask-wheels-RUN-x86_64 "),
+        lines[0].starts_with("tar --create ")
+            && lines[0].contains(" | /usr/")
+            && lines[0].contains(" run --interactive --rm --name xtask-wheels-RUN-x86_64 "),
         "{}",
         run.stdout
     );
@@ -664,6 +665,38 @@ fn sigterm_during_a_build() {
 #[test]
 fn sigint_with_output_to_a_closed_pipe() {
     interrupted_build("-INT", 130, std::process::Stdio::piped);
+}
+
+/// SIGKILL cannot be handled, and still no container outlives the command:
+/// its first process waits on a stdin that only the killed command held.
+#[test]
+fn sigkill_during_a_build_leaves_no_container() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("sigkill");
+    let config = slow_package(dir.path());
+    let out = dir.path().join("out");
+    let earlier = earlier_wheel(&out);
+    let mut child = start_slow_build(&config, std::process::Stdio::null);
+    assert_eq!(
+        containers_of_ours().len(),
+        1,
+        "the build runs in one container"
+    );
+    sh("kill", &["-KILL", &child.id().to_string()]).ok();
+    assert_eq!(child.wait().unwrap().code(), None, "killed by the signal");
+    // The engine ends and removes it by itself: give it a few seconds.
+    let killed = std::time::Instant::now();
+    while !containers_of_ours().is_empty() && killed.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    inv.check();
+    // The earlier wheel is untouched (the killed run's hidden staging folder
+    // may stay: nothing runs after SIGKILL).
+    assert_eq!(
+        std::fs::read(&earlier).unwrap(),
+        b"a wheel from an earlier run",
+        "the earlier wheel changed"
+    );
 }
 
 #[test]

@@ -19,12 +19,12 @@ mod run;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
 
 use crate::config::Config;
 use crate::flags;
 use crate::util::{self, Runner};
 
+use landing::Provenance;
 pub use plan::Plan;
 use run::{execute, print_dry_run, resolve_target};
 
@@ -113,14 +113,29 @@ const CCACHE_DIR: &str = "/xtask/ccache";
 const INPUTS: &str = "/xtask/inputs";
 
 impl flags::Wheels {
-    pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
+    pub fn run(self, run: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
-        let plan = Plan::new(self, config, &cwd)?;
-        let targets = plan
-            .arches
-            .iter()
-            .map(|&arch| resolve_target(sh, run, &plan, config, arch))
-            .collect::<Result<Vec<_>>>()?;
+        let mut plan = Plan::new(self, config, &cwd)?;
+        // Each question costs tens of milliseconds: git and each arch's
+        // engine are asked at once (a shell each).
+        let (provenance, targets) = std::thread::scope(|s| {
+            let plan = &plan;
+            let git = s.spawn(|| Provenance::of(&plan.root));
+            let targets: Vec<_> = plan
+                .arches
+                .iter()
+                .map(|&arch| {
+                    s.spawn(move || resolve_target(&util::thread_shell()?, run, plan, config, arch))
+                })
+                .collect();
+            let targets = targets
+                .into_iter()
+                .map(|t| t.join().expect("a target thread panicked"))
+                .collect::<Result<Vec<_>>>();
+            (git.join().expect("the git thread panicked"), targets)
+        });
+        let targets = targets?;
+        plan.adopt(provenance);
         if run.dry_run {
             print_dry_run(&plan, &targets, run.secrets);
             return Ok(());

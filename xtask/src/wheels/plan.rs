@@ -60,7 +60,8 @@ pub struct Plan {
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
     pub test_configured: bool,
-    /// Where the sources come from (git), and the timestamp the wheels carry.
+    /// Where the sources come from (git, see `adopt`), and the timestamp the
+    /// wheels carry.
     pub provenance: Provenance,
     pub epoch: Epoch,
 }
@@ -263,20 +264,14 @@ impl Plan {
             env.push((key.clone(), format!("{INPUTS}/{key}")));
             input_dirs.push((key, dir));
         }
-        // Reproducible wheels: entry times from the last commit unless given.
-        let provenance = Provenance::of(&root);
+        // Reproducible wheels: entry times as given, else from the last
+        // commit (see `adopt`).
         let epoch = match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
             Some((_, v)) if v.parse::<u64>().is_err() => {
                 return Err(usage(format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds since 1970: give one such as 1700000000")));
             }
             Some((_, v)) => Epoch::Given(v.clone()),
-            None => match &provenance.commit_time {
-                Some(t) => {
-                    env.push(("SOURCE_DATE_EPOCH".into(), t.clone()));
-                    Epoch::Commit(t.clone())
-                }
-                None => Epoch::Unset,
-            },
+            None => Epoch::Unset,
         };
 
         let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
@@ -341,9 +336,19 @@ impl Plan {
             },
             test: (!flags.no_test && config.test.command.is_some()).then(|| config.test.clone()),
             test_configured: config.test.command.is_some(),
-            provenance,
+            provenance: Provenance::default(),
             epoch,
         })
+    }
+
+    /// Takes what git tells of the root (asked while the engines answer):
+    /// unless given, the wheels' entry times are the last commit's.
+    pub fn adopt(&mut self, provenance: Provenance) {
+        if let (Epoch::Unset, Some(t)) = (&self.epoch, &provenance.commit_time) {
+            self.env.push(("SOURCE_DATE_EPOCH".into(), t.clone()));
+            self.epoch = Epoch::Commit(t.clone());
+        }
+        self.provenance = provenance;
     }
 
     /// The `tar` that streams the inputs into a container: the package and the

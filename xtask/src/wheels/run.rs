@@ -21,7 +21,7 @@ use super::{
     PIP_CACHE_VOLUME, SETUP, SRC,
 };
 use crate::config::Config;
-use crate::engine::{exec_command, Container, Engine};
+use crate::engine::{exec_command, Container, ContainerSpec, Engine, Setup, SetupFailed};
 use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{qemu_register, standin};
@@ -52,22 +52,34 @@ pub(super) fn resolve_target(
     config: &Config,
     arch: Arch,
 ) -> Result<Target> {
-    let spec = config.engine(arch);
-    let (engine, server) =
-        Engine::answering(sh, run.dry_run, spec).with_context(|| format!("{arch} builds"))?;
+    let engine = Engine::chosen(run.dry_run, config.engine(arch))?;
+    // The engine's version and the image, asked at once.
+    let (server, image) = std::thread::scope(|s| {
+        let server = s.spawn(|| match run.dry_run {
+            true => Ok(None),
+            false => engine.server(&util::thread_shell()?).map(Some),
+        });
+        let image = match plan.standin {
+            true => standin::ensure(sh, &engine, run, arch),
+            false => Ok(plan
+                .image
+                .clone()
+                .unwrap_or_else(|| config.images.get(arch).to_string())),
+        }
+        .map(|image| {
+            let info = engine.ensure_image(sh, run, &image, arch, plan.pull);
+            (image, info)
+        });
+        (server.join().expect("the engine thread panicked"), image)
+    });
+    // An engine that does not answer is the cause of whatever else failed.
+    let server = server.with_context(|| format!("{arch} builds"))?;
     let native = match &server {
         Some(server) => server.native(arch),
         None => engine.is_local() && Some(arch) == Arch::host(),
     };
-    let image = if plan.standin {
-        standin::ensure(sh, &engine, run, arch)?
-    } else {
-        plan.image
-            .clone()
-            .unwrap_or_else(|| config.images.get(arch).to_string())
-    };
-    let info = engine
-        .ensure_image(sh, run, &image, arch, plan.pull)
+    let (image, info) = image?;
+    let info = info
         .map_err(|e| match elsewhere(sh, &engine, &image) {
             Some(there) => e.context(format!(
                 "{arch} builds: image `{image}` is on {} but not on the {arch} engine {}: copy it with `{} save {image} | {} load`, or build it there",
@@ -202,16 +214,6 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
     for t in targets {
         let name = container_name("RUN", t.arch);
         let docker = q(&t.engine.command());
-        let mut start = t.engine.command();
-        start.args(Container::run_args(
-            &name,
-            "RUN",
-            &t.image,
-            t.arch,
-            &plan.volumes(t.arch, &t.image_id),
-            &plan.container_args,
-        ));
-        println!("{}", q(&start));
         // The scripts' texts go as arguments: named here, not printed.
         let dir = container_scripts();
         let scripts = script_files(&dir)
@@ -220,12 +222,11 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
             .collect();
         let unpack = plan.pre_build.is_empty();
-        let args = setup_args(unpack, scripts);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let setup = exec_reading(&t.engine, &name, &args);
+        let mut start = t.engine.command();
+        start.args(container_spec(plan, t, name.clone(), "RUN").run_args(&setup(unpack, scripts)));
         match unpack {
-            true => println!("{} | {}", q(&plan.tar_command()), q(&setup)),
-            false => println!("{}", q(&setup)),
+            true => println!("{} | {}", q(&plan.tar_command()), q(&start)),
+            false => println!("{}", q(&start)),
         }
         let dirs: Vec<String> = match &plan.selection {
             Selection::All => vec!["<each folder of /opt/python>".into()],
@@ -289,18 +290,45 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         t.image,
         t.engine.describe()
     );
-    let c = Container::start(
+    // With a pre-build command each build sends its own inputs.
+    let unpack = plan.pre_build.is_empty();
+    let mut tar = match unpack {
+        true => Some(
+            plan.tar_command()
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("starting tar (is it installed?)")?,
+        ),
+        false => None,
+    };
+    let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
+    let started = Container::start(
         &t.engine,
         run,
-        container_name(run_id, t.arch),
-        run_id,
-        &t.image,
-        t.arch,
-        &plan.volumes(t.arch, &t.image_id),
-        &plan.container_args,
-    )
-    .with_context(|| format!("{} builds on {}", t.arch, t.engine.describe()))?;
-    let offered = setup(plan, t, &c)?;
+        &container_spec(plan, t, container_name(run_id, t.arch), run_id),
+        &setup(unpack, script_files(&container_scripts())?),
+        input,
+    );
+    // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
+    let tar = tar.map(|mut tar| tar.wait()).transpose()?;
+    let (c, offered) = started.map_err(|e| match e.downcast_ref::<SetupFailed>() {
+        Some(SetupFailed {
+            code: Some(NO_OPT_PYTHON),
+            ..
+        }) => usage(format!(
+            "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
+            t.image, t.arch
+        )),
+        Some(failed) => anyhow::anyhow!(
+            "{} builds on {}: readying the container (the scripts and the inputs) failed ({failed})",
+            t.arch,
+            t.engine.describe()
+        ),
+        None => e.context(format!("{} builds on {}", t.arch, t.engine.describe())),
+    })?;
+    if let Some(tar) = tar {
+        unreadable_inputs(plan, tar)?;
+    }
     let (offered, auditwheel) = parse_setup(&offered);
     let mut chosen = plan
         .selection
@@ -334,51 +362,35 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
     Ok((c, chosen, auditwheel))
 }
 
-/// The arguments of the exec that readies a container: SETUP, whether the
-/// inputs come on stdin, and each script's path and text.
-fn setup_args(unpack: bool, scripts: Vec<(String, String)>) -> Vec<String> {
-    let mut args: Vec<String> = ["sh", "-c", SETUP, "sh", if unpack { "1" } else { "0" }]
-        .map(String::from)
-        .to_vec();
+/// A container of the run for target `t`.
+fn container_spec<'a>(
+    plan: &'a Plan,
+    t: &'a Target,
+    name: String,
+    run_id: &'a str,
+) -> ContainerSpec<'a> {
+    ContainerSpec {
+        name,
+        run_id,
+        image: &t.image,
+        arch: t.arch,
+        volumes: plan.volumes(t.arch, &t.image_id),
+        extra: &plan.container_args,
+        keep: plan.keep_container,
+    }
+}
+
+/// What readies a container (see SETUP): whether the inputs come on stdin,
+/// and each script's path and text.
+fn setup(unpack: bool, scripts: Vec<(String, String)>) -> Setup {
+    let mut args = vec![if unpack { "1" } else { "0" }.to_string()];
     for (path, text) in scripts {
         args.extend([path, text]);
     }
-    args
-}
-
-/// Readies a new container in one exec (see SETUP): its output, or why the
-/// image cannot build wheels.
-fn setup(plan: &Plan, t: &Target, c: &Container) -> Result<String> {
-    // With a pre-build command each build sends its own inputs.
-    let unpack = plan.pre_build.is_empty();
-    let args = setup_args(unpack, script_files(&container_scripts())?);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut exec = exec_reading(&c.engine, &c.name, &args);
-    let (out, tar) = if unpack {
-        let (out, tar) = with_inputs(plan, exec)?;
-        (out, Some(tar))
-    } else {
-        (exec.stdin(Stdio::null()).output()?, None)
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => {}
-        Some(NO_OPT_PYTHON) => {
-            return Err(usage(format!(
-                "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
-                t.image, t.arch
-            )))
-        }
-        _ => bail!(
-            "readying the container (the scripts and the inputs) failed ({}): {}",
-            out.status,
-            stderr.trim()
-        ),
+    Setup {
+        script: SETUP.to_string(),
+        args,
     }
-    if let Some(tar) = tar {
-        unreadable_inputs(plan, tar)?;
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The folders outside the root, once per container, each to the path its variable holds.
