@@ -52,7 +52,8 @@ pub(super) fn resolve_target(
     config: &Config,
     arch: Arch,
 ) -> Result<Target> {
-    let engine = Engine::chosen(run.dry_run, config.engine(arch))?;
+    let engine = Engine::chosen(run.dry_run, config.engine(arch))
+        .with_context(|| format!("{arch} builds"))?;
     // The engine's version and the image, asked at once.
     let (server, image) = std::thread::scope(|s| {
         let server = s.spawn(|| match run.dry_run {
