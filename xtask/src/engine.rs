@@ -1,16 +1,17 @@
 //! The container engine: which program, what its images are, and the
 //! containers a run starts (always labelled, always removed).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::thread::JoinHandle;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::platform::Arch;
-use crate::util::{Runner, Undo, UndoGuard};
+use crate::util::{shell_quote, Runner, Undo, UndoGuard};
 
 /// Every container, volume and image this tool creates carries this label,
 /// so that what a run leaves behind can be found.
@@ -605,6 +606,14 @@ pub fn exec_command(
 ) -> Command {
     let mut cmd = engine.command();
     cmd.arg("exec");
+    env_args(&mut cmd, env, secrets);
+    cmd.arg(container).args(args);
+    cmd
+}
+
+/// `--env` options of `docker run` or `exec`; a secret's value stays in the
+/// client's own environment.
+fn env_args(cmd: &mut Command, env: &[(String, String)], secrets: &[String]) {
     for (k, v) in env {
         if secrets.contains(k) {
             cmd.arg("--env").arg(k).env(k, v);
@@ -612,8 +621,6 @@ pub fn exec_command(
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
     }
-    cmd.arg(container).args(args);
-    cmd
 }
 
 /// The fix for a container start failure this tool knows, as a suffix for its message.
@@ -647,10 +654,27 @@ pub struct ContainerSpec<'a> {
 
 /// What a container's first process does once: a shell script (which ends
 /// the container with `exit` when it fails) and its arguments. What it prints
-/// on stdout is handed back; then the process waits for its stdin to close.
+/// on stdout is handed back; then the process waits for its stdin to close,
+/// or runs `then`.
 pub struct Setup {
     pub script: String,
     pub args: Vec<String>,
+    pub then: Option<Then>,
+}
+
+/// A command the first process runs after the setup, in place of an exec
+/// (one round trip less): the container ends when it ends, or when its
+/// stdin closes first. Its environment goes on the `docker run` line.
+pub struct Then {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// The output of `Then`'s command: the rest of the first process's stdout,
+/// and its error output line by line.
+pub struct FirstOutput {
+    pub stdout: BufReader<ChildStdout>,
+    pub stderr: Receiver<String>,
 }
 
 /// The line the first process prints when the setup is done.
@@ -680,72 +704,71 @@ impl std::error::Error for SetupFailed {}
 pub struct Container {
     pub engine: Engine,
     pub name: String,
+    /// The `docker run` line, as printed (the scripts by their size).
+    pub command: String,
     guard: Option<UndoGuard>,
     /// The attached `docker run`; it returns once the engine removed the container.
-    client: Child,
+    client: Mutex<Child>,
     stdin: Option<ChildStdin>,
-    stderr: Option<JoinHandle<String>>,
     keep: bool,
 }
 
 impl ContainerSpec<'_> {
-    /// The `docker run` line of a build container, attached, with `setup` as
-    /// its first process.
-    pub fn run_args(&self, setup: &Setup) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--interactive",
-            "--rm",
-            "--name",
-            &self.name,
-            "--label",
-            &format!("{LABEL}=container"),
-            "--label",
-            &format!("{LABEL}.run={}", self.run_id),
-            "--platform",
-            &self.arch.docker_platform(),
-            "--entrypoint",
-            "",
-            "--workdir",
-            "/",
-        ]
-        .map(str::to_string)
-        .to_vec();
+    /// The `docker run` command of a build container, attached, with `setup`
+    /// as its first process.
+    pub fn command(&self, engine: &Engine, setup: &Setup, secrets: &[String]) -> Command {
+        let mut cmd = engine.command();
+        cmd.args(["run", "--interactive", "--rm", "--name", &self.name]);
+        cmd.args(["--label", &format!("{LABEL}=container")]);
+        cmd.args(["--label", &format!("{LABEL}.run={}", self.run_id)]);
+        cmd.args(["--platform", &self.arch.docker_platform()]);
+        cmd.args(["--entrypoint", "", "--workdir", "/"]);
         for v in &self.volumes {
-            args.push("--volume".into());
-            args.push(v.clone());
+            cmd.args(["--volume", v]);
         }
-        args.extend(self.extra.iter().cloned());
+        if let Some(then) = &setup.then {
+            env_args(&mut cmd, &then.env, secrets);
+        }
+        cmd.args(self.extra);
         // `cat` returns when this tool closes the container's stdin: at the
         // end, or when it dies, however it dies.
-        let wait = match self.keep {
-            true => "exec sleep infinity",
-            false => "exec cat >/dev/null",
+        let wait = match (&setup.then, self.keep) {
+            (_, true) => "exec sleep infinity".to_string(),
+            (None, false) => "exec cat >/dev/null".to_string(),
+            // The command in the background (its stdin is /dev/null), `cat`
+            // on the real stdin (fd 3) ending it early.
+            (Some(then), false) => {
+                let quoted: Vec<String> = then.args.iter().map(|a| shell_quote(a)).collect();
+                format!(
+                    "exec 3<&0\n{} 3<&- &\nb=$!\n{{ cat <&3 >/dev/null; kill -9 $b; }} 2>/dev/null &\nwait $b",
+                    quoted.join(" ")
+                )
+            }
         };
         let main = format!("{}\necho '{READY}'\n{wait}", setup.script);
-        args.extend([self.image, "sh", "-c", &main, "sh"].map(str::to_string));
-        args.extend(setup.args.iter().cloned());
-        args
+        cmd.args([self.image, "sh", "-c", &main, "sh"]);
+        cmd.args(&setup.args);
+        cmd
     }
 }
 
 impl Container {
     /// Starts it, runs `setup` fed with `input`, and returns what the setup
-    /// printed; registered for removal before it exists, so no signal can
-    /// leak it. A failed setup is a `SetupFailed` error.
+    /// printed (and with `setup.then`, that command's output); registered for
+    /// removal before it exists, so no signal can leak it. A failed setup is
+    /// a `SetupFailed` error.
     pub fn start(
         engine: &Engine,
         run: &Runner,
         spec: &ContainerSpec,
         setup: &Setup,
         input: Option<ChildStdout>,
-    ) -> Result<(Container, String)> {
+    ) -> Result<(Container, String, Option<FirstOutput>)> {
         let guard = UndoGuard::new(Undo::Container {
             engine: engine.clone(),
             name: spec.name.clone(),
         });
-        let mut cmd = engine.command();
-        cmd.args(spec.run_args(setup));
+        let mut cmd = spec.command(engine, setup, run.secrets);
         // The scripts' texts are arguments: named, not printed.
         let mut shown = engine.command();
         shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
@@ -759,11 +782,18 @@ impl Container {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("could not start `{line}`"))?;
-        let mut err = client.stderr.take().expect("piped");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            text
+        let err = client.stderr.take().expect("piped");
+        let (lines, stderr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut err = BufReader::new(err);
+            let mut line = Vec::new();
+            while err.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if lines.send(text).is_err() {
+                    break;
+                }
+                line.clear();
+            }
         });
         let mut stdin = client.stdin.take();
         // The input goes in while the setup's output is read here.
@@ -776,34 +806,39 @@ impl Container {
         });
         let mut output = String::new();
         let mut ready = false;
-        for line in BufReader::new(client.stdout.take().expect("piped")).lines() {
-            let line = line.context("reading the container's setup output")?;
-            if line == READY {
+        let mut stdout = BufReader::new(client.stdout.take().expect("piped"));
+        let mut text = String::new();
+        while stdout
+            .read_line(&mut text)
+            .context("reading the container's setup output")?
+            > 0
+        {
+            if text.trim_end() == READY {
                 ready = true;
                 break;
             }
-            output.push_str(&line);
-            output.push('\n');
+            output.push_str(&text);
+            text.clear();
         }
         if let Some(feeder) = feeder {
             stdin = Some(feeder.join().expect("the input thread panicked"));
         }
-        let mut c = Container {
+        let c = Container {
             engine: engine.clone(),
             name: spec.name.clone(),
+            command: line,
             guard: Some(guard),
-            client,
+            client: Mutex::new(client),
             stdin,
-            stderr: Some(stderr),
             keep: spec.keep,
         };
         if ready {
-            return Ok((c, output));
+            let first = setup.then.as_ref().map(|_| FirstOutput { stdout, stderr });
+            return Ok((c, output, first));
         }
-        drop(c.stdin.take());
-        let status = c.client.wait()?;
-        let stderr = c.stderr.take().map(|t| t.join().unwrap_or_default());
-        let stderr = stderr.unwrap_or_default();
+        let status = c.wait()?;
+        let stderr: Vec<String> = stderr.iter().collect();
+        let stderr = stderr.join("\n");
         // 125: the engine could not make or start it; 126, 127: no `sh` in it.
         if matches!(status.code(), Some(125..=127)) {
             let fix = start_failure_fix(&stderr);
@@ -818,6 +853,13 @@ impl Container {
             stderr,
         }
         .into())
+    }
+
+    /// Waits for the first process to end (with `Setup::then`, that
+    /// command's status), and with it the container.
+    pub fn wait(&self) -> Result<ExitStatus> {
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(client.wait()?)
     }
 
     /// Leaves the container running past this value, and past Ctrl-C; the
@@ -864,16 +906,14 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
+        let client = self.client.get_mut().unwrap_or_else(|e| e.into_inner());
         if self.keep {
             // The container sleeps on; only the attached client ends.
-            let _ = self.client.kill();
+            let _ = client.kill();
         }
         // Its first process reads its stdin to the end: closing it ends the container.
         drop(self.stdin.take());
-        let ended = self.client.wait();
-        if let Some(stderr) = self.stderr.take() {
-            let _ = stderr.join();
-        }
+        let ended = client.wait();
         // Once the attached client returned cleanly the engine has removed it;
         // else the guard removes it by force.
         if !self.keep && ended.is_ok_and(|s| s.success()) {
@@ -925,28 +965,47 @@ mod tests {
             extra: &["--ulimit=nproc=1024:1024".into()],
             keep: false,
         };
-        let setup = Setup {
+        let mut setup = Setup {
             script: "ls /opt/python || exit 42".into(),
             args: vec!["1".into()],
+            then: None,
         };
-        let line = |spec: &ContainerSpec| {
-            crate::util::command_line(
-                &{
-                    let mut c = Command::new("docker");
-                    c.args(spec.run_args(&setup));
-                    c
-                },
-                &[],
-            )
+        let docker = Engine {
+            program: "docker".into(),
+            endpoint: Vec::new(),
+        };
+        let line = |spec: &ContainerSpec, setup: &Setup| {
+            crate::util::command_line(&spec.command(&docker, setup, &["TOKEN".into()]), &[])
         };
         assert_eq!(
-            line(&spec),
+            line(&spec, &setup),
             "docker run --interactive --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
              --platform linux/amd64 --entrypoint '' --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest \
              sh -c 'ls /opt/python || exit 42\necho '\\''xtask: the container is ready'\\''\nexec cat >/dev/null' sh 1"
         );
         spec.keep = true;
-        assert!(line(&spec).contains("\nexec sleep infinity' sh 1"));
+        assert!(line(&spec, &setup).contains("\nexec sleep infinity' sh 1"));
+        // A command run after the setup: its environment on the run line (a
+        // secret by name only), the command quoted into the script.
+        spec.keep = false;
+        setup.then = Some(Then {
+            args: vec!["sh".into(), "-c".into(), "echo \"$1\"".into(), "a b".into()],
+            env: vec![
+                ("MODE".into(), "x y".into()),
+                ("TOKEN".into(), "s3cret".into()),
+            ],
+        });
+        let cmd = spec.command(&docker, &setup, &["TOKEN".into()]);
+        let text = crate::util::command_line(&cmd, &[]);
+        assert!(
+            text.contains(" --env 'MODE=x y' --env TOKEN --ulimit"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("\nexec 3<&0\nsh -c '\\''echo \"$1\"'\\'' '\\''a b'\\'' 3<&- &\nb=$!\n"),
+            "{text}"
+        );
     }
 
     #[test]

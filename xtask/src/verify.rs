@@ -231,8 +231,9 @@ fn in_container(
     let setup = Setup {
         script: format!("mkdir -p {DIR} /xtask/bin || exit 1"),
         args: Vec::new(),
+        then: None,
     };
-    let (c, _) = Container::start(&engine, &quiet, &spec, &setup, None)?;
+    let (c, _, _) = Container::start(&engine, &quiet, &spec, &setup, None)?;
     c.copy_in(&quiet, dir, DIR)?;
     c.copy_in(
         &quiet,

@@ -21,7 +21,9 @@ use super::{
     PIP_CACHE_VOLUME, SETUP, SRC,
 };
 use crate::config::Config;
-use crate::engine::{exec_command, Container, ContainerSpec, Engine, Setup, SetupFailed};
+use crate::engine::{
+    exec_command, Container, ContainerSpec, Engine, FirstOutput, Setup, SetupFailed, Then,
+};
 use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{qemu_register, standin};
@@ -212,9 +214,9 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
+    let first = first_build(plan, targets, secrets);
     for t in targets {
         let name = container_name("RUN", t.arch);
-        let docker = q(&t.engine.command());
         // The scripts' texts go as arguments: named here, not printed.
         let dir = container_scripts();
         let scripts = script_files(&dir)
@@ -223,8 +225,14 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
             .collect();
         let unpack = plan.pre_build.is_empty();
-        let mut start = t.engine.command();
-        start.args(container_spec(plan, t, name.clone(), "RUN").run_args(&setup(unpack, scripts)));
+        let then = first
+            .as_ref()
+            .map(|b| then(plan, t, b, &plan.parallel_env(1)));
+        let start = container_spec(plan, t, name.clone(), "RUN").command(
+            &t.engine,
+            &setup(unpack, scripts, then),
+            secrets,
+        );
         match unpack {
             true => println!("{} | {}", q(&plan.tar_command()), q(&start)),
             false => println!("{}", q(&start)),
@@ -260,30 +268,100 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                 let unpack = exec_reading(&t.engine, &name, &["sh", "-c", UNPACK, "sh", &sources]);
                 println!("{} | {}", q(&plan.tar_command()), q(&unpack));
             }
-            let args = plan.script_args(&dir, &t.plat, &sources);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
-            println!(
-                "{} | {}",
-                util::command_line(&exec, secrets),
-                q(&untar(plan.out.as_str()))
-            );
+            // The first build runs in the container's first process.
+            if first.is_none() {
+                let args = plan.script_args(&dir, &t.plat, &sources);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
+                println!(
+                    "{} | {}",
+                    util::command_line(&exec, secrets),
+                    q(&untar(plan.out.as_str()))
+                );
+            }
             if let Some(post) = hook(&plan.post_build) {
                 let root = util::shell_quote(plan.root.as_str());
                 println!("(cd {root} && {})", q(&post));
             }
         }
-        println!("{docker} rm --force --volumes {name}");
     }
 }
 
+/// The build of a run that is known before its container starts (one arch,
+/// one CPython named, so its folder is known), when nothing has to reach the
+/// container between its start and the build (a pre-build command and its
+/// inputs, input dirs, headers), no ccache counters are read, and the
+/// container is not kept: the container's first process runs it, which
+/// saves the round trip of an exec. Not with secrets either: `docker run`
+/// keeps its environment in the container's configuration, an exec does not.
+fn first_build(plan: &Plan, targets: &[Target], secrets: &[String]) -> Option<Build> {
+    let ([t], Selection::Tags(tags)) = (targets, &plan.selection) else {
+        return None;
+    };
+    let [python @ PythonTag::CPython { .. }] = tags.as_slice() else {
+        return None;
+    };
+    let id = BuildId {
+        python: *python,
+        arch: t.arch,
+    };
+    let simple = plan.pre_build.is_empty()
+        && plan.input_dirs.is_empty()
+        && !plan.env.iter().any(|(k, _)| secrets.contains(k))
+        && !plan.ccache
+        && !plan.keep_container
+        && !plan.needs_include();
+    let allowed = plan
+        .requires_python
+        .as_ref()
+        .is_none_or(|r| r.allows(*python))
+        && filter_builds(vec![(id.clone(), ())], &plan.build, &plan.skip).is_ok();
+    (simple && allowed).then(|| Build {
+        dir: python.dir_guess(),
+        id,
+        target: 0,
+    })
+}
+
+/// What the container's first process runs for build `b`: the build, with
+/// its environment.
+fn then(plan: &Plan, t: &Target, b: &Build, build_env: &[(String, String)]) -> Then {
+    Then {
+        args: plan.script_args(&b.dir, &t.plat, SRC),
+        env: build_env_of(plan, build_env, b),
+    }
+}
+
+/// Build `b`'s environment: the run's, the share of the cores (and ccache's),
+/// the before-build command and the tests.
+fn build_env_of(plan: &Plan, build_env: &[(String, String)], b: &Build) -> Vec<(String, String)> {
+    plan.env
+        .iter()
+        .cloned()
+        .chain(build_env.iter().cloned())
+        .chain(plan.before_build_env(&b.dir))
+        .chain(plan.test_env(&b.id, &b.dir))
+        .collect()
+}
+
 /// A running container, the interpreters (tag, folder) it will build with,
-/// and its auditwheel's version.
-type Started = (Container, Vec<(PythonTag, String)>, String);
+/// its auditwheel's version, and the output of the build its first process runs.
+type Started = (
+    Container,
+    Vec<(PythonTag, String)>,
+    String,
+    Option<FirstOutput>,
+);
 
 /// Starts one arch's container, lists its interpreters, and copies the
 /// scripts and (unless each build has its own) the inputs in.
-fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<Started> {
+fn start_target(
+    run: &Runner,
+    plan: &Plan,
+    t: &Target,
+    run_id: &str,
+    first: Option<&Build>,
+) -> Result<Started> {
     let how = if t.native { "native" } else { "emulated" };
     eprintln!(
         "==> {}: starting a container of {} on {} ({how})",
@@ -307,12 +385,16 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         &t.engine,
         run,
         &container_spec(plan, t, container_name(run_id, t.arch), run_id),
-        &setup(unpack, script_files(&container_scripts())?),
+        &setup(
+            unpack,
+            script_files(&container_scripts())?,
+            first.map(|b| then(plan, t, b, &plan.parallel_env(1))),
+        ),
         input,
     );
     // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
     let tar = tar.map(|mut tar| tar.wait()).transpose()?;
-    let (c, offered) = started.map_err(|e| match e.downcast_ref::<SetupFailed>() {
+    let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<SetupFailed>() {
         Some(SetupFailed {
             code: Some(NO_OPT_PYTHON),
             ..
@@ -360,7 +442,7 @@ fn start_target(run: &Runner, plan: &Plan, t: &Target, run_id: &str) -> Result<S
         }
     }
     copy_input_dirs(run, plan, &c)?;
-    Ok((c, chosen, auditwheel))
+    Ok((c, chosen, auditwheel, first_output))
 }
 
 /// A container of the run for target `t`.
@@ -382,8 +464,8 @@ fn container_spec<'a>(
 }
 
 /// What readies a container (see SETUP): whether the inputs come on stdin,
-/// and each script's path and text.
-fn setup(unpack: bool, scripts: Vec<(String, String)>) -> Setup {
+/// each script's path and text, and what runs after it.
+fn setup(unpack: bool, scripts: Vec<(String, String)>, then: Option<Then>) -> Setup {
     let mut args = vec![if unpack { "1" } else { "0" }.to_string()];
     for (path, text) in scripts {
         args.extend([path, text]);
@@ -391,6 +473,7 @@ fn setup(unpack: bool, scripts: Vec<(String, String)>) -> Setup {
     Setup {
         script: SETUP.to_string(),
         args,
+        then,
     }
 }
 
@@ -480,11 +563,12 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     for (engine, volume) in cache_volumes(plan, targets) {
         run.run_captured(cache_volume_command(engine, &volume))?;
     }
+    let first = first_build(plan, targets, run.secrets);
     // Each arch's container starts on its own engine, all at once.
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .iter()
-            .map(|t| s.spawn(|| start_target(run, plan, t, &run_id)))
+            .map(|t| s.spawn(|| start_target(run, plan, t, &run_id, first.as_ref())))
             .collect();
         handles
             .into_iter()
@@ -495,7 +579,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     let mut offered = Vec::new();
     let mut kept = Vec::new();
     for (i, result) in started.into_iter().enumerate() {
-        let (mut container, chosen, auditwheel) = result?;
+        let (mut container, chosen, auditwheel, first_output) = result?;
         if plan.keep_container {
             // From now on, not even Ctrl-C removes it.
             let enter = container.keep();
@@ -512,6 +596,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         containers.push(Running {
             container,
             auditwheel,
+            first: Mutex::new(first_output),
         });
         let arch = targets[i].arch;
         offered.extend(
@@ -525,6 +610,15 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         .into_iter()
         .map(|(id, (target, dir))| Build { id, target, dir })
         .collect();
+    if let Some(first) = &first {
+        // Known before the start, and the images agreed.
+        if !matches!(builds.as_slice(), [b] if b.id == first.id && b.dir == first.dir) {
+            bail!(
+                "the build the container started with, {}, is not the one the image offers",
+                first.id
+            );
+        }
+    }
 
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("creating the output folder {}", plan.out))?;
@@ -695,10 +789,12 @@ fn run_logs(logs: &Utf8Path, keep: usize) -> Result<Utf8PathBuf> {
     Ok(dir)
 }
 
-/// One arch's container, and what its image told of itself.
+/// One arch's container, what its image told of itself, and the output of
+/// the build its first process runs (taken by that build).
 struct Running {
     container: Container,
     auditwheel: String,
+    first: Mutex<Option<FirstOutput>>,
 }
 
 /// What every build of a run shares.
@@ -836,15 +932,8 @@ fn build_and_land(
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = build_env_of(plan, &ctx.build_env, b);
     let test_env = plan.test_env(&b.id, &b.dir);
-    let env: Vec<(String, String)> = plan
-        .env
-        .iter()
-        .cloned()
-        .chain(ctx.build_env.iter().cloned())
-        .chain(plan.before_build_env(&b.dir))
-        .chain(test_env.clone())
-        .collect();
     // The wheel arrives in a hidden folder of the output folder, removed
     // unless the wheel lands.
     let stage = plan
@@ -852,37 +941,66 @@ fn build_and_land(
         .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
     let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
     std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
-    let mut exec = c.exec(&env, run.secrets, &args);
     // The build's stderr, read here: each line goes to the log and to the
     // display (its phase, its last line, and all of it with --verbose). Its
     // stdout is the wheel, unpacked by tar as it comes.
-    let (reader, writer) = std::io::pipe().context("making a pipe for the build's output")?;
-    exec.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(writer);
     use std::io::{BufRead, Write};
-    writeln!(log_file, "$ {}", util::command_line(&exec, run.secrets))?;
-    let mut child = exec.spawn().context("running the build in the container")?;
-    // The pipe ends when the child's copies of it close, not ours.
-    drop(exec);
-    let wheel_stream = child.stdout.take().expect("piped");
-    let unpack = untar(stage.as_str())
-        .stdin(wheel_stream)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting tar to unpack the wheel (is it installed?)")?;
-    let mut reader = std::io::BufReader::new(reader);
-    let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf)? > 0 {
-        log_file.write_all(&buf)?;
-        line.feed(String::from_utf8_lossy(&buf).trim_end());
-        buf.clear();
-    }
-    let status = child
-        .wait()
-        .context("waiting for the build in the container")?;
-    let unpacked = unpack.wait_with_output()?;
+    let mut feed = |text: &str| -> Result<()> {
+        writeln!(log_file, "{text}")?;
+        line.feed(text);
+        Ok(())
+    };
+    let first = r.first.lock().unwrap().take();
+    let (status, unpacked) = match first {
+        // Run by the container's first process, which is running it already.
+        Some(first) => {
+            let shown: Vec<String> = args.iter().map(|a| util::shell_quote(a)).collect();
+            feed(&format!("$ {}", c.command))?;
+            feed(&format!("  whose first process runs: {}", shown.join(" ")))?;
+            let mut unpack = untar(stage.as_str())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting tar to unpack the wheel (is it installed?)")?;
+            let (mut wheel_stream, mut to) = (first.stdout, unpack.stdin.take().expect("piped"));
+            let copy = std::thread::spawn(move || std::io::copy(&mut wheel_stream, &mut to));
+            for text in first.stderr {
+                feed(&text)?;
+            }
+            let status = c.wait().context("waiting for the build in the container")?;
+            let _ = copy.join();
+            (status, unpack.wait_with_output()?)
+        }
+        None => {
+            let mut exec = c.exec(&env, run.secrets, &args);
+            let (reader, writer) =
+                std::io::pipe().context("making a pipe for the build's output")?;
+            exec.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(writer);
+            feed(&format!("$ {}", util::command_line(&exec, run.secrets)))?;
+            let mut child = exec.spawn().context("running the build in the container")?;
+            // The pipe ends when the child's copies of it close, not ours.
+            drop(exec);
+            let unpack = untar(stage.as_str())
+                .stdin(child.stdout.take().expect("piped"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting tar to unpack the wheel (is it installed?)")?;
+            let mut reader = std::io::BufReader::new(reader);
+            let mut buf = Vec::new();
+            while reader.read_until(b'\n', &mut buf)? > 0 {
+                feed(String::from_utf8_lossy(&buf).trim_end())?;
+                buf.clear();
+            }
+            let status = child
+                .wait()
+                .context("waiting for the build in the container")?;
+            (status, unpack.wait_with_output()?)
+        }
+    };
     // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
     if status.code() == Some(3) {
         return Ok(None);
