@@ -56,9 +56,9 @@ fi
 # variables (set by the host); setuptools gets a parallel compile from
 # parallel/sitecustomize.py, installed in this container's interpreter.
 if [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ]; then
-    # The standard library's folder, found on disk: a start of the
-    # interpreter costs about a second under emulation.
-    # PREFIX/bin/python3.12 keeps it in PREFIX/lib/python3.12.
+    # The standard library's folder, found on disk (PREFIX/bin/python3.12
+    # keeps it in PREFIX/lib/python3.12): a start of the interpreter costs
+    # about a second under emulation.
     real=$(readlink -f "$python")
     stdlib=${real%/bin/*}/lib/${real##*/}
     if [ ! -f "$stdlib/os.py" ]; then
@@ -115,7 +115,7 @@ repaired=("$work"/repaired/*.whl)
 repaired_name=${repaired[0]##*/}
 step "check $repaired_name"
 cd /
-"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$check_plat" \
+"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$check_plat" "$work/check" \
     || fail "the repaired wheel failed its check"
 
 if [ -n "${XTASK_TEST_COMMAND:-}" ]; then

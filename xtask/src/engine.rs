@@ -106,12 +106,21 @@ impl std::fmt::Display for EngineSpec {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Engine {
     pub program: Utf8PathBuf,
     /// Global options that pick the daemon (such as `--host URL`); empty for
     /// the client's own default.
     pub endpoint: Vec<String>,
+    /// The daemon's API version once asked (see `pin_api`).
+    pub api: Option<String>,
+}
+
+/// The same engine, whether or not its API version was asked.
+impl PartialEq for Engine {
+    fn eq(&self, other: &Engine) -> bool {
+        (&self.program, &self.endpoint) == (&other.program, &other.endpoint)
+    }
 }
 
 /// What an engine says of itself.
@@ -120,6 +129,8 @@ pub struct Server {
     pub version: String,
     /// The architecture containers run on natively, in Docker's words (`amd64`, `arm64`).
     pub arch: String,
+    /// Docker's API version (podman's CLI has no use for it).
+    pub api: Option<String>,
 }
 
 impl Server {
@@ -147,6 +158,7 @@ impl Engine {
             return Ok(Engine {
                 program,
                 endpoint: Vec::new(),
+                api: None,
             });
         }
         match explicit {
@@ -170,6 +182,7 @@ impl Engine {
         Ok(Engine {
             program,
             endpoint: spec.endpoint(),
+            api: None,
         })
     }
 
@@ -186,11 +199,12 @@ impl Engine {
         dry_run: bool,
         spec: &EngineSpec,
     ) -> Result<(Engine, Option<Server>)> {
-        let engine = Engine::chosen(dry_run, spec)?;
+        let mut engine = Engine::chosen(dry_run, spec)?;
         if dry_run {
             return Ok((engine, None));
         }
         let server = engine.server(sh)?;
+        engine.pin_api(&server);
         Ok((engine, Some(server)))
     }
 
@@ -201,6 +215,7 @@ impl Engine {
             Err(_) if dry_run => Ok(Engine {
                 program: spec.client().unwrap_or("docker").into(),
                 endpoint: spec.endpoint(),
+                api: None,
             }),
             chosen => chosen,
         }
@@ -210,7 +225,19 @@ impl Engine {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(self.program.as_str());
         cmd.args(&self.endpoint);
+        if let Some(api) = &self.api {
+            cmd.env("DOCKER_API_VERSION", api);
+        }
         cmd
+    }
+
+    /// Spares each later docker command its API version negotiation (a
+    /// round trip to the daemon, about 13 ms here), with the version the
+    /// daemon told; a DOCKER_API_VERSION of the user's own is left alone.
+    pub fn pin_api(&mut self, server: &Server) {
+        if std::env::var_os("DOCKER_API_VERSION").is_none() && !self.is_podman() {
+            self.api = server.api.clone();
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -261,20 +288,22 @@ impl Engine {
     pub fn server(&self, sh: &Shell) -> Result<Server> {
         let (program, endpoint) = (&self.program, &self.endpoint);
         let out = if self.is_podman() {
-            let format = "{{.Version.Version}}|{{.Host.Arch}}";
+            let format = "{{.Version.Version}}|{{.Host.Arch}}|";
             cmd!(sh, "{program} {endpoint...} info --format {format}")
         } else {
-            let format = "{{.Server.Version}}|{{.Server.Arch}}";
+            let format = "{{.Server.Version}}|{{.Server.Arch}}|{{.Server.APIVersion}}";
             cmd!(sh, "{program} {endpoint...} version --format {format}")
         }
         .quiet()
         .ignore_status()
         .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        if let (true, Some((version, arch))) = (out.status.success(), text.trim().split_once('|')) {
+        let fields: Vec<&str> = text.trim().split('|').collect();
+        if let (true, [version, arch, api]) = (out.status.success(), fields.as_slice()) {
             return Ok(Server {
                 version: version.to_string(),
                 arch: arch.to_string(),
+                api: Some(api.to_string()).filter(|a| !a.is_empty()),
             });
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -973,6 +1002,7 @@ mod tests {
         let docker = Engine {
             program: "docker".into(),
             endpoint: Vec::new(),
+            api: None,
         };
         let line = |spec: &ContainerSpec, setup: &Setup| {
             crate::util::command_line(&spec.command(&docker, setup, &["TOKEN".into()]), &[])
@@ -1017,6 +1047,7 @@ mod tests {
         let docker = Engine {
             program: "docker".into(),
             endpoint: Vec::new(),
+            api: None,
         };
         let cmd = exec_command(
             &docker,
@@ -1045,6 +1076,7 @@ mod tests {
         let engine = Engine {
             program: "docker".into(),
             endpoint: Vec::new(),
+            api: None,
         };
         let spec = ImageBuild {
             tag: "manylinux_aarch64".into(),
@@ -1105,6 +1137,7 @@ mod tests {
         let engine = |endpoint: &[&str]| Engine {
             program: "/usr/bin/docker".into(),
             endpoint: endpoint.iter().map(|s| s.to_string()).collect(),
+            api: None,
         };
         assert!(engine(&["--host", "unix:///run/d2.sock"]).is_local());
         assert!(!engine(&["--host", "ssh://me@pi"]).is_local());
@@ -1116,9 +1149,23 @@ mod tests {
         let server = Server {
             version: "28".into(),
             arch: "arm64".into(),
+            api: Some("1.41".into()),
         };
         assert!(server.native(Arch::Aarch64));
         assert!(!server.native(Arch::X86_64));
+        // The API version the daemon told goes on every later command.
+        let mut docker = engine(&[]);
+        docker.pin_api(&server);
+        let command = docker.command();
+        let pinned: Vec<_> = command.get_envs().collect();
+        if std::env::var_os("DOCKER_API_VERSION").is_none() {
+            let api = (
+                std::ffi::OsStr::new("DOCKER_API_VERSION"),
+                Some(std::ffi::OsStr::new("1.41")),
+            );
+            assert_eq!(pinned, [api]);
+        }
+        assert_eq!(docker, engine(&[]), "the same engine, asked or not");
     }
 
     #[test]

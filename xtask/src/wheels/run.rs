@@ -54,7 +54,7 @@ pub(super) fn resolve_target(
     config: &Config,
     arch: Arch,
 ) -> Result<Target> {
-    let engine = Engine::chosen(run.dry_run, config.engine(arch))
+    let mut engine = Engine::chosen(run.dry_run, config.engine(arch))
         .with_context(|| format!("{arch} builds"))?;
     // The engine's version and the image, asked at once.
     let (server, image) = std::thread::scope(|s| {
@@ -77,6 +77,9 @@ pub(super) fn resolve_target(
     });
     // An engine that does not answer is the cause of whatever else failed.
     let server = server.with_context(|| format!("{arch} builds"))?;
+    if let Some(server) = &server {
+        engine.pin_api(server);
+    }
     let native = match &server {
         Some(server) => server.native(arch),
         None => engine.is_local() && Some(arch) == Arch::host(),
