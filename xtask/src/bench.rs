@@ -200,7 +200,7 @@ impl flags::Bench {
                 .collect::<String>(),
             machine(sh)
         )?;
-        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately, so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`){}. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files, if self.case.is_empty() { "; the test step is measured below" } else { "" })?;
+        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately (each round in a rotated order), so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`){}. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files, if self.case.is_empty() { "; the test step is measured below" } else { "" })?;
         writeln!(
             report,
             "| case | way | median | ratio to baseline | ratio to cibuildwheel |\n|---|---|---:|---:|---:|"
@@ -210,7 +210,11 @@ impl flags::Bench {
             let inputs = inputs(case.package, &work)?;
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
             for rep in 0..reps {
-                for (i, way) in ways.iter().enumerate() {
+                // Each round in another order: no way always runs right
+                // after the same other (whose clean-up may still run).
+                for k in 0..ways.len() {
+                    let i = (k + rep) % ways.len();
+                    let way = &ways[i];
                     if *way == Way::Wheels(cores) && cores == 1 {
                         continue;
                     }
