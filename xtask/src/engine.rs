@@ -813,14 +813,13 @@ impl Container {
             .with_context(|| format!("could not start `{line}`"))?;
         let err = client.stderr.take().expect("piped");
         let (lines, stderr) = std::sync::mpsc::channel();
+        // Read to the end even when nobody listens any more: a client whose
+        // stderr is closed dies of SIGPIPE at its next word.
         std::thread::spawn(move || {
             let mut err = BufReader::new(err);
             let mut line = Vec::new();
             while err.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = String::from_utf8_lossy(&line).trim_end().to_string();
-                if lines.send(text).is_err() {
-                    break;
-                }
+                let _ = lines.send(String::from_utf8_lossy(&line).trim_end().to_string());
                 line.clear();
             }
         });

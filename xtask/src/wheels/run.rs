@@ -795,9 +795,10 @@ fn run_logs(logs: &Utf8Path, keep: usize) -> Result<Utf8PathBuf> {
 /// One arch's container, what its image told of itself, and the output of
 /// the build its first process runs (taken by that build).
 struct Running {
+    /// Declared (so dropped) before the container, which waits for its client.
+    first: Mutex<Option<FirstOutput>>,
     container: Container,
     auditwheel: String,
-    first: Mutex<Option<FirstOutput>>,
 }
 
 /// What every build of a run shares.
@@ -923,6 +924,9 @@ fn build_and_land(
 ) -> Result<Option<(Utf8PathBuf, String)>> {
     let (run, plan) = (ctx.run, ctx.plan);
     let c = &r.container;
+    // Taken first: whatever fails below drops it (closing the pipes) before
+    // the container is waited for, so the client cannot block on a full pipe.
+    let first = r.first.lock().unwrap().take();
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
     let mut sources = SRC.to_string();
     if let Some(mut pre) = plan.hook_command(&plan.pre_build, &b.id, include) {
@@ -953,7 +957,6 @@ fn build_and_land(
         line.feed(text);
         Ok(())
     };
-    let first = r.first.lock().unwrap().take();
     let (status, unpacked) = match first {
         // Run by the container's first process, which is running it already.
         Some(first) => {
