@@ -357,7 +357,8 @@ type Started = (
 );
 
 /// Starts one arch's container, lists its interpreters, and copies the
-/// scripts and (unless each build has its own) the inputs in.
+/// scripts and (unless each build has its own) the inputs in; with `first`,
+/// its first process then runs that build.
 fn start_target(
     run: &Runner,
     plan: &Plan,
