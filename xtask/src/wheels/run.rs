@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -376,12 +376,7 @@ fn start_target(
     // With a pre-build command each build sends its own inputs.
     let unpack = plan.pre_build.is_empty();
     let mut tar = match unpack {
-        true => Some(
-            plan.tar_command()
-                .stdout(Stdio::piped())
-                .spawn()
-                .context("starting tar (is it installed?)")?,
-        ),
+        true => Some(inputs_tar(plan)?),
         false => None,
     };
     let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
@@ -511,14 +506,18 @@ fn exec_reading(engine: &Engine, name: &str, args: &[&str]) -> Command {
     exec
 }
 
+/// The host's tar, streaming `plan`'s inputs on its stdout.
+fn inputs_tar(plan: &Plan) -> Result<Child> {
+    plan.tar_command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting tar (is it installed?)")
+}
+
 /// Runs `cmd` with `plan`'s inputs as one tar stream on its stdin: its
 /// output, and how the host's tar ended.
 fn with_inputs(plan: &Plan, mut cmd: Command) -> Result<(Output, ExitStatus)> {
-    let mut tar = plan
-        .tar_command()
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting tar (is it installed?)")?;
+    let mut tar = inputs_tar(plan)?;
     cmd.stdin(tar.stdout.take().expect("piped"));
     let out = cmd
         .output()
@@ -940,7 +939,6 @@ fn build_and_land(
     }
     let args = plan.script_args(&b.dir, &t.plat, &sources);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = build_env_of(plan, &ctx.build_env, b);
     let test_env = plan.test_env(&b.id, &b.dir);
     // The wheel arrives in a hidden folder of the output folder, removed
     // unless the wheel lands.
@@ -980,6 +978,7 @@ fn build_and_land(
             (status, unpack.wait_with_output()?)
         }
         None => {
+            let env = build_env_of(plan, &ctx.build_env, b);
             let mut exec = c.exec(&env, run.secrets, &args);
             let (reader, writer) =
                 std::io::pipe().context("making a pipe for the build's output")?;
