@@ -85,6 +85,24 @@ if [ "${XTASK_CCACHE:-}" = 1 ]; then
         export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"
     fi
 fi
+# The repair starts now, while the wheel builds: repair-wheel.py's start and
+# its imports of auditwheel and zipfile cost about 0.1 s natively and seconds
+# under emulation. It runs in auditwheel's own interpreter, where auditwheel's
+# script names one on its first line, and then runs auditwheel in its
+# process; else in the build's, running the auditwheel command. It waits on
+# its stdin for one line.
+repair_python=$python
+if aw=$(command -v auditwheel) && IFS= read -r shebang 2>/dev/null <"$aw"; then
+    case $shebang in
+        '#!'/*/python*|'#!'/*/pypy*)
+            [ -f "${shebang:2}" ] && [ -x "${shebang:2}" ] && repair_python=${shebang:2} ;;
+    esac
+fi
+coproc REPAIR { exec "$repair_python" -I -u /xtask/bin/repair-wheel.py "$interp" "$plat" "$work/repaired" "$work/check" "$python" >&2; }
+repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
+# A build that fails or is skipped must not wait for its imports to end.
+trap 'kill "$repairer" 2>/dev/null || true' EXIT
+
 "$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
 
 shopt -s nullglob
@@ -92,7 +110,6 @@ built=("$work"/raw/*.whl)
 [ "${#built[@]}" = 1 ] || fail "expected one wheel from the build, found ${#built[@]}"
 wheel=${built[0]}
 name=${wheel##*/}
-check_plat=$plat
 case "$name:$pure" in
     *-none-any.whl:skip)
         printf 'pure: %s is a pure-Python wheel; skipped (--pure-wheel skip)\n' "$name"
@@ -100,23 +117,30 @@ case "$name:$pure" in
     *-none-any.whl:accept)
         # auditwheel refuses a wheel with no platform to repair.
         step "$name is a pure-Python wheel: shipped as it is (--pure-wheel accept)"
-        cp "$wheel" "$work/repaired/"
-        check_plat=any ;;
+        how=accept ;;
     *-none-any.whl:*)
         fail "$interp built a pure-Python wheel, $name: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave $interp out with --pure-wheel skip (config: pure-wheel)" ;;
     *)
         step "repair $name for $plat"
-        auditwheel repair --plat "$plat" --wheel-dir "$work/repaired" "$wheel" \
-            || fail "auditwheel could not repair the wheel for $plat (see its message above)" ;;
+        how=repair ;;
+esac
+# It repairs (or takes) the wheel, rewrites it, checks its tags, and has
+# check-wheel.py import it in this interpreter.
+if kill -0 "$repairer" 2>/dev/null; then
+    printf '%s %s\n' "$how" "$wheel" >&"$to_repairer"
+fi
+exec {to_repairer}>&-
+status=0
+wait "$repairer" || status=$?
+trap - EXIT
+case $status in
+    0) ;;
+    2) fail "auditwheel could not repair the wheel for $plat (see its message above)" ;;
+    *) fail "the repaired wheel failed its check" ;;
 esac
 repaired=("$work"/repaired/*.whl)
-[ "${#repaired[@]}" = 1 ] || fail "expected one repaired wheel, found ${#repaired[@]}"
-
 repaired_name=${repaired[0]##*/}
-step "check $repaired_name"
 cd /
-"$python" -I /xtask/bin/check-wheel.py "${repaired[0]}" "$interp" "$check_plat" "$work/check" \
-    || fail "the repaired wheel failed its check"
 
 if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     # Outside the sources, so that only the installed wheel can be imported.

@@ -463,6 +463,54 @@ fn a_broken_optional_extension_fails_the_check() {
     inv.check();
 }
 
+/// auditwheel runs in its own interpreter's process where its script names
+/// one; an image whose `auditwheel` is something else (here a shell script)
+/// gets the command run as it is, and the same wheel.
+#[test]
+fn auditwheel_behind_a_shell_script_repairs_the_same() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("aw-script");
+    let config = probe_package(dir.path(), "");
+    let config = config.to_str().unwrap();
+    let image = image_from(
+        "xtask-test-aw-script:latest",
+        "FROM xtask-standin:x86_64\nRUN py=$(head -n 1 /usr/local/bin/auditwheel | cut -c 3-) && rm /usr/local/bin/auditwheel && printf '#!/bin/sh\\necho auditwheel through its shell script >&2\\nexec %s -m auditwheel \"$@\"\\n' \"$py\" >/usr/local/bin/auditwheel && chmod +x /usr/local/bin/auditwheel\n",
+    );
+    let py = cp();
+    let mut sums = Vec::new();
+    for (way, image) in [("in-process", None), ("script", Some(image.as_str()))] {
+        let out = dir.path().join(way);
+        let mut args = vec!["--config", config, "wheels", "--arch", "x86_64"];
+        match image {
+            Some(image) => args.extend(["--image", image]),
+            None => args.push("--standin"),
+        }
+        // Not a git checkout: no SOURCE_DATE_EPOCH unless given.
+        args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
+        args.extend(["--py", &py, "--out", out.to_str().unwrap()]);
+        xtask(&args).ok();
+        let log = std::fs::read_to_string(
+            root().join(format!("target/xtask/logs/latest/{}.log", x86(&py))),
+        )
+        .unwrap();
+        assert_eq!(
+            log.contains("auditwheel through its shell script"),
+            image.is_some(),
+            "{log}"
+        );
+        assert_has(&log, "Fixed-up wheel written to");
+        assert_has(&log, "extension probe._c: ok");
+        let wheels = wheels_in(&out);
+        assert!(
+            wheels.len() == 1 && wheels[0].contains(&wheel_tags(&py)),
+            "{wheels:?}"
+        );
+        sums.push(std::fs::read_to_string(out.join("SHA256SUMS")).unwrap());
+    }
+    assert_eq!(sums[0], sums[1], "the two ways gave different wheels");
+    inv.check();
+}
+
 #[test]
 fn cpp_builds_on_every_interpreter() {
     let (_serial, inv) = on_x86_64_standin();
