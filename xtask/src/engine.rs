@@ -700,10 +700,12 @@ pub struct Then {
 }
 
 /// The output of `Then`'s command: the rest of the first process's stdout,
-/// and its error output line by line.
+/// and its error output line by line; and when the command started (when
+/// the container said it was ready).
 pub struct FirstOutput {
     pub stdout: BufReader<ChildStdout>,
     pub stderr: Receiver<String>,
+    pub started: std::time::Instant,
 }
 
 /// The line the first process prints when the setup is done.
@@ -861,7 +863,11 @@ impl Container {
             keep: spec.keep,
         };
         if ready {
-            let first = setup.then.as_ref().map(|_| FirstOutput { stdout, stderr });
+            let first = setup.then.as_ref().map(|_| FirstOutput {
+                stdout,
+                stderr,
+                started: std::time::Instant::now(),
+            });
             return Ok((c, output, first));
         }
         let status = c.wait()?;

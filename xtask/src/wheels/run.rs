@@ -665,7 +665,13 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
                     break;
                 };
                 let b = &builds[i];
-                let start = Instant::now();
+                // A lone build has run in the first process since it was ready.
+                let start = containers[b.target]
+                    .first
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map_or_else(Instant::now, |f| f.started);
                 let outcome = if stop.load(Ordering::SeqCst) {
                     Outcome::Skipped
                 } else {
