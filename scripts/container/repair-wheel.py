@@ -29,11 +29,13 @@ import sys
 import time
 import zipfile
 
-try:
-    from auditwheel.main import main as auditwheel_main
-except Exception:
-    auditwheel_main = None
-else:
+
+def import_auditwheel():
+    """auditwheel's entry point, or None where it cannot be imported here."""
+    try:
+        from auditwheel.main import main
+    except Exception:
+        return None
     # What `repair` imports on its first use, so that the imports happen
     # now; the names are auditwheel's own and may change.
     for module in ("auditwheel.main_repair", "auditwheel.repair", "auditwheel.wheel_abi"):
@@ -41,6 +43,7 @@ else:
             __import__(module)
         except Exception:
             pass
+    return main
 
 # PEP 600 names of the legacy manylinux tags.
 LEGACY = {
@@ -62,7 +65,7 @@ def fail(message):
     sys.exit(1)
 
 
-def repair(wheel, plat, repaired):
+def repair(auditwheel_main, wheel, plat, repaired):
     """auditwheel repair, in this process when it can be imported here."""
     args = ["repair", "--plat", plat, "--wheel-dir", repaired, wheel]
     if auditwheel_main is None:
@@ -150,7 +153,8 @@ def main():
     interp, plat, repaired, target, python = sys.argv[1:6]
     here = os.path.dirname(os.path.abspath(__file__))
     # It waits for the wheel's name, and ends quietly if none comes. Out of
-    # the sources, so that only the unpacked wheel can be imported.
+    # the sources, so that only the unpacked wheel can be imported. Started
+    # first, so that it starts while auditwheel is imported.
     checker = subprocess.Popen(
         [python, "-I", os.path.join(here, "check-wheel.py"), target],
         stdin=subprocess.PIPE,
@@ -158,7 +162,7 @@ def main():
         cwd="/",
     )
     try:
-        name = prepare(interp, plat, repaired, target)
+        name = prepare(import_auditwheel(), interp, plat, repaired, target)
         try:
             checker.stdin.write(name.encode() + b"\n")
         except BrokenPipeError:
@@ -170,7 +174,7 @@ def main():
         sys.exit(1)
 
 
-def prepare(interp, plat, repaired, target):
+def prepare(auditwheel_main, interp, plat, repaired, target):
     """Repairs (or takes) the wheel, rewrites it, checks its tags and unpacks
     it into target; returns its name."""
     request = sys.stdin.readline().rstrip("\n")
@@ -178,7 +182,7 @@ def prepare(interp, plat, repaired, target):
         sys.exit(0)
     how, wheel = request.split(" ", 1)
     if how == "repair":
-        if repair(wheel, plat, repaired) != 0:
+        if repair(auditwheel_main, wheel, plat, repaired) != 0:
             sys.exit(2)
         check_plat = plat
     else:

@@ -3,7 +3,7 @@
 //! repaired, checked wheels renamed into the output folder.
 //!
 //! Nothing is bind-mounted: inputs go in as a tar stream on the stdin of the
-//! exec that readies the container, and each wheel comes out as a tar stream
+//! container's first process, which readies it, and each wheel comes out as a tar stream
 //! on its build's stdout, so the user's tree is never written by the
 //! container, the wheels belong to the caller, and a remote engine works the same.
 //!
@@ -28,8 +28,8 @@ use landing::Provenance;
 pub use plan::Plan;
 use run::{execute, print_dry_run, resolve_target};
 
-/// What readies a new build container, in one exec (each costs a round
-/// trip, and starting Python a second under emulation): list the
+/// What readies a new build container, run by its first process (an exec
+/// would cost a round trip), with no Python (a second under emulation): list the
 /// interpreters (exit 42 when there is no /opt/python), make the folders,
 /// write the scripts given as arguments (pairs of a path under /xtask/bin and
 /// its text), unpack the inputs from stdin when the first argument is 1, and
