@@ -962,18 +962,21 @@ fn build_and_land(
         line.feed(text);
         Ok(())
     };
+    let unpack_from = |wheel_stream: Stdio| {
+        untar(stage.as_str())
+            .stdin(wheel_stream)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting tar to unpack the wheel (is it installed?)")
+    };
     let (status, unpacked) = match first {
         // Run by the container's first process, which is running it already.
         Some(first) => {
             let shown: Vec<String> = args.iter().map(|a| util::shell_quote(a)).collect();
             feed(&format!("$ {}", c.command))?;
             feed(&format!("  whose first process runs: {}", shown.join(" ")))?;
-            let mut unpack = untar(stage.as_str())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("starting tar to unpack the wheel (is it installed?)")?;
+            let mut unpack = unpack_from(Stdio::piped())?;
             let (mut wheel_stream, mut to) = (first.stdout, unpack.stdin.take().expect("piped"));
             let copy = std::thread::spawn(move || std::io::copy(&mut wheel_stream, &mut to));
             for text in first.stderr {
@@ -995,12 +998,7 @@ fn build_and_land(
             let mut child = exec.spawn().context("running the build in the container")?;
             // The pipe ends when the child's copies of it close, not ours.
             drop(exec);
-            let unpack = untar(stage.as_str())
-                .stdin(child.stdout.take().expect("piped"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("starting tar to unpack the wheel (is it installed?)")?;
+            let unpack = unpack_from(child.stdout.take().expect("piped").into())?;
             let mut reader = std::io::BufReader::new(reader);
             let mut buf = Vec::new();
             while reader.read_until(b'\n', &mut buf)? > 0 {
