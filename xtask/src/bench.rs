@@ -106,6 +106,7 @@ impl flags::Bench {
         };
         let (cp, arm_cp) = (first_cp(&x86_all)?, first_cp(&arm_all)?);
         let all_name = format!("all {}", x86_all.len());
+        let arm_all_name = format!("all {}", arm_all.len());
         let case = |key, package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
             let what = if package == Package::Demo {
                 "demo"
@@ -155,6 +156,13 @@ impl flags::Bench {
                 &format!("aarch64 (emulated), {}", arm_cp.0),
                 vec![Arch::Aarch64],
                 vec![arm_cp.clone()],
+            ),
+            case(
+                BenchCase::DemoArmAll,
+                Package::Demo,
+                &format!("aarch64 (emulated), {arm_all_name}"),
+                vec![Arch::Aarch64],
+                arm_all.clone(),
             ),
             case(
                 BenchCase::DemoBoth,

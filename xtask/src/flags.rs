@@ -330,6 +330,8 @@ pub enum BenchCase {
     HeavyAll,
     /// The demo, aarch64 (emulated), one CPython
     DemoArm,
+    /// The demo, aarch64 (emulated), every interpreter of the image
+    DemoArmAll,
     /// The demo, both arches, one CPython
     DemoBoth,
     /// The heavy package, aarch64 (emulated), one CPython
