@@ -106,7 +106,6 @@ impl flags::Bench {
         };
         let (cp, arm_cp) = (first_cp(&x86_all)?, first_cp(&arm_all)?);
         let all_name = format!("all {}", x86_all.len());
-        let arm_all_name = format!("all {}", arm_all.len());
         let case = |key, package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
             let what = if package == Package::Demo {
                 "demo"
@@ -160,9 +159,9 @@ impl flags::Bench {
             case(
                 BenchCase::DemoArmAll,
                 Package::Demo,
-                &format!("aarch64 (emulated), {arm_all_name}"),
+                &format!("aarch64 (emulated), all {}", arm_all.len()),
                 vec![Arch::Aarch64],
-                arm_all.clone(),
+                arm_all,
             ),
             case(
                 BenchCase::DemoBoth,
