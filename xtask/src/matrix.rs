@@ -6,10 +6,10 @@ use xshell::Shell;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::platform::{filter_builds, Arch, BuildId};
+use crate::platform::{Arch, BuildId};
 use crate::util::{self, usage, Runner};
 use crate::wheels::package::{adopt_cibuildwheel, RequiresPython};
-use crate::wheels::plan;
+use crate::wheels::select::{Asked, Offer, Selector};
 use crate::{flags, standin};
 
 /// The GitHub-hosted runner that builds an arch natively.
@@ -44,7 +44,7 @@ impl flags::Matrix {
 }
 
 /// What `wheels` would build with the same selection: each arch's image
-/// listed on its own engine, then the patterns applied.
+/// listed on its own engine, then the run's selector applied.
 pub fn selected(
     sh: &Shell,
     run: &Runner,
@@ -55,17 +55,23 @@ pub fn selected(
     let package = config.dir.join(&config.root).join(&config.package);
     let (config, _) = adopt_cibuildwheel(config, &package).map_err(usage)?;
     let config = &config;
-    let (arches, selection, build, skip) = plan::select(
-        &select.arch,
-        select.py.as_deref(),
-        select.build.as_deref(),
-        select.skip.as_deref(),
+    let mut selector = Selector::new(
+        Asked {
+            arch: &select.arch,
+            py: select.py.as_deref(),
+            build: select.build.as_deref(),
+            skip: select.skip.as_deref(),
+            only: None,
+        },
         config,
     )?;
-    // As `wheels --py all` does: interpreters the package excludes are left out.
-    let requires = RequiresPython::read(&package).map_err(usage)?;
-    let mut offered = Vec::new();
-    for arch in arches {
+    let asked = match &select.py {
+        Some(_) => "--py".to_string(),
+        None => format!("python (in {})", config.file),
+    };
+    selector.require(RequiresPython::read(&package).map_err(usage)?, &asked)?;
+    let mut images = Vec::new();
+    for &arch in &selector.arches {
         let engine = Engine::ready(sh, false, config.engine(arch))
             .with_context(|| format!("{arch} builds"))?;
         let image = if select.standin {
@@ -75,21 +81,21 @@ pub fn selected(
         };
         engine.ensure_image(sh, run, &image, arch, false)?;
         let dirs = engine.list_image_dir(&image, arch, "/opt/python")?;
-        let chosen = selection
-            .resolve(&dirs)
-            .with_context(|| format!("image `{image}`"))
-            .map_err(|e| usage(format!("{e:#}")))?;
-        offered.extend(
-            chosen
-                .into_iter()
-                .filter(|(python, _)| requires.as_ref().is_none_or(|r| r.allows(*python)))
-                .map(|(python, _)| (BuildId { python, arch }, ())),
-        );
+        images.push((arch, image, dirs));
     }
-    Ok(filter_builds(offered, &build, &skip)
-        .map_err(usage)?
+    let offers: Vec<Offer> = images
+        .iter()
+        .map(|(arch, image, dirs)| Offer {
+            arch: *arch,
+            image,
+            dirs,
+        })
+        .collect();
+    Ok(selector
+        .builds(&offers)?
+        .builds
         .into_iter()
-        .map(|(id, ())| id)
+        .map(|b| b.id)
         .collect())
 }
 

@@ -16,6 +16,7 @@ pub mod plan;
 mod progress;
 mod report;
 mod run;
+pub mod select;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -122,6 +123,7 @@ impl flags::Wheels {
             let plan = &plan;
             let git = s.spawn(|| Provenance::of(&plan.root));
             let targets: Vec<_> = plan
+                .selector
                 .arches
                 .iter()
                 .map(|&arch| {

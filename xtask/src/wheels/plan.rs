@@ -8,17 +8,18 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::landing::Provenance;
 use super::package::{adopt_cibuildwheel, RequiresPython};
+use super::select::{Asked, Selector};
 use super::{BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME};
 use crate::config::{check_env_name, Config, PureWheel, Test};
 use crate::flags;
-use crate::platform::{could_select, parse_arches, Arch, BuildId, Patterns, Selection};
+use crate::platform::{Arch, BuildId};
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
 #[derive(Debug)]
 pub struct Plan {
-    pub arches: Vec<Arch>,
-    pub selection: Selection,
+    /// What the run builds (see `Selector::builds`).
+    pub selector: Selector,
     pub image: Option<String>,
     pub plat: Option<String>,
     pub standin: bool,
@@ -40,9 +41,6 @@ pub struct Plan {
     pub arch_names: [Option<String>; 2],
     /// Folders outside the root, by the variable that holds their path in the container.
     pub input_dirs: Vec<(String, Utf8PathBuf)>,
-    /// Build identifier patterns: what to build (empty: everything), what to skip.
-    pub build: Patterns,
-    pub skip: Patterns,
     /// Extra arguments for creating each build container.
     pub container_args: Vec<String>,
     pub pure_wheel: PureWheel,
@@ -54,8 +52,6 @@ pub struct Plan {
     pub json: Option<Utf8PathBuf>,
     /// The keys taken from the package's `[tool.cibuildwheel]`.
     pub adopted: Vec<String>,
-    /// The Python versions the package supports, as it states them.
-    pub requires_python: Option<RequiresPython>,
     /// The project's tests; None when there are none or `--no-test`.
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
@@ -101,21 +97,17 @@ impl Plan {
         let (config, adopted) = adopt_cibuildwheel(config, &package_dir).map_err(usage)?;
         let config = &config;
         let project = &config.dir;
-        let (arches, selection, build, skip) = match &flags.only {
-            // One identifier is the whole selection: it names its arch and interpreter.
-            Some(only) => {
-                let id = BuildId::parse(only).map_err(|e| usage(format!("--only: {e:#}")))?;
-                let one = Selection::Tags(vec![id.python]);
-                (vec![id.arch], one, Patterns::default(), Patterns::default())
-            }
-            None => select(
-                &flags.arch,
-                flags.py.as_deref(),
-                flags.build.as_deref(),
-                flags.skip.as_deref(),
-                config,
-            )?,
-        };
+        let mut selector = Selector::new(
+            Asked {
+                arch: &flags.arch,
+                py: flags.py.as_deref(),
+                build: flags.build.as_deref(),
+                skip: flags.skip.as_deref(),
+                only: flags.only.as_deref(),
+            },
+            config,
+        )?;
+        let arches = &selector.arches;
         for (flag, given) in [
             ("--image", flags.image.is_some()),
             ("--plat", flags.plat.is_some()),
@@ -170,22 +162,15 @@ impl Plan {
         {
             return Err(usage(format!("{package_from} `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
         }
-        let requires_python = RequiresPython::read(&root.join(&package)).map_err(usage)?;
-        if let (Some(req), Selection::Tags(tags)) = (&requires_python, &selection) {
-            let asked = match (&flags.only, &flags.py) {
-                (Some(_), _) => "--only".to_string(),
-                (None, Some(_)) => "--py".to_string(),
-                (None, None) => whence("--python", false),
-            };
-            if let Some(tag) = tags.iter().find(|&&t| !req.allows(t)) {
-                return Err(usage(format!(
-                    "{asked} names {tag}, but the package's Requires-Python `{}` ({}) excludes Python 3.{}: leave {tag} out (`all` builds every interpreter it allows)",
-                    req.spec,
-                    req.from,
-                    tag.minor()
-                )));
-            }
-        }
+        let asked = match (&flags.only, &flags.py) {
+            (Some(_), _) => "--only".to_string(),
+            (None, Some(_)) => "--py".to_string(),
+            (None, None) => whence("--python", false),
+        };
+        selector.require(
+            RequiresPython::read(&root.join(&package)).map_err(usage)?,
+            &asked,
+        )?;
         let (includes, include_from) = if flags.include.is_empty() {
             (&config.include, whence("--include", false))
         } else {
@@ -282,8 +267,7 @@ impl Plan {
         let build_jobs = flags.build_jobs.map(usize::from).or(config.build_jobs);
         Ok(Plan {
             build_jobs,
-            arches,
-            selection,
+            selector,
             image: flags.image,
             plat: flags.plat,
             standin: flags.standin,
@@ -302,14 +286,11 @@ impl Plan {
             post_build: config.post_build.clone(),
             arch_names: config.arch_names.clone(),
             input_dirs,
-            build,
-            skip,
             container_args: if flags.container_arg.is_empty() {
                 config.container_args.clone()
             } else {
                 flags.container_arg
             },
-            requires_python,
             before_build: config.before_build.clone(),
             verbose: flags.verbose,
             keep_container: flags.keep_container,
@@ -515,54 +496,6 @@ pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
     format!("xtask-wheels-ccache-{arch}-{}", &id[..id.len().min(12)])
 }
 
-/// The arches, interpreters and patterns from the flags, else the config; arches
-/// that the patterns rule out entirely are dropped before any container starts.
-pub fn select(
-    arch: &[String],
-    py: Option<&str>,
-    build: Option<&str>,
-    skip: Option<&str>,
-    config: &Config,
-) -> Result<(Vec<Arch>, Selection, Patterns, Patterns)> {
-    let arches = if arch.is_empty() {
-        config.arch.clone()
-    } else {
-        parse_arches(arch).map_err(usage)?
-    };
-    let selection = match py {
-        Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>())
-            .map_err(|e| usage(format!("--py: {e:#}")))?,
-        None => config.python.clone(),
-    };
-    let patterns = |flag: Option<&str>, name: &str, from_config: &Patterns| match flag {
-        Some(p) => {
-            let parsed = Patterns::parse(&[p]).map_err(|e| usage(format!("--{name}: {e:#}")))?;
-            if parsed.is_empty() {
-                return Err(usage(format!(
-                    "--{name} is empty: give glob patterns such as 'cp31?-*', or leave it out"
-                )));
-            }
-            Ok(parsed)
-        }
-        None => Ok(from_config.clone()),
-    };
-    let build = patterns(build, "build", &config.build)?;
-    let skip = patterns(skip, "skip", &config.skip)?;
-    let kept: Vec<Arch> = arches
-        .iter()
-        .copied()
-        .filter(|&a| could_select(&build, &skip, a))
-        .collect();
-    if kept.is_empty() {
-        let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
-        return Err(usage(format!(
-            "build `{build}` and skip `{skip}` select no build for {}: widen --build or narrow --skip (identifiers look like cp312-manylinux_x86_64)",
-            names.join(", ")
-        )));
-    }
-    Ok((kept, selection, build, skip))
-}
-
 /// A platform tag is passed to auditwheel and checked against the wheel: plain words only.
 fn check_plat(plat: &str) -> Result<(), String> {
     let ok = plat.starts_with("manylinux") || plat.starts_with("musllinux");
@@ -691,6 +624,7 @@ fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::{Patterns, Selection};
     use crate::util;
 
     fn tree() -> Utf8PathBuf {
@@ -739,8 +673,8 @@ mod tests {
     fn defaults_from_config() {
         let root = tree();
         let p = plan(&root, &[]).unwrap();
-        assert_eq!(p.arches, vec![Arch::X86_64, Arch::Aarch64]);
-        assert_eq!(p.selection, Selection::All);
+        assert_eq!(p.selector.arches, vec![Arch::X86_64, Arch::Aarch64]);
+        assert_eq!(p.selector.pythons, Selection::All);
         assert_eq!(p.root, root);
         assert_eq!(p.package, "pkg");
         assert_eq!(
@@ -779,8 +713,8 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(p.arches, vec![Arch::Aarch64]);
-        assert_eq!(p.selection.to_string(), "cp311,pp39");
+        assert_eq!(p.selector.arches, vec![Arch::Aarch64]);
+        assert_eq!(p.selector.pythons.to_string(), "cp311,pp39");
         assert_eq!(p.include, vec![Utf8PathBuf::from("other")]);
         assert_eq!(p.out, root.join("wheels"));
         assert_eq!(p.env, vec![("A".to_string(), "1=2".to_string())]);
@@ -1023,7 +957,7 @@ mod tests {
         );
         assert!(err(&["--only", "cp310-manylinux_aarch64"]).starts_with("--only names cp310, "));
         let p = plan(&root, &["--py", "all"]).unwrap();
-        assert_eq!(p.requires_python.unwrap().spec, ">=3.11");
+        assert_eq!(p.selector.requires_python.unwrap().spec, ">=3.11");
         assert!(plan(&root, &["--py", "cp312"]).is_ok());
     }
 

@@ -16,6 +16,7 @@ use super::landing::{self, Entry};
 use super::plan::ccache_volume;
 use super::progress::{Line, Progress};
 use super::report::{json_summary, print_summary, Done, Outcome};
+use super::select::{Build, Offer, Selected};
 use super::{
     container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
     PIP_CACHE_VOLUME, SETUP, SRC,
@@ -24,7 +25,7 @@ use crate::config::Config;
 use crate::engine::{
     exec_command, Container, ContainerSpec, Engine, FirstOutput, Setup, SetupFailed, Then,
 };
-use crate::platform::{filter_builds, Arch, BuildId, PythonTag, Selection};
+use crate::platform::{Arch, BuildId, PythonTag, Selection};
 use crate::util::{self, usage, Runner, Undo, UndoGuard};
 use crate::{qemu_register, standin};
 
@@ -37,12 +38,6 @@ pub(super) struct Target {
     pub image: String,
     pub image_id: String,
     pub plat: String,
-}
-
-pub(super) struct Build {
-    pub id: BuildId,
-    pub target: usize,
-    pub dir: String,
 }
 
 /// One arch's engine, image and platform tag, each asked of the engine that
@@ -217,7 +212,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
-    let first = first_build(plan, targets, secrets);
+    let first = first_build(plan, secrets);
     for t in targets {
         let name = container_name("RUN", t.arch);
         // The scripts' texts go as arguments: named here, not printed.
@@ -240,7 +235,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             true => println!("{} | {}", q(&plan.tar_command()), q(&start)),
             false => println!("{}", q(&start)),
         }
-        let dirs: Vec<String> = match &plan.selection {
+        let dirs: Vec<String> = match &plan.selector.pythons {
             Selection::All => vec!["<each folder of /opt/python>".into()],
             Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
         };
@@ -297,33 +292,14 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
 /// container is not kept: the container's first process runs it, which
 /// saves the round trip of an exec. Not with secrets either: `docker run`
 /// keeps its environment in the container's configuration, an exec does not.
-fn first_build(plan: &Plan, targets: &[Target], secrets: &[String]) -> Option<Build> {
-    let ([t], Selection::Tags(tags)) = (targets, &plan.selection) else {
-        return None;
-    };
-    let [python @ PythonTag::CPython { .. }] = tags.as_slice() else {
-        return None;
-    };
-    let id = BuildId {
-        python: *python,
-        arch: t.arch,
-    };
+fn first_build(plan: &Plan, secrets: &[String]) -> Option<Build> {
     let simple = plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
         && !plan.env.iter().any(|(k, _)| secrets.contains(k))
         && !plan.ccache
         && !plan.keep_container
         && !plan.needs_include();
-    let allowed = plan
-        .requires_python
-        .as_ref()
-        .is_none_or(|r| r.allows(*python))
-        && filter_builds(vec![(id.clone(), ())], &plan.build, &plan.skip).is_ok();
-    (simple && allowed).then(|| Build {
-        dir: python.dir_guess(),
-        id,
-        target: 0,
-    })
+    simple.then(|| plan.selector.known_build()).flatten()
 }
 
 /// What the container's first process runs for build `b`: the build, with
@@ -347,14 +323,9 @@ fn build_env_of(plan: &Plan, build_env: &[(String, String)], b: &Build) -> Vec<(
         .collect()
 }
 
-/// A running container, the interpreters (tag, folder) it will build with,
-/// its auditwheel's version, and the output of the build its first process runs.
-type Started = (
-    Container,
-    Vec<(PythonTag, String)>,
-    String,
-    Option<FirstOutput>,
-);
+/// A running container, the interpreter folders its image offers, its
+/// auditwheel's version, and the output of the build its first process runs.
+type Started = (Container, Vec<String>, String, Option<FirstOutput>);
 
 /// Starts one arch's container, lists its interpreters, and copies the
 /// scripts and (unless each build has its own) the inputs in; with `first`,
@@ -412,36 +383,8 @@ fn start_target(
         unreadable_inputs(plan, tar)?;
     }
     let (offered, auditwheel) = parse_setup(&offered);
-    let mut chosen = plan
-        .selection
-        .resolve(&offered)
-        .with_context(|| format!("image `{}`", t.image))
-        .map_err(|e| usage(format!("{e:#}")))?;
-    // Named interpreters were checked before anything started; `all` skips
-    // the ones the package excludes, and says so.
-    if let Some(req) = &plan.requires_python {
-        chosen.retain(|(tag, _)| {
-            let allowed = req.allows(*tag);
-            if !allowed {
-                eprintln!(
-                    "==> {tag} on {}: skipped, the package's Requires-Python `{}` ({}) excludes Python 3.{}",
-                    t.arch,
-                    req.spec,
-                    req.from,
-                    tag.minor()
-                );
-            }
-            allowed
-        });
-        if chosen.is_empty() {
-            return Err(usage(format!(
-                "the package's Requires-Python `{}` ({}) excludes every interpreter `{}` offers: use an image with a Python it supports",
-                req.spec, req.from, t.image
-            )));
-        }
-    }
     copy_input_dirs(run, plan, &c)?;
-    Ok((c, chosen, auditwheel, first_output))
+    Ok((c, offered, auditwheel, first_output))
 }
 
 /// A container of the run for target `t`.
@@ -566,7 +509,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     for (engine, volume) in cache_volumes(plan, targets) {
         run.run_captured(cache_volume_command(engine, &volume))?;
     }
-    let first = first_build(plan, targets, run.secrets);
+    let first = first_build(plan, run.secrets);
     // Each arch's container starts on its own engine, all at once.
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
@@ -581,8 +524,8 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     let mut containers = Vec::new();
     let mut offered = Vec::new();
     let mut kept = Vec::new();
-    for (i, result) in started.into_iter().enumerate() {
-        let (mut container, chosen, auditwheel, first_output) = result?;
+    for result in started {
+        let (mut container, dirs, auditwheel, first_output) = result?;
         if plan.keep_container {
             // From now on, not even Ctrl-C removes it.
             let enter = container.keep();
@@ -601,18 +544,21 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
             auditwheel,
             first: Mutex::new(first_output),
         });
-        let arch = targets[i].arch;
-        offered.extend(
-            chosen
-                .into_iter()
-                .map(|(python, dir)| (BuildId { python, arch }, (i, dir))),
-        );
+        offered.push(dirs);
     }
-    let builds: Vec<Build> = filter_builds(offered, &plan.build, &plan.skip)
-        .map_err(usage)?
-        .into_iter()
-        .map(|(id, (target, dir))| Build { id, target, dir })
+    let offers: Vec<Offer> = targets
+        .iter()
+        .zip(&offered)
+        .map(|(t, dirs)| Offer {
+            arch: t.arch,
+            image: &t.image,
+            dirs,
+        })
         .collect();
+    let Selected { builds, excluded } = plan.selector.builds(&offers)?;
+    for line in excluded {
+        eprintln!("==> {line}");
+    }
     if let Some(first) = &first {
         // Known before the start, and the images agreed.
         if !matches!(builds.as_slice(), [b] if b.id == first.id && b.dir == first.dir) {

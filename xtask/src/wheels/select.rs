@@ -1,0 +1,343 @@
+//! What a run builds, decided in one place: `wheels`, its dry run and
+//! `matrix` all ask a `Selector`, so a CI fan-out lists exactly what `wheels`
+//! would build.
+
+use anyhow::{Context, Result};
+
+use super::package::RequiresPython;
+use crate::config::Config;
+use crate::platform::{
+    could_select, filter_builds, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection,
+};
+use crate::util::usage;
+
+/// The arches, the interpreters, the identifier patterns and the package's
+/// Requires-Python of a run.
+#[derive(Clone, Debug)]
+pub struct Selector {
+    pub arches: Vec<Arch>,
+    pub pythons: Selection,
+    /// Identifier patterns: what to build (empty: everything), what to skip.
+    pub build: Patterns,
+    pub skip: Patterns,
+    /// The Python versions the package supports, as it states them.
+    pub requires_python: Option<RequiresPython>,
+}
+
+/// The selection as the command line gave it (None and empty: the configuration's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Asked<'a> {
+    pub arch: &'a [String],
+    pub py: Option<&'a str>,
+    pub build: Option<&'a str>,
+    pub skip: Option<&'a str>,
+    /// One build identifier: its arch and interpreter are the whole selection.
+    pub only: Option<&'a str>,
+}
+
+/// One build of a run: its identifier, the arch's place among the run's
+/// targets, and its interpreter's folder under /opt/python.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Build {
+    pub id: BuildId,
+    pub target: usize,
+    pub dir: String,
+}
+
+/// What one arch's image offers: the folders of its /opt/python.
+pub struct Offer<'a> {
+    pub arch: Arch,
+    pub image: &'a str,
+    pub dirs: &'a [String],
+}
+
+/// The builds of a run, and the interpreters Requires-Python left out (a line each).
+#[derive(Debug)]
+pub struct Selected {
+    pub builds: Vec<Build>,
+    pub excluded: Vec<String>,
+}
+
+impl Selector {
+    /// From the flags, else the configuration; arches that the patterns rule
+    /// out entirely are dropped before any container starts.
+    pub fn new(asked: Asked, config: &Config) -> Result<Selector> {
+        if let Some(only) = asked.only {
+            let id = BuildId::parse(only).map_err(|e| usage(format!("--only: {e:#}")))?;
+            return Ok(Selector {
+                arches: vec![id.arch],
+                pythons: Selection::Tags(vec![id.python]),
+                build: Patterns::default(),
+                skip: Patterns::default(),
+                requires_python: None,
+            });
+        }
+        let arches = if asked.arch.is_empty() {
+            config.arch.clone()
+        } else {
+            parse_arches(asked.arch).map_err(usage)?
+        };
+        let pythons = match asked.py {
+            Some(py) => Selection::parse_list(&py.split(',').collect::<Vec<_>>())
+                .map_err(|e| usage(format!("--py: {e:#}")))?,
+            None => config.python.clone(),
+        };
+        let patterns = |flag: Option<&str>, name: &str, from_config: &Patterns| match flag {
+            Some(p) => {
+                let parsed =
+                    Patterns::parse(&[p]).map_err(|e| usage(format!("--{name}: {e:#}")))?;
+                if parsed.is_empty() {
+                    return Err(usage(format!(
+                        "--{name} is empty: give glob patterns such as 'cp31?-*', or leave it out"
+                    )));
+                }
+                Ok(parsed)
+            }
+            None => Ok(from_config.clone()),
+        };
+        let build = patterns(asked.build, "build", &config.build)?;
+        let skip = patterns(asked.skip, "skip", &config.skip)?;
+        let kept: Vec<Arch> = arches
+            .iter()
+            .copied()
+            .filter(|&a| could_select(&build, &skip, a))
+            .collect();
+        if kept.is_empty() {
+            let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+            return Err(usage(format!(
+                "build `{build}` and skip `{skip}` select no build for {}: widen --build or narrow --skip (identifiers look like cp312-manylinux_x86_64)",
+                names.join(", ")
+            )));
+        }
+        Ok(Selector {
+            arches: kept,
+            pythons,
+            build,
+            skip,
+            requires_python: None,
+        })
+    }
+
+    /// Takes the package's Requires-Python: an interpreter named (by `asked`,
+    /// such as `--py`) that it excludes is an error before anything starts.
+    pub fn require(&mut self, req: Option<RequiresPython>, asked: &str) -> Result<()> {
+        if let (Some(req), Selection::Tags(tags)) = (&req, &self.pythons) {
+            if let Some(tag) = tags.iter().find(|&&t| !req.allows(t)) {
+                return Err(usage(format!(
+                    "{asked} names {tag}, but the package's Requires-Python `{}` ({}) excludes Python 3.{}: leave {tag} out (`all` builds every interpreter it allows)",
+                    req.spec,
+                    req.from,
+                    tag.minor()
+                )));
+            }
+        }
+        self.requires_python = req;
+        Ok(())
+    }
+
+    fn allows(&self, python: PythonTag) -> bool {
+        self.requires_python
+            .as_ref()
+            .is_none_or(|r| r.allows(python))
+    }
+
+    /// The one build known before any image is asked (one arch, one CPython
+    /// named, so its folder is known), when the selection keeps it.
+    pub fn known_build(&self) -> Option<Build> {
+        let ([arch], Selection::Tags(tags)) = (self.arches.as_slice(), &self.pythons) else {
+            return None;
+        };
+        let [python @ PythonTag::CPython { .. }] = tags.as_slice() else {
+            return None;
+        };
+        let id = BuildId {
+            python: *python,
+            arch: *arch,
+        };
+        let kept = filter_builds(vec![(id.clone(), ())], &self.build, &self.skip).is_ok();
+        (kept && self.allows(*python)).then(|| Build {
+            dir: python.dir_guess(),
+            id,
+            target: 0,
+        })
+    }
+
+    /// The builds, given what each arch's image offers (in the run's order of
+    /// targets): the interpreters asked for, less those Requires-Python
+    /// excludes, then the patterns.
+    pub fn builds(&self, offers: &[Offer]) -> Result<Selected> {
+        let mut offered = Vec::new();
+        let mut excluded = Vec::new();
+        for (target, offer) in offers.iter().enumerate() {
+            let mut chosen = self
+                .pythons
+                .resolve(offer.dirs)
+                .with_context(|| format!("image `{}`", offer.image))
+                .map_err(|e| usage(format!("{e:#}")))?;
+            if let Some(req) = &self.requires_python {
+                chosen.retain(|(tag, _)| {
+                    let allowed = req.allows(*tag);
+                    if !allowed {
+                        excluded.push(format!(
+                            "{tag} on {}: skipped, the package's Requires-Python `{}` ({}) excludes Python 3.{}",
+                            offer.arch,
+                            req.spec,
+                            req.from,
+                            tag.minor()
+                        ));
+                    }
+                    allowed
+                });
+                if chosen.is_empty() {
+                    return Err(usage(format!(
+                        "the package's Requires-Python `{}` ({}) excludes every interpreter `{}` offers: use an image with a Python it supports",
+                        req.spec, req.from, offer.image
+                    )));
+                }
+            }
+            offered.extend(chosen.into_iter().map(|(python, dir)| {
+                let id = BuildId {
+                    python,
+                    arch: offer.arch,
+                };
+                (id, (target, dir))
+            }));
+        }
+        let builds = filter_builds(offered, &self.build, &self.skip)
+            .map_err(usage)?
+            .into_iter()
+            .map(|(id, (target, dir))| Build { id, target, dir })
+            .collect();
+        Ok(Selected { builds, excluded })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::default()
+    }
+
+    fn dirs(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_selection_from_flags_patterns_and_requires_python() {
+        let config = config();
+        let mut s = Selector::new(
+            Asked {
+                skip: Some("pp*"),
+                ..Asked::default()
+            },
+            &config,
+        )
+        .unwrap();
+        s.require(
+            Some(RequiresPython {
+                spec: ">=3.14".into(),
+                from: "pyproject.toml".into(),
+            }),
+            "--py",
+        )
+        .unwrap();
+        let x86 = dirs(&["cp313-cp313", "cp314-cp314", "pp311-pypy311_pp80"]);
+        let arm = dirs(&["cp313-cp313", "cp314-cp314"]);
+        let offers = [
+            Offer {
+                arch: Arch::X86_64,
+                image: "x",
+                dirs: &x86,
+            },
+            Offer {
+                arch: Arch::Aarch64,
+                image: "a",
+                dirs: &arm,
+            },
+        ];
+        let selected = s.builds(&offers).unwrap();
+        let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
+        assert_eq!(ids, ["cp314-manylinux_x86_64", "cp314-manylinux_aarch64"]);
+        assert_eq!(selected.builds[1].target, 1);
+        assert_eq!(selected.builds[1].dir, "cp314-cp314");
+        // PyPy 3.11 is skipped by the pattern after Requires-Python named it.
+        assert_eq!(selected.excluded.len(), 3, "{:?}", selected.excluded);
+        assert!(selected.excluded[0].starts_with("cp313 on x86_64: skipped"));
+    }
+
+    #[test]
+    fn only_names_the_arch_and_the_interpreter() {
+        let s = Selector::new(
+            Asked {
+                only: Some("cp313-manylinux_aarch64"),
+                ..Asked::default()
+            },
+            &config(),
+        )
+        .unwrap();
+        assert_eq!(s.arches, [Arch::Aarch64]);
+        let known = s.known_build().unwrap();
+        assert_eq!(known.id.to_string(), "cp313-manylinux_aarch64");
+        assert_eq!(known.dir, "cp313-cp313");
+    }
+
+    #[test]
+    fn a_build_is_known_ahead_only_when_the_selection_keeps_it() {
+        let asked = |py, skip| Asked {
+            arch: &[],
+            py: Some(py),
+            skip,
+            ..Asked::default()
+        };
+        let one_arch = Config {
+            arch: vec![Arch::X86_64],
+            ..config()
+        };
+        let s = Selector::new(asked("cp313", None), &one_arch).unwrap();
+        assert!(s.known_build().is_some());
+        let s = Selector::new(asked("cp313", Some("cp313-*")), &one_arch);
+        assert!(s.unwrap().known_build().is_none());
+        let s = Selector::new(asked("pp311", None), &one_arch).unwrap();
+        assert!(
+            s.known_build().is_none(),
+            "a PyPy folder is not known ahead"
+        );
+        let s = Selector::new(asked("cp313", None), &config()).unwrap();
+        assert!(s.known_build().is_none(), "two arches");
+        let mut s = Selector::new(asked("cp313", None), &one_arch).unwrap();
+        let req = RequiresPython {
+            spec: ">=3.14".into(),
+            from: "setup.cfg".into(),
+        };
+        let err = s.require(Some(req), "--py").unwrap_err().to_string();
+        assert!(err.starts_with("--py names cp313"), "{err}");
+    }
+
+    #[test]
+    fn requires_python_excluding_an_image_entirely_is_an_error() {
+        let mut s = Selector::new(Asked::default(), &config()).unwrap();
+        s.require(
+            Some(RequiresPython {
+                spec: ">=3.20".into(),
+                from: "pyproject.toml".into(),
+            }),
+            "python",
+        )
+        .unwrap();
+        let offered = dirs(&["cp313-cp313"]);
+        let err = s
+            .builds(&[Offer {
+                arch: Arch::X86_64,
+                image: "img",
+                dirs: &offered,
+            }])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("excludes every interpreter `img` offers"),
+            "{err}"
+        );
+    }
+}
