@@ -9,8 +9,14 @@
 #   PURE         what a pure-Python wheel gets: fail, accept (ship it
 #                unrepaired) or skip (exit 3, nothing in /xtask/out)
 # Every argument is data: nothing here is eval'd but the project's own
-# before-build (XTASK_BEFORE_BUILD, run with bash in the package's copy) and
-# test command. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
+# commands and settings: before-all (XTASK_BEFORE_ALL, once per container, in
+# the copied sources), before-build (XTASK_BEFORE_BUILD, run with bash in the
+# package's copy), the values of XTASK_ENVIRONMENT (lines NAME=bash-word,
+# evaluated in order as cibuildwheel's environment is), before-test and the
+# test command. XTASK_FRONTEND=pip builds with pip wheel; XTASK_FRONTEND_ARGS
+# and XTASK_CONFIG_SETTINGS (one per line) and XTASK_VERBOSITY (-3 to 3) go to
+# the frontend as cibuildwheel passes them. CIBUILDWHEEL=1 is set, as
+# cibuildwheel sets it: packages make their optional extension mandatory by it. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
 # virtual environment with the requirements in XTASK_TEST_REQUIRES (one per
 # line), the paths in XTASK_TEST_SOURCES (one per line, relative to the
 # copied root) are copied into an empty folder, and the command runs there
@@ -26,6 +32,41 @@ step() { printf '==> %s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$python" ] || fail "no interpreter at $python"
+export CIBUILDWHEEL=${CIBUILDWHEEL:-1}
+
+# cibuildwheel's environment: each value a bash word, evaluated in order (an
+# unset variable is empty, as there).
+if [ -n "${XTASK_ENVIRONMENT:-}" ]; then
+    while IFS= read -r assignment; do
+        name=${assignment%%=*}
+        set +u
+        eval "export $name=${assignment#*=}" || { set -u; fail "environment: \`$assignment\` could not be evaluated"; }
+        set -u
+    done <<<"$XTASK_ENVIRONMENT"
+fi
+
+# {project} and {package} of a command run in the copied sources.
+placed() {
+    local cmd=${1//\{project\}/$(printf %q "$2")}
+    printf '%s' "${cmd//\{package\}/$(printf %q "$2/$package")}"
+}
+
+# Once per container, before any build: the first build to get here runs
+# it, the others wait (mkdir is atomic), and a failure fails each build.
+if [ -n "${XTASK_BEFORE_ALL:-}" ]; then
+    until mkdir /xtask/before-all.lock 2>/dev/null; do sleep 0.2; done
+    if [ ! -e /xtask/before-all.done ]; then
+        command=$(placed "$XTASK_BEFORE_ALL" "$sources")
+        step "before-all: $command"
+        if (cd "$sources" && bash -c "$command"); then
+            touch /xtask/before-all.done
+        else
+            rmdir /xtask/before-all.lock
+            fail "the before-all command failed (its output is above)"
+        fi
+    fi
+    rmdir /xtask/before-all.lock
+fi
 rm -rf "$work" "$out"
 mkdir -p "$work/raw" "$work/repaired" "$out"
 
@@ -44,14 +85,25 @@ fi
 # Under emulation every interpreter start costs about a second: look for the
 # 'build' module on disk instead of importing it.
 step "build wheel with $python"
-if compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
+verbosity=${XTASK_VERBOSITY:-0}
+if [ "${XTASK_FRONTEND:-build}" = build ] \
+    && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
     args=(-m build --wheel --outdir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-isolation)
+    [ "$verbosity" -le 1 ] || args+=("-$(printf 'v%.0s' $(seq 2 "$verbosity"))")
 else
-    step "the interpreter has no 'build' module: using pip wheel"
+    [ "${XTASK_FRONTEND:-build}" = pip ] || step "the interpreter has no 'build' module: using pip wheel"
     args=(-m pip wheel --no-deps --wheel-dir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-build-isolation)
+    [ "$verbosity" -le 0 ] || args+=("-$(printf 'v%.0s' $(seq 1 "$verbosity"))")
 fi
+[ "$verbosity" -ge 0 ] || args+=("-$(printf 'q%.0s' $(seq 1 $((-verbosity))))")
+while IFS= read -r setting; do
+    [ -z "$setting" ] || args+=("-C$setting")
+done <<<"${XTASK_CONFIG_SETTINGS:-}"
+while IFS= read -r arg; do
+    [ -z "$arg" ] || args+=("$arg")
+done <<<"${XTASK_FRONTEND_ARGS:-}"
 # This build's share of the cores: make, cmake and cargo read their own
 # variables (set by the host); setuptools gets a parallel compile from
 # parallel/sitecustomize.py, installed in this container's interpreter.
@@ -153,8 +205,13 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     "$python" -m venv --without-pip "$tests/venv" || fail "could not make a virtual environment for the tests"
     printf '#!/bin/sh\nexec %q -m pip --python %q "$@"\n' "$python" "$tests/venv/bin/python" >"$tests/venv/bin/pip"
     chmod +x "$tests/venv/bin/pip"
+    if [ -n "${XTASK_BEFORE_TEST:-}" ]; then
+        step "before-test: $XTASK_BEFORE_TEST"
+        (cd "$work/src/$package" && PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv" bash -c "$XTASK_BEFORE_TEST") \
+            || fail "the before-test command failed (its output is above)"
+    fi
     mapfile -t requires <<<"${XTASK_TEST_REQUIRES:-}"
-    install=("${repaired[0]}")
+    install=("${repaired[0]}${XTASK_TEST_EXTRAS:+[$XTASK_TEST_EXTRAS]}")
     for r in "${requires[@]}"; do [ -z "$r" ] || install+=("$r"); done
     "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \
         || fail "installing the wheel and the test requirements failed (see pip's message above)"

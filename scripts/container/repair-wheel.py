@@ -29,6 +29,9 @@ import sys
 import time
 import zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import members  # noqa: E402  (beside this script)
+
 
 def import_auditwheel():
     """auditwheel's entry point, or None where it cannot be imported here."""
@@ -198,6 +201,9 @@ def prepare(auditwheel_main, interp, plat, repaired, target):
     check_tags(name, interp, check_plat)
     os.makedirs(target)
     with zipfile.ZipFile(wheel) as zf:
+        unsafe = members.problem(zf, os.path.getsize(wheel))
+        if unsafe:
+            fail("%s is unsafe to unpack: %s" % (name, unsafe))
         zf.extractall(target)
     for root, _, files in os.walk(target):
         for f in files:

@@ -2,7 +2,8 @@
 
 usage: python -I verify-wheel.py WHEEL...
 
-For each wheel: every file's hash and size against RECORD, the tags of the
+For each wheel: its members safe to unpack (members.py), every file's hash
+and size against RECORD, the tags of the
 file name against the Tag lines of its WHEEL metadata, and auditwheel's
 verdict against the platform tags the name claims (each claimed manylinux
 tag must need at least the glibc auditwheel says the wheel needs; a
@@ -20,6 +21,9 @@ import re
 import subprocess
 import sys
 import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import members  # noqa: E402  (beside this script)
 
 LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
@@ -111,7 +115,12 @@ def main():
         name = os.path.basename(path)
         try:
             with zipfile.ZipFile(path) as zf:
-                problem = record_problem(zf) or tag_problem(zf, name)
+                # Nothing is read from a wheel that is unsafe to unpack.
+                problem = (
+                    members.problem(zf, os.path.getsize(path))
+                    or record_problem(zf)
+                    or tag_problem(zf, name)
+                )
         except Exception as e:  # a damaged zip fails in many ways (BadZipFile, zlib.error, ...)
             problem = "it is not a readable wheel (%s: %s)" % (type(e).__name__, e)
         plats = name[: -len(".whl")].split("-")[-1].split(".")

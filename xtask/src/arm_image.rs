@@ -6,7 +6,7 @@ use xshell::Shell;
 
 use crate::engine::{DerivedImage, Engine};
 use crate::platform::Arch;
-use crate::{config::Config, flags, qemu_copy, util};
+use crate::{config::Config, flags, qemu_copy, qemu_register, util};
 
 impl flags::ArmImage {
     pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
@@ -18,12 +18,17 @@ impl flags::ArmImage {
         }
         let engine = Engine::ready(sh, run.dry_run, config.engine(Arch::Aarch64))?;
         let context = qemu_copy::context_dir();
+        // Its RUN steps run emulated here: with the faster CPU model.
+        let build_args = match engine.is_local() {
+            true => qemu_register::host_cpu_model().env(),
+            false => Vec::new(),
+        };
         let derived = DerivedImage {
             base: &base,
             tag: &tag,
             arch: Arch::Aarch64,
             context: &context,
-            build_args: Vec::new(),
+            build_args,
             pull: self.pull,
         };
         if engine.build_on_base(sh, run, derived)? && !run.dry_run {

@@ -73,6 +73,9 @@ pub struct Config {
     /// A shell command run in the container before each build, in the
     /// package's copy (cibuildwheel's `before-build`).
     pub before_build: Option<String>,
+    /// Steps and settings of the build in the container that only a
+    /// package's `[tool.cibuildwheel]` gives.
+    pub steps: Steps,
     /// The keys the file sets, so that another source fills only the others.
     pub given: Vec<String>,
     pub arm_image: ImageRecipe,
@@ -124,6 +127,46 @@ pub struct Test {
     pub sources: Vec<String>,
     /// Build identifiers whose wheels are not tested.
     pub skip: Patterns,
+    /// The wheel's extras installed with it for the tests.
+    pub extras: Vec<String>,
+}
+
+/// cibuildwheel's steps and settings of the build in the container.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Steps {
+    /// Run once per container, before any build, in the copied sources.
+    pub before_all: Option<String>,
+    /// Run before each wheel's tests, in the tests' environment.
+    pub before_test: Option<String>,
+    /// Variables whose values are bash words the container evaluates, in
+    /// order (`PATH=$PATH:/opt/bin`, `LIBS="$(pkg-config --libs z)"`).
+    pub env_eval: Vec<(String, String)>,
+    /// `KEY=VALUE` settings for the build backend (PEP 517 config settings).
+    pub config_settings: Vec<String>,
+    pub frontend: Frontend,
+    /// The build frontend's verbosity, -3 to 3.
+    pub verbosity: i8,
+    /// cibuildwheel's `enable`: PyPy (`pypy`, `pypy-eol`) and free-threaded
+    /// CPython (`cpython-freethreading`) are built only when named. None:
+    /// not given, everything the images offer.
+    pub enable: Option<Vec<String>>,
+}
+
+/// The build frontend: `build` (also `build[uv]`, `default`) or `pip`, and
+/// extra arguments for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frontend {
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+impl Default for Frontend {
+    fn default() -> Frontend {
+        Frontend {
+            name: "build".into(),
+            args: Vec::new(),
+        }
+    }
 }
 
 /// One image per architecture.
@@ -177,6 +220,7 @@ impl Default for Config {
             pure_wheel: PureWheel::Fail,
             build_jobs: None,
             before_build: None,
+            steps: Steps::default(),
             given: Vec::new(),
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),

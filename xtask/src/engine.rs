@@ -652,15 +652,59 @@ fn env_args(cmd: &mut Command, env: &[(String, String)], secrets: &[String]) {
     }
 }
 
+/// The resource limits an engine may fail to give a container (`error
+/// setting rlimit type N`, N as Linux numbers them): the name `--ulimit` and
+/// `default_ulimits` use, and what it limits.
+const RLIMITS: &[(u32, &str, &str)] = &[
+    (0, "cpu", "CPU time"),
+    (1, "fsize", "file size"),
+    (2, "data", "data segment"),
+    (3, "stack", "stack size"),
+    (4, "core", "core file size"),
+    (5, "rss", "resident memory"),
+    (6, "nproc", "process"),
+    (7, "nofile", "open-file"),
+    (8, "memlock", "locked memory"),
+    (9, "as", "address space"),
+    (10, "locks", "file lock"),
+    (11, "sigpending", "pending signal"),
+    (12, "msgqueue", "message queue"),
+    (13, "nice", "nice"),
+    (14, "rtprio", "real-time priority"),
+    (15, "rttime", "real-time CPU time"),
+];
+
 /// The fix for a container start failure this tool knows, as a suffix for its message.
 pub fn start_failure_fix(error: &str) -> String {
-    if error.contains("error setting rlimit type 6") {
-        // podman as root on hosts whose nproc limit is above what the
-        // runtime may set: lower it for the container.
-        "; the engine cannot apply the host's process limit (RLIMIT_NPROC) to containers: \
-         set `default_ulimits = [\"nproc=1024:1024\"]` under [containers] in containers.conf, \
-         or pass --container-arg=--ulimit=nproc=1024:1024"
-            .into()
+    let rlimit = error
+        .split("error setting rlimit type ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .and_then(|n| RLIMITS.iter().find(|(k, _, _)| *k == n));
+    if let Some((_, name, what)) = rlimit {
+        // podman as root on hosts whose limits are above what the runtime may
+        // set: lower them for the container. A --ulimit given for one limit
+        // makes podman drop default_ulimits for all, so the flags come as a
+        // set: the two seen here, and the one that failed.
+        let mut names = vec!["nproc", "nofile"];
+        if !names.contains(name) {
+            names.push(name);
+        }
+        let values: Vec<String> = names.iter().map(|n| format!("{n}=1024:1024")).collect();
+        let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+        let flags: Vec<String> = values
+            .iter()
+            .map(|v| format!("--container-arg=--ulimit={v}"))
+            .collect();
+        format!(
+            "; the engine cannot give containers the host's {what} limit (RLIMIT_{}, `{name}`): \
+             set `default_ulimits = [{}]` under [containers] in containers.conf, \
+             or pass {} (a --ulimit for one limit makes podman drop default_ulimits for the others: give them all)",
+            name.to_uppercase(),
+            quoted.join(", "),
+            flags.join(" ")
+        )
     } else if error.contains("/dev/net/tun") || error.contains("slirp4netns") {
         "; rootless podman cannot set up networking here: builds need none, so pass --container-arg=--network=none (config: container-args)".into()
     } else {
@@ -676,6 +720,8 @@ pub struct ContainerSpec<'a> {
     pub image: &'a str,
     pub arch: Arch,
     pub volumes: Vec<String>,
+    /// Variables of every process in it (such as the emulated CPU model).
+    pub env: Vec<(String, String)>,
     pub extra: &'a [String],
     /// `--keep-container`: it is to outlive this tool.
     pub keep: bool,
@@ -757,6 +803,7 @@ impl ContainerSpec<'_> {
         for v in &self.volumes {
             cmd.args(["--volume", v]);
         }
+        env_args(&mut cmd, &self.env, secrets);
         if let Some(then) = &setup.then {
             env_args(&mut cmd, &then.env, secrets);
         }
@@ -996,6 +1043,7 @@ mod tests {
             image: "manylinux:latest",
             arch: Arch::X86_64,
             volumes: vec!["c:/root/.cache/pip".into()],
+            env: Vec::new(),
             extra: &["--ulimit=nproc=1024:1024".into()],
             keep: false,
         };
@@ -1178,11 +1226,23 @@ mod tests {
         let fix =
             start_failure_fix("Error: crun: error setting rlimit type 6: operation not permitted");
         assert!(
-            fix.contains("default_ulimits = [\"nproc=1024:1024\"]"),
+            fix.contains("default_ulimits = [\"nproc=1024:1024\", \"nofile=1024:1024\"]"),
             "{fix}"
         );
         assert!(
-            fix.contains("--container-arg=--ulimit=nproc=1024:1024"),
+            fix.contains("--container-arg=--ulimit=nproc=1024:1024 --container-arg=--ulimit=nofile=1024:1024 "),
+            "{fix}"
+        );
+        assert!(fix.contains("process limit (RLIMIT_NPROC"), "{fix}");
+        let fix =
+            start_failure_fix("Error: runc: error setting rlimit type 7: operation not permitted");
+        assert!(
+            fix.contains("open-file limit (RLIMIT_NOFILE, `nofile`)"),
+            "{fix}"
+        );
+        let fix = start_failure_fix("error setting rlimit type 8: invalid argument");
+        assert!(
+            fix.contains("\"nproc=1024:1024\", \"nofile=1024:1024\", \"memlock=1024:1024\""),
             "{fix}"
         );
         assert!(

@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::platform::{Arch, BuildId};
 use crate::util::{self, usage, Runner};
-use crate::wheels::package::{adopt_cibuildwheel, RequiresPython};
+use crate::wheels::cibuildwheel;
+use crate::wheels::package::RequiresPython;
 use crate::wheels::select::{Asked, Offer, Selector};
 use crate::{flags, standin};
 
@@ -53,7 +54,7 @@ pub fn selected(
 ) -> Result<Vec<BuildId>> {
     // As `wheels` does: a [tool.cibuildwheel] fills what our configuration leaves out.
     let package = config.dir.join(&config.root).join(&config.package);
-    let (config, _) = adopt_cibuildwheel(config, &package).map_err(usage)?;
+    let (config, _) = cibuildwheel::adopt(config, &package).map_err(usage)?;
     let config = &config;
     let mut selector = Selector::new(
         Asked {

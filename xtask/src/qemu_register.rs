@@ -66,6 +66,14 @@ pub struct CpuModel {
 }
 
 impl CpuModel {
+    /// The container variable that sets it, if any.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.value
+            .iter()
+            .map(|v| ("QEMU_CPU".to_string(), v.clone()))
+            .collect()
+    }
+
     pub fn describe(&self) -> String {
         match &self.value {
             Some(v) => format!("QEMU_CPU={v} ({})", self.why),

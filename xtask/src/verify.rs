@@ -16,7 +16,7 @@ use crate::engine::{Container, ContainerSpec, Engine, Setup};
 use crate::platform::{Arch, BuildId, PythonTag};
 use crate::util::{self, usage, Runner};
 use crate::wheels::landing::{MANIFEST, SUMS};
-use crate::{flags, standin};
+use crate::{flags, qemu_register, standin};
 
 /// Where the wheels go inside the checking container.
 const DIR: &str = "/xtask/verify";
@@ -179,6 +179,8 @@ fn check_sums(dir: &Utf8Path, wheels: &[String]) -> Result<Vec<Result<String, St
         }
         listed.push((name, hash));
     }
+    // The manifest, where there is one, must say the same of each wheel.
+    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).ok();
     wheels
         .iter()
         .map(|wheel| {
@@ -186,10 +188,18 @@ fn check_sums(dir: &Utf8Path, wheels: &[String]) -> Result<Vec<Result<String, St
                 return Ok(Err(format!("it is not in {SUMS}")));
             };
             let actual = util::sha256(&dir.join(wheel))?;
-            Ok(if actual == *hash {
-                Ok("sha256".to_string())
-            } else {
-                Err(format!("its sha256 is {actual}, not {hash} as {SUMS} says: the file changed after it was built"))
+            if actual != *hash {
+                return Ok(Err(format!("its sha256 is {actual}, not {hash} as {SUMS} says: the file changed after it was built")));
+            }
+            let Some(manifest) = &manifest else {
+                return Ok(Ok("sha256".to_string()));
+            };
+            Ok(match manifest_field(manifest, wheel, "sha256") {
+                None => Err(format!("it is not in {MANIFEST}")),
+                Some(m) if m != actual => Err(format!(
+                    "{MANIFEST} gives its sha256 as {m}, but the file's (and {SUMS}'s) is {actual}: the manifest changed after the build"
+                )),
+                Some(_) => Ok(format!("sha256, {MANIFEST}")),
             })
         })
         .collect()
@@ -213,6 +223,11 @@ fn in_container(
         config.images.get(arch).to_string()
     };
     engine.ensure_image(sh, run, &image, arch, false)?;
+    // auditwheel runs emulated on this machine's handler: with its faster CPU model.
+    let emulated_env = match engine.is_local() && Some(arch) != Arch::host() {
+        true => qemu_register::host_cpu_model().env(),
+        false => Vec::new(),
+    };
     let run_id = util::run_id();
     let quiet = Runner {
         dry_run: false,
@@ -225,6 +240,7 @@ fn in_container(
         image: &image,
         arch,
         volumes: Vec::new(),
+        env: emulated_env,
         extra: &config.container_args,
         keep: false,
     };

@@ -69,13 +69,15 @@ fn x86_64_wheels_for_both_interpreters() {
         "an unrepaired wheel reached the output: {wheels:?}"
     );
 
-    // The summary names every build with its result and wheel.
+    // The summary names every build with its result and wheel, and the
+    // demo's pytest suite ran in each (its own summary line is in the log).
     for tag in &offered {
         assert_row(&run.stdout, &x86(tag), "ok");
         assert!(
             row(&run.stdout, &x86(tag)).contains("passed"),
             "the demo's tests did not run"
         );
+        assert_pytest_ran(&x86(tag));
     }
     assert_has(&run.stdout, "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for (manylinux_2_41_x86_64)");
 
@@ -105,7 +107,7 @@ fn x86_64_wheels_for_both_interpreters() {
         .unwrap()
         .contains("Creating isolated environment"));
     let out2 = TempDir::new("x86-no-isolation");
-    xtask(&[
+    let lone = xtask(&[
         "wheels",
         "--standin",
         "--arch",
@@ -118,10 +120,36 @@ fn x86_64_wheels_for_both_interpreters() {
     ])
     .ok();
     assert_eq!(wheels_in(out2.path()).len(), 1);
-    assert!(!std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("Creating isolated environment"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("Creating isolated environment"));
+    // One arch and one CPython: the container's first process ran the build,
+    // tests and all.
+    assert_has(&text, "whose first process runs:");
+    assert!(
+        row(&lone.stdout, &x86(&cp())).contains("passed"),
+        "{}",
+        lone.stdout
+    );
+    assert_pytest_ran(&x86(&cp()));
     inv.check();
+}
+
+/// The demo's pytest suite printed its own summary (`4 passed in 0.05s`)
+/// in the latest run's log of build `id`.
+#[track_caller]
+fn assert_pytest_ran(id: &str) {
+    let log = root()
+        .join("target/xtask/logs/latest")
+        .join(format!("{id}.log"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains(" passed in ")
+            && l.split_whitespace()
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > 0))),
+        "no pytest summary in {}:\n{text}",
+        log.display()
+    );
 }
 
 #[test]
@@ -1025,10 +1053,11 @@ fn verbose_json_and_kept_containers() {
         &format!("{id} | ==> build wheel with /opt/python/"),
     );
     assert_has(&run.stderr, &format!("{id} | ==> repair "));
-    let parsed = sh("python3", &["-c", "import json, sys; e = json.load(open(sys.argv[1]))[0]; print(e['id'], e['result'], e['wheel'].endswith('.whl'), e['test'], e['reason'])", json.to_str().unwrap()]).ok();
+    // A build that succeeded has its log too (CI uploads them).
+    let parsed = sh("python3", &["-c", "import json, os, sys; e = json.load(open(sys.argv[1]))[0]; print(e['id'], e['result'], e['wheel'].endswith('.whl'), e['test'], e['reason'], os.path.isfile(e['log']) and e['log'].endswith(e['id'] + '.log'))", json.to_str().unwrap()]).ok();
     assert_eq!(
         parsed.stdout.trim(),
-        format!("{id} ok True not run (--no-test) None")
+        format!("{id} ok True not run (--no-test) None True")
     );
 
     let kept = containers_of_ours();

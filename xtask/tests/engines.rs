@@ -346,6 +346,65 @@ fn podman_as_root_builds_and_leaves_nothing() {
     inv.check();
 }
 
+/// podman as root with none of containers.conf's limits (CONTAINERS_CONF
+/// names an empty file): one `--ulimit` alone fails on the next limit, and
+/// the tool names it with the whole set; the README's advice, as written, builds.
+#[test]
+fn podman_limits_are_named_and_the_readme_advice_builds() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    let dir = TempDir::new("podman-limits");
+    let conf = dir.path().join("containers.conf");
+    std::fs::write(&conf, "[containers]\n").unwrap();
+    let wheels = |out: &str, limits: &[&str]| {
+        let mut args = vec![
+            "--engine",
+            "x86_64=podman",
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            "all",
+            "--no-test",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(limits);
+        let mut cmd = xtask_cmd(&args);
+        cmd.env("CONTAINERS_CONF", &conf);
+        Run::from(cmd.output().expect("running xtask"))
+    };
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    // The nproc flag alone, as a user who met the nproc error passes it.
+    let run = wheels(out, &["--container-arg=--ulimit=nproc=1024:1024"]).fails(1);
+    assert_has(&run.stderr, "error setting rlimit type 7");
+    assert_has(&run.stderr, "open-file limit (RLIMIT_NOFILE, `nofile`)");
+    assert_has(
+        &run.stderr,
+        "--container-arg=--ulimit=nproc=1024:1024 --container-arg=--ulimit=nofile=1024:1024",
+    );
+    assert!(wheels_in(Path::new(out)).is_empty());
+    // The README's flags, as written there.
+    let run = wheels(
+        out,
+        &[
+            "--container-arg=--ulimit=nproc=1024:1024",
+            "--container-arg=--ulimit=nofile=1024:1024",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        wheels_in(Path::new(out)).len(),
+        offered("x86_64").len(),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(podman_containers(None), Vec::<String>::new());
+    inv.check();
+}
+
 #[test]
 fn rootless_podman_builds_wheels_its_user_owns() {
     let (_serial, inv) = on_x86_64_standin();

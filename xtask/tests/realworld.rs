@@ -640,3 +640,113 @@ test-command = "python -c 'import flavour; assert flavour.FLAVOUR == \"cibw\", f
     assert_eq!(matrix(&config), both);
     inv.check();
 }
+
+/// The keys real projects' `[tool.cibuildwheel]` tables use beyond the
+/// basic eight, each proven by what the build and its tests see; and every
+/// key that is not used named, a typo warned about, in a dry run as in a run.
+#[test]
+fn cibuildwheel_keys_real_projects_use() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("cibw-keys");
+    let pyproject = r#"[build-system]
+requires = ["setuptools>=61"]
+build-backend = "backend"
+backend-path = ["."]
+
+[project]
+name = "keys"
+version = "1"
+optional-dependencies = { speed = ["pluggy"] }
+
+[dependency-groups]
+check = ["iniconfig"]
+
+[tool.cibuildwheel]
+archs = ["x86_64"]
+enable = []
+environment = 'PATH=$PATH:/opt/xtool/bin GREETING="$(echo hello there)" FLAVOUR=cibw'
+before-all = "mkdir -p /opt/xtool/bin && printf '#!/bin/sh\necho tool-ran\n' > /opt/xtool/bin/xtool && chmod +x /opt/xtool/bin/xtool && echo once >> /opt/xtool/runs && test -f {package}/setup.py"
+before-build = "xtool > {package}/keys/tool.txt"
+before-test = 'touch "$VIRTUAL_ENV/before-test-ran"'
+test-extras = ["speed"]
+test-groups = ["check"]
+config-settings = { flag = "on" }
+test-command = "python -c 'import keys, pluggy, iniconfig; assert keys.SEEN == {\"cibw\": \"1\", \"greeting\": \"hello there\", \"tool\": \"tool-ran\", \"settings\": {\"flag\": \"on\"}}, keys.SEEN' && test -e \"$VIRTUAL_ENV/before-test-ran\" && test \"$(wc -l < /opt/xtool/runs)\" = 1"
+test-comand = "a typo"
+container-engine = "docker"
+
+[tool.cibuildwheel.macos]
+archs = "universal2"
+
+[[tool.cibuildwheel.overrides]]
+select = "cp3*"
+test-requires = "numpy"
+"#;
+    let setup = r#"import os
+from setuptools import Extension, setup
+if os.environ.get("CIBUILDWHEEL") != "1":
+    raise RuntimeError("CIBUILDWHEEL is not set")
+seen = {"cibw": os.environ["CIBUILDWHEEL"], "greeting": os.environ["GREETING"], "tool": open("keys/tool.txt").read().strip(), "settings": __import__("json").load(open("settings.json")) if os.path.exists("settings.json") else None}
+with open("keys/__init__.py", "w") as f:
+    f.write("SEEN = %r\n" % seen)
+setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
+"#;
+    // An in-tree backend that records the config settings it was given.
+    let backend = "import json\nfrom setuptools import build_meta as _b\nfrom setuptools.build_meta import *\ndef build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    json.dump(config_settings, open('settings.json', 'w'))\n    return _b.build_wheel(wheel_directory, None, metadata_directory)\n";
+    let config = package(
+        dir.path(),
+        &[
+            ("pyproject.toml", pyproject),
+            ("setup.py", setup),
+            ("backend.py", backend),
+            ("keys/__init__.py", ""),
+            ("keys/_c.c", MODULE_C),
+        ],
+        "",
+    );
+    let dry = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--dry-run",
+    ])
+    .ok();
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp"))
+        .collect();
+    let run = wheels_x86(config.to_str().unwrap(), &[]).ok();
+    for out in [&dry.stderr, &run.stdout] {
+        assert_has(out, "pyproject.toml: archs, environment, before-all, before-build, before-test, test-command, test-extras, test-groups, config-settings, enable");
+        assert_has(out, "[tool.cibuildwheel] container-engine: not used here (the engine of each arch is chosen with --engine");
+        assert_has(
+            out,
+            "[tool.cibuildwheel] macos: not used here (another platform's table",
+        );
+        assert_has(out, "[tool.cibuildwheel] overrides[0] (select `cp3*`) test-requires: not used here (overrides");
+        assert_has(out, "warning: [tool.cibuildwheel] test-comand in ");
+        assert_has(
+            out,
+            "is not a cibuildwheel option; did you mean `test-command`?",
+        );
+    }
+    // Every CPython built and passed its tests; enable left PyPy out.
+    for cp in &cps {
+        assert_row(&run.stdout, &x86(cp), "ok");
+        assert!(
+            row(&run.stdout, &x86(cp)).contains("passed"),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_has(
+        &run.stderr,
+        &format!(
+            "{} on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy",
+            pp()
+        ),
+    );
+    assert_eq!(wheels_in(&dir.path().join("out")).len(), cps.len());
+    inv.check();
+}

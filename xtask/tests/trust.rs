@@ -26,8 +26,9 @@ fn clone_into(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Two clones at different paths, built one after the other: every wheel
-/// byte-identical (x86_64 CPython and PyPy, emulated aarch64).
+/// Two clones at different paths, built one after the other, the emulated
+/// builds with two CPU models: every wheel byte-identical (x86_64 CPython and
+/// PyPy, emulated aarch64).
 #[test]
 fn two_clones_give_byte_identical_wheels() {
     let (_serial, inv) = on_x86_64_standin();
@@ -43,10 +44,18 @@ fn two_clones_give_byte_identical_wheels() {
     .stdout
     .trim()
     .to_string();
+    // The first clone's aarch64 builds run with the fast CPU model this
+    // machine's QEMU 7.2 gets by default, the second's with the architected
+    // pointer authentication QEMU itself defaults to: the model must not
+    // change a byte.
+    let models = [
+        "emulated, QEMU_CPU=max,pauth-impdef=on (QEMU ",
+        "emulated, QEMU_CPU=max,pauth-impdef=off (given with --env or env)",
+    ];
     let mut outs = Vec::new();
-    for clone in [&a, &b] {
+    for (clone, model) in [&a, &b].into_iter().zip(models) {
         let out = clone.join("dist");
-        let run = xtask(&[
+        let mut args = vec![
             "--config",
             clone.join("Cargo.toml").to_str().unwrap(),
             "wheels",
@@ -56,12 +65,20 @@ fn two_clones_give_byte_identical_wheels() {
             "--no-test",
             "--out",
             out.to_str().unwrap(),
-        ])
-        .ok();
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        if outs.len() == 1 {
+            args.extend(["--env".into(), "QEMU_CPU=max,pauth-impdef=off".into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = xtask(&args).ok();
         assert_has(
             &run.stdout,
             &format!("SOURCE_DATE_EPOCH={commit_time} (the last commit of"),
         );
+        assert_has(&run.stdout, model);
         outs.push(out);
     }
     let names = wheels_in(&outs[0]);
@@ -289,7 +306,9 @@ fn verify_catches_what_changed() {
     for line in lines {
         assert!(
             line.starts_with("ok    demo_codec-0.1.0-")
-                && line.ends_with("(sha256, RECORD, tags, auditwheel, rebuilt identically)"),
+                && line.ends_with(
+                    "(sha256, manifest.json, RECORD, tags, auditwheel, rebuilt identically)"
+                ),
             "{line}"
         );
     }
@@ -321,6 +340,12 @@ fn verify_catches_what_changed() {
             .next()
             .unwrap()
             .to_string();
+        let old_hash = sums
+            .lines()
+            .find(|l| l.ends_with(old))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string();
         let sums: String = sums
             .lines()
             .map(|l| {
@@ -332,6 +357,10 @@ fn verify_catches_what_changed() {
             })
             .collect();
         std::fs::write(folder.join("SHA256SUMS"), sums).unwrap();
+        // The manifest says the same, as one who rewrote both would have it.
+        let manifest = std::fs::read_to_string(folder.join("manifest.json")).unwrap();
+        let manifest = manifest.replace(&old_hash, &hash).replace(old, new);
+        std::fs::write(folder.join("manifest.json"), manifest).unwrap();
     };
 
     let run = tampered("flipped", &|f| {
@@ -371,6 +400,70 @@ fn verify_catches_what_changed() {
         std::fs::write(f.join("SHA256SUMS"), kept).unwrap();
     });
     assert_has(run.error_line(), &format!("{cp}: it is not in SHA256SUMS"));
+
+    // manifest.json says another hash than the file's.
+    let run = tampered("manifest", &|f| {
+        let manifest = std::fs::read_to_string(f.join("manifest.json")).unwrap();
+        let sha = sh("sha256sum", &[f.join(&cp).to_str().unwrap()]).ok();
+        let sha = sha.stdout.split_whitespace().next().unwrap().to_string();
+        let forged = manifest.replace(&sha, &"0".repeat(64));
+        assert_ne!(forged, manifest);
+        std::fs::write(f.join("manifest.json"), forged).unwrap();
+    });
+    assert_has(
+        run.error_line(),
+        &format!("{cp}: manifest.json gives its sha256 as {}", "0".repeat(64)),
+    );
+
+    // Hostile wheels: each refused, naming the wheel and the member, before
+    // anything is read or unpacked.
+    let hostile = |name: &str, python: &str, member: &str| {
+        let run = tampered(name, &|f| {
+            let path = f.join(&cp);
+            sh("python3", &["-c", python, path.to_str().unwrap()]).ok();
+            resum(f, &cp, &cp);
+        });
+        assert_has(run.error_line(), &format!("{cp}: {member}"));
+    };
+    let add = |member: &str, extra: &str| {
+        format!("import sys, zipfile, os\nsrc = sys.argv[1]\nwith zipfile.ZipFile(src, 'a', zipfile.ZIP_DEFLATED) as z:\n    i = zipfile.ZipInfo({member:?})\n    i.compress_type = zipfile.ZIP_DEFLATED\n{extra}    z.writestr(i, DATA)\n")
+    };
+    let data = |d: &str| format!("DATA = {d}\n");
+    hostile(
+        "dotdot",
+        &(data("b'x'") + &add("../escaped.txt", "")),
+        "member ../escaped.txt climbs out of the wheel with ..",
+    );
+    hostile(
+        "absolute",
+        &(data("b'x'") + &add("/tmp/xtask-absolute.txt", "")),
+        "member /tmp/xtask-absolute.txt is an absolute path",
+    );
+    hostile(
+        "symlink",
+        &(data("b'/etc/passwd'")
+            + &add("democodec/link", "    i.external_attr = 0o120777 << 16\n")),
+        "member democodec/link is a symbolic link",
+    );
+    hostile("collision", &(data("b'x'") + &add("democodec/./__init__.py", "")), "member democodec/./__init__.py collides with democodec/__init__.py once names are normalised");
+    hostile(
+        "bomb",
+        &(data("bytes(100 << 20)") + &add("democodec/zeros.bin", "")),
+        "member democodec/zeros.bin declares 104857600 bytes, far beyond the ",
+    );
+    let record = "import sys, zipfile\nsrc, dst = sys.argv[1], sys.argv[1] + '.new'\nwith zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, 'w') as b:\n    for i in a.infolist():\n        data = a.read(i)\n        if i.filename.endswith('.dist-info/RECORD'):\n            data += b'../../outside.py,,\\n'\n        b.writestr(i, data)\nimport os; os.replace(dst, src)\n";
+    hostile(
+        "record-outside",
+        record,
+        "RECORD lists ../../outside.py, outside the wheel",
+    );
+    for host_path in [
+        dir.path().join("escaped.txt"),
+        dir.path().join("outside.py"),
+    ] {
+        assert!(!host_path.exists(), "{} was written", host_path.display());
+    }
+    assert!(!Path::new("/tmp/xtask-absolute.txt").exists());
 
     // The sources change after the build: the rebuild differs.
     let native = dir.path().join("tree/demo/native/zcrc.c");

@@ -10,6 +10,7 @@
 //! `plan` decides and validates everything before anything starts; `run`
 //! starts the containers and schedules the builds; `report` says what happened.
 
+pub mod cibuildwheel;
 pub mod landing;
 pub mod package;
 pub mod plan;
@@ -117,6 +118,9 @@ impl flags::Wheels {
     pub fn run(self, run: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
         let mut plan = Plan::new(self, config, &cwd)?;
+        for line in plan.cibuildwheel.lines() {
+            eprintln!("==> {line}");
+        }
         // Each question costs tens of milliseconds: git and each arch's
         // engine are asked at once (a shell each).
         let (provenance, targets) = std::thread::scope(|s| {

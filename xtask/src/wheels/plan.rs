@@ -6,11 +6,12 @@ use std::process::Command;
 use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
+use super::cibuildwheel::{self, Account};
 use super::landing::Provenance;
-use super::package::{adopt_cibuildwheel, RequiresPython};
+use super::package::RequiresPython;
 use super::select::{Asked, Selector};
 use super::{BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME};
-use crate::config::{check_env_name, Config, PureWheel, Test};
+use crate::config::{check_env_name, Config, PureWheel, Steps, Test};
 use crate::flags;
 use crate::platform::{Arch, BuildId};
 use crate::util::usage;
@@ -50,8 +51,10 @@ pub struct Plan {
     pub keep_container: bool,
     /// Where the summary goes as JSON (`-`: stdout).
     pub json: Option<Utf8PathBuf>,
-    /// The keys taken from the package's `[tool.cibuildwheel]`.
-    pub adopted: Vec<String>,
+    /// What became of each key of the package's `[tool.cibuildwheel]`.
+    pub cibuildwheel: Account,
+    /// cibuildwheel's steps and settings of the build in the container.
+    pub steps: Steps,
     /// The project's tests; None when there are none or `--no-test`.
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
@@ -94,7 +97,7 @@ impl Plan {
             };
             root.join(flags.package.as_ref().unwrap_or(&config.package))
         };
-        let (config, adopted) = adopt_cibuildwheel(config, &package_dir).map_err(usage)?;
+        let (config, cibuildwheel) = cibuildwheel::adopt(config, &package_dir).map_err(usage)?;
         let config = &config;
         let project = &config.dir;
         let mut selector = Selector::new(
@@ -310,7 +313,8 @@ impl Plan {
                 }
                 None => None,
             },
-            adopted,
+            cibuildwheel,
+            steps: config.steps.clone(),
             pure_wheel: match &flags.pure_wheel {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,
                 None => config.pure_wheel,
@@ -414,13 +418,16 @@ impl Plan {
         .collect()
     }
 
-    /// The variable that makes the in-container script run `before-build`
-    /// in the package's copy (`{project}`, `{package}` filled in), or none.
-    pub fn before_build_env(&self, dir: &str) -> Vec<(String, String)> {
-        match &self.before_build {
-            Some(command) => vec![("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir))],
-            None => Vec::new(),
+    /// The variables that make the in-container script run `before-build`
+    /// in the package's copy of interpreter `dir` (`{project}`, `{package}`
+    /// filled in), and cibuildwheel's other steps and settings.
+    pub fn steps_env(&self, dir: &str) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(command) = &self.before_build {
+            env.push(("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir)));
         }
+        env.extend(self.steps.env());
+        env
     }
 
     /// `{project}` and `{package}` of a command run in the container by
@@ -448,11 +455,18 @@ impl Plan {
             return Vec::new();
         }
         let command = self.fill_paths(command, dir);
-        vec![
+        let mut env = vec![
             ("XTASK_TEST_COMMAND".into(), command),
             ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
             ("XTASK_TEST_SOURCES".into(), test.sources.join("\n")),
-        ]
+        ];
+        if !test.extras.is_empty() {
+            env.push(("XTASK_TEST_EXTRAS".into(), test.extras.join(",")));
+        }
+        if let Some(before) = &self.steps.before_test {
+            env.push(("XTASK_BEFORE_TEST".into(), self.fill_paths(before, dir)));
+        }
+        env
     }
 
     /// A host command of the run (`pre_build`, `post_build`) for one build,
@@ -914,6 +928,7 @@ mod tests {
             requires: vec!["pytest".into(), "numpy>=2".into()],
             sources: vec!["tests".into()],
             skip: Patterns::parse(&["pp*"]).unwrap(),
+            extras: Vec::new(),
         });
         let env = p.test_env(
             &BuildId::parse("cp311-manylinux_x86_64").unwrap(),

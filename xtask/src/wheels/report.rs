@@ -16,6 +16,7 @@ pub(super) enum Outcome {
     Built {
         wheel: Utf8PathBuf,
         test: String,
+        log: Utf8PathBuf,
     },
     Failed {
         reason: String,
@@ -24,7 +25,9 @@ pub(super) enum Outcome {
     /// Not built: `--fail-fast` stopped the run first.
     Skipped,
     /// A pure-Python wheel, left out as `--pure-wheel skip` asks.
-    Pure,
+    Pure {
+        log: Utf8PathBuf,
+    },
 }
 
 pub(super) struct Done {
@@ -78,14 +81,14 @@ pub(super) fn print_summary(
     ]];
     for (b, d) in builds.iter().zip(results) {
         let (result, tests, detail) = match &d.outcome {
-            Outcome::Built { wheel, test } => {
+            Outcome::Built { wheel, test, .. } => {
                 // The first word: passed, skipped, not run, none.
                 let short = test.split(" (").next().unwrap_or(test);
                 ("ok", short.to_string(), show(wheel))
             }
             Outcome::Failed { log, .. } => ("FAILED", "-".into(), format!("log: {}", show(log))),
             Outcome::Skipped => ("skipped", "-".into(), "--fail-fast stopped the run".into()),
-            Outcome::Pure => (
+            Outcome::Pure { .. } => (
                 "skipped",
                 "-".into(),
                 "a pure-Python wheel (--pure-wheel skip)".into(),
@@ -113,7 +116,10 @@ pub(super) fn print_summary(
         );
     }
     for t in targets {
-        let how = if t.native { "native" } else { "emulated" };
+        let how = match &t.cpu {
+            None => "native".to_string(),
+            Some(cpu) => format!("emulated, {}", cpu.describe()),
+        };
         say!(
             "{}: {} on {} ({how}), platform tag {}",
             t.arch,
@@ -130,12 +136,8 @@ pub(super) fn print_summary(
     for note in notes {
         say!("{note}");
     }
-    if !plan.adopted.is_empty() {
-        say!(
-            "taken from [tool.cibuildwheel] in {}: {}",
-            show(&plan.root.join(&plan.package).join("pyproject.toml")),
-            plan.adopted.join(", ")
-        );
+    for line in plan.cibuildwheel.lines() {
+        say!("{line}");
     }
     if results
         .iter()
@@ -186,10 +188,10 @@ pub(super) fn json_summary(builds: &[Build], results: &[Done]) -> String {
         .zip(results)
         .map(|(b, d)| {
             let (result, wheel, reason, log, test) = match &d.outcome {
-                Outcome::Built { wheel, test } => ("ok", s(wheel.as_str()), "null".into(), "null".into(), s(test)),
+                Outcome::Built { wheel, test, log } => ("ok", s(wheel.as_str()), "null".into(), s(log.as_str()), s(test)),
                 Outcome::Failed { reason, log } => ("failed", "null".into(), s(reason), s(log.as_str()), "null".into()),
                 Outcome::Skipped => ("skipped", "null".into(), s("--fail-fast stopped the run"), "null".into(), "null".into()),
-                Outcome::Pure => ("skipped", "null".into(), s("a pure-Python wheel (--pure-wheel skip)"), "null".into(), "null".into()),
+                Outcome::Pure { log } => ("skipped", "null".into(), s("a pure-Python wheel (--pure-wheel skip)"), s(log.as_str()), "null".into()),
             };
             format!(
                 "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {:.1}, \"wheel\": {wheel}, \"test\": {test}, \"reason\": {reason}, \"log\": {log}}}",

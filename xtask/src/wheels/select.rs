@@ -22,6 +22,9 @@ pub struct Selector {
     pub skip: Patterns,
     /// The Python versions the package supports, as it states them.
     pub requires_python: Option<RequiresPython>,
+    /// cibuildwheel's `enable`, when the package gives it: PyPy and
+    /// free-threaded CPython are built only when it names them.
+    pub enable: Option<Vec<String>>,
 }
 
 /// The selection as the command line gave it (None and empty: the configuration's).
@@ -70,6 +73,7 @@ impl Selector {
                 build: Patterns::default(),
                 skip: Patterns::default(),
                 requires_python: None,
+                enable: None,
             });
         }
         let arches = if asked.arch.is_empty() {
@@ -115,6 +119,7 @@ impl Selector {
             build,
             skip,
             requires_python: None,
+            enable: config.steps.enable.clone(),
         })
     }
 
@@ -139,6 +144,23 @@ impl Selector {
         self.requires_python
             .as_ref()
             .is_none_or(|r| r.allows(python))
+            && self.enabled(python)
+    }
+
+    /// Whether cibuildwheel's `enable` lets this interpreter be built.
+    fn enabled(&self, python: PythonTag) -> bool {
+        let Some(enable) = &self.enable else {
+            return true;
+        };
+        let named = |group: &str| enable.iter().any(|e| e == group);
+        match python {
+            PythonTag::PyPy { .. } => named("pypy") || named("pypy-eol"),
+            PythonTag::CPython {
+                free_threaded: true,
+                ..
+            } => named("cpython-freethreading"),
+            PythonTag::CPython { .. } => true,
+        }
     }
 
     /// The one build known before any image is asked (one arch, one CPython
@@ -195,6 +217,20 @@ impl Selector {
                     )));
                 }
             }
+            chosen.retain(|(tag, _)| {
+                let enabled = self.enabled(*tag);
+                if !enabled {
+                    excluded.push(format!(
+                        "{tag} on {}: skipped, [tool.cibuildwheel] enable does not name {}",
+                        offer.arch,
+                        match tag {
+                            PythonTag::PyPy { .. } => "pypy",
+                            _ => "cpython-freethreading",
+                        }
+                    ));
+                }
+                enabled
+            });
             offered.extend(chosen.into_iter().map(|(python, dir)| {
                 let id = BuildId {
                     python,
@@ -265,6 +301,29 @@ mod tests {
         // PyPy 3.11 is skipped by the pattern after Requires-Python named it.
         assert_eq!(selected.excluded.len(), 3, "{:?}", selected.excluded);
         assert!(selected.excluded[0].starts_with("cp313 on x86_64: skipped"));
+    }
+
+    #[test]
+    fn enable_keeps_pypy_only_when_it_names_it() {
+        let mut config = config();
+        config.steps.enable = Some(vec!["cpython-freethreading".into()]);
+        let s = Selector::new(Asked::default(), &config).unwrap();
+        let x86 = dirs(&["cp313-cp313", "cp313-cp313t", "pp311-pypy311_pp80"]);
+        let offers = [Offer {
+            arch: Arch::X86_64,
+            image: "x",
+            dirs: &x86,
+        }];
+        let selected = s.builds(&offers).unwrap();
+        let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
+        assert_eq!(ids, ["cp313-manylinux_x86_64", "cp313t-manylinux_x86_64"]);
+        assert_eq!(
+            selected.excluded,
+            ["pp311 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy"]
+        );
+        config.steps.enable = Some(vec!["pypy".into()]);
+        let s = Selector::new(Asked::default(), &config).unwrap();
+        assert_eq!(s.builds(&offers).unwrap().builds.len(), 2);
     }
 
     #[test]

@@ -1,0 +1,926 @@
+//! A package's `[tool.cibuildwheel]`, read as cibuildwheel reads it on Linux:
+//! each key this tool honours fills what its own configuration leaves out,
+//! every other key is named with the reason it is not used here, and a key
+//! cibuildwheel does not know is a warning naming the nearest one.
+
+use camino::Utf8Path;
+
+use crate::config::{Config, Steps, RESERVED_ENV};
+use crate::platform::{Arch, Patterns};
+
+/// What became of each key of a package's `[tool.cibuildwheel]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Account {
+    /// The pyproject.toml read; None when it has no `[tool.cibuildwheel]`.
+    pub file: Option<String>,
+    pub adopted: Vec<String>,
+    /// Keys (with `linux.` or `overrides[N].` in front where they were) and why not.
+    pub unused: Vec<(String, String)>,
+    /// Keys cibuildwheel does not know either, and the nearest it knows.
+    pub unknown: Vec<(String, Option<&'static str>)>,
+}
+
+impl Account {
+    /// One line each, every one saying `[tool.cibuildwheel]`; a key from an
+    /// overrides entry on a line that says `overrides`.
+    pub fn lines(&self) -> Vec<String> {
+        let Some(file) = &self.file else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        if !self.adopted.is_empty() {
+            lines.push(format!(
+                "taken from [tool.cibuildwheel] in {file}: {}",
+                self.adopted.join(", ")
+            ));
+        }
+        for (key, why) in &self.unused {
+            lines.push(format!("[tool.cibuildwheel] {key}: not used here ({why})"));
+        }
+        for (key, near) in &self.unknown {
+            let hint = match near {
+                Some(k) => format!("; did you mean `{k}`?"),
+                None => String::new(),
+            };
+            lines.push(format!(
+                "warning: [tool.cibuildwheel] {key} in {file} is not a cibuildwheel option{hint}"
+            ));
+        }
+        lines
+    }
+}
+
+/// Every option key cibuildwheel knows (its resources/defaults.toml), and
+/// why this tool does not use it, where it does not.
+const KEYS: &[(&str, Option<&str>)] = &[
+    ("build", None),
+    ("skip", None),
+    ("test-skip", None),
+    ("enable", None),
+    ("archs", None),
+    ("environment", None),
+    ("environment-pass", None),
+    ("before-all", None),
+    ("before-build", None),
+    ("before-test", None),
+    ("test-command", None),
+    ("test-requires", None),
+    ("test-sources", None),
+    ("test-extras", None),
+    ("test-groups", None),
+    ("config-settings", None),
+    ("build-frontend", None),
+    ("build-verbosity", None),
+    ("manylinux-x86_64-image", None),
+    ("manylinux-aarch64-image", None),
+    ("manylinux-pypy_x86_64-image", None),
+    ("manylinux-pypy_aarch64-image", None),
+    (
+        "repair-wheel-command",
+        Some("auditwheel repair runs for every wheel, checked after"),
+    ),
+    (
+        "audit-requires",
+        Some("abi3audit is not run: each wheel is imported in the interpreter that built it"),
+    ),
+    (
+        "audit-command",
+        Some("abi3audit is not run: each wheel is imported in the interpreter that built it"),
+    ),
+    (
+        "dependency-versions",
+        Some("the images' own build tools are used, as the image has them"),
+    ),
+    (
+        "container-engine",
+        Some("the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml"),
+    ),
+    (
+        "test-environment",
+        Some("the tests run with the build's environment"),
+    ),
+    (
+        "test-runtime",
+        Some("tests run in the container that built the wheel"),
+    ),
+    ("overrides", None),
+    ("xbuild-tools", Some("an iOS option")),
+    ("xbuild-files", Some("an iOS option")),
+    ("pyodide-version", Some("a Pyodide option")),
+    ("manylinux-i686-image", Some("i686 is not built here")),
+    ("manylinux-ppc64le-image", Some("ppc64le is not built here")),
+    ("manylinux-s390x-image", Some("s390x is not built here")),
+    ("manylinux-armv7l-image", Some("armv7l is not built here")),
+    ("manylinux-riscv64-image", Some("riscv64 is not built here")),
+    ("manylinux-pypy_i686-image", Some("i686 is not built here")),
+    (
+        "musllinux-x86_64-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-i686-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-aarch64-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-ppc64le-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-s390x-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-armv7l-image",
+        Some("musllinux wheels are not built here"),
+    ),
+    (
+        "musllinux-riscv64-image",
+        Some("musllinux wheels are not built here"),
+    ),
+];
+
+/// The platform tables: `linux` is read, the others are another platform's.
+const PLATFORMS: &[&str] = &["linux", "macos", "windows", "ios", "android", "pyodide"];
+
+/// The keys taken over, in the order they are applied, with the name of
+/// this tool's own key that, when its file sets it, wins.
+const ADOPTED: &[(&str, &str)] = &[
+    ("build", "build"),
+    ("skip", "skip"),
+    ("archs", "arch"),
+    ("environment", "env"),
+    ("environment-pass", "env"),
+    ("before-all", "before-all"),
+    ("before-build", "before-build"),
+    ("before-test", "before-test"),
+    ("test-command", "test-command"),
+    ("test-requires", "test-requires"),
+    ("test-sources", "test-sources"),
+    ("test-skip", "test-skip"),
+    ("test-extras", "test-extras"),
+    ("test-groups", "test-groups"),
+    ("config-settings", "config-settings"),
+    ("build-frontend", "build-frontend"),
+    ("build-verbosity", "build-verbosity"),
+    ("manylinux-x86_64-image", "images"),
+    ("manylinux-aarch64-image", "images"),
+    ("manylinux-pypy_x86_64-image", "images"),
+    ("manylinux-pypy_aarch64-image", "images"),
+    ("enable", "enable"),
+];
+
+/// `config` with what the package's `[tool.cibuildwheel]` (and its `.linux`
+/// table) says, for each key the configuration file does not set; and the
+/// account of every key.
+pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), String> {
+    let file = package.join("pyproject.toml");
+    let mut config = config.clone();
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok((config, Account::default()));
+    };
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{file} is not valid TOML: {e}"))?;
+    let Some(cibw) = doc
+        .get("tool")
+        .and_then(|t| t.get("cibuildwheel"))
+        .and_then(|c| c.as_table())
+    else {
+        return Ok((config, Account::default()));
+    };
+    let mut account = Account {
+        file: Some(file.to_string()),
+        ..Account::default()
+    };
+    let linux = match cibw.get("linux") {
+        Some(toml::Value::Table(t)) => Some(t),
+        Some(_) => {
+            return Err(format!(
+                "[tool.cibuildwheel] linux in {file}: a table is expected"
+            ))
+        }
+        None => None,
+    };
+    sort_keys(cibw, "", &mut account);
+    if let Some(linux) = linux {
+        sort_keys(linux, "linux.", &mut account);
+    }
+    if let Some(overrides) = cibw.get("overrides") {
+        account_overrides(overrides, &file, &mut account)?;
+    }
+    let ctx = Ctx {
+        file: &file,
+        cibw,
+        linux,
+    };
+    for &(key, ours) in ADOPTED {
+        if config.given.iter().any(|g| g == ours) {
+            continue;
+        }
+        let Some(value) = ctx.value(key) else {
+            continue;
+        };
+        if ctx.apply(key, value, &mut config, package, &doc)? {
+            account.adopted.push(key.to_string());
+        }
+    }
+    Ok((config, account))
+}
+
+/// Each key of one table: known and used, known and not used here (with
+/// why), a platform table, or unknown.
+fn sort_keys(table: &toml::Table, prefix: &str, account: &mut Account) {
+    for key in table.keys() {
+        let known = KEYS.iter().find(|(k, _)| k == key);
+        match known {
+            Some((_, Some(why))) => account
+                .unused
+                .push((format!("{prefix}{key}"), why.to_string())),
+            Some((_, None)) => {}
+            None if prefix.is_empty() && key == "linux" => {}
+            None if prefix.is_empty() && PLATFORMS.contains(&key.as_str()) => {
+                account.unused.push((
+                    key.clone(),
+                    "another platform's table: this tool builds Linux wheels".into(),
+                ))
+            }
+            None => account
+                .unknown
+                .push((format!("{prefix}{key}"), nearest(key))),
+        }
+    }
+}
+
+/// Overrides are read by cibuildwheel per build; here every key of an
+/// entry is named as not used, on a line that says `overrides`.
+fn account_overrides(
+    value: &toml::Value,
+    file: &Utf8Path,
+    account: &mut Account,
+) -> Result<(), String> {
+    let toml::Value::Array(entries) = value else {
+        return Err(format!(
+            "[tool.cibuildwheel] overrides in {file}: an array of tables is expected"
+        ));
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(entry) = entry.as_table() else {
+            return Err(format!(
+                "[tool.cibuildwheel] overrides[{i}] in {file}: a table is expected"
+            ));
+        };
+        let select = entry.get("select").and_then(|s| s.as_str()).unwrap_or("?");
+        for key in entry.keys().filter(|k| *k != "select" && *k != "inherit") {
+            let name = format!("overrides[{i}] (select `{select}`) {key}");
+            if KEYS.iter().any(|(k, _)| k == key) {
+                account.unused.push((
+                    name,
+                    "overrides are not applied: this tool builds every selected identifier with the same settings".into(),
+                ));
+            } else {
+                account.unknown.push((name, nearest(key)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The known key nearest to `key` by edit distance, when it is near enough
+/// to be a typo.
+fn nearest(key: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|(k, _)| *k)
+        .chain(PLATFORMS.iter().copied())
+        .map(|k| (distance(key, k), k))
+        .filter(|(d, k)| *d <= 3 && *d < k.len() / 2 + 1)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+struct Ctx<'a> {
+    file: &'a Utf8Path,
+    cibw: &'a toml::Table,
+    linux: Option<&'a toml::Table>,
+}
+
+impl Ctx<'_> {
+    /// `[tool.cibuildwheel.linux]` first, as cibuildwheel reads it on Linux.
+    fn value(&self, key: &str) -> Option<&toml::Value> {
+        self.linux
+            .and_then(|l| l.get(key))
+            .or_else(|| self.cibw.get(key))
+    }
+
+    fn bad(&self, key: &str, why: &str) -> String {
+        format!("[tool.cibuildwheel] {key} in {}: {why}", self.file)
+    }
+
+    /// A string, or a list of strings joined by `sep` (as cibuildwheel joins them).
+    fn words(&self, key: &str, value: &toml::Value, sep: &str) -> Result<String, String> {
+        match value {
+            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(String::from)
+                        .ok_or_else(|| self.bad(key, "a list of strings is expected"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.join(sep)),
+            _ => Err(self.bad(key, "a string or a list of strings is expected")),
+        }
+    }
+
+    fn list(&self, key: &str, value: &toml::Value) -> Result<Vec<String>, String> {
+        Ok(self
+            .words(key, value, " ")?
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Applies one key to `config`; false when it turned out to say nothing.
+    fn apply(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        config: &mut Config,
+        package: &Utf8Path,
+        doc: &toml::Table,
+    ) -> Result<bool, String> {
+        let patterns =
+            |v: String| Patterns::parse(&[v]).map_err(|e| self.bad(key, &format!("{e:#}")));
+        match key {
+            "build" => config.build = patterns(self.words(key, value, " ")?)?,
+            "skip" => config.skip = patterns(self.words(key, value, " ")?)?,
+            "test-skip" => config.test.skip = patterns(self.words(key, value, " ")?)?,
+            "archs" => {
+                config.arch = archs(&self.list(key, value)?).map_err(|e| self.bad(key, &e))?
+            }
+            "environment" => {
+                let pairs = environment(value).map_err(|e| self.bad(key, &e))?;
+                for (k, word) in pairs {
+                    match literal(&word) {
+                        Some(v) if !RESERVED_ENV.contains(&k.as_str()) => config.env.push((k, v)),
+                        _ => config.steps.env_eval.push((k, word)),
+                    }
+                }
+            }
+            "environment-pass" => {
+                for name in self.list(key, value)? {
+                    crate::config::check_env_name(&name)
+                        .map_err(|e| self.bad(key, &format!("{e:#}")))?;
+                    if let Ok(v) = std::env::var(&name) {
+                        config.env.retain(|(k, _)| *k != name);
+                        config.env.push((name, v));
+                    }
+                }
+            }
+            "before-all" => config.steps.before_all = Some(self.words(key, value, " && ")?),
+            "before-build" => config.before_build = Some(self.words(key, value, " && ")?),
+            "before-test" => config.steps.before_test = Some(self.words(key, value, " && ")?),
+            "test-command" => config.test.command = Some(self.words(key, value, " && ")?),
+            "test-requires" => config.test.requires = self.list(key, value)?,
+            "test-sources" => config.test.sources = self.list(key, value)?,
+            "test-extras" => config.test.extras = self.list(key, value)?,
+            "test-groups" => {
+                for group in self.list(key, value)? {
+                    let found = dependency_group(doc, &group, 0).map_err(|e| self.bad(key, &e))?;
+                    config.test.requires.extend(found);
+                }
+            }
+            "config-settings" => {
+                config.steps.config_settings =
+                    config_settings(value).map_err(|e| self.bad(key, &e))?
+            }
+            "build-frontend" => {
+                config.steps.frontend = frontend(value).map_err(|e| self.bad(key, &e))?
+            }
+            "build-verbosity" => match value.as_integer() {
+                Some(v) if (-3..=3).contains(&v) => config.steps.verbosity = v as i8,
+                _ => return Err(self.bad(key, "an integer from -3 to 3 is expected")),
+            },
+            "manylinux-x86_64-image" | "manylinux-aarch64-image" => {
+                let arch = if key.contains("x86_64") {
+                    Arch::X86_64
+                } else {
+                    Arch::Aarch64
+                };
+                let name = value
+                    .as_str()
+                    .ok_or_else(|| self.bad(key, "a string is expected"))?;
+                config.images.0[arch as usize] = manylinux_image(name, arch);
+            }
+            "manylinux-pypy_x86_64-image" | "manylinux-pypy_aarch64-image" => {
+                // One image per arch builds every interpreter: PyPy's must be the same.
+                let arch = if key.contains("x86_64") {
+                    Arch::X86_64
+                } else {
+                    Arch::Aarch64
+                };
+                let name = value
+                    .as_str()
+                    .ok_or_else(|| self.bad(key, "a string is expected"))?;
+                let image = manylinux_image(name, arch);
+                if image != config.images.get(arch) {
+                    return Err(self.bad(key, &format!("`{name}` is another image than CPython's `{}`: this tool builds every interpreter of an arch in one image; give both the same image, or set images.{arch} in Cargo.toml", config.images.get(arch))));
+                }
+            }
+            "enable" => config.steps.enable = Some(self.list(key, value)?),
+            _ => unreachable!("{key} is not adopted"),
+        }
+        let _ = package;
+        Ok(true)
+    }
+}
+
+/// cibuildwheel's `archs`, limited to what this tool builds: `auto`,
+/// `auto64` and `native` are this machine's arch.
+fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
+    let mut out = Vec::new();
+    for name in names {
+        let add: Vec<Arch> = match name.as_str() {
+            "x86_64" => vec![Arch::X86_64],
+            "aarch64" | "arm64" => vec![Arch::Aarch64],
+            "all" => Arch::ALL.to_vec(),
+            "auto" | "auto64" | "native" => Arch::host().into_iter().collect(),
+            "i686" | "ppc64le" | "s390x" | "armv7l" | "riscv64" | "auto32" => Vec::new(),
+            other => {
+                return Err(format!(
+                    "`{other}` is not an arch cibuildwheel knows on Linux"
+                ))
+            }
+        };
+        for a in add {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "`{}` names no arch this tool builds (x86_64, aarch64)",
+            names.join(" ")
+        ));
+    }
+    Ok(out)
+}
+
+/// A name cibuildwheel maps to quay.io's manylinux images, else an image.
+fn manylinux_image(name: &str, arch: Arch) -> String {
+    let known = name == "manylinux2014"
+        || name == "manylinux2010"
+        || name == "manylinux1"
+        || (name.starts_with("manylinux_2_") && name[12..].bytes().all(|b| b.is_ascii_digit()));
+    match known {
+        true => format!("quay.io/pypa/{name}_{arch}"),
+        false => name.to_string(),
+    }
+}
+
+/// The requirements of a PEP 735 dependency group, includes followed.
+fn dependency_group(doc: &toml::Table, group: &str, depth: usize) -> Result<Vec<String>, String> {
+    if depth > 10 {
+        return Err(format!("dependency group `{group}` includes itself"));
+    }
+    let items = doc
+        .get("dependency-groups")
+        .and_then(|g| g.get(group))
+        .and_then(|g| g.as_array())
+        .ok_or_else(|| format!("no dependency group `{group}` in [dependency-groups]"))?;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            toml::Value::String(s) => out.push(s.clone()),
+            toml::Value::Table(t) => match t.get("include-group").and_then(|g| g.as_str()) {
+                Some(inner) => out.extend(dependency_group(doc, inner, depth + 1)?),
+                None => return Err(format!("dependency group `{group}` has an entry that is neither a requirement nor an include-group")),
+            },
+            _ => return Err(format!("dependency group `{group}`: strings are expected")),
+        }
+    }
+    Ok(out)
+}
+
+/// `config-settings`: a table (a list value repeats its key) or `k=v` words.
+fn config_settings(value: &toml::Value) -> Result<Vec<String>, String> {
+    match value {
+        toml::Value::Table(t) => {
+            let mut out = Vec::new();
+            for (k, v) in t {
+                match v {
+                    toml::Value::String(s) => out.push(format!("{k}={s}")),
+                    toml::Value::Array(items) => {
+                        for i in items {
+                            let s = i
+                                .as_str()
+                                .ok_or_else(|| format!("{k}: strings are expected"))?;
+                            out.push(format!("{k}={s}"));
+                        }
+                    }
+                    toml::Value::Integer(i) => out.push(format!("{k}={i}")),
+                    toml::Value::Boolean(b) => out.push(format!("{k}={b}")),
+                    _ => return Err(format!("{k}: a string or a list of strings is expected")),
+                }
+            }
+            Ok(out)
+        }
+        toml::Value::String(s) => shell_words(s),
+        _ => Err("a table or a string of KEY=VALUE is expected".into()),
+    }
+}
+
+/// `build-frontend`: `build`, `build[uv]`, `pip`, with `; args: ...`, or a
+/// table with `name` and `args`.
+fn frontend(value: &toml::Value) -> Result<crate::config::Frontend, String> {
+    let (name, args) = match value {
+        toml::Value::String(s) => match s.split_once(';') {
+            Some((name, rest)) => {
+                let args = rest
+                    .trim()
+                    .strip_prefix("args:")
+                    .ok_or_else(|| format!("`{s}`: after `;` comes `args: ...`"))?;
+                (name.trim().to_string(), shell_words(args)?)
+            }
+            None => (s.trim().to_string(), Vec::new()),
+        },
+        toml::Value::Table(t) => {
+            let name = t
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| "a table with a `name` is expected".to_string())?;
+            let args = match t.get("args") {
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(String::from)
+                            .ok_or("args: strings are expected")
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+                Some(_) => return Err("args: a list of strings is expected".into()),
+            };
+            (name.to_string(), args)
+        }
+        _ => return Err("a string or a table is expected".into()),
+    };
+    match name.as_str() {
+        "build" | "default" | "build[uv]" | "pip" => Ok(crate::config::Frontend { name, args }),
+        other => Err(format!(
+            "`{other}` is not a frontend this tool runs on Linux: use build, build[uv] or pip"
+        )),
+    }
+}
+
+/// cibuildwheel's `environment`: a table (each value a bash word in double
+/// quotes, as cibuildwheel makes it), or `KEY=word KEY2="two words"`: each
+/// name with its value as bash would read it, quotes and all.
+fn environment(value: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let pairs: Vec<(String, String)> = match value {
+        toml::Value::Table(t) => t
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k.clone(), format!("\"{s}\""))),
+                toml::Value::Integer(i) => Ok((k.clone(), i.to_string())),
+                toml::Value::Boolean(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(format!("{k}: a string is expected")),
+            })
+            .collect::<Result<_, String>>()?,
+        toml::Value::String(s) => {
+            let mut pairs = Vec::new();
+            for word in raw_words(s)? {
+                let (k, v) = word
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{word}` is not KEY=VALUE"))?;
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            pairs
+        }
+        _ => return Err("a table or a string of KEY=VALUE is expected".into()),
+    };
+    for (k, v) in &pairs {
+        // The container evaluates PATH and the like in order (`PATH=$PATH:...`);
+        // what build-wheel.sh passes on itself stays its own.
+        if !RESERVED_ENV.contains(&k.as_str()) || k.starts_with("AUDITWHEEL_") {
+            crate::config::check_env_name(k).map_err(|e| format!("{e:#}"))?;
+        }
+        if v.contains('\n') {
+            return Err(format!("{k}: a value on one line is expected"));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The value of a bash word that expands nothing (no `$`, backquote or
+/// backslash): its quotes taken off. None when bash must evaluate it.
+fn literal(word: &str) -> Option<String> {
+    if word.contains(['$', '`', '\\']) {
+        return None;
+    }
+    let mut words = shell_words(word).ok()?;
+    match words.len() {
+        0 => Some(String::new()),
+        1 => words.pop(),
+        _ => None,
+    }
+}
+
+/// Words as a shell splits them, each kept as written (quotes and all); a
+/// `$(...)` is part of its word, spaces and all.
+fn raw_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut escaped) = (Vec::new(), String::new(), None, false);
+    let mut depth = 0usize;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if escaped {
+            word.push(c);
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), _) => {}
+            (_, '\\') => escaped = true,
+            (_, '$') if chars.peek() == Some(&'(') => {
+                word.push(c);
+                word.push(chars.next().expect("peeked"));
+                depth += 1;
+                continue;
+            }
+            (q, ')') if depth > 0 && q != Some('\'') => depth -= 1,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some('"'), '"') => quote = None,
+            (None, c) if c.is_whitespace() && depth == 0 => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        word.push(c);
+    }
+    if quote.is_some() || depth > 0 {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Words split as a shell would, with single and double quotes, no expansion.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if any {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+impl Steps {
+    /// The variables that carry these steps to build-wheel.sh.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+        if !self.env_eval.is_empty() {
+            let lines: Vec<String> = self
+                .env_eval
+                .iter()
+                .map(|(k, w)| format!("{k}={w}"))
+                .collect();
+            set("XTASK_ENVIRONMENT", lines.join("\n"));
+        }
+        if let Some(c) = &self.before_all {
+            set("XTASK_BEFORE_ALL", c.clone());
+        }
+        if !self.config_settings.is_empty() {
+            set("XTASK_CONFIG_SETTINGS", self.config_settings.join("\n"));
+        }
+        if self.frontend.name == "pip" {
+            set("XTASK_FRONTEND", "pip".into());
+        }
+        if !self.frontend.args.is_empty() {
+            set("XTASK_FRONTEND_ARGS", self.frontend.args.join("\n"));
+        }
+        if self.verbosity != 0 {
+            set("XTASK_VERBOSITY", self.verbosity.to_string());
+        }
+        env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(text: &str) -> camino::Utf8PathBuf {
+        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!(
+                "xtask-cibw-{}-{}",
+                crate::util::run_id(),
+                distance(text, "")
+            ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pyproject.toml"), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn every_key_is_adopted_or_named() {
+        let dir = package(
+            r#"[tool.cibuildwheel]
+build = ["cp312-*", "cp313-*"]
+skip = "*-manylinux_aarch64"
+environment = 'FLAG=1 NAME="two words" PATH=$PATH:/opt/tool/bin LIBS="$(pkg-config --libs z)"'
+test-command = "pytest {project}/tests"
+test-requires = ["pytest", "numpy"]
+test-groups = ["test"]
+before-build = "make prepare"
+before-all = "yum install -y libffi-devel"
+archs = "auto"
+test-comand = "typo"
+container-engine = "podman"
+musllinux-x86_64-image = "musllinux_1_2"
+manylinux-x86_64-image = "manylinux_2_28"
+build-frontend = "build; args: --quiet"
+config-settings = { "cmake.verbose" = "true", "setup-args" = ["-Da=1", "-Db=2"] }
+
+[dependency-groups]
+test = ["pytest-cov", { include-group = "more" }]
+more = ["hypothesis"]
+
+[tool.cibuildwheel.macos]
+archs = "universal2"
+
+[tool.cibuildwheel.linux]
+test-skip = "pp*"
+before-build = ["make a", "make b"]
+
+[[tool.cibuildwheel.overrides]]
+select = "cp313-*"
+before-build = "echo 313"
+"#,
+        );
+        let config = Config {
+            given: vec!["skip".into()],
+            ..Config::default()
+        };
+        let (c, account) = adopt(&config, &dir).unwrap();
+        assert_eq!(
+            account.adopted,
+            [
+                "build",
+                "archs",
+                "environment",
+                "before-all",
+                "before-build",
+                "test-command",
+                "test-requires",
+                "test-skip",
+                "test-groups",
+                "config-settings",
+                "build-frontend",
+                "manylinux-x86_64-image"
+            ]
+        );
+        assert_eq!(c.build.to_string(), "cp312-* cp313-*");
+        assert!(c.skip.is_empty(), "skip is set by our own file");
+        assert_eq!(c.arch, Arch::host().into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            c.env,
+            [
+                ("FLAG".to_string(), "1".to_string()),
+                ("NAME".to_string(), "two words".to_string())
+            ]
+        );
+        assert_eq!(
+            c.steps.env_eval,
+            [
+                ("PATH".to_string(), "$PATH:/opt/tool/bin".to_string()),
+                ("LIBS".to_string(), "\"$(pkg-config --libs z)\"".to_string())
+            ]
+        );
+        assert_eq!(c.before_build.as_deref(), Some("make a && make b"));
+        assert_eq!(
+            c.steps.before_all.as_deref(),
+            Some("yum install -y libffi-devel")
+        );
+        assert_eq!(c.test.command.as_deref(), Some("pytest {project}/tests"));
+        assert_eq!(
+            c.test.requires,
+            ["pytest", "numpy", "pytest-cov", "hypothesis"]
+        );
+        assert!(c.test.skip.matches("pp311-manylinux_x86_64"));
+        assert_eq!(
+            c.images.get(Arch::X86_64),
+            "quay.io/pypa/manylinux_2_28_x86_64"
+        );
+        assert_eq!(
+            c.steps.config_settings,
+            ["cmake.verbose=true", "setup-args=-Da=1", "setup-args=-Db=2"]
+        );
+        assert_eq!(c.steps.frontend.args, ["--quiet"]);
+        let lines = account.lines().join("\n");
+        for want in [
+            "[tool.cibuildwheel] container-engine: not used here (the engine of each arch",
+            "[tool.cibuildwheel] musllinux-x86_64-image: not used here (musllinux",
+            "[tool.cibuildwheel] macos: not used here (another platform's table",
+            "[tool.cibuildwheel] overrides[0] (select `cp313-*`) before-build: not used here (overrides",
+            "is not a cibuildwheel option; did you mean `test-command`?",
+        ] {
+            assert!(lines.contains(want), "{want:?} in:\n{lines}");
+        }
+        assert!(
+            lines.contains("warning: [tool.cibuildwheel] test-comand in "),
+            "{lines}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_the_key_and_the_file() {
+        for (text, want) in [
+            ("build-verbosity = \"loud\"", "build-verbosity in "),
+            ("test-requires = 3", "test-requires in "),
+            ("environment = \"CFLAGS='-O2 -g\"", "unclosed quote"),
+            ("archs = \"i686\"", "names no arch this tool builds"),
+            ("build-frontend = \"hatch\"", "not a frontend"),
+            ("linux = 3", "linux in "),
+            ("test-groups = [\"nope\"]", "no dependency group `nope`"),
+        ] {
+            let dir = package(&format!("[tool.cibuildwheel]\n{text}\n"));
+            let e = adopt(&Config::default(), &dir).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+            assert!(e.contains("pyproject.toml"), "{text}: {e}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn words_and_literals() {
+        assert_eq!(
+            raw_words(r#"A=1 B="two words" C='$x' D=$(echo "a b")"#).unwrap(),
+            ["A=1", "B=\"two words\"", "C='$x'", "D=$(echo \"a b\")"]
+        );
+        assert_eq!(literal("\"two words\"").as_deref(), Some("two words"));
+        assert_eq!(literal("plain").as_deref(), Some("plain"));
+        assert_eq!(literal("$PATH:/x"), None);
+        assert_eq!(nearest("test-comand"), Some("test-command"));
+        assert_eq!(nearest("befor-all"), Some("before-all"));
+        assert_eq!(nearest("something-else-entirely"), None);
+        assert_eq!(
+            manylinux_image("manylinux2014", Arch::Aarch64),
+            "quay.io/pypa/manylinux2014_aarch64"
+        );
+        assert_eq!(
+            manylinux_image("ghcr.io/me/img:1", Arch::X86_64),
+            "ghcr.io/me/img:1"
+        );
+    }
+}
