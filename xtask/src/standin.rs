@@ -19,6 +19,14 @@ const SUITE: &str = "forky";
 /// suite is read long after the date its mirror copy was signed.
 const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
 const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
+/// Files no build reads: fewer for dpkg to write, which runs emulated for a
+/// foreign arch.
+const EXCLUDED: &[&str] = &[
+    "/usr/share/doc/*",
+    "/usr/share/man/*",
+    "/usr/share/info/*",
+    "/usr/share/locale/*",
+];
 
 pub fn image_ref(arch: Arch) -> String {
     format!("xtask-standin:{arch}")
@@ -75,6 +83,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
     let cpu = emulated_cpu(arch);
     rootfs(sh, run, arch, &recipe, &ctx, cpu.as_deref())?;
     wheelhouse(sh, run, arch, &recipe, &ctx)?;
+    native_tools(sh, run, arch, &recipe, &ctx)?;
     for file in ["Dockerfile", "setup.sh"] {
         if !run.dry_run {
             std::fs::copy(recipe.join(file), ctx.join(file))
@@ -111,8 +120,13 @@ fn rootfs(
         packages.extend(read_list(&extra)?);
     }
     let include = format!("--include={}", packages.join(","));
+    let excluded: Vec<String> = EXCLUDED
+        .iter()
+        .map(|p| format!("--dpkgopt=path-exclude={p}"))
+        .collect();
     let mut hash = util::Fnv::default();
     hash.write(include.as_bytes());
+    hash.write(excluded.join(" ").as_bytes());
     hash.write(arch.name().as_bytes());
     let stamp = ctx.join("rootfs.inputs");
     let tar = ctx.join("rootfs.tar");
@@ -134,11 +148,11 @@ fn rootfs(
     let arch_flag = format!("--arch={}", arch.docker_name());
     let aptopt = format!("--aptopt={APT_OPTION}");
     let partial = ctx.join("rootfs.partial.tar");
-    let _cleanup = util::UndoGuard::new(util::Undo::Path(partial.clone()));
+    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
     let log = ctx.join("mmdebstrap.log");
     let mut make = std::process::Command::from(cmd!(
         sh,
-        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {include} {SUITE} {partial} {MIRROR}"
+        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {excluded...} {include} {SUITE} {partial} {MIRROR}"
     ));
     if let Some(model) = cpu {
         make.env("QEMU_CPU", model);
@@ -213,6 +227,44 @@ fn wheelhouse(
         if !run.dry_run {
             std::fs::copy(&req, dir.join(list))?;
         }
+    }
+    Ok(())
+}
+
+/// `native/uv` for a foreign arch's set-up: uv's fully static build for this
+/// machine (its musllinux wheel), which the kernel runs natively in the
+/// emulated container; empty for this machine's own arch.
+fn native_tools(
+    sh: &Shell,
+    run: &util::Runner,
+    arch: Arch,
+    recipe: &Utf8Path,
+    ctx: &Utf8Path,
+) -> Result<()> {
+    let dir = ctx.join("native");
+    if !run.dry_run {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    }
+    let Some(host) = Arch::host().filter(|&h| h != arch) else {
+        return Ok(());
+    };
+    let platform = format!("musllinux_1_1_{host}");
+    let req = recipe.join("uv.txt");
+    let wheels = ctx.join("uv-wheel");
+    run.run(cmd!(
+        sh,
+        "python3 -m pip download --quiet --no-deps --only-binary=:all: --platform {platform} --dest {wheels} --requirement {req}"
+    ))
+    .context("downloading uv for the stand-in's set-up (pip must reach PyPI)")?;
+    // The binary is the wheel's data/scripts/uv.
+    let unpack = "import glob, sys, zipfile\nwheel, = glob.glob(sys.argv[1] + '/uv-*.whl')\nwith zipfile.ZipFile(wheel) as z:\n    name, = [n for n in z.namelist() if n.endswith('.data/scripts/uv')]\n    open(sys.argv[2], 'wb').write(z.read(name))\n";
+    let uv = dir.join("uv");
+    run.run(cmd!(sh, "python3 -c {unpack} {wheels} {uv}"))
+        .context("taking uv out of its wheel")?;
+    if !run.dry_run {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
 }
