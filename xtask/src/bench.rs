@@ -603,7 +603,7 @@ fn ccache_rows(
             .inspect_image(sh, &standin::image_ref(arch))?
             .context("the stand-in image")?
             .id;
-        let volume = crate::wheels::plan::ccache_volume(arch, &id);
+        let volume = crate::wheels::recipe::ccache_volume(arch, &id);
         let _ = engine
             .command()
             .args(["volume", "rm", "--force", &volume])

@@ -97,7 +97,7 @@ fn write_atomically(path: &Utf8PathBuf, text: &str) -> Result<()> {
     let dir = path.parent().context("the workflow path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
     let partial = dir.join(format!(".{}.partial", std::process::id()));
-    let _guard = util::UndoGuard::new(util::Undo::Path(partial.clone()));
+    let _guard = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
     std::fs::write(&partial, text).with_context(|| format!("writing {partial}"))?;
     std::fs::rename(&partial, path).with_context(|| format!("writing {path}"))
 }

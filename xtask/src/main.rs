@@ -4,6 +4,7 @@
 mod arm_image;
 mod bench;
 mod ci;
+mod cleanup;
 mod config;
 mod doctor;
 mod engine;
@@ -28,7 +29,7 @@ use crate::util::{Runner, UsageError};
 
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
-    util::handle_signals();
+    cleanup::handle_signals();
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

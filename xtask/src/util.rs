@@ -2,7 +2,6 @@
 
 use std::ffi::OsStr;
 use std::process::Command;
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -69,6 +68,23 @@ pub fn command_line(cmd: &Command, secrets: &[String]) -> String {
         words.push(shell_quote(&mask(arg, secrets)));
     }
     words.join(" ")
+}
+
+/// A command like `cmd`: its program, arguments, variables and folder
+/// (std's Command cannot be cloned).
+pub fn copy_command(cmd: &Command) -> Command {
+    let mut copy = Command::new(cmd.get_program());
+    copy.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => copy.env(k, v),
+            None => copy.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        copy.current_dir(dir);
+    }
+    copy
 }
 
 fn mask(arg: &OsStr, secrets: &[String]) -> String {
@@ -196,122 +212,6 @@ fn walk(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// What must be undone however the command ends: containers to remove and
-/// folders to delete. Global, because a signal handler must reach it.
-static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Undo {
-    Container {
-        engine: crate::engine::Engine,
-        name: String,
-    },
-    /// A file or folder of ours that must not outlive the command.
-    Path(Utf8PathBuf),
-}
-
-impl Undo {
-    fn perform(&self) {
-        match self {
-            Undo::Container { engine, name } => {
-                let _ = engine
-                    .command()
-                    .args(["rm", "--force", "--volumes", name])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            }
-            Undo::Path(path) => {
-                if path.is_dir() {
-                    let _ = std::fs::remove_dir_all(path);
-                } else {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-        }
-    }
-}
-
-/// Registers `undo` until the guard drops, when it is performed.
-#[must_use]
-pub struct UndoGuard(Undo);
-
-impl UndoGuard {
-    pub fn new(undo: Undo) -> UndoGuard {
-        CLEANUP
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(undo.clone());
-        UndoGuard(undo)
-    }
-}
-
-impl UndoGuard {
-    /// Forgets the undo: what it would have removed is left in place.
-    pub fn disarm(self) {
-        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = list.iter().position(|u| *u == self.0) {
-            list.remove(i);
-        }
-        drop(list);
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for UndoGuard {
-    fn drop(&mut self) {
-        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = list.iter().position(|u| *u == self.0) {
-            list.remove(i);
-        }
-        drop(list);
-        self.0.perform();
-    }
-}
-
-/// On SIGINT, SIGTERM or SIGHUP: undo everything registered, then exit as the
-/// signal would have (130 for Ctrl-C). The signals are blocked in every thread
-/// and taken by one thread with sigwait, so the undo runs as ordinary code, not
-/// in a signal handler. Children get an empty mask from std's spawn.
-pub fn handle_signals() {
-    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
-    // SAFETY: plain libc calls on a local, initialised sigset_t.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
-    std::thread::spawn(move || {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: `set` is initialised and `sig` is a valid out pointer.
-        while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
-        // Not eprintln!: it panics when stderr is a closed pipe (a reader that
-        // went away), and the cleanup must happen all the same.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"\ninterrupted: removing this run's containers and temporary files\n",
-        );
-        // Held until exit, so that no guard dropping on another thread races
-        // this cleanup and the exit status stays the signal's.
-        let list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-        for undo in list.iter().rev() {
-            undo.perform();
-        }
-        std::process::exit(128 + sig);
-    });
-}
-
-/// Runs `f` with the signal cleanup held off: a signal that arrives meanwhile
-/// is handled once `f` returns. `f` must not register or drop an UndoGuard.
-pub fn uninterrupted<T>(f: impl FnOnce() -> T) -> T {
-    let _held = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-    f()
 }
 
 /// The SHA-256 of a file, in hex, by coreutils' sha256sum.

@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::config::Config;
-use crate::engine::{Container, ContainerSpec, Engine, Setup};
+use crate::engine::{Container, ContainerSpec, Engine, FirstProcess};
 use crate::platform::{Arch, BuildId, PythonTag};
 use crate::util::{self, usage, Runner};
 use crate::wheels::landing::{MANIFEST, SUMS};
@@ -244,7 +244,7 @@ fn in_container(
         extra: &config.container_args,
         keep: false,
     };
-    let setup = Setup {
+    let setup = FirstProcess {
         script: format!("mkdir -p {DIR} /xtask/bin || exit 1"),
         args: Vec::new(),
         then: None,
@@ -302,7 +302,7 @@ fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Resu
     let image = manifest_field(manifest, wheel, "image")
         .ok_or_else(|| format!("{MANIFEST} does not name its image"))?;
     let scratch = Utf8PathBuf::from(format!("{dir}/.xtask-rebuild-{}", util::run_id()));
-    let _cleanup = util::UndoGuard::new(util::Undo::Path(scratch.clone()));
+    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(scratch.clone()));
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = std::process::Command::new(exe)
         .args([

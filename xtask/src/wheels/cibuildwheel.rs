@@ -212,7 +212,7 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
     if let Some(overrides) = cibw.get("overrides") {
         account_overrides(overrides, &file, &mut account)?;
     }
-    let ctx = Ctx {
+    let tables = Tables {
         file: &file,
         cibw,
         linux,
@@ -221,10 +221,10 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         if config.given.iter().any(|g| g == ours) {
             continue;
         }
-        let Some(value) = ctx.value(key) else {
+        let Some(value) = tables.value(key) else {
             continue;
         };
-        if ctx.apply(key, value, &mut config, package, &doc)? {
+        if tables.apply(key, value, &mut config, package, &doc)? {
             account.adopted.push(key.to_string());
         }
     }
@@ -317,13 +317,13 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-struct Ctx<'a> {
+struct Tables<'a> {
     file: &'a Utf8Path,
     cibw: &'a toml::Table,
     linux: Option<&'a toml::Table>,
 }
 
-impl Ctx<'_> {
+impl Tables<'_> {
     /// `[tool.cibuildwheel.linux]` first, as cibuildwheel reads it on Linux.
     fn value(&self, key: &str) -> Option<&toml::Value> {
         self.linux

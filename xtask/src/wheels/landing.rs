@@ -8,6 +8,9 @@
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::recipe::Recipe;
+use super::target::Target;
+use super::Plan;
 use crate::util;
 
 pub const SUMS: &str = "SHA256SUMS";
@@ -100,6 +103,61 @@ impl Entry {
     }
 }
 
+/// build-wheel.sh's line when the project's tests passed against the wheel.
+const TESTS_PASSED: &str = "==> tests passed";
+
+impl Entry {
+    /// The record of `wheel`, built by recipe `r` on target `t`, whose
+    /// build logged `log`: what it says of its tests is what the build said,
+    /// not what the configuration expects.
+    pub(super) fn new(
+        plan: &Plan,
+        t: &Target,
+        r: &Recipe,
+        auditwheel: &str,
+        wheel: &Utf8Path,
+        log: &str,
+    ) -> Result<Entry> {
+        let said_passed = log.lines().any(|l| l == TESTS_PASSED);
+        let test = match (&plan.test, r.tested) {
+            (Some(_), true) if said_passed => "passed",
+            (Some(_), true) => {
+                anyhow::bail!("the tests were to run, but the build did not say `{TESTS_PASSED}`")
+            }
+            (Some(_), false) => "skipped (test-skip)",
+            (None, _) if plan.test_configured => "not run (--no-test)",
+            (None, _) => "none (no test-command)",
+        };
+        let file = wheel.file_name().expect("a file").to_string();
+        Ok(Entry {
+            id: r.build.id.to_string(),
+            sha256: util::sha256(wheel)?,
+            image: t.image.clone(),
+            image_id: t.image_id.clone(),
+            engine: t.engine.describe(),
+            native: t.native,
+            interpreter: log
+                .lines()
+                .find_map(|l| l.strip_prefix("interpreter "))
+                .unwrap_or("unknown")
+                .to_string(),
+            auditwheel: auditwheel.to_string(),
+            platform_tags: file
+                .trim_end_matches(".whl")
+                .rsplit('-')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            source_date_epoch: plan.epoch.value().map(String::from),
+            commit: plan.provenance.commit.clone(),
+            dirty: plan.provenance.dirty,
+            tool: format!("cargo xtask {}", env!("CARGO_PKG_VERSION")),
+            test: test.to_string(),
+            file,
+        })
+    }
+}
+
 /// The file a manifest line is about (its leading `"file"` value).
 fn manifest_file(line: &str) -> Option<&str> {
     let rest = line.trim().strip_prefix("{\"file\": \"")?;
@@ -116,8 +174,16 @@ fn sums_file(line: &str) -> Option<&str> {
 /// Moves `staged` into `out` and records it; returns where it landed.
 pub fn land(out: &Utf8Path, staged: &Utf8Path, entry: &Entry) -> Result<Utf8PathBuf> {
     let dest = out.join(&entry.file);
-    util::uninterrupted(|| {
+    crate::cleanup::uninterrupted(|| {
         std::fs::rename(staged, &dest).with_context(|| format!("moving the wheel into {out}"))?;
+        // The window a signal must not split; a test widens it to land one
+        // there (XTASK_TEST_LANDING_PAUSE, in milliseconds).
+        if let Some(ms) = std::env::var("XTASK_TEST_LANDING_PAUSE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         let sums = format!("{}  {}", entry.sha256, entry.file);
         rewrite(out, SUMS, &entry.file, &sums, sums_file, |lines| {
             lines.join("\n") + "\n"

@@ -15,9 +15,11 @@ pub mod landing;
 pub mod package;
 pub mod plan;
 mod progress;
+pub mod recipe;
 mod report;
 mod run;
 pub mod select;
+mod target;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -28,7 +30,9 @@ use crate::util::{self, Runner};
 
 use landing::Provenance;
 pub use plan::Plan;
-use run::{execute, print_dry_run, resolve_target};
+use recipe::print_dry_run;
+use run::execute;
+use target::resolve_target;
 
 /// What readies a new build container, run by its first process (an exec
 /// would cost a round trip), with no Python (a second under emulation): list the
@@ -141,7 +145,7 @@ impl flags::Wheels {
             (git.join().expect("the git thread panicked"), targets)
         });
         let targets = targets?;
-        plan.adopt(provenance);
+        plan.take_provenance(provenance);
         if run.dry_run {
             print_dry_run(&plan, &targets, run.secrets);
             return Ok(());

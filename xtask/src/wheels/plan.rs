@@ -1,8 +1,6 @@
 //! The plan of a `wheels` run: every input decided and validated before
 //! anything is started or written.
 
-use std::process::Command;
-
 use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
@@ -10,10 +8,10 @@ use super::cibuildwheel::{self, Account};
 use super::landing::Provenance;
 use super::package::RequiresPython;
 use super::select::{Asked, Selector};
-use super::{BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME};
+use super::INPUTS;
 use crate::config::{check_env_name, Config, PureWheel, Steps, Test};
 use crate::flags;
-use crate::platform::{Arch, BuildId};
+use crate::platform::Arch;
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
@@ -59,7 +57,7 @@ pub struct Plan {
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
     pub test_configured: bool,
-    /// Where the sources come from (git, see `adopt`), and the timestamp the
+    /// Where the sources come from (git, see `take_provenance`), and the timestamp the
     /// wheels carry.
     pub provenance: Provenance,
     pub epoch: Epoch,
@@ -99,7 +97,7 @@ impl Plan {
         };
         let (config, cibuildwheel) = cibuildwheel::adopt(config, &package_dir).map_err(usage)?;
         let config = &config;
-        let project = &config.dir;
+        let whence = Whence(config);
         let mut selector = Selector::new(
             Asked {
                 arch: &flags.arch,
@@ -110,150 +108,22 @@ impl Plan {
             },
             config,
         )?;
-        let arches = &selector.arches;
-        for (flag, given) in [
-            ("--image", flags.image.is_some()),
-            ("--plat", flags.plat.is_some()),
-        ] {
-            if given && arches.len() > 1 {
-                return Err(usage(format!(
-                    "{flag} applies to one arch, but {} are asked for: build one arch at a time, or set images/plat per arch in Cargo.toml",
-                    arches.len()
-                )));
-            }
-        }
-        if let Some(image) = &flags.image {
-            if image.trim().is_empty() {
-                return Err(usage(
-                    "--image is empty: name an image, such as quay.io/pypa/manylinux2014_x86_64",
-                ));
-            }
-        }
-        if let Some(plat) = flags
-            .plat
-            .as_deref()
-            .or(arches.first().and_then(|&a| config.plat(a)))
-        {
-            check_plat(plat).map_err(usage)?;
-        }
-
-        // An error about a value names where it came from: the flag, or the key and its file.
-        let whence = |flag: &str, given: bool| {
-            if given {
-                flag.to_string()
-            } else {
-                format!("{} (in {})", flag.trim_start_matches('-'), config.file)
-            }
-        };
-        let root = match &flags.root {
-            Some(root) => absolute(cwd, root),
-            None => absolute(project, &config.root),
-        };
-        let root = existing_dir(&root, &whence("--root", flags.root.is_some()))?;
-        let package_from = whence("--package", flags.package.is_some());
-        let package = inside(
-            &root,
-            flags.package.as_ref().unwrap_or(&config.package),
-            &package_from,
-        )?;
-        if !root.join(&package).is_dir() {
-            return Err(usage(format!("{package_from} `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
-        }
-        if !["pyproject.toml", "setup.py"]
-            .iter()
-            .any(|f| root.join(&package).join(f).is_file())
-        {
-            return Err(usage(format!("{package_from} `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
-        }
+        check_one_arch_flags(&flags, &selector.arches, config)?;
+        let (root, package) = package_paths(&flags, config, cwd, whence)?;
         let asked = match (&flags.only, &flags.py) {
             (Some(_), _) => "--only".to_string(),
             (None, Some(_)) => "--py".to_string(),
-            (None, None) => whence("--python", false),
+            (None, None) => whence.of("--python", false),
         };
         selector.require(
             RequiresPython::read(&root.join(&package)).map_err(usage)?,
             &asked,
         )?;
-        let (includes, include_from) = if flags.include.is_empty() {
-            (&config.include, whence("--include", false))
-        } else {
-            (&flags.include, whence("--include", true))
-        };
-        let mut include = Vec::new();
-        for p in includes {
-            for path in expand_include(&root, p, &include_from)? {
-                let path = inside(&root, &path, &include_from)?;
-                if !include.contains(&path) {
-                    include.push(path);
-                }
-            }
-        }
-
-        let out_from = whence("--out", flags.out.is_some());
-        let out = match &flags.out {
-            Some(out) => absolute(cwd, out),
-            None => absolute(project, &config.out),
-        };
-        let out = normalize(&out)
-            .ok_or_else(|| usage(format!("{out_from} `{out}` is not a usable path")))?;
-        if out.exists() && !out.is_dir() {
-            return Err(usage(format!(
-                "{out_from} `{out}` is a file: give a folder for the wheels"
-            )));
-        }
-        let real_out = canonical_or_self(&out);
-        let real_package = canonical_or_self(&root.join(&package));
-        if real_out == root {
-            return Err(usage(format!(
-                "{out_from} `{out}` is the root itself: give a folder such as {root}/dist"
-            )));
-        }
-        if real_out.starts_with(&real_package) {
-            return Err(usage(format!("{out_from} `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
-        }
-
-        let mut env = config.env.clone();
-        for item in &flags.env {
-            let (key, value) = item
-                .split_once('=')
-                .ok_or_else(|| usage(format!("--env `{item}` has no `=`: write KEY=VALUE")))?;
-            check_env_name(key).map_err(|e| usage(format!("--env `{item}`: {e}")))?;
-            env.retain(|(k, _)| k != key);
-            env.push((key.to_string(), value.to_string()));
-        }
-        let mut input_dirs = Vec::new();
-        let given: Vec<(String, Utf8PathBuf, String)> = if flags.input_dir.is_empty() {
-            let from = whence("--input-dir", false);
-            config
-                .input_dirs
-                .iter()
-                .map(|(k, p)| (k.clone(), p.clone(), from.clone()))
-                .collect()
-        } else {
-            let mut given = Vec::new();
-            for item in &flags.input_dir {
-                let (key, path) = item.split_once('=').ok_or_else(|| {
-                    usage(format!("--input-dir `{item}` has no `=`: write VAR=PATH, such as IMAGICK_LIB_PATH=../imagemagick"))
-                })?;
-                given.push((
-                    key.to_string(),
-                    absolute(cwd, path.into()),
-                    "--input-dir".to_string(),
-                ));
-            }
-            given
-        };
-        for (key, path, from) in given {
-            check_env_name(&key).map_err(|e| usage(format!("{from} `{key}`: {e}")))?;
-            if env.iter().any(|(k, _)| *k == key) || input_dirs.iter().any(|(k, _)| *k == key) {
-                return Err(usage(format!("{from} `{key}` is set twice (also in env or another input dir): give each variable once")));
-            }
-            let dir = existing_dir(&path, &format!("{from} {key}"))?;
-            env.push((key.clone(), format!("{INPUTS}/{key}")));
-            input_dirs.push((key, dir));
-        }
+        let include = includes(&flags, config, &root, whence)?;
+        let out = out_folder(&flags, config, cwd, &root, &package, whence)?;
+        let (env, input_dirs) = environment(&flags, config, cwd, whence)?;
         // Reproducible wheels: entry times as given, else from the last
-        // commit (see `adopt`).
+        // commit (see `take_provenance`).
         let epoch = match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
             Some((_, v)) if v.parse::<u64>().is_err() => {
                 return Err(usage(format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds since 1970: give one such as 1700000000")));
@@ -261,16 +131,15 @@ impl Plan {
             Some((_, v)) => Epoch::Given(v.clone()),
             None => Epoch::Unset,
         };
-
         let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(1)
         });
-        let build_jobs = flags.build_jobs.map(usize::from).or(config.build_jobs);
         Ok(Plan {
-            build_jobs,
+            build_jobs: flags.build_jobs.map(usize::from).or(config.build_jobs),
             selector,
+            json: json_file(&flags, cwd)?,
             image: flags.image,
             plat: flags.plat,
             standin: flags.standin,
@@ -297,22 +166,6 @@ impl Plan {
             before_build: config.before_build.clone(),
             verbose: flags.verbose,
             keep_container: flags.keep_container,
-            json: match &flags.json {
-                Some(p) if p.as_str() == "-" => Some(p.clone()),
-                Some(p) => {
-                    let file = absolute(cwd, p);
-                    if file.is_dir() {
-                        return Err(usage(format!(
-                            "--json `{p}` is a folder: give a file name, or - for stdout"
-                        )));
-                    }
-                    match file.parent() {
-                        Some(dir) if dir.is_dir() => Some(file),
-                        _ => return Err(usage(format!("--json `{p}`: its folder does not exist"))),
-                    }
-                }
-                None => None,
-            },
             cibuildwheel,
             steps: config.steps.clone(),
             pure_wheel: match &flags.pure_wheel {
@@ -328,186 +181,222 @@ impl Plan {
 
     /// Takes what git tells of the root (asked while the engines answer):
     /// unless given, the wheels' entry times are the last commit's.
-    pub fn adopt(&mut self, provenance: Provenance) {
+    pub fn take_provenance(&mut self, provenance: Provenance) {
         if let (Epoch::Unset, Some(t)) = (&self.epoch, &provenance.commit_time) {
             self.env.push(("SOURCE_DATE_EPOCH".into(), t.clone()));
             self.epoch = Epoch::Commit(t.clone());
         }
         self.provenance = provenance;
     }
+}
 
-    /// The `tar` that streams the inputs into a container: the package and the
-    /// includes, without version control, caches and earlier build output.
-    pub fn tar_command(&self) -> Command {
-        let mut cmd = Command::new("tar");
-        cmd.args(["--create", "--file=-", "--directory"])
-            .arg(self.root.as_str());
-        cmd.args([
-            "--exclude-vcs",
-            "--exclude=__pycache__",
-            "--exclude=*.egg-info",
-            "--anchored",
-        ]);
-        for dir in ["build", "dist", ".tox", ".nox", ".venv"] {
-            cmd.arg(format!("--exclude={}", self.package.join(dir)));
-        }
-        if let Ok(rel) = self.out.strip_prefix(&self.root) {
-            cmd.arg(format!("--exclude={rel}"));
-        }
-        cmd.arg("--");
-        cmd.arg(self.package.as_str());
-        cmd.args(self.include.iter().map(|p| p.as_str()));
-        cmd
-    }
+/// Where a value came from, for its errors: the flag, or the key and its file.
+#[derive(Clone, Copy)]
+struct Whence<'a>(&'a Config);
 
-    /// The volumes every build container of this run mounts.
-    /// The volumes a build container of `arch` and `image_id` mounts.
-    pub fn volumes(&self, arch: Arch, image_id: &str) -> Vec<String> {
-        let mut volumes = Vec::new();
-        if self.pip_cache {
-            volumes.push(format!("{PIP_CACHE_VOLUME}:/root/.cache/pip"));
+impl Whence<'_> {
+    fn of(self, flag: &str, given: bool) -> String {
+        if given {
+            flag.to_string()
+        } else {
+            format!("{} (in {})", flag.trim_start_matches('-'), self.0.file)
         }
-        if self.ccache {
-            volumes.push(format!("{}:{CCACHE_DIR}", ccache_volume(arch, image_id)));
-        }
-        volumes
-    }
-
-    /// The command that builds one interpreter's wheel in the container:
-    /// the build script, all it prints on stderr (the log), then the wheel
-    /// as a tar stream on stdout, which the host unpacks (no `cp` after).
-    /// Only `*.whl` members, links followed: nothing in the stream can make
-    /// the host's tar write outside the folder it unpacks into.
-    pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
-        vec![
-            "sh".into(),
-            "-c".into(),
-            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && cd \"{OUT}/$1\" && exec tar -c -h -- *.whl"),
-            "sh".into(),
-            dir.into(),
-            plat.into(),
-            sources.into(),
-            self.package.to_string(),
-            if self.isolation { "1" } else { "0" }.into(),
-            self.pure_wheel.name().into(),
-        ]
-    }
-
-    /// The variables that give one of `workers` concurrent builds its share
-    /// of the cores (or `build-jobs`), for make, cmake, cargo and setuptools;
-    /// none that `env` sets itself, and none at all for a share of one.
-    pub fn parallel_env(&self, workers: usize) -> Vec<(String, String)> {
-        let cores = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1);
-        let share = self
-            .build_jobs
-            .unwrap_or_else(|| (cores / workers.max(1)).max(1));
-        if share <= 1 {
-            return Vec::new();
-        }
-        [
-            ("MAKEFLAGS", format!("-j{share}")),
-            ("CMAKE_BUILD_PARALLEL_LEVEL", share.to_string()),
-            ("CARGO_BUILD_JOBS", share.to_string()),
-            ("XTASK_COMPILE_JOBS", share.to_string()),
-        ]
-        .into_iter()
-        .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// The variables that make the in-container script run `before-build`
-    /// in the package's copy of interpreter `dir` (`{project}`, `{package}`
-    /// filled in), and cibuildwheel's other steps and settings.
-    pub fn steps_env(&self, dir: &str) -> Vec<(String, String)> {
-        let mut env = Vec::new();
-        if let Some(command) = &self.before_build {
-            env.push(("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir)));
-        }
-        env.extend(self.steps.env());
-        env
-    }
-
-    /// `{project}` and `{package}` of a command run in the container by
-    /// bash: the quoted paths of the copied sources of interpreter `dir`,
-    /// as a package folder may hold spaces or shell characters.
-    fn fill_paths(&self, command: &str, dir: &str) -> String {
-        // Where build-wheel.sh copies the sources for this interpreter.
-        let project = format!("/xtask/work/{dir}/src");
-        let package = format!("{project}/{}", self.package);
-        command
-            .replace("{project}", &crate::util::shell_quote(&project))
-            .replace("{package}", &crate::util::shell_quote(&package))
-    }
-
-    /// The variables that make the in-container script test one build's
-    /// wheel (`{project}`, `{package}` filled in), or none.
-    pub fn test_env(&self, id: &BuildId, dir: &str) -> Vec<(String, String)> {
-        let Some(test) = &self.test else {
-            return Vec::new();
-        };
-        let Some(command) = &test.command else {
-            return Vec::new();
-        };
-        if test.skip.matches(&id.to_string()) {
-            return Vec::new();
-        }
-        let command = self.fill_paths(command, dir);
-        let mut env = vec![
-            ("XTASK_TEST_COMMAND".into(), command),
-            ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
-            ("XTASK_TEST_SOURCES".into(), test.sources.join("\n")),
-        ];
-        if !test.extras.is_empty() {
-            env.push(("XTASK_TEST_EXTRAS".into(), test.extras.join(",")));
-        }
-        if let Some(before) = &self.steps.before_test {
-            env.push(("XTASK_BEFORE_TEST".into(), self.fill_paths(before, dir)));
-        }
-        env
-    }
-
-    /// A host command of the run (`pre_build`, `post_build`) for one build,
-    /// placeholders filled in: `{arch}` (as `arch-names` has it), `{py}`,
-    /// `{version}` (3.12) and `{include}` (the folder given).
-    pub fn hook_command(
-        &self,
-        hook: &[String],
-        id: &BuildId,
-        include: Option<&Utf8Path>,
-    ) -> Option<Command> {
-        let (program, args) = hook.split_first()?;
-        let arch = self.arch_names[id.arch as usize]
-            .as_deref()
-            .unwrap_or(id.arch.name());
-        let fill = |s: &String| {
-            s.replace("{arch}", arch)
-                .replace("{py}", &id.python.to_string())
-                .replace("{version}", &format!("3.{}", id.python.minor()))
-                .replace("{include}", include.map_or("", |p| p.as_str()))
-        };
-        let mut cmd = Command::new(fill(program));
-        cmd.args(args.iter().map(fill))
-            .current_dir(self.root.as_str());
-        Some(cmd)
-    }
-
-    /// Whether a host command needs the interpreter's headers (`{include}`).
-    pub fn needs_include(&self) -> bool {
-        self.pre_build
-            .iter()
-            .chain(&self.post_build)
-            .any(|a| a.contains("{include}"))
     }
 }
 
-/// The ccache volume of an arch and image: objects compiled in one image
-/// are of no use to another.
-pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
-    let id = image_id.trim_start_matches("sha256:");
-    format!("xtask-wheels-ccache-{arch}-{}", &id[..id.len().min(12)])
+/// `--image` and `--plat` name one arch's image and tag; they are checked
+/// before anything starts.
+fn check_one_arch_flags(flags: &flags::Wheels, arches: &[Arch], config: &Config) -> Result<()> {
+    for (flag, given) in [
+        ("--image", flags.image.is_some()),
+        ("--plat", flags.plat.is_some()),
+    ] {
+        if given && arches.len() > 1 {
+            return Err(usage(format!(
+                "{flag} applies to one arch, but {} are asked for: build one arch at a time, or set images/plat per arch in Cargo.toml",
+                arches.len()
+            )));
+        }
+    }
+    if let Some(image) = &flags.image {
+        if image.trim().is_empty() {
+            return Err(usage(
+                "--image is empty: name an image, such as quay.io/pypa/manylinux2014_x86_64",
+            ));
+        }
+    }
+    if let Some(plat) = flags
+        .plat
+        .as_deref()
+        .or(arches.first().and_then(|&a| config.plat(a)))
+    {
+        check_plat(plat).map_err(usage)?;
+    }
+    Ok(())
+}
+
+/// The root (an existing folder) and the package folder under it, which
+/// holds pyproject.toml or setup.py.
+fn package_paths(
+    flags: &flags::Wheels,
+    config: &Config,
+    cwd: &Utf8Path,
+    whence: Whence,
+) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
+    let root = match &flags.root {
+        Some(root) => absolute(cwd, root),
+        None => absolute(&config.dir, &config.root),
+    };
+    let root = existing_dir(&root, &whence.of("--root", flags.root.is_some()))?;
+    let package_from = whence.of("--package", flags.package.is_some());
+    let package = inside(
+        &root,
+        flags.package.as_ref().unwrap_or(&config.package),
+        &package_from,
+    )?;
+    if !root.join(&package).is_dir() {
+        return Err(usage(format!("{package_from} `{package}` is not a folder under {root}: give the folder that holds pyproject.toml or setup.py")));
+    }
+    if !["pyproject.toml", "setup.py"]
+        .iter()
+        .any(|f| root.join(&package).join(f).is_file())
+    {
+        return Err(usage(format!("{package_from} `{package}` has no pyproject.toml or setup.py: give the Python package's folder")));
+    }
+    Ok((root, package))
+}
+
+/// The other paths under the root the build reads, globs expanded.
+fn includes(
+    flags: &flags::Wheels,
+    config: &Config,
+    root: &Utf8Path,
+    whence: Whence,
+) -> Result<Vec<Utf8PathBuf>> {
+    let (includes, from) = if flags.include.is_empty() {
+        (&config.include, whence.of("--include", false))
+    } else {
+        (&flags.include, whence.of("--include", true))
+    };
+    let mut include = Vec::new();
+    for p in includes {
+        for path in expand_include(root, p, &from)? {
+            let path = inside(root, &path, &from)?;
+            if !include.contains(&path) {
+                include.push(path);
+            }
+        }
+    }
+    Ok(include)
+}
+
+/// Where the wheels land: a folder (or none yet), not the root, not inside
+/// the package.
+fn out_folder(
+    flags: &flags::Wheels,
+    config: &Config,
+    cwd: &Utf8Path,
+    root: &Utf8Path,
+    package: &Utf8Path,
+    whence: Whence,
+) -> Result<Utf8PathBuf> {
+    let out_from = whence.of("--out", flags.out.is_some());
+    let out = match &flags.out {
+        Some(out) => absolute(cwd, out),
+        None => absolute(&config.dir, &config.out),
+    };
+    let out =
+        normalize(&out).ok_or_else(|| usage(format!("{out_from} `{out}` is not a usable path")))?;
+    if out.exists() && !out.is_dir() {
+        return Err(usage(format!(
+            "{out_from} `{out}` is a file: give a folder for the wheels"
+        )));
+    }
+    let real_out = canonical_or_self(&out);
+    let real_package = canonical_or_self(&root.join(package));
+    if real_out == root {
+        return Err(usage(format!(
+            "{out_from} `{out}` is the root itself: give a folder such as {root}/dist"
+        )));
+    }
+    if real_out.starts_with(&real_package) {
+        return Err(usage(format!("{out_from} `{out}` is inside the package folder {real_package}: give a folder outside it, such as {root}/dist")));
+    }
+    Ok(out)
+}
+
+/// Folders outside the root, by the variable that holds their path in the container.
+type InputDirs = Vec<(String, Utf8PathBuf)>;
+
+/// The build's variables (`env`, then `--env`, then each input dir's path
+/// in the container) and the input dirs, each variable given once.
+fn environment(
+    flags: &flags::Wheels,
+    config: &Config,
+    cwd: &Utf8Path,
+    whence: Whence,
+) -> Result<(Vec<(String, String)>, InputDirs)> {
+    let mut env = config.env.clone();
+    for item in &flags.env {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--env `{item}` has no `=`: write KEY=VALUE")))?;
+        check_env_name(key).map_err(|e| usage(format!("--env `{item}`: {e}")))?;
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_string(), value.to_string()));
+    }
+    let given: Vec<(String, Utf8PathBuf, String)> = if flags.input_dir.is_empty() {
+        let from = whence.of("--input-dir", false);
+        config
+            .input_dirs
+            .iter()
+            .map(|(k, p)| (k.clone(), p.clone(), from.clone()))
+            .collect()
+    } else {
+        let mut given = Vec::new();
+        for item in &flags.input_dir {
+            let (key, path) = item.split_once('=').ok_or_else(|| {
+                usage(format!("--input-dir `{item}` has no `=`: write VAR=PATH, such as IMAGICK_LIB_PATH=../imagemagick"))
+            })?;
+            given.push((
+                key.to_string(),
+                absolute(cwd, path.into()),
+                "--input-dir".to_string(),
+            ));
+        }
+        given
+    };
+    let mut input_dirs = Vec::new();
+    for (key, path, from) in given {
+        check_env_name(&key).map_err(|e| usage(format!("{from} `{key}`: {e}")))?;
+        if env.iter().any(|(k, _)| *k == key) || input_dirs.iter().any(|(k, _)| *k == key) {
+            return Err(usage(format!("{from} `{key}` is set twice (also in env or another input dir): give each variable once")));
+        }
+        let dir = existing_dir(&path, &format!("{from} {key}"))?;
+        env.push((key.clone(), format!("{INPUTS}/{key}")));
+        input_dirs.push((key, dir));
+    }
+    Ok((env, input_dirs))
+}
+
+/// `--json`: a file in an existing folder, or `-` for stdout.
+fn json_file(flags: &flags::Wheels, cwd: &Utf8Path) -> Result<Option<Utf8PathBuf>> {
+    match &flags.json {
+        Some(p) if p.as_str() == "-" => Ok(Some(p.clone())),
+        Some(p) => {
+            let file = absolute(cwd, p);
+            if file.is_dir() {
+                return Err(usage(format!(
+                    "--json `{p}` is a folder: give a file name, or - for stdout"
+                )));
+            }
+            match file.parent() {
+                Some(dir) if dir.is_dir() => Ok(Some(file)),
+                _ => Err(usage(format!("--json `{p}`: its folder does not exist"))),
+            }
+        }
+        None => Ok(None),
+    }
 }
 
 /// A platform tag is passed to auditwheel and checked against the wheel: plain words only.
@@ -638,7 +527,7 @@ fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::{Patterns, Selection};
+    use crate::platform::{BuildId, Patterns, Selection};
     use crate::util;
 
     fn tree() -> Utf8PathBuf {

@@ -7,8 +7,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::landing::{MANIFEST, SUMS};
 use super::plan::Epoch;
-use super::run::Target;
 use super::select::Build;
+use super::target::Target;
 use super::Plan;
 use crate::util;
 

@@ -10,183 +10,23 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
 
 use super::landing::{self, Entry};
-use super::plan::ccache_volume;
 use super::progress::{Line, Progress};
+use super::recipe::{
+    cache_volume_command, cache_volumes, ccache_volume, headers_cache, lone_build, untar, Recipe,
+    Start,
+};
 use super::report::{json_summary, print_summary, Done, Outcome};
-use super::select::{Build, Offer, Selected};
+use super::select::{Offer, Selected};
+use super::target::Target;
 use super::{
     container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
-    PIP_CACHE_VOLUME, SETUP, SRC,
 };
-use crate::config::Config;
-use crate::engine::{
-    exec_command, Container, ContainerSpec, Engine, FirstOutput, Setup, SetupFailed, Then,
-};
-use crate::platform::{Arch, BuildId, PythonTag, Selection};
-use crate::qemu_register::{self, CpuModel};
-use crate::standin;
-use crate::util::{self, usage, Runner, Undo, UndoGuard};
-
-/// One architecture's image and platform tag, resolved.
-pub(super) struct Target {
-    pub arch: Arch,
-    pub engine: Engine,
-    /// Whether the engine's machine runs this arch natively (else under emulation).
-    pub native: bool,
-    /// The CPU model of an emulated arch (None when native).
-    pub cpu: Option<CpuModel>,
-    pub image: String,
-    pub image_id: String,
-    pub plat: String,
-}
-
-/// One arch's engine, image and platform tag, each asked of the engine that
-/// will run the build.
-pub(super) fn resolve_target(
-    sh: &Shell,
-    run: &Runner,
-    plan: &Plan,
-    config: &Config,
-    arch: Arch,
-) -> Result<Target> {
-    let mut engine = Engine::chosen(run.dry_run, config.engine(arch))
-        .with_context(|| format!("{arch} builds"))?;
-    // The engine's version and the image, asked at once.
-    let (server, image) = std::thread::scope(|s| {
-        let server = s.spawn(|| match run.dry_run {
-            true => Ok(None),
-            false => engine.server(&util::thread_shell()?).map(Some),
-        });
-        let image = match plan.standin {
-            true => standin::ensure(sh, &engine, run, arch),
-            false => Ok(plan
-                .image
-                .clone()
-                .unwrap_or_else(|| config.images.get(arch).to_string())),
-        }
-        .map(|image| {
-            let info = engine.ensure_image(sh, run, &image, arch, plan.pull);
-            (image, info)
-        });
-        (server.join().expect("the engine thread panicked"), image)
-    });
-    // An engine that does not answer is the cause of whatever else failed.
-    let server = server.with_context(|| format!("{arch} builds"))?;
-    if let Some(server) = &server {
-        engine.pin_api(server);
-    }
-    let native = match &server {
-        Some(server) => server.native(arch),
-        None => engine.is_local() && Some(arch) == Arch::host(),
-    };
-    let (image, info) = image?;
-    let info = info
-        .map_err(|e| match elsewhere(sh, &engine, &image) {
-            Some(there) => e.context(format!(
-                "{arch} builds: image `{image}` is on {} but not on the {arch} engine {}: copy it with `{} save {image} | {} load`, or build it there",
-                there.describe(),
-                engine.describe(),
-                util::command_line(&there.command(), &[]),
-                util::command_line(&engine.command(), &[]),
-            )),
-            None => e.context(format!("{arch} builds on {}", engine.describe())),
-        })?;
-    if let Some(info) = &info {
-        info.check_arch(&image, arch)?;
-    }
-    let plat = plan
-        .plat
-        .clone()
-        .or_else(|| config.plat(arch).map(String::from))
-        .or_else(|| {
-            info.as_ref()
-                .and_then(|i| i.env("AUDITWHEEL_PLAT"))
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-        });
-    let plat = match plat {
-        Some(plat) => plat,
-        None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
-        None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
-    };
-    // Only a daemon on this machine uses this machine's binfmt handlers.
-    if !native && engine.is_local() && !run.dry_run {
-        match qemu_register::aarch64_handler()? {
-            Some(h) if h.enabled => {}
-            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
-        }
-    }
-    let cpu = (!native).then(|| emulated_cpu(plan, &engine));
-    Ok(Target {
-        arch,
-        engine,
-        native,
-        cpu,
-        image_id: info.map(|i| i.id).unwrap_or_default(),
-        image,
-        plat,
-    })
-}
-
-/// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
-/// the build, else in this process's environment), else the fastest that keeps
-/// every instruction valid on this machine's emulator (see
-/// qemu_register::cpu_model); an engine elsewhere emulates with an emulator
-/// this tool cannot ask.
-fn emulated_cpu(plan: &Plan, engine: &Engine) -> CpuModel {
-    if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
-        return qemu_register::cpu_model(Some((v, "with --env or env")), None);
-    }
-    match engine.is_local() {
-        true => qemu_register::host_cpu_model(),
-        false => {
-            let user = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty());
-            qemu_register::cpu_model(user.as_deref().map(|v| (v, "in the environment")), None)
-        }
-    }
-}
-
-/// This machine's default engine, when it is another engine and has `image`.
-fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
-    let local = Engine::detect().ok()?;
-    if local == *engine {
-        return None;
-    }
-    matches!(local.inspect_image(sh, image), Ok(Some(_))).then_some(local)
-}
-
-/// Creates a cache volume (a no-op when it exists), labelled as ours.
-fn cache_volume_command(engine: &Engine, name: &str) -> Command {
-    let mut cmd = engine.command();
-    cmd.args([
-        "volume",
-        "create",
-        "--label",
-        &format!("{}=cache", crate::engine::LABEL),
-        name,
-    ]);
-    cmd.stdout(Stdio::null());
-    cmd
-}
-
-/// The cache volumes of a run, each with the engine that holds it.
-fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a Engine, String)> {
-    let mut volumes = Vec::new();
-    if plan.pip_cache {
-        for engine in distinct_engines(targets) {
-            volumes.push((engine, PIP_CACHE_VOLUME.to_string()));
-        }
-    }
-    if plan.ccache {
-        for t in targets {
-            volumes.push((&t.engine, ccache_volume(t.arch, &t.image_id)));
-        }
-    }
-    volumes
-}
+use crate::cleanup::{Undo, UndoGuard};
+use crate::engine::{Container, FirstOutput, ReadyingFailed};
+use crate::platform::BuildId;
+use crate::util::{self, usage, Runner};
 
 /// ccache's counters in a container: (hits, misses).
 fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
@@ -215,150 +55,26 @@ fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
     })
 }
 
-/// Each engine of the run once (the arches may share one).
-fn distinct_engines(targets: &[Target]) -> Vec<&Engine> {
-    let mut engines: Vec<&Engine> = Vec::new();
-    for t in targets {
-        if !engines.contains(&&t.engine) {
-            engines.push(&t.engine);
-        }
-    }
-    engines
+/// A target's container, started and ready.
+struct Started {
+    container: Container,
+    /// The interpreter folders of its image's /opt/python.
+    offered: Vec<String>,
+    /// Its auditwheel's version, for the manifest.
+    auditwheel: String,
+    /// The output of the build its first process runs, when it runs one.
+    first_output: Option<FirstOutput>,
 }
-
-fn container_name(run_id: &str, arch: Arch) -> String {
-    format!("xtask-wheels-{run_id}-{arch}")
-}
-
-pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) {
-    let q = |c: &Command| util::command_line(c, &[]);
-    for (engine, volume) in cache_volumes(plan, targets) {
-        println!("{}", q(&cache_volume_command(engine, &volume)));
-    }
-    let first = first_build(plan, secrets);
-    for t in targets {
-        let name = container_name("RUN", t.arch);
-        // The scripts' texts go as arguments: named here, not printed.
-        let dir = container_scripts();
-        let scripts = script_files(&dir)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
-            .collect();
-        let unpack = plan.pre_build.is_empty();
-        let then = first
-            .as_ref()
-            .map(|b| then(plan, t, b, &plan.parallel_env(1)));
-        let start = container_spec(plan, t, name.clone(), "RUN").command(
-            &t.engine,
-            &setup(unpack, scripts, then),
-            secrets,
-        );
-        match unpack {
-            true => println!("{} | {}", q(&plan.tar_command()), q(&start)),
-            false => println!("{}", q(&start)),
-        }
-        let dirs: Vec<String> = match &plan.selector.pythons {
-            Selection::All => vec!["<each folder of /opt/python>".into()],
-            Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
-        };
-        for (key, dir) in &plan.input_dirs {
-            let dest = format!("{name}:{INPUTS}/{key}");
-            println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
-        }
-        for dir in dirs {
-            let mut sources = SRC.to_string();
-            let tagged = PythonTag::from_dir(&dir).map(|python| {
-                let id = BuildId {
-                    python,
-                    arch: t.arch,
-                };
-                (id, headers_cache(t, &dir))
-            });
-            let hook = |command: &[String]| {
-                let (id, include) = tagged.as_ref()?;
-                plan.hook_command(command, id, Some(include))
-            };
-            if let Some(pre) = hook(&plan.pre_build) {
-                sources = format!("{SRC}-{dir}");
-                println!(
-                    "(cd {} && {})",
-                    util::shell_quote(plan.root.as_str()),
-                    q(&pre)
-                );
-                let unpack = exec_reading(&t.engine, &name, &["sh", "-c", UNPACK, "sh", &sources]);
-                println!("{} | {}", q(&plan.tar_command()), q(&unpack));
-            }
-            // The first build runs in the container's first process.
-            if first.is_none() {
-                let args = plan.script_args(&dir, &t.plat, &sources);
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let exec = exec_command(&t.engine, &name, &plan.env, secrets, &args);
-                println!(
-                    "{} | {}",
-                    util::command_line(&exec, secrets),
-                    q(&untar(plan.out.as_str()))
-                );
-            }
-            if let Some(post) = hook(&plan.post_build) {
-                let root = util::shell_quote(plan.root.as_str());
-                println!("(cd {root} && {})", q(&post));
-            }
-        }
-    }
-}
-
-/// The build of a run that is known before its container starts (one arch,
-/// one CPython named, so its folder is known), when nothing has to reach the
-/// container between its start and the build (a pre-build command and its
-/// inputs, input dirs, headers), no ccache counters are read, and the
-/// container is not kept: the container's first process runs it, which
-/// saves the round trip of an exec. Not with secrets either: `docker run`
-/// keeps its environment in the container's configuration, an exec does not.
-fn first_build(plan: &Plan, secrets: &[String]) -> Option<Build> {
-    let simple = plan.pre_build.is_empty()
-        && plan.input_dirs.is_empty()
-        && !plan.env.iter().any(|(k, _)| secrets.contains(k))
-        && !plan.ccache
-        && !plan.keep_container
-        && !plan.needs_include();
-    simple.then(|| plan.selector.known_build()).flatten()
-}
-
-/// What the container's first process runs for build `b`: the build, with
-/// its environment.
-fn then(plan: &Plan, t: &Target, b: &Build, build_env: &[(String, String)]) -> Then {
-    Then {
-        args: plan.script_args(&b.dir, &t.plat, SRC),
-        env: build_env_of(plan, build_env, b),
-    }
-}
-
-/// Build `b`'s environment: the run's, the share of the cores (and ccache's),
-/// the before-build command and the tests.
-fn build_env_of(plan: &Plan, build_env: &[(String, String)], b: &Build) -> Vec<(String, String)> {
-    plan.env
-        .iter()
-        .cloned()
-        .chain(build_env.iter().cloned())
-        .chain(plan.steps_env(&b.dir))
-        .chain(plan.test_env(&b.id, &b.dir))
-        .collect()
-}
-
-/// A running container, the interpreter folders its image offers, its
-/// auditwheel's version, and the output of the build its first process runs.
-type Started = (Container, Vec<String>, String, Option<FirstOutput>);
 
 /// Starts one arch's container, lists its interpreters, and copies the
-/// scripts and (unless each build has its own) the inputs in; with `first`,
+/// scripts and (unless each build has its own) the inputs in; with `lone`,
 /// its first process then runs that build.
 fn start_target(
     run: &Runner,
     plan: &Plan,
     t: &Target,
     run_id: &str,
-    first: Option<&Build>,
+    lone: Option<&Recipe>,
 ) -> Result<Started> {
     let how = match &t.cpu {
         None => "native".to_string(),
@@ -370,28 +86,17 @@ fn start_target(
         t.image,
         t.engine.describe()
     );
-    // With a pre-build command each build sends its own inputs.
-    let unpack = plan.pre_build.is_empty();
-    let mut tar = match unpack {
+    let start = Start::new(plan, t, run_id, script_files(&container_scripts())?, lone);
+    let mut tar = match start.unpack {
         true => Some(inputs_tar(plan)?),
         false => None,
     };
     let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
-    let started = Container::start(
-        &t.engine,
-        run,
-        &container_spec(plan, t, container_name(run_id, t.arch), run_id),
-        &setup(
-            unpack,
-            script_files(&container_scripts())?,
-            first.map(|b| then(plan, t, b, &plan.parallel_env(1))),
-        ),
-        input,
-    );
+    let started = Container::start(&t.engine, run, &start.spec, &start.first, input);
     // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
     let tar = tar.map(|mut tar| tar.wait()).transpose()?;
-    let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<SetupFailed>() {
-        Some(SetupFailed {
+    let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
+        Some(ReadyingFailed {
             code: Some(NO_OPT_PYTHON),
             ..
         }) => usage(format!(
@@ -410,40 +115,12 @@ fn start_target(
     }
     let (offered, auditwheel) = parse_setup(&offered);
     copy_input_dirs(run, plan, &c)?;
-    Ok((c, offered, auditwheel, first_output))
-}
-
-/// A container of the run for target `t`.
-fn container_spec<'a>(
-    plan: &'a Plan,
-    t: &'a Target,
-    name: String,
-    run_id: &'a str,
-) -> ContainerSpec<'a> {
-    ContainerSpec {
-        name,
-        run_id,
-        image: &t.image,
-        arch: t.arch,
-        volumes: plan.volumes(t.arch, &t.image_id),
-        env: t.cpu.as_ref().map(CpuModel::env).unwrap_or_default(),
-        extra: &plan.container_args,
-        keep: plan.keep_container,
-    }
-}
-
-/// What readies a container (see SETUP): whether the inputs come on stdin,
-/// each script's path and text, and what runs after it.
-fn setup(unpack: bool, scripts: Vec<(String, String)>, then: Option<Then>) -> Setup {
-    let mut args = vec![if unpack { "1" } else { "0" }.to_string()];
-    for (path, text) in scripts {
-        args.extend([path, text]);
-    }
-    Setup {
-        script: SETUP.to_string(),
-        args,
-        then,
-    }
+    Ok(Started {
+        container: c,
+        offered,
+        auditwheel,
+        first_output,
+    })
 }
 
 /// The folders outside the root, once per container, each to the path its variable holds.
@@ -464,16 +141,6 @@ fn copy_input_dirs(run: &Runner, plan: &Plan, c: &Container) -> Result<()> {
             .with_context(|| format!("copying {dir} into the container ({key})"))?;
     }
     Ok(())
-}
-
-/// Unpacks the tar stream on stdin into the folder "$1", made if missing.
-const UNPACK: &str = "mkdir -p \"$1\" && tar -x -o -f - -C \"$1\"";
-
-/// An exec in the container `name` that reads its stdin.
-fn exec_reading(engine: &Engine, name: &str, args: &[&str]) -> Command {
-    let mut exec = engine.command();
-    exec.args(["exec", "--interactive", name]).args(args);
-    exec
 }
 
 /// The host's tar, streaming `plan`'s inputs on its stdout.
@@ -508,12 +175,13 @@ fn unreadable_inputs(plan: &Plan, tar: ExitStatus) -> Result<()> {
     Ok(())
 }
 
-/// Copies `plan`'s inputs into the container at `dest`, as one tar stream.
-fn copy_inputs(plan: &Plan, c: &Container, dest: &str) -> Result<()> {
-    let (out, tar) = with_inputs(
-        plan,
-        exec_reading(&c.engine, &c.name, &["sh", "-c", UNPACK, "sh", dest]),
-    )?;
+/// After its pre-build, copies `plan`'s inputs into the container for
+/// recipe `r`, as one tar stream.
+fn copy_inputs(plan: &Plan, c: &Container, r: &Recipe) -> Result<()> {
+    let Some(unpack) = r.unpack_inputs(&c.engine, &c.name) else {
+        return Ok(());
+    };
+    let (out, tar) = with_inputs(plan, unpack)?;
     unreadable_inputs(plan, tar)?;
     if !out.status.success() {
         bail!(
@@ -536,182 +204,61 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     for (engine, volume) in cache_volumes(plan, targets) {
         run.run_captured(cache_volume_command(engine, &volume))?;
     }
-    let first = first_build(plan, run.secrets);
-    // Each arch's container starts on its own engine, all at once.
-    let started: Vec<Result<Started>> = std::thread::scope(|s| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|t| s.spawn(|| start_target(run, plan, t, &run_id, first.as_ref())))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a start thread panicked"))
-            .collect()
+    // A lone build's recipe is made before its container starts; its share
+    // of the cores is the whole (one worker).
+    let lone = lone_build(plan, run.secrets).map(|b| {
+        let t = &targets[b.target];
+        Recipe::new(plan, t, b, &plan.parallel_env(1))
     });
-    let mut containers = Vec::new();
-    let mut offered = Vec::new();
-    let mut kept = Vec::new();
-    for result in started {
-        let (mut container, dirs, auditwheel, first_output) = result?;
-        if plan.keep_container {
-            // From now on, not even Ctrl-C removes it.
-            let enter = container.keep();
-            let mut remove = container.engine.command();
-            remove.args(["rm", "--force", &container.name]);
-            let line = format!(
-                "==> {} is kept running: enter it with `{enter}`, remove it with `{}`",
-                container.name,
-                util::command_line(&remove, &[])
-            );
-            eprintln!("{line}");
-            kept.push(line);
-        }
-        containers.push(Running {
-            container,
-            auditwheel,
-            first: Mutex::new(first_output),
-        });
-        offered.push(dirs);
-    }
+    let (containers, kept) = start_all(run, plan, targets, &run_id, lone.as_ref())?;
     let offers: Vec<Offer> = targets
         .iter()
-        .zip(&offered)
-        .map(|(t, dirs)| Offer {
+        .zip(&containers)
+        .map(|(t, c)| Offer {
             arch: t.arch,
             image: &t.image,
-            dirs,
+            dirs: &c.offered,
         })
         .collect();
     let Selected { builds, excluded } = plan.selector.builds(&offers)?;
     for line in excluded {
         eprintln!("==> {line}");
     }
-    if let Some(first) = &first {
+    let workers = plan.jobs.min(builds.len()).max(1);
+    let recipes: Vec<Recipe> = match lone {
         // Known before the start, and the images agreed.
-        if !matches!(builds.as_slice(), [b] if b.id == first.id && b.dir == first.dir) {
-            bail!(
-                "the build the container started with, {}, is not the one the image offers",
-                first.id
-            );
+        Some(lone) if matches!(builds.as_slice(), [b] if *b == lone.build) => vec![lone],
+        Some(lone) => bail!(
+            "the build the container started with, {}, is not the one the image offers",
+            lone.build.id
+        ),
+        None => {
+            let mut build_env = plan.parallel_env(workers);
+            if plan.ccache {
+                build_env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
+                build_env.push(("XTASK_CCACHE".into(), "1".into()));
+            }
+            builds
+                .iter()
+                .map(|b| Recipe::new(plan, &targets[b.target], b.clone(), &build_env))
+                .collect()
         }
-    }
+    };
 
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("creating the output folder {}", plan.out))?;
-    // Emulated builds are the slowest: start them first.
-    let mut order: Vec<usize> = (0..builds.len()).collect();
-    order.sort_by_key(|&i| targets[builds[i].target].native);
-    let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
-    let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..builds.len()).map(|_| None).collect());
-    let stop = AtomicBool::new(false);
-    let workers = plan.jobs.min(builds.len()).max(1);
     eprintln!(
         "==> {} builds, {workers} at a time; logs in {logs}",
         builds.len()
     );
-    let progress = Progress::new(plan.verbose);
-    // On a live display the commands go to the logs, not the terminal.
-    let run = &Runner {
-        quiet: progress.is_live(),
-        ..*run
-    };
-    let mut build_env = plan.parallel_env(workers);
-    if plan.ccache {
-        build_env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
-        build_env.push(("XTASK_CCACHE".into(), "1".into()));
-    }
-    let ctx = Ctx {
-        run,
-        plan,
-        host_stage: Mutex::new(()),
-        build_env,
-    };
     let ccache_before: Vec<Option<(u64, u64)>> = containers
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap().pop_front() else {
-                    break;
-                };
-                let b = &builds[i];
-                // A lone build has run in the first process since it was ready.
-                let start = containers[b.target]
-                    .first
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .map_or_else(Instant::now, |f| f.started);
-                let outcome = if stop.load(Ordering::SeqCst) {
-                    Outcome::Skipped
-                } else {
-                    let line = progress.start(&b.id.to_string());
-                    let log = logs.join(format!("{}.log", b.id));
-                    match build_one(
-                        &ctx,
-                        &targets[b.target],
-                        &containers[b.target],
-                        b,
-                        &log,
-                        &line,
-                    ) {
-                        Ok(None) => {
-                            line.finish(&format!("==> {}: a pure-Python wheel, skipped", b.id));
-                            Outcome::Pure { log }
-                        }
-                        Ok(Some((wheel, test))) => {
-                            line.finish(&format!(
-                                "==> {}: ok, {}",
-                                b.id,
-                                wheel.file_name().unwrap_or_default()
-                            ));
-                            Outcome::Built { wheel, test, log }
-                        }
-                        Err(e) => {
-                            line.finish(&format!("==> {}: FAILED: {e:#}", b.id));
-                            if plan.fail_fast {
-                                stop.store(true, Ordering::SeqCst);
-                            }
-                            Outcome::Failed {
-                                reason: format!("{e:#}"),
-                                log,
-                            }
-                        }
-                    }
-                };
-                results.lock().unwrap()[i] = Some(Done {
-                    outcome,
-                    time: start.elapsed(),
-                });
-            });
-        }
-    });
-    // What ccache saved, per arch: the counters' change over this run.
-    let mut notes = Vec::new();
-    for ((c, before), t) in containers.iter().zip(&ccache_before).zip(targets) {
-        // Asked again only where it was asked before (with --ccache).
-        let Some((h0, m0)) = before else { continue };
-        if let Some((h1, m1)) = ccache_counts(&c.container) {
-            let (hits, all) = (h1 - h0, h1 - h0 + m1 - m0);
-            let rate = (hits * 100).checked_div(all).unwrap_or(0);
-            notes.push(format!(
-                "ccache on {}: {hits} of {all} compiles from the cache ({rate}%), in volume {}",
-                t.arch,
-                ccache_volume(t.arch, &t.image_id)
-            ));
-        }
-    }
+    let results = run_builds(run, plan, targets, &containers, &recipes, workers, &logs);
+    let notes = ccache_notes(&containers, &ccache_before, targets);
     drop(containers);
 
-    let results: Vec<Done> = results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|d| d.expect("every build ran"))
-        .collect();
     print_summary(plan, targets, &builds, &results, &notes);
     for line in &kept {
         eprintln!("{line}");
@@ -733,6 +280,184 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         );
     }
     Ok(())
+}
+
+/// Each arch's container, started on its own engine, all at once; and for
+/// `--keep-container` the line that says how to enter and remove each.
+fn start_all(
+    run: &Runner,
+    plan: &Plan,
+    targets: &[Target],
+    run_id: &str,
+    lone: Option<&Recipe>,
+) -> Result<(Vec<Running>, Vec<String>)> {
+    let started: Vec<Result<Started>> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| s.spawn(|| start_target(run, plan, t, run_id, lone)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a start thread panicked"))
+            .collect()
+    });
+    let mut containers = Vec::new();
+    let mut kept = Vec::new();
+    for result in started {
+        let Started {
+            mut container,
+            offered,
+            auditwheel,
+            first_output,
+        } = result?;
+        if plan.keep_container {
+            // From now on, not even Ctrl-C removes it.
+            let enter = container.keep();
+            let remove = container.engine.rm(&container.name);
+            let line = format!(
+                "==> {} is kept running: enter it with `{enter}`, remove it with `{}`",
+                container.name,
+                util::command_line(&remove, &[])
+            );
+            eprintln!("{line}");
+            kept.push(line);
+        }
+        containers.push(Running {
+            container,
+            offered,
+            auditwheel,
+            first: Mutex::new(first_output),
+        });
+    }
+    Ok((containers, kept))
+}
+
+/// Runs every recipe, `workers` at a time, emulated ones first (the
+/// slowest); with `--fail-fast`, a failure skips the builds not yet begun.
+fn run_builds(
+    run: &Runner,
+    plan: &Plan,
+    targets: &[Target],
+    containers: &[Running],
+    recipes: &[Recipe],
+    workers: usize,
+    logs: &Utf8Path,
+) -> Vec<Done> {
+    let mut order: Vec<usize> = (0..recipes.len()).collect();
+    order.sort_by_key(|&i| targets[recipes[i].build.target].native);
+    let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
+    let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..recipes.len()).map(|_| None).collect());
+    let stop = AtomicBool::new(false);
+    let progress = Progress::new(plan.verbose);
+    // On a live display the commands go to the logs, not the terminal.
+    let run = &Runner {
+        quiet: progress.is_live(),
+        ..*run
+    };
+    let shared = Shared {
+        run,
+        plan,
+        host_stage: Mutex::new(()),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let Some(i) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
+                let r = &recipes[i];
+                let b = &r.build;
+                let c = &containers[b.target];
+                // A lone build has run in the first process since it was ready.
+                let start = c
+                    .first
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .map_or_else(Instant::now, |f| f.started);
+                let outcome = if stop.load(Ordering::SeqCst) {
+                    Outcome::Skipped
+                } else {
+                    let line = progress.start(&b.id.to_string());
+                    let log = logs.join(format!("{}.log", b.id));
+                    let t = &targets[b.target];
+                    let built = build_one(&shared, t, c, r, &log, &line);
+                    // A failure under emulation may be the emulator's going.
+                    let built = built.map_err(|e| match t.emulation_gone() {
+                        Some(why) => anyhow::anyhow!("{why} ({e:#})"),
+                        None => e,
+                    });
+                    let outcome = outcome_of(built, &b.id, log, line);
+                    if plan.fail_fast && matches!(outcome, Outcome::Failed { .. }) {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    outcome
+                };
+                results.lock().unwrap()[i] = Some(Done {
+                    outcome,
+                    time: start.elapsed(),
+                });
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.expect("every build ran"))
+        .collect()
+}
+
+/// What one build came to, also said on its live line.
+fn outcome_of(
+    built: Result<Option<(Utf8PathBuf, String)>>,
+    id: &BuildId,
+    log: Utf8PathBuf,
+    line: Line,
+) -> Outcome {
+    match built {
+        Ok(None) => {
+            line.finish(&format!("==> {id}: a pure-Python wheel, skipped"));
+            Outcome::Pure { log }
+        }
+        Ok(Some((wheel, test))) => {
+            line.finish(&format!(
+                "==> {id}: ok, {}",
+                wheel.file_name().unwrap_or_default()
+            ));
+            Outcome::Built { wheel, test, log }
+        }
+        Err(e) => {
+            line.finish(&format!("==> {id}: FAILED: {e:#}"));
+            Outcome::Failed {
+                reason: format!("{e:#}"),
+                log,
+            }
+        }
+    }
+}
+
+/// What ccache saved, per arch: the counters' change over this run.
+fn ccache_notes(
+    containers: &[Running],
+    before: &[Option<(u64, u64)>],
+    targets: &[Target],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for ((c, before), t) in containers.iter().zip(before).zip(targets) {
+        // Asked again only where it was asked before (with --ccache).
+        let Some((h0, m0)) = before else { continue };
+        if let Some((h1, m1)) = ccache_counts(&c.container) {
+            let (hits, all) = (h1 - h0, h1 - h0 + m1 - m0);
+            let rate = (hits * 100).checked_div(all).unwrap_or(0);
+            notes.push(format!(
+                "ccache on {}: {hits} of {all} compiles from the cache ({rate}%), in volume {}",
+                t.arch,
+                ccache_volume(t.arch, &t.image_id)
+            ));
+        }
+    }
+    notes
 }
 
 /// How many runs' log folders are kept.
@@ -777,18 +502,17 @@ struct Running {
     /// Declared (so dropped) before the container, which waits for its client.
     first: Mutex<Option<FirstOutput>>,
     container: Container,
+    /// The interpreter folders of its image's /opt/python.
+    offered: Vec<String>,
     auditwheel: String,
 }
 
 /// What every build of a run shares.
-struct Ctx<'a> {
+struct Shared<'a> {
     run: &'a Runner<'a>,
     plan: &'a Plan,
     /// Held while a host command runs and the inputs are copied after it.
     host_stage: Mutex<()>,
-    /// Variables of every build: its share of the cores (see
-    /// Plan::parallel_env), ccache's.
-    build_env: Vec<(String, String)>,
 }
 
 /// Runs one build, between the host commands; the repaired wheel lands in
@@ -796,30 +520,25 @@ struct Ctx<'a> {
 /// Returns where the wheel landed and what became of its tests; None when
 /// the build gave a pure-Python wheel and `--pure-wheel skip` drops it.
 fn build_one(
-    ctx: &Ctx,
+    shared: &Shared,
     t: &Target,
-    r: &Running,
-    b: &Build,
+    c: &Running,
+    r: &Recipe,
     log: &Utf8Path,
     line: &Line,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
-    let (run, plan) = (ctx.run, ctx.plan);
-    let include = if plan.needs_include() {
-        Some(
-            headers(run, t, &r.container, &b.dir)
-                .context("{include}: the interpreter's headers")?,
-        )
-    } else {
-        None
-    };
-    let built = build_and_land(ctx, t, r, b, log, line, include.as_deref());
-    let Some(mut post) = plan.hook_command(&plan.post_build, &b.id, include.as_deref()) else {
+    if r.include.is_some() {
+        headers(shared.run, t, &c.container, &r.build.dir)
+            .context("{include}: the interpreter's headers")?;
+    }
+    let built = build_and_land(shared, t, c, r, log, line);
+    let Some(post) = &r.post_build else {
         return built;
     };
     // After each build, whatever its outcome, as a clean-up step would be.
-    let _one_at_a_time = ctx.host_stage.lock().unwrap();
+    let _one_at_a_time = shared.host_stage.lock().unwrap();
     let log_file = std::fs::OpenOptions::new().append(true).open(log)?;
-    let ran = run_host(run, &mut post, "post-build", &log_file, log);
+    let ran = run_host(shared.run, post, "post-build", &log_file, log);
     match built {
         Ok(_) => ran.and(built),
         built => built,
@@ -829,12 +548,14 @@ fn build_one(
 /// A host command of the run, its output to the build's log.
 fn run_host(
     run: &Runner,
-    cmd: &mut Command,
+    cmd: &Command,
     what: &str,
     log_file: &File,
     log: &Utf8Path,
 ) -> Result<()> {
     let line = util::command_line(cmd, run.secrets);
+    // The recipe keeps its command; this run's copy gets the log.
+    let mut cmd = util::copy_command(cmd);
     cmd.stdout(log_file.try_clone()?)
         .stderr(log_file.try_clone()?);
     let status = cmd
@@ -844,21 +565,6 @@ fn run_host(
         bail!("the {what} command `{line}` failed ({status}); its output is in {log}");
     }
     Ok(())
-}
-
-/// Where the headers of interpreter `dir` of the target's image are kept
-/// on the host: per image id, so a rebuilt image gets its own.
-fn headers_cache(t: &Target, dir: &str) -> Utf8PathBuf {
-    let id = t.image_id.trim_start_matches("sha256:");
-    let id = if id.is_empty() {
-        "<image id>"
-    } else {
-        &id[..id.len().min(12)]
-    };
-    util::project_root()
-        .join("target/xtask/include")
-        .join(id)
-        .join(dir)
 }
 
 /// The folder holding Python.h of interpreter `dir`, copied out of the
@@ -891,103 +597,127 @@ fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8Pat
     Ok(cache)
 }
 
-/// The build itself, between the host commands.
+/// The build itself, between the host commands: its pre-build and its own
+/// copy of the inputs, the build in the container (by exec, or in the first
+/// process for a lone build), then the wheel unpacked and landed.
 fn build_and_land(
-    ctx: &Ctx,
+    shared: &Shared,
     t: &Target,
-    r: &Running,
-    b: &Build,
+    c: &Running,
+    r: &Recipe,
     log: &Utf8Path,
     line: &Line,
-    include: Option<&Utf8Path>,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
-    let (run, plan) = (ctx.run, ctx.plan);
-    let c = &r.container;
+    let (run, plan) = (shared.run, shared.plan);
     // Taken first: whatever fails below drops it (closing the pipes) before
     // the container is waited for, so the client cannot block on a full pipe.
-    let first = r.first.lock().unwrap().take();
+    let first = c.first.lock().unwrap().take();
     let mut log_file = File::create(log).with_context(|| format!("creating {log}"))?;
-    let mut sources = SRC.to_string();
-    if let Some(mut pre) = plan.hook_command(&plan.pre_build, &b.id, include) {
+    if let Some(pre) = &r.pre_build {
         // The host command rewrites shared host files: one at a time, each
         // followed by its own copy of the inputs.
-        let _one_at_a_time = ctx.host_stage.lock().unwrap();
-        run_host(run, &mut pre, "pre-build", &log_file, log)?;
-        sources = format!("{SRC}-{}", b.dir);
-        copy_inputs(plan, c, &sources)?;
+        let _one_at_a_time = shared.host_stage.lock().unwrap();
+        run_host(run, pre, "pre-build", &log_file, log)?;
+        copy_inputs(plan, &c.container, r)?;
     }
-    let args = plan.script_args(&b.dir, &t.plat, &sources);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let test_env = plan.test_env(&b.id, &b.dir);
-    // The wheel arrives in a hidden folder of the output folder, removed
-    // unless the wheel lands.
-    let stage = plan
-        .out
-        .join(format!(".xtask-partial-{}-{}", std::process::id(), b.id));
-    let _stage_guard = UndoGuard::new(Undo::Path(stage.clone()));
-    std::fs::create_dir_all(&stage).with_context(|| format!("creating {stage}"))?;
+    let _stage_guard = UndoGuard::new(Undo::Path(r.stage.clone()));
+    std::fs::create_dir_all(&r.stage).with_context(|| format!("creating {}", r.stage))?;
     // The build's stderr, read here: each line goes to the log and to the
     // display (its phase, its last line, and all of it with --verbose). Its
     // stdout is the wheel, unpacked by tar as it comes.
-    use std::io::{BufRead, Write};
     let mut feed = |text: &str| -> Result<()> {
+        use std::io::Write;
         writeln!(log_file, "{text}")?;
         line.feed(text);
         Ok(())
     };
-    let unpack_from = |wheel_stream: Stdio| {
-        untar(stage.as_str())
-            .stdin(wheel_stream)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting tar to unpack the wheel (is it installed?)")
-    };
     let (status, unpacked) = match first {
-        // Run by the container's first process, which is running it already.
-        Some(first) => {
-            let shown: Vec<String> = args.iter().map(|a| util::shell_quote(a)).collect();
-            feed(&format!("$ {}", c.command))?;
-            feed(&format!("  whose first process runs: {}", shown.join(" ")))?;
-            let mut unpack = unpack_from(Stdio::piped())?;
-            let (mut wheel_stream, mut to) = (first.stdout, unpack.stdin.take().expect("piped"));
-            let copy = std::thread::spawn(move || std::io::copy(&mut wheel_stream, &mut to));
-            for text in first.stderr {
-                feed(&text)?;
-            }
-            let status = c.wait().context("waiting for the build in the container")?;
-            let _ = copy.join();
-            (status, unpack.wait_with_output()?)
-        }
-        None => {
-            let env = build_env_of(plan, &ctx.build_env, b);
-            let mut exec = c.exec(&env, run.secrets, &args);
-            let (reader, writer) =
-                std::io::pipe().context("making a pipe for the build's output")?;
-            exec.stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(writer);
-            feed(&format!("$ {}", util::command_line(&exec, run.secrets)))?;
-            let mut child = exec.spawn().context("running the build in the container")?;
-            // The pipe ends when the child's copies of it close, not ours.
-            drop(exec);
-            let unpack = unpack_from(child.stdout.take().expect("piped").into())?;
-            let mut reader = std::io::BufReader::new(reader);
-            let mut buf = Vec::new();
-            while reader.read_until(b'\n', &mut buf)? > 0 {
-                feed(String::from_utf8_lossy(&buf).trim_end())?;
-                buf.clear();
-            }
-            let status = child
-                .wait()
-                .context("waiting for the build in the container")?;
-            (status, unpack.wait_with_output()?)
-        }
+        Some(first) => lone_in_container(&c.container, r, first, &mut feed)?,
+        None => exec_in_container(run, &c.container, r, &mut feed)?,
     };
     // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
     if status.code() == Some(3) {
         return Ok(None);
     }
+    let wheel = unpacked_wheel(&r.stage, status, &unpacked, log)?;
+    let log_text = std::fs::read_to_string(log).unwrap_or_default();
+    let entry = Entry::new(plan, t, r, &c.auditwheel, &wheel, &log_text)
+        .with_context(|| format!("its log is {log}"))?;
+    let dest = landing::land(&plan.out, &wheel, &entry)?;
+    Ok(Some((dest, entry.test)))
+}
+
+/// The tar on this machine that unpacks the wheel's stream into the stage.
+fn unpack_wheel(stage: &Utf8Path, wheel_stream: Stdio) -> Result<Child> {
+    untar(stage.as_str())
+        .stdin(wheel_stream)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting tar to unpack the wheel (is it installed?)")
+}
+
+/// A lone build, run by the container's first process, which is running it
+/// already: how it ended, and how the wheel's unpacking did.
+fn lone_in_container(
+    c: &Container,
+    r: &Recipe,
+    first: FirstOutput,
+    feed: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<(ExitStatus, Output)> {
+    let shown: Vec<String> = r.args.iter().map(|a| util::shell_quote(a)).collect();
+    feed(&format!("$ {}", c.command))?;
+    feed(&format!("  whose first process runs: {}", shown.join(" ")))?;
+    let mut unpack = unpack_wheel(&r.stage, Stdio::piped())?;
+    let (mut wheel_stream, mut to) = (first.stdout, unpack.stdin.take().expect("piped"));
+    let copy = std::thread::spawn(move || std::io::copy(&mut wheel_stream, &mut to));
+    for text in first.stderr {
+        feed(&text)?;
+    }
+    let status = c.wait().context("waiting for the build in the container")?;
+    let _ = copy.join();
+    Ok((status, unpack.wait_with_output()?))
+}
+
+/// A build run by an exec in the container: how it ended, and how the
+/// wheel's unpacking did.
+fn exec_in_container(
+    run: &Runner,
+    c: &Container,
+    r: &Recipe,
+    feed: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<(ExitStatus, Output)> {
+    use std::io::BufRead;
+    let mut exec = r.exec(&c.engine, &c.name, run.secrets);
+    let (reader, writer) = std::io::pipe().context("making a pipe for the build's output")?;
+    exec.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(writer);
+    feed(&format!("$ {}", util::command_line(&exec, run.secrets)))?;
+    let mut child = exec.spawn().context("running the build in the container")?;
+    // The pipe ends when the child's copies of it close, not ours.
+    drop(exec);
+    let unpack = unpack_wheel(&r.stage, child.stdout.take().expect("piped").into())?;
+    let mut reader = std::io::BufReader::new(reader);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        feed(String::from_utf8_lossy(&buf).trim_end())?;
+        buf.clear();
+    }
+    let status = child
+        .wait()
+        .context("waiting for the build in the container")?;
+    Ok((status, unpack.wait_with_output()?))
+}
+
+/// The one wheel the build sent, once both the build and the unpacking
+/// went well; else what broke.
+fn unpacked_wheel(
+    stage: &Utf8Path,
+    status: ExitStatus,
+    unpacked: &Output,
+    log: &Utf8Path,
+) -> Result<Utf8PathBuf> {
     if !status.success() {
         bail!(
             "{}",
@@ -1012,69 +742,13 @@ fn build_and_land(
             wheels.push(entry.path().to_path_buf());
         }
     }
-    let [wheel] = wheels.as_slice() else {
-        bail!(
+    match <[_; 1]>::try_from(wheels) {
+        Ok([wheel]) => Ok(wheel),
+        Err(wheels) => bail!(
             "expected one wheel from the container, found {}",
             wheels.len()
-        )
-    };
-    let file = wheel.file_name().expect("a file").to_string();
-    let log_text = std::fs::read_to_string(log).unwrap_or_default();
-    // What the build said of its tests, not what the configuration expects.
-    let said_passed = log_text.lines().any(|l| l == TESTS_PASSED);
-    let test = match (&plan.test, test_env.is_empty()) {
-        (Some(_), false) if said_passed => "passed",
-        (Some(_), false) => bail!(
-            "the tests were to run, but the build did not say `{TESTS_PASSED}`: its log is {log}"
         ),
-        (Some(_), true) => "skipped (test-skip)",
-        (None, _) if plan.test_configured => "not run (--no-test)",
-        (None, _) => "none (no test-command)",
-    };
-    let entry = Entry {
-        id: b.id.to_string(),
-        sha256: util::sha256(wheel)?,
-        image: t.image.clone(),
-        image_id: t.image_id.clone(),
-        engine: t.engine.describe(),
-        native: t.native,
-        interpreter: log_text
-            .lines()
-            .find_map(|l| l.strip_prefix("interpreter "))
-            .unwrap_or("unknown")
-            .to_string(),
-        auditwheel: r.auditwheel.clone(),
-        platform_tags: file
-            .trim_end_matches(".whl")
-            .rsplit('-')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        source_date_epoch: plan.epoch.value().map(String::from),
-        commit: plan.provenance.commit.clone(),
-        dirty: plan.provenance.dirty,
-        tool: format!("cargo xtask {}", env!("CARGO_PKG_VERSION")),
-        test: test.to_string(),
-        file,
-    };
-    let dest = landing::land(&plan.out, wheel, &entry)?;
-    Ok(Some((dest, entry.test)))
-}
-
-/// build-wheel.sh's line when the project's tests passed against the wheel.
-const TESTS_PASSED: &str = "==> tests passed";
-
-/// Unpacks a tar stream on stdin into `dir`; the files belong to the caller.
-fn untar(dir: &str) -> Command {
-    let mut cmd = Command::new("tar");
-    cmd.args([
-        "--extract",
-        "--no-same-owner",
-        "--file=-",
-        "--directory",
-        dir,
-    ]);
-    cmd
+    }
 }
 
 /// The line of a failed build's log that says what broke: the build script's

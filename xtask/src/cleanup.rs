@@ -1,0 +1,143 @@
+//! What must be undone however the command ends, also on SIGINT, SIGTERM
+//! and SIGHUP: the run's containers removed, its temporary files deleted. It
+//! runs plain commands and removes paths; what a command is, its maker says
+//! (the engine makes the `rm` of its containers).
+
+use std::ffi::OsString;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use camino::Utf8PathBuf;
+
+/// What must be undone however the command ends. Global, because a signal
+/// handler must reach it.
+static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Undo {
+    /// A command that removes something of ours (such as `docker rm --force`
+    /// of a container): its program, arguments and the variables it sets.
+    Run {
+        argv: Vec<OsString>,
+        env: Vec<(OsString, OsString)>,
+    },
+    /// A file or folder of ours that must not outlive the command.
+    Path(Utf8PathBuf),
+}
+
+impl Undo {
+    /// Runs `cmd` (its program, arguments and variables; nothing else of it).
+    pub fn run(cmd: &Command) -> Undo {
+        Undo::Run {
+            argv: std::iter::once(cmd.get_program())
+                .chain(cmd.get_args())
+                .map(OsString::from)
+                .collect(),
+            env: cmd
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_os_string(), v?.to_os_string())))
+                .collect(),
+        }
+    }
+
+    fn perform(&self) {
+        match self {
+            Undo::Run { argv, env } => {
+                let _ = Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            Undo::Path(path) => {
+                if path.is_dir() {
+                    let _ = std::fs::remove_dir_all(path);
+                } else {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+}
+
+/// Registers `undo` until the guard drops, when it is performed.
+#[must_use]
+pub struct UndoGuard(Undo);
+
+impl UndoGuard {
+    pub fn new(undo: Undo) -> UndoGuard {
+        CLEANUP
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(undo.clone());
+        UndoGuard(undo)
+    }
+}
+
+impl UndoGuard {
+    /// Forgets the undo: what it would have removed is left in place.
+    pub fn disarm(self) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = list.iter().position(|u| *u == self.0) {
+            list.remove(i);
+        }
+        drop(list);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for UndoGuard {
+    fn drop(&mut self) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = list.iter().position(|u| *u == self.0) {
+            list.remove(i);
+        }
+        drop(list);
+        self.0.perform();
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: undo everything registered, then exit as the
+/// signal would have (130 for Ctrl-C). The signals are blocked in every thread
+/// and taken by one thread with sigwait, so the undo runs as ordinary code, not
+/// in a signal handler. Children get an empty mask from std's spawn.
+pub fn handle_signals() {
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    // SAFETY: plain libc calls on a local, initialised sigset_t.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is initialised and `sig` is a valid out pointer.
+        while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
+        // Not eprintln!: it panics when stderr is a closed pipe (a reader that
+        // went away), and the cleanup must happen all the same.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"\ninterrupted: removing this run's containers and temporary files\n",
+        );
+        // Held until exit, so that no guard dropping on another thread races
+        // this cleanup and the exit status stays the signal's.
+        let list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        for undo in list.iter().rev() {
+            undo.perform();
+        }
+        std::process::exit(128 + sig);
+    });
+}
+
+/// Runs `f` with the signal cleanup held off: a signal that arrives meanwhile
+/// is handled once `f` returns. `f` must not register or drop an UndoGuard.
+pub fn uninterrupted<T>(f: impl FnOnce() -> T) -> T {
+    let _held = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}

@@ -1,0 +1,439 @@
+//! The container engine: which program, which daemon, native or emulated;
+//! its images (image.rs) and the containers a run starts, always labelled,
+//! always removed (container.rs).
+
+use std::process::Command;
+
+use anyhow::{bail, Result};
+use camino::Utf8PathBuf;
+use xshell::{cmd, Shell};
+
+use crate::platform::Arch;
+
+mod container;
+mod image;
+
+pub use container::{
+    exec_command, start_failure_fix, Container, ContainerSpec, FirstCommand, FirstOutput,
+    FirstProcess, ReadyingFailed,
+};
+pub use image::{DerivedImage, ImageBuild};
+
+/// Every container, volume and image this tool creates carries this label,
+/// so that what a run leaves behind can be found.
+pub const LABEL: &str = "org.xtask-wheels";
+
+/// Which engine an architecture builds on, as the user wrote it: a Docker
+/// context name, an engine URL, or podman (local or by URL).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EngineSpec {
+    /// What the docker CLI uses now (its environment, its current context);
+    /// `XTASK_ENGINE`, else `docker`, else `podman`.
+    #[default]
+    Default,
+    Context(String),
+    /// `unix://`, `tcp://` or `ssh://user@host[:port]`.
+    Host(String),
+    /// Local podman, or podman at a URL (written `podman+ssh://...`).
+    Podman(Option<String>),
+}
+
+impl EngineSpec {
+    pub fn parse(value: &str) -> Result<EngineSpec, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err("the engine is empty: give a Docker context name, an engine URL (unix://, tcp://, ssh://user@host), or podman".into());
+        }
+        if value == "docker" {
+            return Ok(EngineSpec::Default);
+        }
+        if value == "podman" {
+            return Ok(EngineSpec::Podman(None));
+        }
+        let url_ok = |url: &str| {
+            let (scheme, rest) = url.split_once("://")?;
+            (["unix", "tcp", "ssh"].contains(&scheme) && !rest.is_empty()).then_some(())
+        };
+        if let Some(url) = value.strip_prefix("podman+") {
+            return url_ok(url)
+                .map(|()| EngineSpec::Podman(Some(url.to_string())))
+                .ok_or_else(|| format!("engine `{value}` is not a podman URL: write podman+unix:///path, podman+tcp://host:port or podman+ssh://user@host[:port]/socket"));
+        }
+        if value.contains("://") {
+            return url_ok(value)
+                .map(|()| EngineSpec::Host(value.to_string()))
+                .ok_or_else(|| format!("engine `{value}` is not an engine URL: use unix:///path, tcp://host:port or ssh://user@host[:port]"));
+        }
+        let context_ok = value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
+        if context_ok {
+            Ok(EngineSpec::Context(value.to_string()))
+        } else {
+            Err(format!("engine `{value}` is neither a Docker context name nor an engine URL: give a context (`docker context ls`), unix://, tcp://, ssh://user@host, or podman"))
+        }
+    }
+}
+
+impl EngineSpec {
+    /// The client program; None for the default, which is detected.
+    fn client(&self) -> Option<&'static str> {
+        match self {
+            EngineSpec::Default => None,
+            EngineSpec::Context(_) | EngineSpec::Host(_) => Some("docker"),
+            EngineSpec::Podman(_) => Some("podman"),
+        }
+    }
+
+    /// The client's global options that pick the daemon.
+    fn endpoint(&self) -> Vec<String> {
+        match self {
+            EngineSpec::Default | EngineSpec::Podman(None) => Vec::new(),
+            EngineSpec::Context(c) => vec!["--context".into(), c.clone()],
+            EngineSpec::Host(h) => vec!["--host".into(), h.clone()],
+            EngineSpec::Podman(Some(url)) => vec!["--url".into(), url.clone()],
+        }
+    }
+}
+
+impl std::fmt::Display for EngineSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineSpec::Default => f.write_str("the default engine"),
+            EngineSpec::Context(c) => write!(f, "context {c}"),
+            EngineSpec::Host(h) => f.write_str(h),
+            EngineSpec::Podman(None) => f.write_str("podman"),
+            EngineSpec::Podman(Some(url)) => write!(f, "podman+{url}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub program: Utf8PathBuf,
+    /// Global options that pick the daemon (such as `--host URL`); empty for
+    /// the client's own default.
+    pub endpoint: Vec<String>,
+    /// The daemon's API version once asked (see `pin_api`).
+    pub api: Option<String>,
+}
+
+/// The same engine, whether or not its API version was asked.
+impl PartialEq for Engine {
+    fn eq(&self, other: &Engine) -> bool {
+        (&self.program, &self.endpoint) == (&other.program, &other.endpoint)
+    }
+}
+
+/// What an engine says of itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Server {
+    pub version: String,
+    /// The architecture containers run on natively, in Docker's words (`amd64`, `arm64`).
+    pub arch: String,
+    /// Docker's API version (podman's CLI has no use for it).
+    pub api: Option<String>,
+}
+
+impl Server {
+    /// Whether `arch` runs natively there (else under emulation).
+    pub fn native(&self, arch: Arch) -> bool {
+        Arch::from_docker_name(&self.arch) == Some(arch)
+    }
+}
+
+fn on_path(name: &str) -> Option<Utf8PathBuf> {
+    which::which(name)
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+}
+
+impl Engine {
+    /// `XTASK_ENGINE` first, then `docker`, then `podman` on PATH.
+    pub fn detect() -> Result<Engine> {
+        let explicit = std::env::var("XTASK_ENGINE").ok().filter(|s| !s.is_empty());
+        let candidates: Vec<String> = match &explicit {
+            Some(e) => vec![e.clone()],
+            None => vec!["docker".into(), "podman".into()],
+        };
+        if let Some(program) = candidates.iter().find_map(|name| on_path(name)) {
+            return Ok(Engine {
+                program,
+                endpoint: Vec::new(),
+                api: None,
+            });
+        }
+        match explicit {
+            Some(e) => bail!("container engine `{e}` (from XTASK_ENGINE) is not on PATH: install it or unset XTASK_ENGINE"),
+            None => bail!(
+                "no container engine: neither `docker` nor `podman` is on PATH; install Docker (Debian/Ubuntu: `apt-get install docker.io`)"
+            ),
+        }
+    }
+
+    /// The engine `spec` names; only finds the client, asks the daemon nothing.
+    pub fn from_spec(spec: &EngineSpec) -> Result<Engine> {
+        let Some(name) = spec.client() else {
+            return Engine::detect();
+        };
+        let program = on_path(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "engine `{spec}` needs the `{name}` client, which is not on PATH: install it"
+            )
+        })?;
+        Ok(Engine {
+            program,
+            endpoint: spec.endpoint(),
+            api: None,
+        })
+    }
+
+    /// The engine a subcommand runs with: found, and its daemon answering.
+    /// Under `--dry-run` nothing is asked of the daemon, and an engine that is
+    /// not installed is named by its client in the printed commands.
+    pub fn ready(sh: &Shell, dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
+        Ok(Engine::answering(sh, dry_run, spec)?.0)
+    }
+
+    /// As `ready`, with what the daemon said of itself (None under `--dry-run`).
+    pub fn answering(
+        sh: &Shell,
+        dry_run: bool,
+        spec: &EngineSpec,
+    ) -> Result<(Engine, Option<Server>)> {
+        let mut engine = Engine::chosen(dry_run, spec)?;
+        if dry_run {
+            return Ok((engine, None));
+        }
+        let server = engine.server(sh)?;
+        engine.pin_api(&server);
+        Ok((engine, Some(server)))
+    }
+
+    /// The engine `spec` names, not yet asked anything; under `--dry-run`
+    /// one that is not installed is named by its client.
+    pub fn chosen(dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
+        match Engine::from_spec(spec) {
+            Err(_) if dry_run => Ok(Engine {
+                program: spec.client().unwrap_or("docker").into(),
+                endpoint: spec.endpoint(),
+                api: None,
+            }),
+            chosen => chosen,
+        }
+    }
+
+    /// The client, with the options that pick this engine's daemon.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(self.program.as_str());
+        cmd.args(&self.endpoint);
+        if let Some(api) = &self.api {
+            cmd.env("DOCKER_API_VERSION", api);
+        }
+        cmd
+    }
+
+    /// Removes a container of ours, whatever state it is in.
+    pub fn rm(&self, name: &str) -> Command {
+        let mut cmd = self.command();
+        cmd.args(["rm", "--force", "--volumes", name]);
+        cmd
+    }
+
+    /// Spares each later docker command its API version negotiation (a
+    /// round trip to the daemon, about 13 ms here), with the version the
+    /// daemon told; a DOCKER_API_VERSION of the user's own is left alone.
+    pub fn pin_api(&mut self, server: &Server) {
+        if std::env::var_os("DOCKER_API_VERSION").is_none() && !self.is_podman() {
+            self.api = server.api.clone();
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.program.file_name().unwrap_or("docker")
+    }
+
+    /// `cp` between a container and the host; docker's progress output off
+    /// (podman has no such output, and no `--quiet`).
+    pub fn cp(&self, from: &str, to: &str) -> Command {
+        let mut cmd = self.command();
+        cmd.arg("cp");
+        if !self.is_podman() {
+            cmd.arg("--quiet");
+        }
+        cmd.args([from, to]);
+        cmd
+    }
+
+    pub fn is_podman(&self) -> bool {
+        self.name().starts_with("podman")
+    }
+
+    /// How messages name the engine: the client and what picks its daemon.
+    pub fn describe(&self) -> String {
+        let mut words = vec![self.name().to_string()];
+        words.extend(self.endpoint.iter().cloned());
+        if self.endpoint.is_empty() && !self.is_podman() {
+            if let Ok(host) = std::env::var("DOCKER_HOST") {
+                words.push(format!("(DOCKER_HOST={host})"));
+            }
+        }
+        words.join(" ")
+    }
+
+    /// Whether the daemon runs on this machine, so that this machine's
+    /// binfmt handlers are the ones its containers use.
+    pub fn is_local(&self) -> bool {
+        let host = match self.endpoint.as_slice() {
+            [] if self.is_podman() => return true,
+            [] => std::env::var("DOCKER_HOST").unwrap_or_default(),
+            [flag, value] if flag == "--host" || flag == "--url" => value.clone(),
+            _ => return false,
+        };
+        host.is_empty() || host.starts_with("unix://")
+    }
+
+    /// The daemon's version and architecture; fails with the fix when it does not answer.
+    pub fn server(&self, sh: &Shell) -> Result<Server> {
+        let (program, endpoint) = (&self.program, &self.endpoint);
+        let out = if self.is_podman() {
+            let format = "{{.Version.Version}}|{{.Host.Arch}}|";
+            cmd!(sh, "{program} {endpoint...} info --format {format}")
+        } else {
+            let format = "{{.Server.Version}}|{{.Server.Arch}}|{{.Server.APIVersion}}";
+            cmd!(sh, "{program} {endpoint...} version --format {format}")
+        }
+        .quiet()
+        .ignore_status()
+        .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let fields: Vec<&str> = text.trim().split('|').collect();
+        if let (true, [version, arch, api]) = (out.status.success(), fields.as_slice()) {
+            return Ok(Server {
+                version: version.to_string(),
+                arch: arch.to_string(),
+                api: Some(api.to_string()).filter(|a| !a.is_empty()),
+            });
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let reason = stderr
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no answer");
+        bail!(
+            "the engine `{}` is not reachable ({reason}): {}",
+            self.describe(),
+            self.reach_fix()
+        )
+    }
+
+    /// What to do when the daemon does not answer, by how it is reached.
+    fn reach_fix(&self) -> String {
+        let target = self.endpoint.get(1).map(String::as_str).unwrap_or("");
+        if let Some(rest) = target.strip_prefix("ssh://") {
+            let host = rest.split('/').next().unwrap_or(rest);
+            let login = match host.rsplit_once(':') {
+                Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                    format!("-p {port} {host}")
+                }
+                _ => host.to_string(),
+            };
+            format!("check that `ssh {login} docker version` works (key login, the user in the docker group), and that sshd runs there")
+        } else if self.endpoint.first().map(String::as_str) == Some("--context") {
+            format!(
+                "check the context with `docker context inspect {target}` and that its daemon runs"
+            )
+        } else if self.is_podman() {
+            "check `podman info` (for a URL: that `podman system service` listens there)".into()
+        } else if self.is_local() {
+            "start it (`sudo systemctl start docker`, or `sudo dockerd &`)".into()
+        } else {
+            "check the address and that the daemon listens there".into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_specs() {
+        let ok = |v: &str| EngineSpec::parse(v).unwrap();
+        assert_eq!(ok("docker"), EngineSpec::Default);
+        assert_eq!(ok("podman"), EngineSpec::Podman(None));
+        assert_eq!(ok("arm-box"), EngineSpec::Context("arm-box".into()));
+        assert_eq!(
+            ok("ssh://me@10.0.0.2:2222"),
+            EngineSpec::Host("ssh://me@10.0.0.2:2222".into())
+        );
+        assert_eq!(
+            ok("tcp://arm:2376"),
+            EngineSpec::Host("tcp://arm:2376".into())
+        );
+        assert_eq!(
+            ok("unix:///run/d2.sock"),
+            EngineSpec::Host("unix:///run/d2.sock".into())
+        );
+        assert_eq!(
+            ok("podman+ssh://me@pi/run/podman/podman.sock"),
+            EngineSpec::Podman(Some("ssh://me@pi/run/podman/podman.sock".into()))
+        );
+        assert_eq!(ok("ssh://me@pi").endpoint(), ["--host", "ssh://me@pi"]);
+        assert_eq!(ok("arm-box").endpoint(), ["--context", "arm-box"]);
+        assert_eq!(ok("podman+unix:///s").endpoint(), ["--url", "unix:///s"]);
+        for (bad, says) in [
+            ("", "the engine is empty"),
+            ("http://x", "not an engine URL"),
+            ("ssh://", "not an engine URL"),
+            ("podman+http://x", "not a podman URL"),
+            ("my box", "neither a Docker context name nor an engine URL"),
+            ("-H", "neither a Docker context name"),
+        ] {
+            let e = EngineSpec::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn local_or_remote() {
+        let engine = |endpoint: &[&str]| Engine {
+            program: "/usr/bin/docker".into(),
+            endpoint: endpoint.iter().map(|s| s.to_string()).collect(),
+            api: None,
+        };
+        assert!(engine(&["--host", "unix:///run/d2.sock"]).is_local());
+        assert!(!engine(&["--host", "ssh://me@pi"]).is_local());
+        assert!(!engine(&["--context", "arm"]).is_local());
+        assert_eq!(
+            engine(&["--host", "ssh://me@pi"]).describe(),
+            "docker --host ssh://me@pi"
+        );
+        let server = Server {
+            version: "28".into(),
+            arch: "arm64".into(),
+            api: Some("1.41".into()),
+        };
+        assert!(server.native(Arch::Aarch64));
+        assert!(!server.native(Arch::X86_64));
+        // The API version the daemon told goes on every later command.
+        let mut docker = engine(&[]);
+        docker.pin_api(&server);
+        let command = docker.command();
+        let pinned: Vec<_> = command.get_envs().collect();
+        if std::env::var_os("DOCKER_API_VERSION").is_none() {
+            let api = (
+                std::ffi::OsStr::new("DOCKER_API_VERSION"),
+                Some(std::ffi::OsStr::new("1.41")),
+            );
+            assert_eq!(pinned, [api]);
+        }
+        assert_eq!(docker, engine(&[]), "the same engine, asked or not");
+    }
+}

@@ -1,0 +1,489 @@
+//! What a run carries out, decided once: each target's container start line
+//! and each build's recipe (its host hooks, environment, exec arguments and
+//! staging folder). The run (run.rs) follows them; the dry run prints them.
+
+use std::process::{Command, Stdio};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::select::Build;
+use super::target::Target;
+use super::{
+    container_scripts, script_files, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
+    SRC,
+};
+use crate::engine::{exec_command, ContainerSpec, Engine, FirstCommand, FirstProcess};
+use crate::platform::{Arch, BuildId, PythonTag, Selection};
+use crate::qemu_register::CpuModel;
+use crate::util;
+
+/// Everything one build runs.
+pub(super) struct Recipe {
+    pub build: Build,
+    /// The host folder of its interpreter's headers, for `{include}`.
+    pub include: Option<Utf8PathBuf>,
+    /// Host commands before and after it, placeholders filled.
+    pub pre_build: Option<Command>,
+    pub post_build: Option<Command>,
+    /// Where its inputs are in the container: its own copy after a pre-build.
+    pub sources: String,
+    /// The exec's arguments: build-wheel.sh, then the wheel as a tar stream.
+    pub args: Vec<String>,
+    /// The run's variables, its share of the cores (and ccache's), the
+    /// before-build and cibuildwheel steps, and the tests'.
+    pub env: Vec<(String, String)>,
+    /// Whether its wheel is tested (not `--no-test`, not `test-skip`).
+    pub tested: bool,
+    /// The hidden folder of the output folder the wheel arrives in, removed
+    /// unless the wheel lands.
+    pub stage: Utf8PathBuf,
+}
+
+impl Recipe {
+    /// `build_env`: the variables every build of the run gets.
+    pub fn new(plan: &Plan, t: &Target, build: Build, build_env: &[(String, String)]) -> Recipe {
+        let include = plan.needs_include().then(|| headers_cache(t, &build.dir));
+        let hook = |command: &[String]| plan.hook_command(command, &build.id, include.as_deref());
+        let pre_build = hook(&plan.pre_build);
+        let post_build = hook(&plan.post_build);
+        let sources = match pre_build {
+            Some(_) => format!("{SRC}-{}", build.dir),
+            None => SRC.to_string(),
+        };
+        let test_env = plan.test_env(&build.id, &build.dir);
+        let tested = !test_env.is_empty();
+        let env = plan
+            .env
+            .iter()
+            .cloned()
+            .chain(build_env.iter().cloned())
+            .chain(plan.steps_env(&build.dir))
+            .chain(test_env)
+            .collect();
+        let stage = plan.out.join(format!(
+            ".xtask-partial-{}-{}",
+            std::process::id(),
+            build.id
+        ));
+        Recipe {
+            args: plan.script_args(&build.dir, &t.plat, &sources),
+            build,
+            include,
+            pre_build,
+            post_build,
+            sources,
+            env,
+            tested,
+            stage,
+        }
+    }
+
+    /// The build as the container's first process runs it (a lone build).
+    pub fn first_command(&self) -> FirstCommand {
+        FirstCommand {
+            args: self.args.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The exec that runs it in container `name`.
+    pub fn exec(&self, engine: &Engine, name: &str, secrets: &[String]) -> Command {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        exec_command(engine, name, &self.env, secrets, &args)
+    }
+
+    /// After a pre-build: the exec that unpacks its own copy of the inputs,
+    /// streamed on its stdin.
+    pub fn unpack_inputs(&self, engine: &Engine, name: &str) -> Option<Command> {
+        self.pre_build.as_ref()?;
+        Some(exec_reading(
+            engine,
+            name,
+            &["sh", "-c", UNPACK, "sh", &self.sources],
+        ))
+    }
+}
+
+/// The pieces of the recipes, from the plan's decisions.
+impl Plan {
+    /// The `tar` that streams the inputs into a container: the package and the
+    /// includes, without version control, caches and earlier build output.
+    pub fn tar_command(&self) -> Command {
+        let mut cmd = Command::new("tar");
+        cmd.args(["--create", "--file=-", "--directory"])
+            .arg(self.root.as_str());
+        cmd.args([
+            "--exclude-vcs",
+            "--exclude=__pycache__",
+            "--exclude=*.egg-info",
+            "--anchored",
+        ]);
+        for dir in ["build", "dist", ".tox", ".nox", ".venv"] {
+            cmd.arg(format!("--exclude={}", self.package.join(dir)));
+        }
+        if let Ok(rel) = self.out.strip_prefix(&self.root) {
+            cmd.arg(format!("--exclude={rel}"));
+        }
+        cmd.arg("--");
+        cmd.arg(self.package.as_str());
+        cmd.args(self.include.iter().map(|p| p.as_str()));
+        cmd
+    }
+
+    /// The volumes a build container of `arch` and `image_id` mounts.
+    pub fn volumes(&self, arch: Arch, image_id: &str) -> Vec<String> {
+        let mut volumes = Vec::new();
+        if self.pip_cache {
+            volumes.push(format!("{PIP_CACHE_VOLUME}:/root/.cache/pip"));
+        }
+        if self.ccache {
+            volumes.push(format!("{}:{CCACHE_DIR}", ccache_volume(arch, image_id)));
+        }
+        volumes
+    }
+
+    /// The command that builds one interpreter's wheel in the container:
+    /// the build script, all it prints on stderr (the log), then the wheel
+    /// as a tar stream on stdout, which the host unpacks (no `cp` after).
+    /// Only `*.whl` members, links followed: nothing in the stream can make
+    /// the host's tar write outside the folder it unpacks into.
+    pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
+        vec![
+            "sh".into(),
+            "-c".into(),
+            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && cd \"{OUT}/$1\" && exec tar -c -h -- *.whl"),
+            "sh".into(),
+            dir.into(),
+            plat.into(),
+            sources.into(),
+            self.package.to_string(),
+            if self.isolation { "1" } else { "0" }.into(),
+            self.pure_wheel.name().into(),
+        ]
+    }
+
+    /// The variables that give one of `workers` concurrent builds its share
+    /// of the cores (or `build-jobs`), for make, cmake, cargo and setuptools;
+    /// none that `env` sets itself, and none at all for a share of one.
+    pub fn parallel_env(&self, workers: usize) -> Vec<(String, String)> {
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        let share = self
+            .build_jobs
+            .unwrap_or_else(|| (cores / workers.max(1)).max(1));
+        if share <= 1 {
+            return Vec::new();
+        }
+        [
+            ("MAKEFLAGS", format!("-j{share}")),
+            ("CMAKE_BUILD_PARALLEL_LEVEL", share.to_string()),
+            ("CARGO_BUILD_JOBS", share.to_string()),
+            ("XTASK_COMPILE_JOBS", share.to_string()),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The variables that make the in-container script run `before-build`
+    /// in the package's copy of interpreter `dir` (`{project}`, `{package}`
+    /// filled in), and cibuildwheel's other steps and settings.
+    pub fn steps_env(&self, dir: &str) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(command) = &self.before_build {
+            env.push(("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir)));
+        }
+        env.extend(self.steps.env());
+        env
+    }
+
+    /// `{project}` and `{package}` of a command run in the container by
+    /// bash: the quoted paths of the copied sources of interpreter `dir`,
+    /// as a package folder may hold spaces or shell characters.
+    fn fill_paths(&self, command: &str, dir: &str) -> String {
+        // Where build-wheel.sh copies the sources for this interpreter.
+        let project = format!("/xtask/work/{dir}/src");
+        let package = format!("{project}/{}", self.package);
+        command
+            .replace("{project}", &crate::util::shell_quote(&project))
+            .replace("{package}", &crate::util::shell_quote(&package))
+    }
+
+    /// The variables that make the in-container script test one build's
+    /// wheel (`{project}`, `{package}` filled in), or none.
+    pub fn test_env(&self, id: &BuildId, dir: &str) -> Vec<(String, String)> {
+        let Some(test) = &self.test else {
+            return Vec::new();
+        };
+        let Some(command) = &test.command else {
+            return Vec::new();
+        };
+        if test.skip.matches(&id.to_string()) {
+            return Vec::new();
+        }
+        let command = self.fill_paths(command, dir);
+        let mut env = vec![
+            ("XTASK_TEST_COMMAND".into(), command),
+            ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
+            ("XTASK_TEST_SOURCES".into(), test.sources.join("\n")),
+        ];
+        if !test.extras.is_empty() {
+            env.push(("XTASK_TEST_EXTRAS".into(), test.extras.join(",")));
+        }
+        if let Some(before) = &self.steps.before_test {
+            env.push(("XTASK_BEFORE_TEST".into(), self.fill_paths(before, dir)));
+        }
+        env
+    }
+
+    /// A host command of the run (`pre_build`, `post_build`) for one build,
+    /// placeholders filled in: `{arch}` (as `arch-names` has it), `{py}`,
+    /// `{version}` (3.12) and `{include}` (the folder given).
+    pub fn hook_command(
+        &self,
+        hook: &[String],
+        id: &BuildId,
+        include: Option<&Utf8Path>,
+    ) -> Option<Command> {
+        let (program, args) = hook.split_first()?;
+        let arch = self.arch_names[id.arch as usize]
+            .as_deref()
+            .unwrap_or(id.arch.name());
+        let fill = |s: &String| {
+            s.replace("{arch}", arch)
+                .replace("{py}", &id.python.to_string())
+                .replace("{version}", &format!("3.{}", id.python.minor()))
+                .replace("{include}", include.map_or("", |p| p.as_str()))
+        };
+        let mut cmd = Command::new(fill(program));
+        cmd.args(args.iter().map(fill))
+            .current_dir(self.root.as_str());
+        Some(cmd)
+    }
+
+    /// Whether a host command needs the interpreter's headers (`{include}`).
+    pub fn needs_include(&self) -> bool {
+        self.pre_build
+            .iter()
+            .chain(&self.post_build)
+            .any(|a| a.contains("{include}"))
+    }
+}
+
+/// The ccache volume of an arch and image: objects compiled in one image
+/// are of no use to another.
+pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
+    let id = image_id.trim_start_matches("sha256:");
+    format!("xtask-wheels-ccache-{arch}-{}", &id[..id.len().min(12)])
+}
+
+/// The build of a run that is known before its container starts (one arch,
+/// one CPython named, so its folder is known), when nothing has to reach the
+/// container between its start and the build (a pre-build command and its
+/// inputs, input dirs, headers), no ccache counters are read, and the
+/// container is not kept: the container's first process runs it, which
+/// saves the round trip of an exec. Not with secrets either: `docker run`
+/// keeps its environment in the container's configuration, an exec does not.
+pub(super) fn lone_build(plan: &Plan, secrets: &[String]) -> Option<Build> {
+    let simple = plan.pre_build.is_empty()
+        && plan.input_dirs.is_empty()
+        && !plan.env.iter().any(|(k, _)| secrets.contains(k))
+        && !plan.ccache
+        && !plan.keep_container
+        && !plan.needs_include();
+    simple.then(|| plan.selector.known_build()).flatten()
+}
+
+/// How a target's container starts: its `docker run`, and what its first
+/// process does (ready it; with a lone build's recipe, then run that build).
+pub(super) struct Start<'a> {
+    pub spec: ContainerSpec<'a>,
+    pub first: FirstProcess,
+    /// Whether the inputs come on its stdin (else each build sends its own).
+    pub unpack: bool,
+}
+
+impl<'a> Start<'a> {
+    pub fn new(
+        plan: &'a Plan,
+        t: &'a Target,
+        run_id: &'a str,
+        scripts: Vec<(String, String)>,
+        lone: Option<&Recipe>,
+    ) -> Start<'a> {
+        let unpack = plan.pre_build.is_empty();
+        let mut args = vec![if unpack { "1" } else { "0" }.to_string()];
+        for (path, text) in scripts {
+            args.extend([path, text]);
+        }
+        Start {
+            spec: ContainerSpec {
+                name: container_name(run_id, t.arch),
+                run_id,
+                image: &t.image,
+                arch: t.arch,
+                volumes: plan.volumes(t.arch, &t.image_id),
+                env: t.cpu.as_ref().map(CpuModel::env).unwrap_or_default(),
+                extra: &plan.container_args,
+                keep: plan.keep_container,
+            },
+            first: FirstProcess {
+                script: SETUP.to_string(),
+                args,
+                then: lone.map(Recipe::first_command),
+            },
+            unpack,
+        }
+    }
+}
+
+fn container_name(run_id: &str, arch: Arch) -> String {
+    format!("xtask-wheels-{run_id}-{arch}")
+}
+
+/// Where the headers of interpreter `dir` of the target's image are kept
+/// on the host: per image id, so a rebuilt image gets its own.
+pub(super) fn headers_cache(t: &Target, dir: &str) -> Utf8PathBuf {
+    let id = t.image_id.trim_start_matches("sha256:");
+    let id = if id.is_empty() {
+        "<image id>"
+    } else {
+        &id[..id.len().min(12)]
+    };
+    util::project_root()
+        .join("target/xtask/include")
+        .join(id)
+        .join(dir)
+}
+
+/// Creates a cache volume (a no-op when it exists), labelled as ours.
+pub(super) fn cache_volume_command(engine: &Engine, name: &str) -> Command {
+    let mut cmd = engine.command();
+    cmd.args([
+        "volume",
+        "create",
+        "--label",
+        &format!("{}=cache", crate::engine::LABEL),
+        name,
+    ]);
+    cmd.stdout(Stdio::null());
+    cmd
+}
+
+/// The cache volumes of a run, each with the engine that holds it.
+pub(super) fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a Engine, String)> {
+    let mut volumes = Vec::new();
+    if plan.pip_cache {
+        let mut engines: Vec<&Engine> = Vec::new();
+        for t in targets {
+            if !engines.contains(&&t.engine) {
+                engines.push(&t.engine);
+            }
+        }
+        for engine in engines {
+            volumes.push((engine, PIP_CACHE_VOLUME.to_string()));
+        }
+    }
+    if plan.ccache {
+        for t in targets {
+            volumes.push((&t.engine, ccache_volume(t.arch, &t.image_id)));
+        }
+    }
+    volumes
+}
+
+/// Unpacks the tar stream on stdin into the folder "$1", made if missing.
+const UNPACK: &str = "mkdir -p \"$1\" && tar -x -o -f - -C \"$1\"";
+
+/// An exec in the container `name` that reads its stdin.
+fn exec_reading(engine: &Engine, name: &str, args: &[&str]) -> Command {
+    let mut exec = engine.command();
+    exec.args(["exec", "--interactive", name]).args(args);
+    exec
+}
+
+/// Unpacks a tar stream on stdin into `dir`; the files belong to the caller.
+pub(super) fn untar(dir: &str) -> Command {
+    let mut cmd = Command::new("tar");
+    cmd.args([
+        "--extract",
+        "--no-same-owner",
+        "--file=-",
+        "--directory",
+        dir,
+    ]);
+    cmd
+}
+
+/// The dry run: each command the run would carry out, from the same
+/// recipes, shell-quoted. The interpreters are the ones named, or a
+/// placeholder for every folder of /opt/python.
+pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) {
+    let q = |c: &Command| util::command_line(c, &[]);
+    for (engine, volume) in cache_volumes(plan, targets) {
+        println!("{}", q(&cache_volume_command(engine, &volume)));
+    }
+    let lone = lone_build(plan, secrets);
+    let build_env = plan.parallel_env(1);
+    for (i, t) in targets.iter().enumerate() {
+        // The scripts' texts go as arguments: named here, not printed.
+        let dir = container_scripts();
+        let scripts = script_files(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
+            .collect();
+        let lone = lone.clone().map(|b| Recipe::new(plan, t, b, &build_env));
+        let start = Start::new(plan, t, "RUN", scripts, lone.as_ref());
+        let line = start.spec.command(&t.engine, &start.first, secrets);
+        match start.unpack {
+            true => println!("{} | {}", q(&plan.tar_command()), q(&line)),
+            false => println!("{}", q(&line)),
+        }
+        let name = &start.spec.name;
+        for (key, dir) in &plan.input_dirs {
+            let dest = format!("{name}:{INPUTS}/{key}");
+            println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
+        }
+        let dirs: Vec<String> = match &plan.selector.pythons {
+            Selection::All => vec!["<each folder of /opt/python>".into()],
+            Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
+        };
+        for dir in dirs {
+            // A placeholder folder has no identifier: its hooks cannot be filled.
+            let python = PythonTag::from_dir(&dir);
+            let id = BuildId {
+                python: python.unwrap_or(PythonTag::CPython {
+                    minor: 0,
+                    free_threaded: false,
+                }),
+                arch: t.arch,
+            };
+            let mut recipe = Recipe::new(plan, t, Build { id, target: i, dir }, &build_env);
+            if python.is_none() {
+                recipe.pre_build = None;
+                recipe.post_build = None;
+            }
+            let root = util::shell_quote(plan.root.as_str());
+            if let Some(pre) = &recipe.pre_build {
+                println!("(cd {root} && {})", q(pre));
+            }
+            if let Some(unpack) = recipe.unpack_inputs(&t.engine, name) {
+                println!("{} | {}", q(&plan.tar_command()), q(&unpack));
+            }
+            // A lone build runs in the container's first process.
+            if lone.is_none() {
+                println!(
+                    "{} | {}",
+                    util::command_line(&recipe.exec(&t.engine, name, secrets), secrets),
+                    q(&untar(plan.out.as_str()))
+                );
+            }
+            if let Some(post) = &recipe.post_build {
+                println!("(cd {root} && {})", q(post));
+            }
+        }
+    }
+}

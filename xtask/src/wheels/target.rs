@@ -1,0 +1,157 @@
+//! Each arch's target: the engine that builds it, whether that engine runs
+//! it natively or under emulation (and then with which CPU model), its image
+//! and its platform tag, each asked of the engine that will run the build.
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use super::Plan;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::platform::Arch;
+use crate::qemu_register::{self, CpuModel};
+use crate::standin;
+use crate::util::{self, Runner};
+
+/// One architecture's image and platform tag, resolved.
+pub struct Target {
+    pub arch: Arch,
+    pub engine: Engine,
+    /// Whether the engine's machine runs this arch natively (else under emulation).
+    pub native: bool,
+    /// The CPU model of an emulated arch (None when native).
+    pub cpu: Option<CpuModel>,
+    pub image: String,
+    pub image_id: String,
+    pub plat: String,
+}
+
+/// One arch's engine, image and platform tag, each asked of the engine that
+/// will run the build.
+pub fn resolve_target(
+    sh: &Shell,
+    run: &Runner,
+    plan: &Plan,
+    config: &Config,
+    arch: Arch,
+) -> Result<Target> {
+    let mut engine = Engine::chosen(run.dry_run, config.engine(arch))
+        .with_context(|| format!("{arch} builds"))?;
+    // The engine's version and the image, asked at once.
+    let (server, image) = std::thread::scope(|s| {
+        let server = s.spawn(|| match run.dry_run {
+            true => Ok(None),
+            false => engine.server(&util::thread_shell()?).map(Some),
+        });
+        let image = match plan.standin {
+            true => standin::ensure(sh, &engine, run, arch),
+            false => Ok(plan
+                .image
+                .clone()
+                .unwrap_or_else(|| config.images.get(arch).to_string())),
+        }
+        .map(|image| {
+            let info = engine.ensure_image(sh, run, &image, arch, plan.pull);
+            (image, info)
+        });
+        (server.join().expect("the engine thread panicked"), image)
+    });
+    // An engine that does not answer is the cause of whatever else failed.
+    let server = server.with_context(|| format!("{arch} builds"))?;
+    if let Some(server) = &server {
+        engine.pin_api(server);
+    }
+    let native = match &server {
+        Some(server) => server.native(arch),
+        None => engine.is_local() && Some(arch) == Arch::host(),
+    };
+    let (image, info) = image?;
+    let info = info
+        .map_err(|e| match elsewhere(sh, &engine, &image) {
+            Some(there) => e.context(format!(
+                "{arch} builds: image `{image}` is on {} but not on the {arch} engine {}: copy it with `{} save {image} | {} load`, or build it there",
+                there.describe(),
+                engine.describe(),
+                util::command_line(&there.command(), &[]),
+                util::command_line(&engine.command(), &[]),
+            )),
+            None => e.context(format!("{arch} builds on {}", engine.describe())),
+        })?;
+    if let Some(info) = &info {
+        info.check_arch(&image, arch)?;
+    }
+    let plat = plan
+        .plat
+        .clone()
+        .or_else(|| config.plat(arch).map(String::from))
+        .or_else(|| {
+            info.as_ref()
+                .and_then(|i| i.env("AUDITWHEEL_PLAT"))
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+        });
+    let plat = match plat {
+        Some(plat) => plat,
+        None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
+        None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
+    };
+    // Only a daemon on this machine uses this machine's binfmt handlers.
+    if !native && engine.is_local() && !run.dry_run {
+        match qemu_register::aarch64_handler()? {
+            Some(h) if h.enabled => {}
+            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
+        }
+    }
+    let cpu = (!native).then(|| emulated_cpu(plan, &engine));
+    Ok(Target {
+        arch,
+        engine,
+        native,
+        cpu,
+        image_id: info.map(|i| i.id).unwrap_or_default(),
+        image,
+        plat,
+    })
+}
+
+impl Target {
+    /// Why an emulated build of this machine's engine can run no more: the
+    /// aarch64 handler was disabled or removed during the run.
+    pub fn emulation_gone(&self) -> Option<String> {
+        if self.native || !self.engine.is_local() {
+            return None;
+        }
+        match qemu_register::aarch64_handler() {
+            Ok(Some(h)) if h.enabled => None,
+            Ok(Some(_)) => Some(format!("the {} binfmt handler was disabled during the run, so nothing of {} runs any more: run `cargo xtask qemu-register` (or `echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64`), then build again", self.arch, self.arch)),
+            _ => Some(format!("the {} binfmt handler was removed during the run, so nothing of {} runs any more: run `cargo xtask qemu-register`, then build again", self.arch, self.arch)),
+        }
+    }
+}
+
+/// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
+/// the build, else in this process's environment), else the fastest that keeps
+/// every instruction valid on this machine's emulator (see
+/// qemu_register::cpu_model); an engine elsewhere emulates with an emulator
+/// this tool cannot ask.
+fn emulated_cpu(plan: &Plan, engine: &Engine) -> CpuModel {
+    if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
+        return qemu_register::cpu_model(Some((v, "with --env or env")), None);
+    }
+    match engine.is_local() {
+        true => qemu_register::host_cpu_model(),
+        false => {
+            let user = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty());
+            qemu_register::cpu_model(user.as_deref().map(|v| (v, "in the environment")), None)
+        }
+    }
+}
+
+/// This machine's default engine, when it is another engine and has `image`.
+fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
+    let local = Engine::detect().ok()?;
+    if local == *engine {
+        return None;
+    }
+    matches!(local.inspect_image(sh, image), Ok(Some(_))).then_some(local)
+}
