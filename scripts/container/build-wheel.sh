@@ -29,7 +29,28 @@ python=/opt/python/$interp/bin/python
 work=/xtask/work/$interp
 out=/xtask/out/$interp
 step() { printf '==> %s\n' "$*"; }
-fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# How many processes the kernel has killed for memory in this container
+# (cgroup v2, else v1), and the container's limit.
+oom_kills() {
+    local f
+    for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+        [ -r "$f" ] && { awk '$1 == "oom_kill" { print $2; found = 1 } END { if (!found) print 0 }' "$f"; return; }
+    done
+    echo 0
+}
+memory_limit() {
+    cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown
+}
+oom_before=$(oom_kills)
+# A failure after the kernel killed a process for memory is said as that.
+fail() {
+    if [ "$(oom_kills)" -gt "$oom_before" ]; then
+        printf 'error: out of memory: the kernel killed a process of this build (the container may use %s bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)\n' "$(memory_limit)" >&2
+        exit 1
+    fi
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
 
 [ -x "$python" ] || fail "no interpreter at $python"
 export CIBUILDWHEEL=${CIBUILDWHEEL:-1}

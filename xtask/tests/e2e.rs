@@ -777,24 +777,49 @@ fn env_and_pre_build_reach_each_build_as_data() {
 #[test]
 fn pip_cache_is_a_labelled_volume_kept_between_runs() {
     let (_serial, inv) = on_x86_64_standin();
+    // From no volume at all: the first run makes it, the second finds in it
+    // what the first left.
+    sh(
+        "docker",
+        &["volume", "rm", "--force", "xtask-wheels-pip-cache"],
+    )
+    .ok();
     let dir = TempDir::new("pip-cache");
     let config = probe_package(dir.path(), "");
-    xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-        "--pip-cache",
-    ])
-    .ok();
+    let seen = |note: &str| {
+        let out = dir.path().join(note);
+        xtask(&[
+            "--config",
+            config.to_str().unwrap(),
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            &cp(),
+            "--pip-cache",
+            "--env",
+            &format!("NOTE={note}"),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        read_in_wheel(&out.join(&wheels_in(&out)[0]), "probe/seen.py")
+    };
+    let first = seen("first");
+    assert!(first.contains("PIP_CACHE_MOUNTED = True"), "{first}");
+    // The first run's own mark at most (setup.py runs more than once a build).
+    assert!(
+        first.contains("PIP_CACHE_MARKERS = []")
+            || first.contains("PIP_CACHE_MARKERS = ['probe-first']"),
+        "{first}"
+    );
+    let second = seen("second");
+    assert!(
+        second.contains("'probe-first'"),
+        "the cache was not kept: {second}"
+    );
     inv.check();
-    let out = dir.path().join("out");
-    let seen = read_in_wheel(&out.join(&wheels_in(&out)[0]), "probe/seen.py");
-    assert!(seen.contains("PIP_CACHE_MOUNTED = True"), "{seen}");
     let label = sh(
         "docker",
         &[
@@ -993,6 +1018,11 @@ fn live_lines_in_a_terminal() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let screen = capture();
+    // With -e tmux writes each cell's attributes (colour, bold) as escape
+    // codes: none may be there, as nothing is coloured.
+    let attributes = sh("tmux", &["capture-pane", "-p", "-e", "-t", &session])
+        .ok()
+        .stdout;
     sh("tmux", &["kill-session", "-t", &session]).ok();
     assert_eq!(
         std::fs::read_to_string(&done).unwrap().trim(),
@@ -1017,8 +1047,8 @@ fn live_lines_in_a_terminal() {
         assert_row(&screen, &x86(&tag), "ok");
     }
     assert!(
-        !screen.contains('\u{1b}'),
-        "escape codes in the text:\n{screen}"
+        !attributes.contains('\u{1b}'),
+        "escape codes (colour or other attributes) on the screen:\n{attributes:?}"
     );
     inv.check();
 }
@@ -1140,5 +1170,115 @@ fn verbose_json_and_kept_containers() {
     .ok();
     assert_eq!(parsed.stdout.trim(), "1");
     assert_row(&run.stderr, &id, "ok");
+    inv.check();
+}
+
+/// --ccache: from an empty cache volume, a second run compiles from the
+/// cache (the summary says so) and gives the same wheel.
+#[test]
+fn ccache_keeps_objects_between_runs() {
+    let (_serial, inv) = on_x86_64_standin();
+    let id = sh(
+        "docker",
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "xtask-standin:x86_64",
+        ],
+    )
+    .ok();
+    let id = id.stdout.trim().trim_start_matches("sha256:");
+    let volume = format!("xtask-wheels-ccache-x86_64-{}", &id[..12]);
+    sh("docker", &["volume", "rm", "--force", &volume]).ok();
+    let dir = TempDir::new("ccache");
+    let config = probe_package(dir.path(), "");
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let run = xtask(&[
+            "--config",
+            config.to_str().unwrap(),
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            &cp(),
+            "--ccache",
+            "--env",
+            "SOURCE_DATE_EPOCH=1700000000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        let wheel = out.join(&wheels_in(&out)[0]);
+        (run.stdout, std::fs::read(wheel).unwrap())
+    };
+    let (first, wheel1) = run("first");
+    assert_has(
+        &first,
+        &format!("ccache on x86_64: 0 of 1 compiles from the cache (0%), in volume {volume}"),
+    );
+    let (second, wheel2) = run("second");
+    assert_has(
+        &second,
+        &format!("ccache on x86_64: 1 of 1 compiles from the cache (100%), in volume {volume}"),
+    );
+    assert!(wheel1 == wheel2, "the wheel built from the cache differs");
+    inv.check();
+}
+
+/// --build-jobs: setuptools compiles one extension's sources side by side
+/// (several compilers at once, seen by a compiler wrapper that logs when
+/// each runs), and --build-jobs 1 compiles them one after the other.
+#[test]
+fn build_jobs_compile_side_by_side_and_one_turns_it_off() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("build-jobs");
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("many")).unwrap();
+    let mut sources = Vec::new();
+    for i in 0..4 {
+        std::fs::write(
+            pkg.join(format!("many/f{i}.c")),
+            format!("int f{i}(void) {{ return {i}; }}\n"),
+        )
+        .unwrap();
+        sources.push(format!("\"many/f{i}.c\""));
+    }
+    std::fs::write(pkg.join("many/_c.c"), "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n").unwrap();
+    std::fs::write(pkg.join("many/__init__.py"), "").unwrap();
+    std::fs::write(pkg.join("pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(pkg.join("setup.py"), format!("from setuptools import Extension, setup\nsetup(name='many', version='1', packages=['many'], ext_modules=[Extension('many._c', ['many/_c.c', {}])])\n", sources.join(", "))).unwrap();
+    // Each compile logs its start and end, a second apart.
+    std::fs::write(pkg.join("ccwrap"), "#!/bin/sh\ncase \" $* \" in *' -c '*) echo \"start $$\" >> /tmp/cc.log; sleep 1; \"$@\"; s=$?; echo \"end $$\" >> /tmp/cc.log; exit $s ;; esac\nexec \"$@\"\n").unwrap();
+    std::fs::write(pkg.join("count.py"), "n = m = 0\nfor l in open('/tmp/cc.log'):\n    n += 1 if l.startswith('start') else -1\n    m = max(m, n)\nprint('compilers at once: %d' % m)\n").unwrap();
+    let config = dir.path().join("pkg.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\nbefore-build = \"rm -f /tmp/cc.log && cp {package}/ccwrap /tmp/ccwrap\"\ntest-command = \"python {package}/count.py\"\n\n[workspace.metadata.wheels.env]\nCC = \"sh /tmp/ccwrap gcc\"\n").unwrap();
+    let at_once = |jobs: &str| -> u32 {
+        let run = wheels_x86(
+            config.to_str().unwrap(),
+            &["--py", &cp(), "--build-jobs", jobs],
+        )
+        .ok();
+        assert_row(&run.stdout, &x86(&cp()), "ok");
+        let log = root()
+            .join("target/xtask/logs/latest")
+            .join(format!("{}.log", x86(&cp())));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("compilers at once: "))
+            .unwrap_or_else(|| panic!("{text}"));
+        line.trim_start_matches("compilers at once: ")
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        at_once("3") >= 2,
+        "no two compilers ran at once with --build-jobs 3"
+    );
+    assert_eq!(at_once("1"), 1);
     inv.check();
 }

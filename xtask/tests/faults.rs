@@ -421,15 +421,9 @@ fn daemon_stopped_in_the_middle_of_a_build() {
     wait_for("dockerd to stop", 60, || {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
-    let restart = root().join("target/dockerd-restart.log");
-    sh(
-        "sh",
-        &[
-            "-c",
-            &format!("nohup dockerd >'{}' 2>&1 &", restart.display()),
-        ],
-    )
-    .ok();
+    // Started again the one way the suite starts it, so the tests after this
+    // one run on the same configuration.
+    sh(root().join("scripts/setup-host.sh").to_str().unwrap(), &[]).ok();
     wait_for("dockerd to answer again", 60, daemon_answers);
 
     let run = run.fails(1);
@@ -462,4 +456,109 @@ fn a_non_root_user_gets_only_files_of_their_own() {
     assert_row(&run.stdout, &x86(&cp()), "ok");
     inv.check();
     checkout.assert_owns_everything();
+}
+
+/// A build the kernel kills for memory (a container limit given with
+/// --container-arg) is said as out of memory, with the limit and the fixes.
+#[test]
+fn a_build_killed_for_memory_says_so() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("oom");
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    // 600 MB written (so the pages are real) while the wheel builds.
+    std::fs::write(
+        pkg.join("setup.py"),
+        "from setuptools import setup\nhog = b'x' * (600 << 20)\nsetup(name='hog', version='1')\n",
+    )
+    .unwrap();
+    let config = dir.path().join("pkg.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let earlier = earlier_wheel(&out);
+    let run = wheels_x86(
+        config.to_str().unwrap(),
+        &[
+            "--py",
+            &cp(),
+            "--container-arg=--memory=256m",
+            "--container-arg=--memory-swap=256m",
+        ],
+    )
+    .fails(1);
+    let row = row(&run.stdout, &x86(&cp()));
+    assert!(row.contains("FAILED"), "{}", run.stdout);
+    assert_has(&run.stdout, &format!("{} failed: out of memory: the kernel killed a process of this build (the container may use 268435456 bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)", x86(&cp())));
+    inv.check();
+    assert_only_earlier(&out, &earlier);
+}
+
+/// The aarch64 handler disabled while an emulated build runs: that build
+/// fails naming the handler and `cargo xtask qemu-register`; the x86_64
+/// build of the same run lands; the handler is enabled again after.
+#[test]
+fn binfmt_handler_disabled_during_a_run() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let handler = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64");
+    assert!(
+        std::fs::read_to_string(handler)
+            .unwrap()
+            .starts_with("enabled"),
+        "the test needs an enabled aarch64 handler to start from"
+    );
+    struct Enable<'a>(&'a Path);
+    impl Drop for Enable<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::write(self.0, "1");
+        }
+    }
+    let _enable = Enable(handler);
+    let dir = TempDir::new("binfmt-off");
+    let out = dir.path().join("out");
+    let mut cmd = xtask_cmd(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64,aarch64",
+        "--py",
+        &arm_cp(),
+        "--no-test",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Off once the emulated build has begun compiling.
+    let log = root()
+        .join("target/xtask/logs/latest")
+        .join(format!("{}-manylinux_aarch64.log", arm_cp()));
+    wait_for("the emulated build to begin", 300, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
+    });
+    std::fs::write(handler, "0").unwrap();
+    let run: Run = child.wait_with_output().unwrap().into();
+    std::fs::write(handler, "1").unwrap();
+    let run = run.fails(1);
+    assert_row(&run.stdout, &format!("{}-manylinux_x86_64", arm_cp()), "ok");
+    assert_row(
+        &run.stdout,
+        &format!("{}-manylinux_aarch64", arm_cp()),
+        "FAILED",
+    );
+    assert_has(&run.stdout, "the aarch64 binfmt handler was disabled during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`");
+    let wheels = wheels_in(&out);
+    assert!(wheels.iter().any(|w| w.contains("x86_64")), "{wheels:?}");
+    assert!(!wheels.iter().any(|w| w.contains("aarch64")), "{wheels:?}");
+    assert_sums_check(&out);
+    inv.check();
 }

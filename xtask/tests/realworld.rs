@@ -431,7 +431,7 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
     );
     assert_has(
         &verified.stdout,
-        "ok    speedy-1-py3-none-any.whl (sha256, RECORD, tags)",
+        "ok    speedy-1-py3-none-any.whl (sha256, manifest.json, RECORD, tags)",
     );
     inv.check();
 }

@@ -239,33 +239,62 @@ fn sums_stay_consistent_after_ctrl_c() {
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("sums-int");
     let out = dir.path().join("out");
-    xtask(&[
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-        "--no-test",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .ok();
-    let slow = slow_package(dir.path());
-    let mut cmd = xtask_cmd(&["--config", slow.to_str().unwrap()]);
-    cmd.args([
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let mut child = start_build(cmd, Stdio::null);
+    let wheels = |py: &str| {
+        let mut cmd = xtask_cmd(&[
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            py,
+            "--no-test",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        // Two seconds between the wheel's rename and its lines: Ctrl-C lands there.
+        cmd.env("XTASK_TEST_LANDING_PAUSE", "2000");
+        cmd
+    };
+    let earlier = Run::from(wheels(&pp()).output().unwrap()).ok();
+    assert_eq!(
+        wheels_in(&out)
+            .iter()
+            .filter(|w| w.ends_with(".whl"))
+            .count(),
+        1,
+        "{}",
+        earlier.stdout
+    );
+    let mut child = wheels(&cp())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupted once the second wheel is in the folder, before its lines are.
+    let start = std::time::Instant::now();
+    // Counted without wheels_in, which fails on the staging folder a build has.
+    let landed = || {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".whl")
+            })
+            .count()
+    };
+    while landed() < 2 {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the second wheel never landed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     sh("kill", &["-INT", &child.id().to_string()]).ok();
     assert_eq!(child.wait().unwrap().code(), Some(130));
+    // The landing finished before the signal was taken: both wheels, both lines.
     assert_sums_check(&out);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     let named: Vec<&str> = sums
@@ -276,7 +305,12 @@ fn sums_stay_consistent_after_ctrl_c() {
         .into_iter()
         .filter(|w| w.ends_with(".whl"))
         .collect();
+    assert_eq!(present.len(), 2, "{present:?}");
     assert_eq!(named, present);
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    for wheel in &present {
+        assert_has(&manifest, &format!("{{\"file\": \"{wheel}\""));
+    }
     inv.check();
 }
 

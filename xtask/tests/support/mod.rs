@@ -452,8 +452,13 @@ from setuptools import Extension, setup
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "..", "gen", "stamp.txt")) as f:
     stamp = f.read().strip()
+cache = "/root/.cache/pip"
+# What earlier builds left in pip's cache, and a mark of this one (named by NOTE).
+markers = sorted(n for n in os.listdir(cache) if n.startswith("probe-")) if os.path.isdir(cache) else []
+if os.path.ismount(cache):
+    open(os.path.join(cache, "probe-%s" % os.environ.get("NOTE")), "w").close()
 with open(os.path.join(here, "probe", "seen.py"), "w") as f:
-    f.write("NOTE = %r\nSTAMP = %r\nTOKEN = %r\nHOST_ONLY = %r\nPIP_CACHE_MOUNTED = %r\n" % (os.environ.get("NOTE"), stamp, os.environ.get("TOKEN"), os.environ.get("XTASK_TEST_HOST_ONLY"), os.path.ismount("/root/.cache/pip")))
+    f.write("NOTE = %r\nSTAMP = %r\nTOKEN = %r\nHOST_ONLY = %r\nPIP_CACHE_MOUNTED = %r\nPIP_CACHE_MARKERS = %r\n" % (os.environ.get("NOTE"), stamp, os.environ.get("TOKEN"), os.environ.get("XTASK_TEST_HOST_ONLY"), os.path.ismount(cache), markers))
 macros = [("FAIL_ON_PYPY", "1")] if os.environ.get("FAIL_ON_PYPY") else []
 setup(name="probe", version="1", packages=["probe"],
       ext_modules=[Extension("probe._c", ["probe/_c.c"], define_macros=macros)])
@@ -702,11 +707,31 @@ pub fn offered(arch: &str) -> Vec<String> {
     if let Some((_, tags)) = seen.iter().find(|(a, _)| a == arch) {
         return tags.clone();
     }
-    let run = xtask(&["matrix", "--standin", "--arch", arch]).ok();
+    // Asked of the image itself, not of this tool's selection (which the
+    // tests check): the folders of its /opt/python.
+    let image = standin(&["--arch", arch]);
+    let platform = match arch {
+        "x86_64" => "linux/amd64",
+        _ => "linux/arm64",
+    };
+    let run = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            platform,
+            "--entrypoint",
+            "ls",
+            &image,
+            "/opt/python",
+        ],
+    )
+    .ok();
     let tags: Vec<String> = run
         .stdout
         .lines()
-        .map(|id| id.split('-').next().unwrap().to_string())
+        .map(|dir| dir.split('-').next().unwrap().to_string())
         .collect();
     assert!(
         !tags.is_empty(),
