@@ -50,6 +50,15 @@ struct Found {
 
 /// Runs every check; never fails itself, so that all lines get printed.
 pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
+    let (mut out, found) = engine_checks(sh, config);
+    out.extend(emulation_checks(&found));
+    out.extend(image_checks(sh, config, &found));
+    out
+}
+
+/// Each configured arch's engine: found, answering, and whether it runs
+/// the arch natively.
+fn engine_checks(sh: &Shell, config: &Config) -> (Vec<Check>, Vec<Found>) {
     let mut out = Vec::new();
     let mut found: Vec<Found> = Vec::new();
     for &arch in &config.arch {
@@ -96,6 +105,13 @@ pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
         });
     }
 
+    (out, found)
+}
+
+/// This machine's aarch64 handler, the CPU model emulated builds get, and
+/// the emulator a cross-arch image copies.
+fn emulation_checks(found: &[Found]) -> Vec<Check> {
+    let mut out = Vec::new();
     // This machine's handlers matter only to emulated builds on a local engine.
     let needs_emulation = found
         .iter()
@@ -132,6 +148,10 @@ pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
             format!("{e:#}"),
         )),
     }
+    if needs_emulation {
+        let model = qemu_register::host_cpu_model();
+        out.push(Check::new("emulated CPU", Status::Ok, model.describe()));
+    }
     match qemu_copy::find(None) {
         Ok(path) => out.push(Check::new(
             "qemu-aarch64-static",
@@ -146,7 +166,14 @@ pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
         )),
     }
 
-    for f in &found {
+    out
+}
+
+/// Each arch's image on its engine: there, of the right arch, and (podman)
+/// a container of it starts.
+fn image_checks(sh: &Shell, config: &Config, found: &[Found]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for f in found {
         let arch = f.arch;
         let image = config.images.get(arch);
         let what = match arch {

@@ -60,18 +60,29 @@ pub(super) fn print_summary(
     } else {
         Box::new(std::io::stdout())
     };
-    macro_rules! say {
-        ($($arg:tt)*) => {
-            drop(writeln!(out, $($arg)*))
-        };
+    let lines = std::iter::once(String::new())
+        .chain(table(builds, results))
+        .chain(what_built(plan, targets, results, notes))
+        .chain(failures(builds, results));
+    for line in lines {
+        drop(writeln!(out, "{line}"));
     }
+}
+
+/// A path as the user would type it: relative to the current folder when
+/// it is under it.
+fn show(p: &Utf8Path) -> String {
     let cwd = std::env::current_dir()
         .ok()
         .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
-    let show = |p: &Utf8Path| match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
+    match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
         Some(rel) => rel.to_string(),
         None => p.to_string(),
-    };
+    }
+}
+
+/// One aligned row per build: identifier, result, time, tests, wheel.
+fn table(builds: &[Build], results: &[Done]) -> Vec<String> {
     let mut rows = vec![[
         "build".to_string(),
         "result".into(),
@@ -104,50 +115,50 @@ pub(super) fn print_summary(
     }
     let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
     let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
-    say!();
-    for r in &rows {
-        say!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4]
-        );
-    }
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {}",
+                r[0], r[1], r[2], r[3], r[4]
+            )
+        })
+        .collect()
+}
+
+/// How the wheels were made: each arch's image, engine and CPU, the
+/// timestamp they carry, the notes, the cibuildwheel account, where the
+/// checksums are, and what the stand-ins' tags mean.
+fn what_built(plan: &Plan, targets: &[Target], results: &[Done], notes: &[String]) -> Vec<String> {
+    let mut lines = Vec::new();
     for t in targets {
         let how = match &t.cpu {
             None => "native".to_string(),
             Some(cpu) => format!("emulated, {}", cpu.describe()),
         };
-        say!(
+        lines.push(format!(
             "{}: {} on {} ({how}), platform tag {}",
             t.arch,
             t.image,
             t.engine.describe(),
             t.plat
-        );
+        ));
     }
-    match &plan.epoch {
-        Epoch::Given(v) => say!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
-        Epoch::Commit(v) => say!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
-        Epoch::Unset => say!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
-    }
-    for note in notes {
-        say!("{note}");
-    }
-    for line in plan.cibuildwheel.lines() {
-        say!("{line}");
-    }
+    lines.push(match &plan.epoch {
+        Epoch::Given(v) => format!("SOURCE_DATE_EPOCH={v} (given): wheels from the same sources are byte-identical"),
+        Epoch::Commit(v) => format!("SOURCE_DATE_EPOCH={v} (the last commit of {}): wheels from the same commit are byte-identical", plan.root),
+        Epoch::Unset => format!("SOURCE_DATE_EPOCH unset ({} is not in a git checkout): the wheels carry the build's times; set it with --env SOURCE_DATE_EPOCH=SECONDS for reproducible wheels", plan.root),
+    });
+    lines.extend(notes.iter().cloned());
+    lines.extend(plan.cibuildwheel.lines());
     if results
         .iter()
         .any(|d| matches!(d.outcome, Outcome::Built { .. }))
     {
-        say!(
+        lines.push(format!(
             "checksums: {} (sha256sum -c), provenance: {}",
             show(&plan.out.join(SUMS)),
             show(&plan.out.join(MANIFEST))
-        );
+        ));
     }
     if plan.standin {
         let mut tags: Vec<&str> = results
@@ -160,7 +171,7 @@ pub(super) fn print_summary(
         tags.sort();
         tags.dedup();
         let plats: Vec<&str> = targets.iter().map(|t| t.plat.as_str()).collect();
-        say!(
+        lines.push(format!(
             "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for ({}), plus the older tags auditwheel found it also satisfies{}",
             plats.join(", "),
             if tags.is_empty() {
@@ -168,16 +179,25 @@ pub(super) fn print_summary(
             } else {
                 format!(": {}", tags.join(", "))
             }
-        );
+        ));
     }
+    lines
+}
+
+/// Each failed build: why, and the last lines of its log.
+fn failures(builds: &[Build], results: &[Done]) -> Vec<String> {
+    let mut lines = Vec::new();
     for (b, d) in builds.iter().zip(results) {
         if let Outcome::Failed { reason, log } = &d.outcome {
-            say!("\n{} failed: {reason}\nlast lines of {}:", b.id, show(log));
-            for line in tail(log, 15) {
-                say!("    {line}");
-            }
+            lines.push(format!(
+                "\n{} failed: {reason}\nlast lines of {}:",
+                b.id,
+                show(log)
+            ));
+            lines.extend(tail(log, 15).into_iter().map(|l| format!("    {l}")));
         }
     }
+    lines
 }
 
 /// The summary as JSON, for CI tools: one object per build.
