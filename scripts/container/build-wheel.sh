@@ -208,7 +208,10 @@ wait "$repairer" || status=$?
 trap - EXIT
 case $status in
     0) ;;
-    2) fail "auditwheel could not repair the wheel for $plat (see its message above)" ;;
+    2) if [ -n "${XTASK_REPAIR_COMMAND+set}" ]; then
+           fail "the project's repair-wheel-command failed (see its output above)"
+       fi
+       fail "auditwheel could not repair the wheel for $plat (see its message above)" ;;
     *) fail "the repaired wheel failed its check" ;;
 esac
 repaired=("$work"/repaired/*.whl)

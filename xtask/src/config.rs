@@ -146,6 +146,9 @@ pub struct Steps {
     pub frontend: Frontend,
     /// The build frontend's verbosity, -3 to 3.
     pub verbosity: i8,
+    /// cibuildwheel's `repair-wheel-command` in place of `auditwheel repair`
+    /// (`{wheel}`, `{dest_dir}`); empty: the wheel is not repaired.
+    pub repair_command: Option<String>,
     /// cibuildwheel's `enable`: PyPy (`pypy`, `pypy-eol`) and free-threaded
     /// CPython (`cpython-freethreading`) are built only when named. None:
     /// not given, everything the images offer.
@@ -261,53 +264,68 @@ impl Config {
         };
         let mut r = Reader::new(file, SECTION.to_string(), section)?;
         config.given = r.table.keys().cloned().collect();
+        config.read_build(&mut r)?;
+        config.read_environment(&mut r)?;
+        config.read_images(&mut r)?;
+        config.read_selection_and_tests(&mut r)?;
+        r.finish()?;
+        Ok(config)
+    }
+
+    /// What is built and how: paths, arches, interpreters, isolation, caches, jobs.
+    fn read_build(&mut self, r: &mut Reader) -> Result<()> {
         if let Some(v) = r.path("root")? {
-            config.root = v;
+            self.root = v;
         }
         if let Some(v) = r.path("package")? {
-            config.package = v;
+            self.package = v;
         }
         if let Some(v) = r.strings("include")? {
-            config.include = v.into_iter().map(Utf8PathBuf::from).collect();
+            self.include = v.into_iter().map(Utf8PathBuf::from).collect();
         }
         if let Some(v) = r.path("out")? {
-            config.out = v;
+            self.out = v;
         }
         if let Some(v) = r.strings("arch")? {
-            config.arch = parse_arches(&v).map_err(|e| r.invalid("arch", e))?;
+            self.arch = parse_arches(&v).map_err(|e| r.invalid("arch", e))?;
         }
         if let Some(v) = r.strings_or_string("python")? {
-            config.python = Selection::parse_list(&v).map_err(|e| r.invalid("python", e))?;
+            self.python = Selection::parse_list(&v).map_err(|e| r.invalid("python", e))?;
         }
         if let Some(v) = r.bool("build-isolation")? {
-            config.build_isolation = v;
+            self.build_isolation = v;
         }
         if let Some(v) = r.bool("pip-cache")? {
-            config.pip_cache = v;
+            self.pip_cache = v;
         }
         if let Some(v) = r.bool("ccache")? {
-            config.ccache = v;
+            self.ccache = v;
         }
         if let Some(v) = r.count("build-jobs")? {
-            config.build_jobs = Some(v);
+            self.build_jobs = Some(v);
         }
         if let Some(v) = r.string("pure-wheel")? {
-            config.pure_wheel = PureWheel::parse(&v).map_err(|e| r.invalid("pure-wheel", e))?;
+            self.pure_wheel = PureWheel::parse(&v).map_err(|e| r.invalid("pure-wheel", e))?;
         }
+        Ok(())
+    }
+
+    /// The build's variables, the host hooks and the folders outside the root.
+    fn read_environment(&mut self, r: &mut Reader) -> Result<()> {
         if let Some(mut env) = r.table("env")? {
             for key in env.keys() {
                 let value = env.string(&key)?.expect("key exists");
                 check_env_name(&key).map_err(|e| env.invalid(&key, e))?;
-                config.env.push((key, value));
+                self.env.push((key, value));
             }
             env.finish()?;
         }
         if let Some(v) = r.strings("secret-env")? {
-            config.secret_env = v;
+            self.secret_env = v;
         }
         for (key, hook) in [
-            ("pre-build", &mut config.pre_build),
-            ("post-build", &mut config.post_build),
+            ("pre-build", &mut self.pre_build),
+            ("post-build", &mut self.post_build),
         ] {
             if let Some(v) = r.strings(key)? {
                 if v.is_empty() {
@@ -320,25 +338,30 @@ impl Config {
             }
         }
         if let Some(names) = r.table("arch-names")? {
-            read_per_arch(names, |arch, v| config.arch_names[arch as usize] = Some(v))?;
+            read_per_arch(names, |arch, v| self.arch_names[arch as usize] = Some(v))?;
         }
         if let Some(mut dirs) = r.table("input-dirs")? {
             for key in dirs.keys() {
                 let value = dirs.path(&key)?.expect("key exists");
                 check_env_name(&key).map_err(|e| dirs.invalid(&key, e))?;
-                config.input_dirs.push((key, config.dir.join(value)));
+                self.input_dirs.push((key, self.dir.join(value)));
             }
             dirs.finish()?;
         }
+        Ok(())
+    }
+
+    /// Images, platform tags, the image recipes and each arch's engine.
+    fn read_images(&mut self, r: &mut Reader) -> Result<()> {
         if let Some(images) = r.table("images")? {
-            read_per_arch(images, |arch, v| config.images.0[arch as usize] = v)?;
+            read_per_arch(images, |arch, v| self.images.0[arch as usize] = v)?;
         }
         if let Some(plat) = r.table("plat")? {
-            read_per_arch(plat, |arch, v| config.plat[arch as usize] = Some(v))?;
+            read_per_arch(plat, |arch, v| self.plat[arch as usize] = Some(v))?;
         }
         for (key, recipe) in [
-            ("arm-image", &mut config.arm_image),
-            ("x64-image", &mut config.x64_image),
+            ("arm-image", &mut self.arm_image),
+            ("x64-image", &mut self.x64_image),
         ] {
             if let Some(mut t) = r.table(key)? {
                 if let Some(v) = t.string("base")? {
@@ -357,22 +380,27 @@ impl Config {
             let mut bad = None;
             let section = format!("{SECTION}.engines");
             read_per_arch(engines, |arch, v| match EngineSpec::parse(&v) {
-                Ok(spec) => config.engines[arch as usize] = spec,
-                Err(e) => bad = Some(format!("`{section}.{arch}` in {file}: {e}")),
+                Ok(spec) => self.engines[arch as usize] = spec,
+                Err(e) => bad = Some(format!("`{section}.{arch}` in {}: {e}", self.file)),
             })?;
             if let Some(e) = bad {
                 bail!("{e}");
             }
         }
+        Ok(())
+    }
+
+    /// Container arguments, identifier patterns, tests, before-build and the QEMU registration image.
+    fn read_selection_and_tests(&mut self, r: &mut Reader) -> Result<()> {
         if let Some(v) = r.strings("container-args")? {
-            config.container_args = v;
+            self.container_args = v;
         }
         for key in ["build", "skip"] {
             if let Some(v) = r.strings_or_words(key)? {
                 let patterns = Patterns::parse(&v).map_err(|e| r.invalid(key, e))?;
                 match key {
-                    "build" => config.build = patterns,
-                    _ => config.skip = patterns,
+                    "build" => self.build = patterns,
+                    _ => self.skip = patterns,
                 }
             }
         }
@@ -383,25 +411,24 @@ impl Config {
                     "is empty: give a command such as \"pytest {package}/tests\", or leave the key out",
                 ));
             }
-            config.test.command = Some(v);
+            self.test.command = Some(v);
         }
         if let Some(v) = r.strings_or_words("test-requires")? {
-            config.test.requires = v;
+            self.test.requires = v;
         }
         if let Some(v) = r.strings_or_words("test-sources")? {
-            config.test.sources = v;
+            self.test.sources = v;
         }
         if let Some(v) = r.string("before-build")? {
-            config.before_build = Some(v);
+            self.before_build = Some(v);
         }
         if let Some(v) = r.strings_or_words("test-skip")? {
-            config.test.skip = Patterns::parse(&v).map_err(|e| r.invalid("test-skip", e))?;
+            self.test.skip = Patterns::parse(&v).map_err(|e| r.invalid("test-skip", e))?;
         }
         if let Some(v) = r.string("qemu-image")? {
-            config.qemu_image = v;
+            self.qemu_image = v;
         }
-        r.finish()?;
-        Ok(config)
+        Ok(())
     }
 
     pub fn engine(&self, arch: Arch) -> &EngineSpec {

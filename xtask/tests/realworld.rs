@@ -750,3 +750,53 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
     assert_eq!(wheels_in(&dir.path().join("out")).len(), cps.len());
     inv.check();
 }
+
+/// A project's own `repair-wheel-command` replaces auditwheel's default
+/// repair: the demo's libbz2, excluded by it, is not grafted (and the
+/// check, which imports every extension, still runs); an empty command
+/// ships the wheel unrepaired, with its linux tag.
+#[test]
+fn a_cibuildwheel_repair_wheel_command_replaces_the_repair() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("repair-command");
+    demo_tree(&dir.path().join("tree"));
+    let config = dir.path().join("demo.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\nout = \"out\"\n").unwrap();
+    let pyproject = dir.path().join("tree/demo/python/pyproject.toml");
+    let base = std::fs::read_to_string(&pyproject).unwrap();
+    let build = |command: &str, out: &str| -> (Run, Vec<String>) {
+        std::fs::write(
+            &pyproject,
+            format!("{base}\n[tool.cibuildwheel]\nrepair-wheel-command = {command:?}\n"),
+        )
+        .unwrap();
+        let out = dir.path().join(out);
+        let run = wheels_x86(
+            config.to_str().unwrap(),
+            &["--py", &cp(), "--no-test", "--out", out.to_str().unwrap()],
+        )
+        .ok();
+        let wheel = out.join(&wheels_in(&out)[0]);
+        (
+            run,
+            wheel_names(&wheel)
+                .into_iter()
+                .chain([wheels_in(&out)[0].clone()])
+                .collect(),
+        )
+    };
+    let (run, names) = build(
+        "auditwheel repair --exclude libbz2.so.1.0 -w {dest_dir} {wheel}",
+        "excluded",
+    );
+    assert_has(&run.stdout, "pyproject.toml: repair-wheel-command");
+    assert!(!names.iter().any(|n| n.contains("libbz2")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("manylinux")), "{names:?}");
+    let (_, names) = build("", "unrepaired");
+    assert!(
+        names.iter().any(|n| n.ends_with("-linux_x86_64.whl")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains(".libs/")), "{names:?}");
+    inv.check();
+}

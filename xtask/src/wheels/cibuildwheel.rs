@@ -75,10 +75,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("manylinux-aarch64-image", None),
     ("manylinux-pypy_x86_64-image", None),
     ("manylinux-pypy_aarch64-image", None),
-    (
-        "repair-wheel-command",
-        Some("auditwheel repair runs for every wheel, checked after"),
-    ),
+    ("repair-wheel-command", None),
     (
         "audit-requires",
         Some("abi3audit is not run: each wheel is imported in the interpreter that built it"),
@@ -166,6 +163,7 @@ const ADOPTED: &[(&str, &str)] = &[
     ("config-settings", "config-settings"),
     ("build-frontend", "build-frontend"),
     ("build-verbosity", "build-verbosity"),
+    ("repair-wheel-command", "repair-wheel-command"),
     ("manylinux-x86_64-image", "images"),
     ("manylinux-aarch64-image", "images"),
     ("manylinux-pypy_x86_64-image", "images"),
@@ -448,6 +446,9 @@ impl Tables<'_> {
                 }
             }
             "enable" => config.steps.enable = Some(self.list(key, value)?),
+            "repair-wheel-command" => {
+                config.steps.repair_command = Some(self.words(key, value, " && ")?)
+            }
             _ => unreachable!("{key} is not adopted"),
         }
         let _ = package;
@@ -790,6 +791,7 @@ musllinux-x86_64-image = "musllinux_1_2"
 manylinux-x86_64-image = "manylinux_2_28"
 build-frontend = "build; args: --quiet"
 config-settings = { "cmake.verbose" = "true", "setup-args" = ["-Da=1", "-Db=2"] }
+repair-wheel-command = "auditwheel repair --exclude libz.so.1 -w {dest_dir} {wheel}"
 
 [dependency-groups]
 test = ["pytest-cov", { include-group = "more" }]
@@ -826,6 +828,7 @@ before-build = "echo 313"
                 "test-groups",
                 "config-settings",
                 "build-frontend",
+                "repair-wheel-command",
                 "manylinux-x86_64-image"
             ]
         );
@@ -866,6 +869,10 @@ before-build = "echo 313"
             ["cmake.verbose=true", "setup-args=-Da=1", "setup-args=-Db=2"]
         );
         assert_eq!(c.steps.frontend.args, ["--quiet"]);
+        assert_eq!(
+            c.steps.repair_command.as_deref(),
+            Some("auditwheel repair --exclude libz.so.1 -w {dest_dir} {wheel}")
+        );
         let lines = account.lines().join("\n");
         for want in [
             "[tool.cibuildwheel] container-engine: not used here (the engine of each arch",

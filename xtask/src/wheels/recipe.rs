@@ -195,6 +195,10 @@ impl Plan {
         if let Some(command) = &self.before_build {
             env.push(("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir)));
         }
+        // Present, even empty (no repair), when the project has its own.
+        if let Some(command) = &self.steps.repair_command {
+            env.push(("XTASK_REPAIR_COMMAND".into(), self.fill_paths(command, dir)));
+        }
         env.extend(self.steps.env());
         env
     }
