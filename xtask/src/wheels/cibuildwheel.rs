@@ -419,19 +419,10 @@ impl Tables<'_> {
                 Some(v) if (-3..=3).contains(&v) => config.steps.verbosity = v as i8,
                 _ => return Err(self.bad(key, "an integer from -3 to 3 is expected")),
             },
-            "manylinux-x86_64-image" | "manylinux-aarch64-image" => {
-                let arch = if key.contains("x86_64") {
-                    Arch::X86_64
-                } else {
-                    Arch::Aarch64
-                };
-                let name = value
-                    .as_str()
-                    .ok_or_else(|| self.bad(key, "a string is expected"))?;
-                config.images.0[arch as usize] = manylinux_image(name, arch);
-            }
-            "manylinux-pypy_x86_64-image" | "manylinux-pypy_aarch64-image" => {
-                // One image per arch builds every interpreter: PyPy's must be the same.
+            "manylinux-x86_64-image"
+            | "manylinux-aarch64-image"
+            | "manylinux-pypy_x86_64-image"
+            | "manylinux-pypy_aarch64-image" => {
                 let arch = if key.contains("x86_64") {
                     Arch::X86_64
                 } else {
@@ -441,7 +432,10 @@ impl Tables<'_> {
                     .as_str()
                     .ok_or_else(|| self.bad(key, "a string is expected"))?;
                 let image = manylinux_image(name, arch);
-                if image != config.images.get(arch) {
+                if !key.contains("pypy") {
+                    config.images.0[arch as usize] = image;
+                } else if image != config.images.get(arch) {
+                    // One image per arch builds every interpreter: PyPy's must be the same.
                     return Err(self.bad(key, &format!("`{name}` is another image than CPython's `{}`: this tool builds every interpreter of an arch in one image; give both the same image, or set images.{arch} in Cargo.toml", config.images.get(arch))));
                 }
             }
