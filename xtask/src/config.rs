@@ -76,6 +76,8 @@ pub struct Config {
     /// Steps and settings of the build in the container that only a
     /// package's `[tool.cibuildwheel]` gives.
     pub steps: Steps,
+    /// `[[tool.cibuildwheel.overrides]]`: settings of the builds each selects.
+    pub overrides: Vec<Override>,
     /// The keys the file sets, so that another source fills only the others.
     pub given: Vec<String>,
     pub arm_image: ImageRecipe,
@@ -155,6 +157,25 @@ pub struct Steps {
     pub enable: Option<Vec<String>>,
 }
 
+/// One `[[tool.cibuildwheel.overrides]]` entry: the builds it selects, the
+/// keys it sets (each read into `settings` as the table's own key is read),
+/// and how each joins what the run already has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub select: Patterns,
+    pub keys: Vec<(String, Inherit)>,
+    pub settings: Box<Config>,
+}
+
+/// cibuildwheel's `inherit`: an override's value replaces the run's
+/// (`none`), or comes before (`prepend`) or after it (`append`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Inherit {
+    None,
+    Prepend,
+    Append,
+}
+
 /// The build frontend: `build` (also `build[uv]`, `default`) or `pip`, and
 /// extra arguments for it.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,6 +245,7 @@ impl Default for Config {
             build_jobs: None,
             before_build: None,
             steps: Steps::default(),
+            overrides: Vec::new(),
             given: Vec::new(),
             arm_image: ImageRecipe {
                 base: "quay.io/pypa/manylinux2014_aarch64".into(),

@@ -731,7 +731,9 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
             "is not a cibuildwheel option; did you mean `test-command`?",
         );
     }
-    // Every CPython built and passed its tests; enable left PyPy out.
+    // Every CPython built and passed its tests; enable left PyPy out. The
+    // override's environment and appended test ran for cp313 only (the
+    // appended check asserts the interpreter is 3.13).
     for cp in &cps {
         assert_row(&run.stdout, &x86(cp), "ok");
         assert!(
@@ -739,6 +741,11 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
             "{}",
             run.stdout
         );
+        let log = root()
+            .join("target/xtask/logs/latest")
+            .join(format!("{}.log", x86(cp)));
+        let text = std::fs::read_to_string(log).unwrap();
+        assert_eq!(text.contains("ONLY_313"), cp == "cp313", "{cp}: {text}");
     }
     assert_has(
         &run.stderr,

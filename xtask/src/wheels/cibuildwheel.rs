@@ -5,7 +5,7 @@
 
 use camino::Utf8Path;
 
-use crate::config::{Config, Steps, RESERVED_ENV};
+use crate::config::{Config, Inherit, Override, Steps, RESERVED_ENV};
 use crate::platform::{Arch, Patterns};
 
 /// What became of each key of a package's `[tool.cibuildwheel]`.
@@ -18,6 +18,8 @@ pub struct Account {
     pub unused: Vec<(String, String)>,
     /// Keys cibuildwheel does not know either, and the nearest it knows.
     pub unknown: Vec<(String, Option<&'static str>)>,
+    /// Each overrides entry honoured: which builds, which keys.
+    pub overrides: Vec<String>,
 }
 
 impl Account {
@@ -32,6 +34,11 @@ impl Account {
             lines.push(format!(
                 "taken from [tool.cibuildwheel] in {file}: {}",
                 self.adopted.join(", ")
+            ));
+        }
+        for entry in &self.overrides {
+            lines.push(format!(
+                "taken from [tool.cibuildwheel] {entry}, for the builds it selects"
             ));
         }
         for (key, why) in &self.unused {
@@ -207,9 +214,6 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
     if let Some(linux) = linux {
         sort_keys(linux, "linux.", &mut account);
     }
-    if let Some(overrides) = cibw.get("overrides") {
-        account_overrides(overrides, &file, &mut account)?;
-    }
     let tables = Tables {
         file: &file,
         cibw,
@@ -226,8 +230,29 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
             account.adopted.push(key.to_string());
         }
     }
+    if let Some(overrides) = cibw.get("overrides") {
+        config.overrides = tables.overrides(overrides, package, &doc, &mut account)?;
+    }
     Ok((config, account))
 }
+
+/// The keys an overrides entry sets per build (cibuildwheel's others, such
+/// as `archs` or the images, are the same for every build here).
+const PER_BUILD: &[&str] = &[
+    "environment",
+    "before-build",
+    "before-test",
+    "test-command",
+    "test-requires",
+    "test-groups",
+    "test-extras",
+    "test-sources",
+    "test-skip",
+    "config-settings",
+    "build-frontend",
+    "build-verbosity",
+    "repair-wheel-command",
+];
 
 /// Each key of one table: known and used, known and not used here (with
 /// why), a platform table, or unknown.
@@ -251,40 +276,6 @@ fn sort_keys(table: &toml::Table, prefix: &str, account: &mut Account) {
                 .push((format!("{prefix}{key}"), nearest(key))),
         }
     }
-}
-
-/// Overrides are read by cibuildwheel per build; here every key of an
-/// entry is named as not used, on a line that says `overrides`.
-fn account_overrides(
-    value: &toml::Value,
-    file: &Utf8Path,
-    account: &mut Account,
-) -> Result<(), String> {
-    let toml::Value::Array(entries) = value else {
-        return Err(format!(
-            "[tool.cibuildwheel] overrides in {file}: an array of tables is expected"
-        ));
-    };
-    for (i, entry) in entries.iter().enumerate() {
-        let Some(entry) = entry.as_table() else {
-            return Err(format!(
-                "[tool.cibuildwheel] overrides[{i}] in {file}: a table is expected"
-            ));
-        };
-        let select = entry.get("select").and_then(|s| s.as_str()).unwrap_or("?");
-        for key in entry.keys().filter(|k| *k != "select" && *k != "inherit") {
-            let name = format!("overrides[{i}] (select `{select}`) {key}");
-            if KEYS.iter().any(|(k, _)| k == key) {
-                account.unused.push((
-                    name,
-                    "overrides are not applied: this tool builds every selected identifier with the same settings".into(),
-                ));
-            } else {
-                account.unknown.push((name, nearest(key)));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The known key nearest to `key` by edit distance, when it is near enough
@@ -322,6 +313,85 @@ struct Tables<'a> {
 }
 
 impl Tables<'_> {
+    /// Each overrides entry read: its `select`, its `inherit`, and its keys
+    /// into settings of their own; each key the account names on a line
+    /// that says `overrides`.
+    fn overrides(
+        &self,
+        value: &toml::Value,
+        package: &Utf8Path,
+        doc: &toml::Table,
+        account: &mut Account,
+    ) -> Result<Vec<Override>, String> {
+        let toml::Value::Array(entries) = value else {
+            return Err(self.bad("overrides", "an array of tables is expected"));
+        };
+        let mut out = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let at = format!("overrides[{i}]");
+            let entry = entry
+                .as_table()
+                .ok_or_else(|| self.bad(&at, "a table is expected"))?;
+            let select = entry.get("select").ok_or_else(|| {
+                self.bad(
+                    &at,
+                    "it has no `select`: give the identifiers it applies to, such as \"cp312-*\"",
+                )
+            })?;
+            let select = Patterns::parse(&[self.words(&format!("{at} select"), select, " ")?])
+                .map_err(|e| self.bad(&format!("{at} select"), &format!("{e:#}")))?;
+            let inherit = match entry.get("inherit") {
+                None => toml::Table::new(),
+                Some(toml::Value::Table(t)) => t.clone(),
+                Some(_) => return Err(self.bad(&format!("{at} inherit"), "a table is expected")),
+            };
+            let mut settings = Config::default();
+            let mut keys = Vec::new();
+            let mut used = Vec::new();
+            for (key, value) in entry
+                .iter()
+                .filter(|(k, _)| *k != "select" && *k != "inherit")
+            {
+                let name = format!("{at} (select `{select}`) {key}");
+                if PER_BUILD.contains(&key.as_str()) {
+                    self.apply(key, value, &mut settings, package, doc)?;
+                    let how = match inherit.get(key).and_then(|v| v.as_str()) {
+                        None | Some("none") => Inherit::None,
+                        Some("prepend") => Inherit::Prepend,
+                        Some("append") => Inherit::Append,
+                        Some(other) => {
+                            return Err(self.bad(
+                                &format!("{at} inherit.{key}"),
+                                &format!("`{other}` is not none, prepend or append"),
+                            ))
+                        }
+                    };
+                    keys.push((key.clone(), how));
+                    used.push(key.clone());
+                } else if KEYS.iter().any(|(k, _)| k == key) {
+                    account.unused.push((name, "an override changes it for some builds only, and this tool gives it to every build alike".into()));
+                } else {
+                    account.unknown.push((name, nearest(key)));
+                }
+            }
+            // test-groups were read into test-requires' list: one key joins it.
+            if used.iter().any(|k| k == "test-requires") {
+                keys.retain(|(k, _)| k != "test-groups");
+            }
+            if !used.is_empty() {
+                account
+                    .overrides
+                    .push(format!("{at} (select `{select}`): {}", used.join(", ")));
+            }
+            out.push(Override {
+                select,
+                keys,
+                settings: Box::new(settings),
+            });
+        }
+        Ok(out)
+    }
+
     /// `[tool.cibuildwheel.linux]` first, as cibuildwheel reads it on Linux.
     fn value(&self, key: &str) -> Option<&toml::Value> {
         self.linux
@@ -800,7 +870,10 @@ before-build = ["make a", "make b"]
 
 [[tool.cibuildwheel.overrides]]
 select = "cp313-*"
+inherit.before-build = "append"
 before-build = "echo 313"
+archs = "aarch64"
+environment = { ONLY = "313" }
 "#,
         );
         let config = Config {
@@ -872,7 +945,8 @@ before-build = "echo 313"
             "[tool.cibuildwheel] container-engine: not used here (the engine of each arch",
             "[tool.cibuildwheel] musllinux-x86_64-image: not used here (musllinux",
             "[tool.cibuildwheel] macos: not used here (another platform's table",
-            "[tool.cibuildwheel] overrides[0] (select `cp313-*`) before-build: not used here (overrides",
+            "taken from [tool.cibuildwheel] overrides[0] (select `cp313-*`): before-build, environment, for the builds it selects",
+            "[tool.cibuildwheel] overrides[0] (select `cp313-*`) archs: not used here (an override changes it for some builds only",
             "is not a cibuildwheel option; did you mean `test-command`?",
         ] {
             assert!(lines.contains(want), "{want:?} in:\n{lines}");
@@ -881,6 +955,19 @@ before-build = "echo 313"
             lines.contains("warning: [tool.cibuildwheel] test-comand in "),
             "{lines}"
         );
+        let [o] = c.overrides.as_slice() else {
+            panic!("{:?}", c.overrides)
+        };
+        assert!(o.select.matches("cp313-manylinux_x86_64"));
+        assert_eq!(
+            o.keys,
+            [
+                ("before-build".to_string(), Inherit::Append),
+                ("environment".to_string(), Inherit::None)
+            ]
+        );
+        assert_eq!(o.settings.before_build.as_deref(), Some("echo 313"));
+        assert_eq!(o.settings.env, [("ONLY".to_string(), "313".to_string())]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -892,6 +979,8 @@ before-build = "echo 313"
             ("environment = \"CFLAGS='-O2 -g\"", "unclosed quote"),
             ("archs = \"i686\"", "names no arch this tool builds"),
             ("build-frontend = \"hatch\"", "not a frontend"),
+            ("[[tool.cibuildwheel.overrides]]\nbefore-build = \"x\"", "overrides[0] in "),
+            ("[[tool.cibuildwheel.overrides]]\nselect = \"*\"\ninherit.before-build = \"later\"\nbefore-build = \"x\"", "`later` is not none, prepend or append"),
             ("linux = 3", "linux in "),
             ("test-groups = [\"nope\"]", "no dependency group `nope`"),
         ] {

@@ -9,13 +9,13 @@ use super::landing::Provenance;
 use super::package::RequiresPython;
 use super::select::{Asked, Selector};
 use super::INPUTS;
-use crate::config::{check_env_name, Config, PureWheel, Steps, Test};
+use crate::config::{check_env_name, Config, Inherit, Override, PureWheel, Steps, Test};
 use crate::flags;
-use crate::platform::Arch;
+use crate::platform::{Arch, BuildId};
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// What the run builds (see `Selector::builds`).
     pub selector: Selector,
@@ -53,6 +53,8 @@ pub struct Plan {
     pub cibuildwheel: Account,
     /// cibuildwheel's steps and settings of the build in the container.
     pub steps: Steps,
+    /// `[[tool.cibuildwheel.overrides]]`, applied per build (see `for_build`).
+    pub overrides: Vec<Override>,
     /// The project's tests; None when there are none or `--no-test`.
     pub test: Option<Test>,
     /// Whether the configuration has tests (that `--no-test` turned off).
@@ -172,11 +174,93 @@ impl Plan {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,
                 None => config.pure_wheel,
             },
-            test: (!flags.no_test && config.test.command.is_some()).then(|| config.test.clone()),
-            test_configured: config.test.command.is_some(),
+            test: (!flags.no_test && tests_configured(config)).then(|| config.test.clone()),
+            test_configured: tests_configured(config),
+            overrides: config.overrides.clone(),
             provenance: Provenance::default(),
             epoch,
         })
+    }
+
+    /// The plan as build `id` sees it: the overrides entries that select it
+    /// applied in order, each key joining the run's value as its `inherit`
+    /// says.
+    pub fn for_build(&self, id: &BuildId) -> Plan {
+        let mut plan = self.clone();
+        let name = id.to_string();
+        for o in self.overrides.iter().filter(|o| o.select.matches(&name)) {
+            for (key, how) in &o.keys {
+                plan.take_override(key, *how, &o.settings);
+            }
+        }
+        plan
+    }
+
+    fn take_override(&mut self, key: &str, how: Inherit, from: &Config) {
+        fn join(how: Inherit, ours: Option<&String>, theirs: Option<&String>) -> Option<String> {
+            match (how, ours, theirs) {
+                (Inherit::Prepend, Some(a), Some(b)) => Some(format!("{b} && {a}")),
+                (Inherit::Append, Some(a), Some(b)) => Some(format!("{a} && {b}")),
+                (Inherit::None, _, b) | (_, None, b) => b.cloned(),
+                (_, a, None) => a.cloned(),
+            }
+        }
+        fn list<T: Clone>(how: Inherit, ours: &[T], theirs: &[T]) -> Vec<T> {
+            match how {
+                Inherit::None => theirs.to_vec(),
+                Inherit::Prepend => theirs.iter().chain(ours).cloned().collect(),
+                Inherit::Append => ours.iter().chain(theirs).cloned().collect(),
+            }
+        }
+        match key {
+            "environment" => {
+                for (k, v) in &from.env {
+                    self.env.retain(|(e, _)| e != k);
+                    self.env.push((k.clone(), v.clone()));
+                }
+                self.steps.env_eval = list(how, &self.steps.env_eval, &from.steps.env_eval);
+            }
+            "before-build" => {
+                self.before_build =
+                    join(how, self.before_build.as_ref(), from.before_build.as_ref())
+            }
+            "before-test" => {
+                self.steps.before_test = join(
+                    how,
+                    self.steps.before_test.as_ref(),
+                    from.steps.before_test.as_ref(),
+                )
+            }
+            "repair-wheel-command" => self.steps.repair_command = from.steps.repair_command.clone(),
+            "config-settings" => {
+                self.steps.config_settings = list(
+                    how,
+                    &self.steps.config_settings,
+                    &from.steps.config_settings,
+                )
+            }
+            "build-frontend" => self.steps.frontend = from.steps.frontend.clone(),
+            "build-verbosity" => self.steps.verbosity = from.steps.verbosity,
+            _ => {
+                // The test keys change the tests only where they run (not with --no-test).
+                let Some(test) = self.test.as_mut() else {
+                    return;
+                };
+                match key {
+                    "test-command" => {
+                        test.command = join(how, test.command.as_ref(), from.test.command.as_ref())
+                    }
+                    // test-groups were read into the requirements.
+                    "test-requires" | "test-groups" => {
+                        test.requires = list(how, &test.requires, &from.test.requires)
+                    }
+                    "test-extras" => test.extras = list(how, &test.extras, &from.test.extras),
+                    "test-sources" => test.sources = list(how, &test.sources, &from.test.sources),
+                    "test-skip" => test.skip = from.test.skip.clone(),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Takes what git tells of the root (asked while the engines answer):
@@ -188,6 +272,16 @@ impl Plan {
         }
         self.provenance = provenance;
     }
+}
+
+/// Whether the project has tests: a test command for every build, or for
+/// the builds an overrides entry selects.
+fn tests_configured(config: &Config) -> bool {
+    config.test.command.is_some()
+        || config
+            .overrides
+            .iter()
+            .any(|o| o.keys.iter().any(|(k, _)| k == "test-command"))
 }
 
 /// Where a value came from, for its errors: the flag, or the key and its file.
@@ -527,7 +621,7 @@ fn inside(root: &Utf8Path, path: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::{BuildId, Patterns, Selection};
+    use crate::platform::{Patterns, Selection};
     use crate::util;
 
     fn tree() -> Utf8PathBuf {
@@ -570,6 +664,44 @@ mod tests {
             "not a usage error: {e:#}"
         );
         e.to_string()
+    }
+
+    #[test]
+    fn overrides_apply_to_the_builds_they_select_as_inherit_says() {
+        let root = tree();
+        let mut p = plan(&root, &[]).unwrap();
+        p.before_build = Some("make".into());
+        p.env = vec![("A".into(), "1".into())];
+        p.test = Some(Test {
+            command: Some("pytest".into()),
+            requires: vec!["pytest".into()],
+            ..Test::default()
+        });
+        let mut settings = Config::default();
+        settings.before_build = Some("echo 313".into());
+        settings.env = vec![("A".into(), "2".into())];
+        settings.test.requires = vec!["numpy".into()];
+        settings.steps.repair_command = Some(String::new());
+        p.overrides = vec![Override {
+            select: Patterns::parse(&["cp313-*"]).unwrap(),
+            keys: vec![
+                ("before-build".into(), Inherit::Append),
+                ("environment".into(), Inherit::None),
+                ("test-requires".into(), Inherit::Prepend),
+                ("repair-wheel-command".into(), Inherit::None),
+            ],
+            settings: Box::new(settings),
+        }];
+        let chosen = p.for_build(&BuildId::parse("cp313-manylinux_x86_64").unwrap());
+        assert_eq!(chosen.before_build.as_deref(), Some("make && echo 313"));
+        assert_eq!(chosen.env, [("A".to_string(), "2".to_string())]);
+        assert_eq!(chosen.test.unwrap().requires, ["numpy", "pytest"]);
+        assert_eq!(chosen.steps.repair_command.as_deref(), Some(""));
+        let other = p.for_build(&BuildId::parse("cp314-manylinux_x86_64").unwrap());
+        assert_eq!(other.before_build.as_deref(), Some("make"));
+        assert_eq!(other.env, [("A".to_string(), "1".to_string())]);
+        assert_eq!(other.steps.repair_command, None);
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(super) struct Recipe {
 impl Recipe {
     /// `build_env`: the variables every build of the run gets.
     pub fn new(plan: &Plan, t: &Target, build: Build, build_env: &[(String, String)]) -> Recipe {
+        // As the overrides entries that select this build have it.
+        let plan = &plan.for_build(&build.id);
         let include = plan.needs_include().then(|| headers_cache(t, &build.dir));
         let hook = |command: &[String]| plan.hook_command(command, &build.id, include.as_deref());
         let pre_build = hook(&plan.pre_build);
