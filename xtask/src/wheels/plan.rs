@@ -677,11 +677,19 @@ mod tests {
             requires: vec!["pytest".into()],
             ..Test::default()
         });
-        let mut settings = Config::default();
-        settings.before_build = Some("echo 313".into());
-        settings.env = vec![("A".into(), "2".into())];
-        settings.test.requires = vec!["numpy".into()];
-        settings.steps.repair_command = Some(String::new());
+        let settings = Config {
+            before_build: Some("echo 313".into()),
+            env: vec![("A".into(), "2".into())],
+            test: Test {
+                requires: vec!["numpy".into()],
+                ..Test::default()
+            },
+            steps: Steps {
+                repair_command: Some(String::new()),
+                ..Steps::default()
+            },
+            ..Config::default()
+        };
         p.overrides = vec![Override {
             select: Patterns::parse(&["cp313-*"]).unwrap(),
             keys: vec![
