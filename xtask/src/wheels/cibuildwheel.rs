@@ -1013,4 +1013,123 @@ environment = { ONLY = "313" }
             "ghcr.io/me/img:1"
         );
     }
+
+    /// Tables shaped as real projects write them (the keys counted over 35
+    /// well-known native packages, platform tables, dotted keys, inline
+    /// overrides, `$VAR` values, keys of other platforms and older versions):
+    /// every key is taken or named, and only the typo is unknown.
+    #[test]
+    fn a_corpus_of_real_world_tables_is_accounted_for() {
+        let corpus: &[&str] = &[
+            r#"[tool.cibuildwheel]
+skip = ["*-musllinux*", "pp*"]
+test-command = ["python {project}/tests/runner.py", "python {project}/tests/leaks.py"]
+test-extras = "test"
+[tool.cibuildwheel.macos]
+archs = ["arm64", "x86_64"]"#,
+            r#"[tool.cibuildwheel]
+build = "cp3*"
+build-verbosity = 1
+test-requires = ["pytest", "hypothesis"]
+test-command = "pytest {package}/tests"
+[tool.cibuildwheel.linux]
+before-all = "yum install -y libffi-devel || apk add libffi-dev"
+environment = { CFLAGS = "-O2", PATH = "$PATH:/usr/local/bin" }
+repair-wheel-command = "auditwheel repair --exclude libcuda.so.1 -w {dest_dir} {wheel}"
+manylinux-x86_64-image = "manylinux_2_28"
+manylinux-aarch64-image = "manylinux_2_28"
+musllinux-x86_64-image = "musllinux_1_2"
+[tool.cibuildwheel.windows]
+before-build = "pip install delvewheel"
+repair-wheel-command = "delvewheel repair -w {dest_dir} {wheel}""#,
+            r#"[tool.cibuildwheel]
+enable = ["pypy", "cpython-freethreading"]
+test-skip = ["*-macosx_arm64", "pp*"]
+build-frontend = "build[uv]"
+config-settings = { "setup-args" = ["-Dallow-noblas=true"], "build-dir" = "build" }
+macos.config-settings = { "setup-args" = ["-Dblas=accelerate"] }
+overrides = [
+  { select = "*-manylinux*", environment = { PATH = "$PATH:/opt/tool/bin" }, inherit.environment = "append" },
+  { select = "cp313t-*", test-command = "pytest -p no:cacheprovider {project}/tests" },
+]"#,
+            r#"[tool.cibuildwheel]
+before-build = ["pip install cython", "python {project}/tools/prepare.py"]
+environment = "LDFLAGS=\"-Wl,--strip-all\" OPENSSL_DIR=/usr/local/ssl"
+environment-pass = ["CI", "GITHUB_SHA"]
+test-sources = ["tests", "conftest.py"]
+test-groups = ["test"]
+dependency-versions = "latest"
+container-engine = "docker; create_args: --memory=8g"
+archs = ["auto64"]
+[dependency-groups]
+test = ["pytest"]
+[tool.cibuildwheel.pyodide]
+build-frontend = "pyodide-build"
+[tool.cibuildwheel.ios]
+xbuild-tools = ["cmake"]
+[[tool.cibuildwheel.overrides]]
+select = "pp*"
+before-test = "pip install numpy"
+manylinux-x86_64-image = "manylinux2014"
+test-comand = "pytest""#,
+        ];
+        let mut accounted = 0;
+        for (n, text) in corpus.iter().enumerate() {
+            let dir = package(text);
+            let (_, account) =
+                adopt(&Config::default(), &dir).unwrap_or_else(|e| panic!("{n}: {e}"));
+            let lines = account.lines().join("\n");
+            let doc: toml::Table = text.parse().unwrap();
+            let cibw = doc["tool"]["cibuildwheel"].as_table().unwrap();
+            let named = |key: &str| {
+                account.adopted.iter().any(|a| a == key)
+                    || account
+                        .unused
+                        .iter()
+                        .any(|(k, _)| k == key || k.ends_with(&format!(") {key}")))
+                    || account.overrides.iter().any(|o| o.contains(key))
+            };
+            for (key, value) in cibw {
+                match (key.as_str(), value) {
+                    ("linux", toml::Value::Table(t)) => {
+                        for k in t.keys() {
+                            assert!(
+                                named(k) || named(&format!("linux.{k}")),
+                                "{n}: linux.{k} is neither taken nor named:\n{lines}"
+                            );
+                        }
+                    }
+                    ("overrides", toml::Value::Array(entries)) => {
+                        for e in entries {
+                            for k in e
+                                .as_table()
+                                .unwrap()
+                                .keys()
+                                .filter(|k| *k != "select" && *k != "inherit")
+                            {
+                                let typo = k == "test-comand";
+                                assert!(
+                                    named(k)
+                                        || (typo && lines.contains("did you mean `test-command`")),
+                                    "{n}: overrides {k}:\n{lines}"
+                                );
+                            }
+                        }
+                    }
+                    (key, _) => assert!(
+                        named(key),
+                        "{n}: {key} is neither taken nor named:\n{lines}"
+                    ),
+                }
+            }
+            assert_eq!(
+                account.unknown.len(),
+                usize::from(text.contains("test-comand")),
+                "{n}: {lines}"
+            );
+            accounted += 1;
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+        assert_eq!(accounted, corpus.len());
+    }
 }
