@@ -382,11 +382,12 @@ fn run_builds(
                     let log = logs.join(format!("{}.log", b.id));
                     let t = &targets[b.target];
                     let built = build_one(&shared, t, c, r, &log, &line);
-                    // A failure under emulation may be the emulator's going.
-                    let built = built.map_err(|e| match t.emulation_gone() {
-                        Some(why) => anyhow::anyhow!("{why} ({e:#})"),
-                        None => e,
-                    });
+                    // A failure may be the engine's going, or the emulator's.
+                    let built =
+                        built.map_err(|e| match t.engine_gone().or_else(|| t.emulation_gone()) {
+                            Some(why) => anyhow::anyhow!("{why} ({e:#})"),
+                            None => e,
+                        });
                     let outcome = outcome_of(built, &b.id, log, line);
                     if plan.fail_fast && matches!(outcome, Outcome::Failed { .. }) {
                         stop.store(true, Ordering::SeqCst);

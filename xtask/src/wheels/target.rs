@@ -115,6 +115,48 @@ pub fn resolve_target(
 }
 
 impl Target {
+    /// Why a failed build's engine can run nothing more: it no longer
+    /// answers (its daemon died, its ssh connection is gone). Asked with a
+    /// deadline, as a lost connection may hang rather than fail.
+    pub fn engine_gone(&self) -> Option<String> {
+        let mut ask = self.engine.command();
+        ask.args(["version", "--format", "{{.Server.Version}}"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // The engine's own pinned API version spares nothing here.
+        ask.env_remove("DOCKER_API_VERSION");
+        let answered = match ask.spawn() {
+            Ok(mut child) => {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => break status.success(),
+                        Ok(None) if std::time::Instant::now() < deadline => {
+                            std::thread::sleep(std::time::Duration::from_millis(100))
+                        }
+                        _ => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break false;
+                        }
+                    }
+                }
+            }
+            Err(_) => false,
+        };
+        let mut check = self.engine.command();
+        check.arg("info");
+        (!answered).then(|| {
+            format!(
+                "the {} engine {} was lost during the run (it no longer answers): check it with `{}`, then build again",
+                self.arch,
+                self.engine.describe(),
+                util::command_line(&check, &[])
+            )
+        })
+    }
+
     /// Why an emulated build of this machine's engine can run no more: the
     /// aarch64 handler was disabled or removed during the run.
     pub fn emulation_gone(&self) -> Option<String> {
