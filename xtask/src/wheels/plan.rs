@@ -624,7 +624,24 @@ mod tests {
     use crate::platform::{Patterns, Selection};
     use crate::util;
 
-    fn tree() -> Utf8PathBuf {
+    /// A fresh folder tree for one test, removed when it drops (also when
+    /// the test fails).
+    struct Tree(Utf8PathBuf);
+
+    impl std::ops::Deref for Tree {
+        type Target = Utf8Path;
+        fn deref(&self) -> &Utf8Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tree() -> Tree {
         let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
             .unwrap()
             .join(format!("xtask-plan-{}", util::run_id()));
@@ -633,7 +650,7 @@ mod tests {
         }
         std::fs::write(dir.join("pkg/pyproject.toml"), "").unwrap();
         std::fs::write(dir.join("README.md"), "").unwrap();
-        dir.canonicalize_utf8().unwrap()
+        Tree(dir.canonicalize_utf8().unwrap())
     }
 
     fn config(root: &Utf8Path) -> Config {
@@ -709,7 +726,6 @@ mod tests {
         assert_eq!(other.before_build.as_deref(), Some("make"));
         assert_eq!(other.env, [("A".to_string(), "1".to_string())]);
         assert_eq!(other.steps.repair_command, None);
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -718,7 +734,7 @@ mod tests {
         let p = plan(&root, &[]).unwrap();
         assert_eq!(p.selector.arches, vec![Arch::X86_64, Arch::Aarch64]);
         assert_eq!(p.selector.pythons, Selection::All);
-        assert_eq!(p.root, root);
+        assert_eq!(p.root, *root);
         assert_eq!(p.package, "pkg");
         assert_eq!(
             p.include,
@@ -727,7 +743,6 @@ mod tests {
         assert_eq!(p.out, root.join("dist"));
         assert!(p.isolation);
         assert!(p.jobs >= 1);
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -764,7 +779,6 @@ mod tests {
         assert!(!p.isolation);
         assert_eq!(p.jobs, 3);
         assert_eq!(p.image.as_deref(), Some("img"));
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -817,7 +831,6 @@ mod tests {
             let e = err(&root, args);
             assert!(e.contains(expected), "{args:?}: {e}");
         }
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -829,7 +842,6 @@ mod tests {
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains(jobs), "{e}");
         }
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -839,11 +851,11 @@ mod tests {
         assert_eq!(
             util::command_line(&p.tar_command(), &[]),
             format!(
-                "tar --create --file=- --directory {root} --exclude-vcs --exclude=__pycache__ '--exclude=*.egg-info' --anchored \
-                 --exclude=pkg/build --exclude=pkg/dist --exclude=pkg/.tox --exclude=pkg/.nox --exclude=pkg/.venv --exclude=dist -- pkg native README.md"
+                "tar --create --file=- --directory {} --exclude-vcs --exclude=__pycache__ '--exclude=*.egg-info' --anchored \
+                 --exclude=pkg/build --exclude=pkg/dist --exclude=pkg/.tox --exclude=pkg/.nox --exclude=pkg/.venv --exclude=dist -- pkg native README.md",
+                root.as_str()
             )
         );
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -898,7 +910,6 @@ mod tests {
             "make PY=cp310 ARCH=arm64 '$(x) cp310' -Ppython.include_path= 3.10"
         );
         assert_eq!(cmd.get_current_dir().unwrap(), root.as_std_path());
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -1060,7 +1071,7 @@ mod tests {
         let e = format!("{:#}", Plan::new(w, &config, &root).unwrap_err());
         assert_eq!(
             e,
-            format!("include (in {root}/other.toml) `demo/native` does not exist under {root}: give an existing path")
+            format!("include (in {0}/other.toml) `demo/native` does not exist under {0}: give an existing path", root.as_str())
         );
     }
 }
