@@ -21,7 +21,7 @@ print("demo ok", democodec.zlib_version(), sys.implementation.name)
 fn x86_64_wheels_for_both_interpreters() {
     let (_serial, inv) = on_x86_64_standin();
     let out = TempDir::new("x86-out");
-    let run = xtask(&[
+    let (run, logs) = xtask_logged(&[
         "wheels",
         "--standin",
         "--arch",
@@ -30,8 +30,8 @@ fn x86_64_wheels_for_both_interpreters() {
         "all",
         "--out",
         out.str(),
-    ])
-    .ok();
+    ]);
+    let run = run.ok();
     inv.check();
 
     // One wheel per interpreter the image offers, each with its own tags.
@@ -77,7 +77,7 @@ fn x86_64_wheels_for_both_interpreters() {
             row(&run.stdout, &x86(tag)).contains("passed"),
             "the demo's tests did not run"
         );
-        assert_pytest_ran(&x86(tag));
+        assert_pytest_ran(&logs, &x86(tag));
     }
     assert_has(&run.stdout, "built in the local stand-in images, which are for testing this tool: each wheel carries the tag it was repaired for (manylinux_2_41_x86_64)");
 
@@ -100,14 +100,12 @@ fn x86_64_wheels_for_both_interpreters() {
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
 
     // Without build isolation, the interpreter's own setuptools builds it.
-    let log = root()
-        .join("target/xtask/logs/latest")
-        .join(format!("{}.log", x86(&cp())));
+    let log = logs.join(format!("{}.log", x86(&cp())));
     assert!(std::fs::read_to_string(&log)
         .unwrap()
         .contains("Creating isolated environment"));
     let out2 = TempDir::new("x86-no-isolation");
-    let lone = xtask(&[
+    let (lone, logs) = xtask_logged(&[
         "wheels",
         "--standin",
         "--arch",
@@ -117,10 +115,10 @@ fn x86_64_wheels_for_both_interpreters() {
         "--no-isolation",
         "--out",
         out2.str(),
-    ])
-    .ok();
+    ]);
+    let lone = lone.ok();
     assert_eq!(wheels_in(out2.path()).len(), 1);
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = std::fs::read_to_string(logs.join(format!("{}.log", x86(&cp())))).unwrap();
     assert!(!text.contains("Creating isolated environment"));
     // One arch and one CPython: the container's first process ran the build,
     // tests and all.
@@ -130,17 +128,15 @@ fn x86_64_wheels_for_both_interpreters() {
         "{}",
         lone.stdout
     );
-    assert_pytest_ran(&x86(&cp()));
+    assert_pytest_ran(&logs, &x86(&cp()));
     inv.check();
 }
 
 /// The demo's pytest suite printed its own summary (`4 passed in 0.05s`)
-/// in the latest run's log of build `id`.
+/// in the log of build `id` in the run's folder `logs`.
 #[track_caller]
-fn assert_pytest_ran(id: &str) {
-    let log = root()
-        .join("target/xtask/logs/latest")
-        .join(format!("{id}.log"));
+fn assert_pytest_ran(logs: &Path, id: &str) {
+    let log = logs.join(format!("{id}.log"));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.lines().any(|l| l.contains(" passed in ")
@@ -843,7 +839,7 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "[workspace.metadata.wheels.env]\nFAIL_ON_PYPY = \"1\"\n",
     );
     let config = config.to_str().unwrap();
-    let run = xtask(&[
+    let (run, logs) = xtask_logged(&[
         "--config",
         config,
         "wheels",
@@ -854,8 +850,8 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         &format!("{},{}", pp(), cp()),
         "--jobs",
         "1",
-    ])
-    .fails(1);
+    ]);
+    let run = run.fails(1);
     inv.check();
     let out = dir.path().join("out");
     let wheels = wheels_in(&out);
@@ -868,11 +864,14 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "the log's last lines are not shown:\n{}",
         run.stdout
     );
-    // The log is in this run's own folder, which `latest` links.
-    let latest = std::fs::read_link(root().join("target/xtask/logs/latest")).unwrap();
+    // The log is in this run's own folder, named by its time and pid.
     assert_has(
         &run.stdout,
-        &format!("target/xtask/logs/{}/{}.log", latest.display(), x86(&pp())),
+        &format!(
+            "target/xtask/logs/{}/{}.log",
+            logs.file_name().unwrap().to_string_lossy(),
+            x86(&pp())
+        ),
     );
     assert!(
         run.error_line()
@@ -1257,15 +1256,20 @@ fn build_jobs_compile_side_by_side_and_one_turns_it_off() {
     let config = dir.path().join("pkg.toml");
     std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\nbefore-build = \"rm -f /tmp/cc.log && cp {package}/ccwrap /tmp/ccwrap\"\ntest-command = \"python {package}/count.py\"\n\n[workspace.metadata.wheels.env]\nCC = \"sh /tmp/ccwrap gcc\"\n").unwrap();
     let at_once = |jobs: &str| -> u32 {
-        let run = wheels_x86(
+        let (run, logs) = xtask_logged(&[
+            "--config",
             config.to_str().unwrap(),
-            &["--py", &cp(), "--build-jobs", jobs],
-        )
-        .ok();
-        assert_row(&run.stdout, &x86(&cp()), "ok");
-        let log = root()
-            .join("target/xtask/logs/latest")
-            .join(format!("{}.log", x86(&cp())));
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--py",
+            &cp(),
+            "--build-jobs",
+            jobs,
+        ]);
+        assert_row(&run.ok().stdout, &x86(&cp()), "ok");
+        let log = logs.join(format!("{}.log", x86(&cp())));
         let text = std::fs::read_to_string(&log).unwrap();
         let line = text
             .lines()

@@ -195,9 +195,7 @@ fn an_engine_lost_mid_run_takes_down_only_its_builds() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let log = root()
-        .join("target/xtask/logs/latest")
-        .join(format!("{}-manylinux_aarch64.log", cp()));
+    let log = logs_of(child.id()).join(format!("{}-manylinux_aarch64.log", cp()));
     wait_for("the emulated build to begin", 300, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
     });

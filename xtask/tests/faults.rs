@@ -285,7 +285,7 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         ),
     );
     let config = config.to_str().unwrap();
-    let run: Run = xtask_cmd(&[
+    let mut cmd = xtask_cmd(&[
         "--config",
         config,
         "wheels",
@@ -294,11 +294,9 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         "x86_64",
         "--py",
         &cp(),
-    ])
-    .env("XTASK_TEST_HOST_ONLY", "leaked")
-    .output()
-    .unwrap()
-    .into();
+    ]);
+    cmd.env("XTASK_TEST_HOST_ONLY", "leaked");
+    let (run, logs) = run_logged(cmd);
     let run = run.ok();
     let out = dir.path().join("out");
     let wheels = wheels_in(&out);
@@ -311,12 +309,7 @@ fn secrets_are_masked_and_the_host_environment_stays_out() {
         seen.contains("HOST_ONLY = None"),
         "the host environment leaked into the build: {seen}"
     );
-    let log = std::fs::read_to_string(
-        root()
-            .join("target/xtask/logs/latest")
-            .join(format!("{}.log", x86(&cp()))),
-    )
-    .unwrap();
+    let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(&cp())))).unwrap();
     for (what, text) in [
         ("stdout", &run.stdout),
         ("stderr", &run.stderr),
@@ -539,9 +532,7 @@ fn binfmt_handler_disabled_during_a_run() {
         .spawn()
         .unwrap();
     // Off once the emulated build has begun compiling.
-    let log = root()
-        .join("target/xtask/logs/latest")
-        .join(format!("{}-manylinux_aarch64.log", arm_cp()));
+    let log = logs_of(child.id()).join(format!("{}-manylinux_aarch64.log", arm_cp()));
     wait_for("the emulated build to begin", 300, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
     });

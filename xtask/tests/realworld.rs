@@ -183,7 +183,17 @@ fn lets_plot_as_it_builds_today() {
     let dir = TempDir::new("lets-plot");
     let root = lets_plot_tree(dir.path());
     let config = root.join("Cargo.toml");
-    let run = wheels_x86(config.to_str().unwrap(), &["--py", "all"]).ok();
+    let (run, logs) = xtask_logged(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "all",
+    ]);
+    let run = run.ok();
     inv.check();
 
     let offered = offered("x86_64");
@@ -199,7 +209,7 @@ fn lets_plot_as_it_builds_today() {
             "{}",
             run.stdout
         );
-        let log = std::fs::read_to_string(root_log(&x86(tag))).unwrap();
+        let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(tag)))).unwrap();
         let minor = tag
             .trim_start_matches(|c: char| c.is_ascii_alphabetic())
             .trim_start_matches('3');
@@ -255,13 +265,6 @@ fn lets_plot_as_it_builds_today() {
         "the native library was built against Python 3.",
     );
     inv.check();
-}
-
-/// The log of `id` in the last run.
-fn root_log(id: &str) -> PathBuf {
-    root()
-        .join("target/xtask/logs/latest")
-        .join(format!("{id}.log"))
 }
 
 /// The host folder `{include}` named for `tag` (copied out by the run above).
@@ -488,11 +491,9 @@ fn auditwheel_behind_a_shell_script_repairs_the_same() {
         // Not a git checkout: no SOURCE_DATE_EPOCH unless given.
         args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
         args.extend(["--py", &py, "--out", out.to_str().unwrap()]);
-        xtask(&args).ok();
-        let log = std::fs::read_to_string(
-            root().join(format!("target/xtask/logs/latest/{}.log", x86(&py))),
-        )
-        .unwrap();
+        let (run, logs) = xtask_logged(&args);
+        run.ok();
+        let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(&py)))).unwrap();
         assert_eq!(
             log.contains("auditwheel through its shell script"),
             image.is_some(),
@@ -679,8 +680,11 @@ container-engine = "docker"
 archs = "universal2"
 
 [[tool.cibuildwheel.overrides]]
-select = "cp3*"
-test-requires = "numpy"
+select = "cp313-*"
+environment = { ONLY_313 = "yes" }
+inherit.test-command = "append"
+test-command = "python -c 'import os, sys; assert sys.version_info[:2] == (3, 13) and os.environ[\"ONLY_313\"] == \"yes\"'"
+archs = "aarch64"
 "#;
     let setup = r#"import os
 from setuptools import Extension, setup
@@ -716,7 +720,15 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
         .into_iter()
         .filter(|t| t.starts_with("cp"))
         .collect();
-    let run = wheels_x86(config.to_str().unwrap(), &[]).ok();
+    let (run, logs) = xtask_logged(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+    ]);
+    let run = run.ok();
     for out in [&dry.stderr, &run.stdout] {
         assert_has(out, "pyproject.toml: archs, environment, before-all, before-build, before-test, test-command, test-extras, test-groups, config-settings, enable");
         assert_has(out, "[tool.cibuildwheel] container-engine: not used here (the engine of each arch is chosen with --engine");
@@ -724,7 +736,8 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
             out,
             "[tool.cibuildwheel] macos: not used here (another platform's table",
         );
-        assert_has(out, "[tool.cibuildwheel] overrides[0] (select `cp3*`) test-requires: not used here (overrides");
+        assert_has(out, "taken from [tool.cibuildwheel] overrides[0] (select `cp313-*`): environment, test-command, for the builds it selects");
+        assert_has(out, "[tool.cibuildwheel] overrides[0] (select `cp313-*`) archs: not used here (an override changes it for some builds only");
         assert_has(out, "warning: [tool.cibuildwheel] test-comand in ");
         assert_has(
             out,
@@ -741,10 +754,7 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
             "{}",
             run.stdout
         );
-        let log = root()
-            .join("target/xtask/logs/latest")
-            .join(format!("{}.log", x86(cp)));
-        let text = std::fs::read_to_string(log).unwrap();
+        let text = std::fs::read_to_string(logs.join(format!("{}.log", x86(cp)))).unwrap();
         assert_eq!(text.contains("ONLY_313"), cp == "cp313", "{cp}: {text}");
     }
     assert_has(

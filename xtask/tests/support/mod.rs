@@ -109,6 +109,59 @@ pub fn xtask(args: &[&str]) -> Run {
     xtask_cmd(args).output().expect("running xtask").into()
 }
 
+/// The folder a run of this tool logs its builds to,
+/// `target/xtask/logs/<seconds>-<its pid>`: found by the run's own pid, not
+/// by the `latest` link, which a run of another process may have moved on.
+/// Waits (a minute at most) for the run to make it.
+pub fn logs_of(pid: u32) -> PathBuf {
+    let logs = root().join("target/xtask/logs");
+    let suffix = format!("-{pid}");
+    let find = || {
+        std::fs::read_dir(&logs).ok()?.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(&suffix).then(|| e.path())
+        })
+    };
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(dir) = find() {
+            return dir;
+        }
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "no log folder of run {pid} in {}",
+            logs.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Runs this tool, and the folder its builds logged to (see `logs_of`).
+pub fn xtask_logged(args: &[&str]) -> (Run, PathBuf) {
+    run_logged(xtask_cmd(args))
+}
+
+/// Runs `cmd` (this tool), and the folder its builds logged to.
+pub fn run_logged(mut cmd: Command) -> (Run, PathBuf) {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running xtask");
+    let pid = child.id();
+    let run: Run = child.wait_with_output().expect("running xtask").into();
+    let logs = root().join("target/xtask/logs");
+    let dir = std::fs::read_dir(&logs)
+        .ok()
+        .and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(&format!("-{pid}")))
+        })
+        .unwrap_or_else(|| logs.join(format!("no-logs-of-{pid}")));
+    (run, dir)
+}
+
 pub fn sh(program: &str, args: &[&str]) -> Run {
     Command::new(program)
         .args(args)
@@ -516,20 +569,32 @@ pub fn start_slow_build(config: &Path, output: fn() -> std::process::Stdio) -> s
 // The child is returned running: the caller waits for it.
 #[allow(clippy::zombie_processes)]
 pub fn start_build(mut cmd: Command, output: fn() -> std::process::Stdio) -> std::process::Child {
-    // Each run logs to a folder of its own, which `latest` links once it starts.
-    let latest = root().join("target/xtask/logs/latest");
-    let before = std::fs::read_link(&latest).ok();
+    // Each run logs to a folder of its own, named by its pid: the tool's, or
+    // (started through runuser) its child's.
     let mut child = cmd.stdout(output()).stderr(output()).spawn().unwrap();
+    let logs = root().join("target/xtask/logs");
     let start = std::time::Instant::now();
     loop {
-        let now = std::fs::read_link(&latest).ok();
-        let log = latest.join(format!("{}.log", x86(&cp())));
-        if now.is_some()
-            && now != before
-            && std::fs::read_to_string(&log)
+        let children = Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let pids: Vec<String> = std::iter::once(child.id().to_string())
+            .chain(children.split_whitespace().map(String::from))
+            .collect();
+        let started = std::fs::read_dir(&logs).ok().and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                pids.iter().any(|pid| name.ends_with(&format!("-{pid}")))
+            })
+        });
+        let building = started.is_some_and(|dir| {
+            std::fs::read_to_string(dir.join(format!("{}.log", x86(&cp()))))
                 .unwrap_or_default()
                 .contains("==> build wheel")
-        {
+        });
+        if building {
             return child;
         }
         if start.elapsed().as_secs() >= 60 {
