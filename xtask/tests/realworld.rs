@@ -817,3 +817,64 @@ fn a_cibuildwheel_repair_wheel_command_replaces_the_repair() {
     assert!(!names.iter().any(|n| n.contains(".libs/")), "{names:?}");
     inv.check();
 }
+
+/// `test-sources` are copied into the folder the tests run in (the same
+/// command fails without them); `--pull` pulls the image again even when
+/// the engine has it, and a failed pull is named with the way out.
+#[test]
+fn test_sources_reach_the_tests_and_pull_pulls_again() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("test-sources");
+    let files = [
+        ("pyproject.toml", PYPROJECT),
+        ("setup.py", "from setuptools import Extension, setup\nsetup(name='src', version='1', packages=['src'], ext_modules=[Extension('src._c', ['src/_c.c'])])\n"),
+        ("src/__init__.py", ""),
+        ("src/_c.c", MODULE_C),
+        ("checks/run.py", "import src._c\nprint('test sources ok')\n"),
+    ];
+    let with_sources = package(
+        dir.path(),
+        &files,
+        "test-command = \"python checks/run.py\"\ntest-sources = [\"pkg/checks\"]\n",
+    );
+    let (run, logs) = xtask_logged(&[
+        "--config",
+        with_sources.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cp(),
+    ]);
+    let run = run.ok();
+    assert!(
+        row(&run.stdout, &x86(&cp())).contains("passed"),
+        "{}",
+        run.stdout
+    );
+    let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(&cp())))).unwrap();
+    assert_has(&log, "test sources ok");
+    let without = package(
+        dir.path(),
+        &files,
+        "test-command = \"python checks/run.py\"\n",
+    );
+    let run = wheels_x86(without.to_str().unwrap(), &["--py", &cp()]).fails(1);
+    assert_has(&run.stdout, "the tests failed");
+
+    let run = wheels_x86(
+        without.to_str().unwrap(),
+        &["--py", &cp(), "--no-test", "--pull"],
+    )
+    .fails(1);
+    assert_has(
+        &run.stderr,
+        "pull --platform linux/amd64 xtask-standin:x86_64",
+    );
+    assert_has(
+        &run.stderr,
+        "image `xtask-standin:x86_64` could not be pulled again, as --pull asks",
+    );
+    inv.check();
+}

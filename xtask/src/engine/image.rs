@@ -57,10 +57,13 @@ impl Engine {
         }
         let (program, endpoint) = (&self.program, &self.endpoint);
         let platform = arch.docker_platform();
-        run.run(cmd!(sh, "{program} {endpoint...} pull --platform {platform} {image}")).map_err(|_| {
-            anyhow::anyhow!(
+        run.run(cmd!(sh, "{program} {endpoint...} pull --platform {platform} {image}")).map_err(|_| match local {
+            Some(_) => anyhow::anyhow!(
+                "image `{image}` could not be pulled again, as --pull asks (the engine's reason is above): check your registry login, or leave --pull out to build with the copy this engine has"
+            ),
+            None => anyhow::anyhow!(
                 "image `{image}` is not here and could not be pulled (the engine's reason is above): check the name and your registry login; without a registry, `cargo xtask standin` builds offline stand-ins (`wheels --standin` uses them)"
-            )
+            ),
         })?;
         if run.dry_run {
             return Ok(local);
