@@ -196,22 +196,22 @@ impl Engine {
     /// Under `--dry-run` nothing is asked of the daemon, and an engine that is
     /// not installed is named by its client in the printed commands.
     pub fn ready(sh: &Shell, dry_run: bool, spec: &EngineSpec) -> Result<Engine> {
-        Ok(Engine::answering(sh, dry_run, spec)?.0)
+        let mut engine = Engine::chosen(dry_run, spec)?;
+        if !dry_run {
+            let server = engine.server(sh)?;
+            engine.pin_api(&server);
+        }
+        Ok(engine)
     }
 
-    /// As `ready`, with what the daemon said of itself (None under `--dry-run`).
-    pub fn answering(
-        sh: &Shell,
-        dry_run: bool,
-        spec: &EngineSpec,
-    ) -> Result<(Engine, Option<Server>)> {
-        let mut engine = Engine::chosen(dry_run, spec)?;
-        if dry_run {
-            return Ok((engine, None));
+    /// Whether this engine runs `arch` natively (else under emulation), as
+    /// its daemon said (`server`); under `--dry-run`, asked nothing, a local
+    /// daemon runs this machine's arch.
+    pub fn native(&self, server: Option<&Server>, arch: Arch) -> bool {
+        match server {
+            Some(server) => server.native(arch),
+            None => self.is_local() && Some(arch) == Arch::host(),
         }
-        let server = engine.server(sh)?;
-        engine.pin_api(&server);
-        Ok((engine, Some(server)))
     }
 
     /// The engine `spec` names, not yet asked anything; under `--dry-run`

@@ -61,10 +61,7 @@ pub fn resolve_target(
     if let Some(server) = &server {
         engine.pin_api(server);
     }
-    let native = match &server {
-        Some(server) => server.native(arch),
-        None => engine.is_local() && Some(arch) == Arch::host(),
-    };
+    let native = engine.native(server.as_ref(), arch);
     let (image, info) = image?;
     let info = info
         .map_err(|e| match elsewhere(sh, &engine, &image) {
