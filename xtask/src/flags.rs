@@ -171,6 +171,11 @@ pub struct Wheels {
     /// in a volume per arch and image; the summary gives the hit rate [config: ccache = true]
     #[arg(long)]
     pub ccache: bool,
+
+    /// Emulated builds with every native helper off: QEMU's own CPU model, no
+    /// bytecode kept between runs (the wheels are the same; only slower)
+    #[arg(long)]
+    pub full_emulation: bool,
 }
 
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.

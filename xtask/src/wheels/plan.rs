@@ -31,6 +31,8 @@ pub struct Plan {
     pub isolation: bool,
     pub pip_cache: bool,
     pub ccache: bool,
+    /// Emulated builds with every native helper off (`--full-emulation`).
+    pub full_emulation: bool,
     pub jobs: usize,
     /// The compile jobs of one build; None: its share of the cores.
     pub build_jobs: Option<usize>,
@@ -154,6 +156,7 @@ impl Plan {
             isolation: config.build_isolation && !flags.no_isolation,
             pip_cache: config.pip_cache || flags.pip_cache,
             ccache: config.ccache || flags.ccache,
+            full_emulation: flags.full_emulation,
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),

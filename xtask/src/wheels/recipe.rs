@@ -132,16 +132,33 @@ impl Plan {
         cmd
     }
 
-    /// The volumes a build container of `arch` and `image_id` mounts.
-    pub fn volumes(&self, arch: Arch, image_id: &str) -> Vec<String> {
+    /// The volumes a build container of target `t` mounts.
+    pub fn volumes(&self, t: &Target) -> Vec<String> {
         let mut volumes = Vec::new();
         if self.pip_cache {
             volumes.push(format!("{PIP_CACHE_VOLUME}:/root/.cache/pip"));
         }
         if self.ccache {
-            volumes.push(format!("{}:{CCACHE_DIR}", ccache_volume(arch, image_id)));
+            volumes.push(format!(
+                "{}:{CCACHE_DIR}",
+                ccache_volume(t.arch, &t.image_id)
+            ));
+        }
+        if self.keeps_bytecode(t) {
+            volumes.push(format!(
+                "{}:{PYCACHE_DIR}",
+                pycache_volume(t.arch, &t.image_id)
+            ));
         }
         volumes
+    }
+
+    /// Whether target `t`'s bytecode is kept between runs: under emulation,
+    /// where compiling it again costs seconds at each interpreter start
+    /// (manylinux images hold no .pyc of their own), unless
+    /// `--full-emulation`.
+    fn keeps_bytecode(&self, t: &Target) -> bool {
+        t.cpu.is_some() && !self.full_emulation
     }
 
     /// The command that builds one interpreter's wheel in the container:
@@ -278,6 +295,26 @@ impl Plan {
     }
 }
 
+/// Where the bytecode of emulated builds is kept (a volume; see keeps_bytecode).
+const PYCACHE_DIR: &str = "/xtask/pycache";
+
+/// The variables of every process of target `t`'s container: the emulated
+/// CPU model, and where Python keeps its bytecode.
+fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
+    let mut env = t.cpu.as_ref().map(CpuModel::env).unwrap_or_default();
+    if plan.keeps_bytecode(t) {
+        env.push(("PYTHONPYCACHEPREFIX".into(), PYCACHE_DIR.into()));
+    }
+    env
+}
+
+/// The bytecode volume of an arch and image: compiled from that image's
+/// files only.
+pub fn pycache_volume(arch: Arch, image_id: &str) -> String {
+    let id = image_id.trim_start_matches("sha256:");
+    format!("xtask-wheels-pycache-{arch}-{}", &id[..id.len().min(12)])
+}
+
 /// The ccache volume of an arch and image: objects compiled in one image
 /// are of no use to another.
 pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
@@ -330,8 +367,8 @@ impl<'a> Start<'a> {
                 run_id,
                 image: &t.image,
                 arch: t.arch,
-                volumes: plan.volumes(t.arch, &t.image_id),
-                env: t.cpu.as_ref().map(CpuModel::env).unwrap_or_default(),
+                volumes: plan.volumes(t),
+                env: emulation_env(plan, t),
                 extra: &plan.container_args,
                 keep: plan.keep_container,
             },
@@ -392,9 +429,12 @@ pub(super) fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a 
             volumes.push((engine, PIP_CACHE_VOLUME.to_string()));
         }
     }
-    if plan.ccache {
-        for t in targets {
+    for t in targets {
+        if plan.ccache {
             volumes.push((&t.engine, ccache_volume(t.arch, &t.image_id)));
+        }
+        if plan.keeps_bytecode(t) {
+            volumes.push((&t.engine, pycache_volume(t.arch, &t.image_id)));
         }
     }
     volumes

@@ -177,6 +177,12 @@ fn emulated_cpu(plan: &Plan, engine: &Engine) -> CpuModel {
     if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
         return qemu_register::cpu_model(Some((v, "with --env or env")), None);
     }
+    if plan.full_emulation {
+        return CpuModel {
+            value: None,
+            why: "--full-emulation".into(),
+        };
+    }
     match engine.is_local() {
         true => qemu_register::host_cpu_model(),
         false => {
