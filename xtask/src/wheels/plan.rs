@@ -216,12 +216,31 @@ impl Plan {
             }
         }
         match key {
+            // Added to the run's variables, which also hold --env and the
+            // input dirs: a variable the override sets takes its value, the
+            // others stay (inherit only orders the evaluated ones).
             "environment" => {
-                for (k, v) in &from.env {
-                    self.env.retain(|(e, _)| e != k);
-                    self.env.push((k.clone(), v.clone()));
-                }
-                self.steps.env_eval = list(how, &self.steps.env_eval, &from.steps.env_eval);
+                let set = |k: &String| {
+                    from.env
+                        .iter()
+                        .chain(&from.steps.env_eval)
+                        .any(|(o, _)| o == k)
+                };
+                self.env.retain(|(k, _)| !set(k));
+                self.env.extend(from.env.iter().cloned());
+                let kept: Vec<(String, String)> = self
+                    .steps
+                    .env_eval
+                    .iter()
+                    .filter(|(k, _)| !set(k))
+                    .cloned()
+                    .collect();
+                let how = if how == Inherit::None {
+                    Inherit::Append
+                } else {
+                    how
+                };
+                self.steps.env_eval = list(how, &kept, &from.steps.env_eval);
             }
             "before-build" => {
                 self.before_build =
