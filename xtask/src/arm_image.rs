@@ -9,14 +9,14 @@ use crate::platform::Arch;
 use crate::{config::Config, flags, qemu_copy, qemu_register, util};
 
 impl flags::ArmImage {
-    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         let base = self.base.unwrap_or_else(|| config.arm_image.base.clone());
         let tag = self.tag.unwrap_or_else(|| config.arm_image.tag.clone());
         if !qemu_copy::dest().exists() {
             eprintln!("the build context has no qemu-aarch64-static: copying it first");
-            qemu_copy::copy(run, &qemu_copy::find(None)?, &qemu_copy::dest())?;
+            qemu_copy::copy(runner, &qemu_copy::find(None)?, &qemu_copy::dest())?;
         }
-        let engine = Engine::ready(sh, run.dry_run, config.engine(Arch::Aarch64))?;
+        let engine = Engine::ready(sh, runner.dry_run, config.engine(Arch::Aarch64))?;
         let context = qemu_copy::context_dir();
         // Its RUN steps run emulated here: with the faster CPU model.
         let build_args = match engine.is_local() {
@@ -31,7 +31,7 @@ impl flags::ArmImage {
             build_args,
             pull: self.pull,
         };
-        if engine.build_on_base(sh, run, derived)? && !run.dry_run {
+        if engine.build_on_base(sh, runner, derived)? && !runner.dry_run {
             eprintln!("built {tag} from {base}");
         }
         Ok(())

@@ -22,7 +22,7 @@ pub enum Per {
 }
 
 impl flags::Ci {
-    pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &Runner, config: &Config) -> Result<()> {
         if self.service != "github" {
             return Err(usage(format!(
                 "CI service `{}` is not known: use github",
@@ -43,11 +43,11 @@ impl flags::Ci {
             Some(out) => Some(util::absolute_from_cwd(out)?),
             None => Some(util::project_root().join(".github/workflows/wheels.yml")),
         };
-        let ids = selected(sh, run, &self.select, config)?;
+        let ids = selected(sh, runner, &self.select, config)?;
         let yaml = workflow(&ids, per, &passed_on(&self.select, per));
         match out {
             None => print!("{yaml}"),
-            Some(path) if run.dry_run => println!("would write {path}"),
+            Some(path) if runner.dry_run => println!("would write {path}"),
             Some(path) => {
                 write_atomically(&path, &yaml)?;
                 eprintln!("wrote {path}: {} jobs", job_count(&ids, per));

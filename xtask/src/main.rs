@@ -30,7 +30,7 @@ use crate::util::{Runner, UsageError};
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     cleanup::handle_signals();
-    match run(flags) {
+    match dispatch(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+fn dispatch(flags: flags::Xtask) -> anyhow::Result<()> {
     let sh = util::thread_shell()?;
     let manifest = match &flags.config {
         Some(file) => util::absolute_from_cwd(file)?,
@@ -52,23 +52,23 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     let mut config = config::Config::load(&manifest).map_err(util::usage)?;
     config.set_engines(&flags.engine).map_err(util::usage)?;
     let secrets = config.secret_env.clone();
-    let run = Runner {
+    let runner = Runner {
         dry_run: flags.dry_run,
         secrets: &secrets,
         quiet: false,
     };
     match flags.subcommand {
-        Cmd::Wheels(cmd) => cmd.run(&run, &config),
-        Cmd::QemuRegister(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::QemuCopy(cmd) => cmd.run(&sh, &run),
-        Cmd::ArmImage(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::X64Image(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Wheels(cmd) => cmd.run(&runner, &config),
+        Cmd::QemuRegister(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::QemuCopy(cmd) => cmd.run(&sh, &runner),
+        Cmd::ArmImage(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::X64Image(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::Doctor(cmd) => cmd.run(&sh, &config),
-        Cmd::Prep(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::Standin(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::Bench(cmd) => cmd.run(&sh, &run),
-        Cmd::Matrix(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::Ci(cmd) => cmd.run(&sh, &run, &config),
-        Cmd::Verify(cmd) => cmd.run(&sh, &run, &config),
+        Cmd::Prep(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::Standin(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::Bench(cmd) => cmd.run(&sh, &runner),
+        Cmd::Matrix(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::Ci(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::Verify(cmd) => cmd.run(&sh, &runner, &config),
     }
 }

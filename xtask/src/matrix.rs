@@ -22,7 +22,7 @@ pub fn github_runner(arch: Arch) -> &'static str {
 }
 
 impl flags::Matrix {
-    pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &Runner, config: &Config) -> Result<()> {
         let github = match self.format.as_str() {
             "lines" => false,
             "github" => true,
@@ -32,7 +32,7 @@ impl flags::Matrix {
                 )))
             }
         };
-        let ids = selected(sh, run, &self.select, config)?;
+        let ids = selected(sh, runner, &self.select, config)?;
         if github {
             println!("{}", github_matrix(&ids));
         } else {
@@ -48,7 +48,7 @@ impl flags::Matrix {
 /// listed on its own engine, then the run's selector applied.
 pub fn selected(
     sh: &Shell,
-    run: &Runner,
+    runner: &Runner,
     select: &flags::Select,
     config: &Config,
 ) -> Result<Vec<BuildId>> {
@@ -76,11 +76,11 @@ pub fn selected(
         let engine = Engine::ready(sh, false, config.engine(arch))
             .with_context(|| format!("{arch} builds"))?;
         let image = if select.standin {
-            standin::ensure(sh, &engine, run, arch)?
+            standin::ensure(sh, &engine, runner, arch)?
         } else {
             config.images.get(arch).to_string()
         };
-        engine.ensure_image(sh, run, &image, arch, false)?;
+        engine.ensure_image(sh, runner, &image, arch, false)?;
         let dirs = engine.list_image_dir(&image, arch, "/opt/python")?;
         images.push((arch, image, dirs));
     }

@@ -8,7 +8,7 @@ use crate::platform::Arch;
 use crate::{config::Config, doctor, flags, qemu_register, util};
 
 impl flags::Prep {
-    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         println!("== doctor");
         for check in doctor::checks(sh, config) {
             println!("{}", check.line());
@@ -16,7 +16,7 @@ impl flags::Prep {
 
         // A native aarch64 engine needs no emulation, emulator or cross-arch image.
         let aarch64 = Engine::from_spec(config.engine(Arch::Aarch64))?;
-        let native = !run.dry_run && aarch64.server(sh)?.native(Arch::Aarch64);
+        let native = !runner.dry_run && aarch64.server(sh)?.native(Arch::Aarch64);
         if native || !config.arch.contains(&Arch::Aarch64) {
             println!(
                 "== qemu-register, qemu-copy, arm-image: skipped, aarch64 builds {}",
@@ -27,15 +27,15 @@ impl flags::Prep {
                 }
             );
         } else {
-            emulation(sh, run, config)?;
+            emulation(sh, runner, config)?;
         }
 
         println!("== x64-image");
         flags::X64Image::default()
-            .run(sh, run, config)
+            .run(sh, runner, config)
             .context("prep: x64-image")?;
 
-        if run.dry_run {
+        if runner.dry_run {
             return Ok(());
         }
         println!("== ready?");
@@ -44,24 +44,24 @@ impl flags::Prep {
 }
 
 /// What emulated aarch64 builds need: the handler, the emulator, the image.
-fn emulation(sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+fn emulation(sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
     println!("== qemu-register");
     match qemu_register::aarch64_handler()? {
         Some(h) if h.usable() => {
             println!("skipped: aarch64 handler already usable ({})", h.describe())
         }
         _ => flags::QemuRegister::default()
-            .run(sh, run, config)
+            .run(sh, runner, config)
             .context("prep: qemu-register")?,
     }
 
     println!("== qemu-copy");
     flags::QemuCopy::default()
-        .run(sh, run)
+        .run(sh, runner)
         .context("prep: qemu-copy")?;
 
     println!("== arm-image");
     flags::ArmImage::default()
-        .run(sh, run, config)
+        .run(sh, runner, config)
         .context("prep: arm-image")
 }

@@ -22,9 +22,9 @@ pub fn dest() -> Utf8PathBuf {
 }
 
 impl flags::QemuCopy {
-    pub fn run(self, _sh: &Shell, run: &util::Runner) -> Result<()> {
+    pub fn run(self, _sh: &Shell, runner: &util::Runner) -> Result<()> {
         let from = find(self.from.as_deref())?;
-        copy(run, &from, &dest())
+        copy(runner, &from, &dest())
     }
 }
 
@@ -106,14 +106,14 @@ fn elf_kind(b: &[u8]) -> Result<(), String> {
 
 /// Copies unless the destination already holds the same bytes; by rename, so
 /// that an interrupted copy never leaves half a binary in the context.
-pub fn copy(run: &util::Runner, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+pub fn copy(runner: &util::Runner, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
     if std::fs::read(to).ok()
         == Some(std::fs::read(from).with_context(|| format!("reading {from}"))?)
     {
         eprintln!("{to} is up to date (same as {from})");
         return Ok(());
     }
-    if run.dry_run {
+    if runner.dry_run {
         println!(
             "cp {} {}",
             util::shell_quote(from.as_str()),

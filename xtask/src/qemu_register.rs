@@ -194,7 +194,7 @@ pub fn image_args(image: &str, reset: bool) -> Vec<String> {
 }
 
 impl flags::QemuRegister {
-    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         let image = self.image.unwrap_or_else(|| config.qemu_image.clone());
         let current = aarch64_handler()?;
         match &current {
@@ -230,10 +230,10 @@ impl flags::QemuRegister {
             }
         }
         // The handler goes into this machine's kernel, through its own engine.
-        let engine = Engine::ready(sh, run.dry_run, &EngineSpec::Default)?;
-        register(run, &engine, &image, &args)
+        let engine = Engine::ready(sh, runner.dry_run, &EngineSpec::Default)?;
+        register(runner, &engine, &image, &args)
             .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
-        if run.dry_run {
+        if runner.dry_run {
             return Ok(());
         }
         match aarch64_handler()? {
@@ -283,11 +283,11 @@ pub fn run_args(image: &str, args: &[String], privileged: bool) -> Vec<String> {
     v
 }
 
-fn register(run: &util::Runner, engine: &Engine, image: &str, args: &[String]) -> Result<()> {
+fn register(runner: &util::Runner, engine: &Engine, image: &str, args: &[String]) -> Result<()> {
     let mut privileged = engine.command();
     privileged.args(run_args(image, args, true));
-    if run.dry_run {
-        return run.run(privileged);
+    if runner.dry_run {
+        return runner.run(privileged);
     }
     eprintln!("$ {}", util::command_line(&privileged, &[]));
     let out = privileged
@@ -311,7 +311,7 @@ fn register(run: &util::Runner, engine: &Engine, image: &str, args: &[String]) -
     );
     let mut narrow = engine.command();
     narrow.args(run_args(image, args, false));
-    run.run(narrow)
+    runner.run(narrow)
 }
 
 #[cfg(test)]

@@ -38,16 +38,16 @@ pub const POLICY: &str = "manylinux_2_41";
 pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
 
 impl flags::Standin {
-    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         let image = match self.arch {
             Some(arch) => {
                 let arch = Arch::parse(&arch).map_err(util::usage)?;
-                let engine = Engine::ready(sh, run.dry_run, config.engine(arch))?;
-                ensure(sh, &engine, run, arch)?
+                let engine = Engine::ready(sh, runner.dry_run, config.engine(arch))?;
+                ensure(sh, &engine, runner, arch)?
             }
             None => {
-                let engine = Engine::ready(sh, run.dry_run, &EngineSpec::Default)?;
-                ensure_qemu_register(sh, &engine, run)?
+                let engine = Engine::ready(sh, runner.dry_run, &EngineSpec::Default)?;
+                ensure_qemu_register(sh, &engine, runner)?
             }
         };
         println!("{image}");
@@ -64,7 +64,7 @@ fn work_dir(name: &str) -> Utf8PathBuf {
 }
 
 /// The stand-in image for `arch`, built when missing or when its recipe changed.
-pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Result<String> {
+pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) -> Result<String> {
     let tag = image_ref(arch);
     let recipe = recipe_dir();
     let mut hash = util::Fnv::default();
@@ -77,15 +77,15 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
     }
     eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
     let ctx = work_dir(arch.name());
-    if !run.dry_run {
+    if !runner.dry_run {
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
     }
     let cpu = emulated_cpu(arch);
-    rootfs(sh, run, arch, &recipe, &ctx, cpu.as_deref())?;
-    wheelhouse(sh, run, arch, &recipe, &ctx)?;
-    native_tools(sh, run, arch, &recipe, &ctx)?;
+    rootfs(sh, runner, arch, &recipe, &ctx, cpu.as_deref())?;
+    wheelhouse(sh, runner, arch, &recipe, &ctx)?;
+    native_tools(sh, runner, arch, &recipe, &ctx)?;
     for file in ["Dockerfile", "setup.sh"] {
-        if !run.dry_run {
+        if !runner.dry_run {
             std::fs::copy(recipe.join(file), ctx.join(file))
                 .with_context(|| format!("copying {file} into {ctx}"))?;
         }
@@ -101,14 +101,14 @@ pub fn ensure(sh: &Shell, engine: &Engine, run: &util::Runner, arch: Arch) -> Re
         build_args,
         inputs,
     };
-    run.run(engine.build_command(sh, &spec))?;
+    runner.run(engine.build_command(sh, &spec))?;
     Ok(tag)
 }
 
 /// The Debian root file system, kept while the package lists are unchanged.
 fn rootfs(
     sh: &Shell,
-    run: &util::Runner,
+    runner: &util::Runner,
     arch: Arch,
     recipe: &Utf8Path,
     ctx: &Utf8Path,
@@ -140,7 +140,7 @@ fn rootfs(
         )
     })?;
     if Some(arch) != Arch::host()
-        && !run.dry_run
+        && !runner.dry_run
         && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled)
     {
         bail!("the {arch} stand-in runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
@@ -157,7 +157,7 @@ fn rootfs(
     if let Some(model) = cpu {
         make.env("QEMU_CPU", model);
     }
-    if run.dry_run {
+    if runner.dry_run {
         println!("{}", util::command_line(&make, &[]));
         return Ok(());
     }
@@ -204,7 +204,7 @@ fn emulated_cpu(arch: Arch) -> Option<String> {
 /// because the image has no network.
 fn wheelhouse(
     sh: &Shell,
-    run: &util::Runner,
+    runner: &util::Runner,
     arch: Arch,
     recipe: &Utf8Path,
     ctx: &Utf8Path,
@@ -219,12 +219,12 @@ fn wheelhouse(
         ("test.txt", "3.11"),
     ] {
         let req = recipe.join(list);
-        run.run(cmd!(
+        runner.run(cmd!(
             sh,
             "python3 -m pip download --quiet --only-binary=:all: --platform {platform} --python-version {version} --dest {dir} --requirement {req}"
         ))
         .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
-        if !run.dry_run {
+        if !runner.dry_run {
             std::fs::copy(&req, dir.join(list))?;
         }
     }
@@ -236,13 +236,13 @@ fn wheelhouse(
 /// emulated container; empty for this machine's own arch.
 fn native_tools(
     sh: &Shell,
-    run: &util::Runner,
+    runner: &util::Runner,
     arch: Arch,
     recipe: &Utf8Path,
     ctx: &Utf8Path,
 ) -> Result<()> {
     let dir = ctx.join("native");
-    if !run.dry_run {
+    if !runner.dry_run {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     }
@@ -252,7 +252,7 @@ fn native_tools(
     let platform = format!("musllinux_1_1_{host}");
     let req = recipe.join("uv.txt");
     let wheels = ctx.join("uv-wheel");
-    run.run(cmd!(
+    runner.run(cmd!(
         sh,
         "python3 -m pip download --quiet --no-deps --only-binary=:all: --platform {platform} --dest {wheels} --requirement {req}"
     ))
@@ -260,9 +260,10 @@ fn native_tools(
     // The binary is the wheel's data/scripts/uv.
     let unpack = "import glob, sys, zipfile\nwheel, = glob.glob(sys.argv[1] + '/uv-*.whl')\nwith zipfile.ZipFile(wheel) as z:\n    name, = [n for n in z.namelist() if n.endswith('.data/scripts/uv')]\n    open(sys.argv[2], 'wb').write(z.read(name))\n";
     let uv = dir.join("uv");
-    run.run(cmd!(sh, "python3 -c {unpack} {wheels} {uv}"))
+    runner
+        .run(cmd!(sh, "python3 -c {unpack} {wheels} {uv}"))
         .context("taking uv out of its wheel")?;
-    if !run.dry_run {
+    if !runner.dry_run {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755))?;
     }
@@ -292,8 +293,8 @@ fn read_list(path: &Utf8Path) -> Result<Vec<String>> {
 
 /// An image that registers the aarch64 handler the way multiarch/qemu-user-static
 /// does, built on the x86_64 stand-in with the host's emulator inside it.
-pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, run: &util::Runner) -> Result<String> {
-    let base = ensure(sh, engine, run, Arch::X86_64)?;
+pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<String> {
+    let base = ensure(sh, engine, runner, Arch::X86_64)?;
     let recipe = util::project_root().join("scripts/qemu-register-standin");
     let qemu = qemu_copy::find(None)?;
     let mut hash = util::Fnv::default();
@@ -303,13 +304,13 @@ pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, run: &util::Runner) -> 
         hash.write(info.id.as_bytes());
     }
     let ctx = work_dir("qemu-register");
-    if !run.dry_run {
+    if !runner.dry_run {
         std::fs::create_dir_all(&ctx)?;
         for file in ["Dockerfile", "register.sh"] {
             std::fs::copy(recipe.join(file), ctx.join(file))?;
         }
     }
-    qemu_copy::copy(run, &qemu, &ctx.join("qemu-aarch64-static"))?;
+    qemu_copy::copy(runner, &qemu, &ctx.join("qemu-aarch64-static"))?;
     let spec = ImageBuild {
         tag: QEMU_REGISTER_IMAGE.into(),
         arch: Arch::X86_64,
@@ -317,7 +318,7 @@ pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, run: &util::Runner) -> 
         build_args: vec![("BASE".into(), base)],
         inputs: hash.hex(),
     };
-    engine.build_if_changed(sh, run, &spec)?;
+    engine.build_if_changed(sh, runner, &spec)?;
     Ok(QEMU_REGISTER_IMAGE.into())
 }
 

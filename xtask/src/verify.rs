@@ -22,7 +22,7 @@ use crate::{flags, qemu_register, standin};
 const DIR: &str = "/xtask/verify";
 
 impl flags::Verify {
-    pub fn run(self, sh: &Shell, run: &Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &Runner, config: &Config) -> Result<()> {
         let dir = match &self.dir {
             Some(dir) => util::absolute_from_cwd(dir)?,
             None => config.dir.join(&config.out),
@@ -54,7 +54,7 @@ impl flags::Verify {
             .next()
             .unwrap_or(Arch::X86_64);
         let arch_of = |i: usize| ids[i].as_ref().map_or(first_arch, |id| id.arch);
-        if run.dry_run {
+        if runner.dry_run {
             println!("would verify {} wheels in {dir}", wheels.len());
             return Ok(());
         }
@@ -66,7 +66,7 @@ impl flags::Verify {
                 continue;
             }
             let names: Vec<&str> = of_arch.iter().map(|&i| wheels[i].as_str()).collect();
-            let lines = in_container(sh, run, config, self.standin, arch, &dir, &names)?;
+            let lines = in_container(sh, runner, config, self.standin, arch, &dir, &names)?;
             for &i in &of_arch {
                 let found = lines.iter().find_map(|l| {
                     l.strip_prefix("ok ")
@@ -208,7 +208,7 @@ fn check_sums(dir: &Utf8Path, wheels: &[String]) -> Result<Vec<Result<String, St
 /// Runs verify-wheel.py on `names` in a container of `arch`; its output lines.
 fn in_container(
     sh: &Shell,
-    run: &Runner,
+    runner: &Runner,
     config: &Config,
     use_standin: bool,
     arch: Arch,
@@ -218,11 +218,11 @@ fn in_container(
     let engine =
         Engine::ready(sh, false, config.engine(arch)).with_context(|| format!("{arch} checks"))?;
     let image = if use_standin {
-        standin::ensure(sh, &engine, run, arch)?
+        standin::ensure(sh, &engine, runner, arch)?
     } else {
         config.images.get(arch).to_string()
     };
-    engine.ensure_image(sh, run, &image, arch, false)?;
+    engine.ensure_image(sh, runner, &image, arch, false)?;
     // auditwheel runs emulated on this machine's handler: with its faster CPU model.
     let emulated_env = match engine.is_local() && Some(arch) != Arch::host() {
         true => qemu_register::host_cpu_model().env(),

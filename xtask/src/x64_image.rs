@@ -9,7 +9,7 @@ use crate::platform::Arch;
 use crate::{config::Config, flags, util};
 
 impl flags::X64Image {
-    pub fn run(self, sh: &Shell, run: &util::Runner, config: &Config) -> Result<()> {
+    pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         let base = self.base.unwrap_or_else(|| config.x64_image.base.clone());
         let tag = self.tag.unwrap_or_else(|| config.x64_image.tag.clone());
         let packages = self
@@ -19,7 +19,7 @@ impl flags::X64Image {
         for p in &packages {
             check_package_name(p).map_err(util::usage)?;
         }
-        let engine = Engine::ready(sh, run.dry_run, config.engine(Arch::X86_64))?;
+        let engine = Engine::ready(sh, runner.dry_run, config.engine(Arch::X86_64))?;
         let context = util::project_root().join("scripts/x64-image");
         let build_args = vec![("PACKAGES".to_string(), packages.join(" "))];
         let derived = DerivedImage {
@@ -30,7 +30,7 @@ impl flags::X64Image {
             build_args,
             pull: self.pull,
         };
-        if engine.build_on_base(sh, run, derived)? && !run.dry_run {
+        if engine.build_on_base(sh, runner, derived)? && !runner.dry_run {
             eprintln!("built {tag} from {base}");
         }
         Ok(())

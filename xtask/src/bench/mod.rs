@@ -77,7 +77,7 @@ struct Inputs {
 }
 
 impl flags::Bench {
-    pub fn run(self, sh: &Shell, _run: &util::Runner) -> Result<()> {
+    pub fn run(self, sh: &Shell, _runner: &util::Runner) -> Result<()> {
         let reps = self.reps.get();
         let engine = Engine::ready(sh, false, &EngineSpec::Default)?;
         let quiet = util::Runner {

@@ -229,18 +229,18 @@ impl Container {
     /// a `ReadyingFailed` error.
     pub fn start(
         engine: &Engine,
-        run: &Runner,
+        runner: &Runner,
         spec: &ContainerSpec,
         setup: &FirstProcess,
         input: Option<ChildStdout>,
     ) -> Result<(Container, String, Option<FirstOutput>)> {
         let guard = UndoGuard::new(Undo::run(&engine.rm(&spec.name)));
-        let mut cmd = spec.command(engine, setup, run.secrets);
+        let mut cmd = spec.command(engine, setup, runner.secrets);
         // The scripts' texts are arguments: named, not printed.
         let mut shown = engine.command();
         shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
-        let line = crate::util::command_line(&shown, run.secrets);
-        if !run.quiet {
+        let line = crate::util::command_line(&shown, runner.secrets);
+        if !runner.quiet {
             eprintln!("$ {line}");
         }
         let mut client = cmd
@@ -358,16 +358,16 @@ impl Container {
     }
 
     /// `docker cp` of a host folder's contents into the container.
-    pub fn copy_in(&self, run: &Runner, from: &Utf8Path, to: &str) -> Result<()> {
-        run.run_captured(
+    pub fn copy_in(&self, runner: &Runner, from: &Utf8Path, to: &str) -> Result<()> {
+        runner.run_captured(
             self.engine
                 .cp(&format!("{from}/."), &format!("{}:{to}", self.name)),
         )
     }
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).
-    pub fn copy_out(&self, run: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
-        run.run_captured(
+    pub fn copy_out(&self, runner: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
+        runner.run_captured(
             self.engine
                 .cp(&format!("{}:{from}", self.name), to.as_str()),
         )

@@ -46,7 +46,7 @@ impl Engine {
     pub fn ensure_image(
         &self,
         sh: &Shell,
-        run: &Runner,
+        runner: &Runner,
         image: &str,
         arch: Arch,
         pull: bool,
@@ -57,7 +57,7 @@ impl Engine {
         }
         let (program, endpoint) = (&self.program, &self.endpoint);
         let platform = arch.docker_platform();
-        run.run(cmd!(sh, "{program} {endpoint...} pull --platform {platform} {image}")).map_err(|_| match local {
+        runner.run(cmd!(sh, "{program} {endpoint...} pull --platform {platform} {image}")).map_err(|_| match local {
             Some(_) => anyhow::anyhow!(
                 "image `{image}` could not be pulled again, as --pull asks (the engine's reason is above): check your registry login, or leave --pull out to build with the copy this engine has"
             ),
@@ -65,7 +65,7 @@ impl Engine {
                 "image `{image}` is not here and could not be pulled (the engine's reason is above): check the name and your registry login; without a registry, `cargo xtask standin` builds offline stand-ins (`wheels --standin` uses them)"
             ),
         })?;
-        if run.dry_run {
+        if runner.dry_run {
             return Ok(local);
         }
         self.inspect_image(sh, image)?
@@ -133,11 +133,11 @@ impl Engine {
 
     /// Builds an image from a context unless an image with that tag already
     /// carries the same inputs hash. Returns whether it built.
-    pub fn build_if_changed(&self, sh: &Shell, run: &Runner, spec: &ImageBuild) -> Result<bool> {
+    pub fn build_if_changed(&self, sh: &Shell, runner: &Runner, spec: &ImageBuild) -> Result<bool> {
         if self.up_to_date(sh, &spec.tag, &spec.inputs)? {
             return Ok(false);
         }
-        run.run(self.build_command(sh, spec))?;
+        runner.run(self.build_command(sh, spec))?;
         Ok(true)
     }
 
@@ -157,7 +157,7 @@ impl Engine {
     pub fn build_on_base(
         &self,
         sh: &Shell,
-        run: &Runner,
+        runner: &Runner,
         derived: DerivedImage<'_>,
     ) -> Result<bool> {
         let DerivedImage {
@@ -168,7 +168,7 @@ impl Engine {
             mut build_args,
             pull,
         } = derived;
-        let info = self.ensure_image(sh, run, base, arch, pull)?;
+        let info = self.ensure_image(sh, runner, base, arch, pull)?;
         if let Some(info) = &info {
             info.check_arch(base, arch)?;
         }
@@ -186,7 +186,7 @@ impl Engine {
             build_args,
             inputs: hash.hex(),
         };
-        self.build_if_changed(sh, run, &spec)
+        self.build_if_changed(sh, runner, &spec)
     }
 
     pub fn build_command(&self, sh: &Shell, spec: &ImageBuild) -> Command {

@@ -7,9 +7,13 @@
 //! on its build's stdout, so the user's tree is never written by the
 //! container, the wheels belong to the caller, and a remote engine works the same.
 //!
-//! `plan` decides and validates everything before anything starts; `run`
-//! starts the containers and schedules the builds; `report` says what happened.
+//! `plan` decides and validates everything before anything starts (`select`
+//! which builds, `cibuildwheel` what the package's own configuration adds,
+//! `target` each arch's engine and image); `recipe` makes each build's
+//! commands once; `builds` starts the containers and runs the recipes;
+//! `landing` puts each wheel in place; `report` says what happened.
 
+mod builds;
 pub mod cibuildwheel;
 pub mod landing;
 pub mod package;
@@ -17,7 +21,6 @@ pub mod plan;
 mod progress;
 pub mod recipe;
 mod report;
-mod run;
 pub mod select;
 mod target;
 
@@ -28,10 +31,10 @@ use crate::config::Config;
 use crate::flags;
 use crate::util::{self, Runner};
 
+use builds::execute;
 use landing::Provenance;
 pub use plan::Plan;
 use recipe::print_dry_run;
-use run::execute;
 use target::resolve_target;
 
 /// What readies a new build container, run by its first process (an exec
@@ -119,7 +122,7 @@ const CCACHE_DIR: &str = "/xtask/ccache";
 const INPUTS: &str = "/xtask/inputs";
 
 impl flags::Wheels {
-    pub fn run(self, run: &Runner, config: &Config) -> Result<()> {
+    pub fn run(self, runner: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
         let mut plan = Plan::new(self, config, &cwd)?;
         for line in plan.cibuildwheel.lines() {
@@ -135,7 +138,9 @@ impl flags::Wheels {
                 .arches
                 .iter()
                 .map(|&arch| {
-                    s.spawn(move || resolve_target(&util::thread_shell()?, run, plan, config, arch))
+                    s.spawn(move || {
+                        resolve_target(&util::thread_shell()?, runner, plan, config, arch)
+                    })
                 })
                 .collect();
             let targets = targets
@@ -146,11 +151,11 @@ impl flags::Wheels {
         });
         let targets = targets?;
         plan.take_provenance(provenance);
-        if run.dry_run {
-            print_dry_run(&plan, &targets, run.secrets);
+        if runner.dry_run {
+            print_dry_run(&plan, &targets, runner.secrets);
             return Ok(());
         }
-        execute(run, &plan, &targets)
+        execute(runner, &plan, &targets)
     }
 }
 

@@ -1,6 +1,6 @@
 //! What a run carries out, decided once: each target's container start line
 //! and each build's recipe (its host hooks, environment, exec arguments and
-//! staging folder). The run (run.rs) follows them; the dry run prints them.
+//! staging folder). The run (builds.rs) follows them; the dry run prints them.
 
 use std::process::{Command, Stdio};
 

@@ -30,28 +30,28 @@ pub struct Target {
 /// will run the build.
 pub fn resolve_target(
     sh: &Shell,
-    run: &Runner,
+    runner: &Runner,
     plan: &Plan,
     config: &Config,
     arch: Arch,
 ) -> Result<Target> {
-    let mut engine = Engine::chosen(run.dry_run, config.engine(arch))
+    let mut engine = Engine::chosen(runner.dry_run, config.engine(arch))
         .with_context(|| format!("{arch} builds"))?;
     // The engine's version and the image, asked at once.
     let (server, image) = std::thread::scope(|s| {
-        let server = s.spawn(|| match run.dry_run {
+        let server = s.spawn(|| match runner.dry_run {
             true => Ok(None),
             false => engine.server(&util::thread_shell()?).map(Some),
         });
         let image = match plan.standin {
-            true => standin::ensure(sh, &engine, run, arch),
+            true => standin::ensure(sh, &engine, runner, arch),
             false => Ok(plan
                 .image
                 .clone()
                 .unwrap_or_else(|| config.images.get(arch).to_string())),
         }
         .map(|image| {
-            let info = engine.ensure_image(sh, run, &image, arch, plan.pull);
+            let info = engine.ensure_image(sh, runner, &image, arch, plan.pull);
             (image, info)
         });
         (server.join().expect("the engine thread panicked"), image)
@@ -89,11 +89,11 @@ pub fn resolve_target(
         });
     let plat = match plat {
         Some(plat) => plat,
-        None if run.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
+        None if runner.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
         None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
     };
     // Only a daemon on this machine uses this machine's binfmt handlers.
-    if !native && engine.is_local() && !run.dry_run {
+    if !native && engine.is_local() && !runner.dry_run {
         match qemu_register::aarch64_handler()? {
             Some(h) if h.enabled => {}
             _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),

@@ -70,7 +70,7 @@ struct Started {
 /// scripts and (unless each build has its own) the inputs in; with `lone`,
 /// its first process then runs that build.
 fn start_target(
-    run: &Runner,
+    runner: &Runner,
     plan: &Plan,
     t: &Target,
     run_id: &str,
@@ -92,7 +92,7 @@ fn start_target(
         false => None,
     };
     let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
-    let started = Container::start(&t.engine, run, &start.spec, &start.first, input);
+    let started = Container::start(&t.engine, runner, &start.spec, &start.first, input);
     // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
     let tar = tar.map(|mut tar| tar.wait()).transpose()?;
     let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
@@ -114,7 +114,7 @@ fn start_target(
         unreadable_inputs(plan, tar)?;
     }
     let (offered, auditwheel) = parse_setup(&offered);
-    copy_input_dirs(run, plan, &c)?;
+    copy_input_dirs(runner, plan, &c)?;
     Ok(Started {
         container: c,
         offered,
@@ -124,7 +124,7 @@ fn start_target(
 }
 
 /// The folders outside the root, once per container, each to the path its variable holds.
-fn copy_input_dirs(run: &Runner, plan: &Plan, c: &Container) -> Result<()> {
+fn copy_input_dirs(runner: &Runner, plan: &Plan, c: &Container) -> Result<()> {
     if plan.input_dirs.is_empty() {
         return Ok(());
     }
@@ -137,7 +137,7 @@ fn copy_input_dirs(run: &Runner, plan: &Plan, c: &Container) -> Result<()> {
     mkdir.extend(dests.iter().map(String::as_str));
     c.read(&mkdir)?;
     for ((key, dir), dest) in plan.input_dirs.iter().zip(&dests) {
-        c.copy_in(run, dir, dest)
+        c.copy_in(runner, dir, dest)
             .with_context(|| format!("copying {dir} into the container ({key})"))?;
     }
     Ok(())
@@ -192,7 +192,7 @@ fn copy_inputs(plan: &Plan, c: &Container, r: &Recipe) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<()> {
+pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result<()> {
     let target = util::project_root().join("target/xtask");
     let _lock = util::lock_exclusive(
         &target.join("wheels.lock"),
@@ -202,15 +202,15 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
     let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;
 
     for (engine, volume) in cache_volumes(plan, targets) {
-        run.run_captured(cache_volume_command(engine, &volume))?;
+        runner.run_captured(cache_volume_command(engine, &volume))?;
     }
     // A lone build's recipe is made before its container starts; its share
     // of the cores is the whole (one worker).
-    let lone = lone_build(plan, run.secrets).map(|b| {
+    let lone = lone_build(plan, runner.secrets).map(|b| {
         let t = &targets[b.target];
         Recipe::new(plan, t, b, &plan.parallel_env(1))
     });
-    let (containers, kept) = start_all(run, plan, targets, &run_id, lone.as_ref())?;
+    let (containers, kept) = start_all(runner, plan, targets, &run_id, lone.as_ref())?;
     let offers: Vec<Offer> = targets
         .iter()
         .zip(&containers)
@@ -255,7 +255,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-    let results = run_builds(run, plan, targets, &containers, &recipes, workers, &logs);
+    let results = run_builds(runner, plan, targets, &containers, &recipes, workers, &logs);
     let notes = ccache_notes(&containers, &ccache_before, targets);
     drop(containers);
 
@@ -285,7 +285,7 @@ pub(super) fn execute(run: &Runner, plan: &Plan, targets: &[Target]) -> Result<(
 /// Each arch's container, started on its own engine, all at once; and for
 /// `--keep-container` the line that says how to enter and remove each.
 fn start_all(
-    run: &Runner,
+    runner: &Runner,
     plan: &Plan,
     targets: &[Target],
     run_id: &str,
@@ -294,7 +294,7 @@ fn start_all(
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .iter()
-            .map(|t| s.spawn(|| start_target(run, plan, t, run_id, lone)))
+            .map(|t| s.spawn(|| start_target(runner, plan, t, run_id, lone)))
             .collect();
         handles
             .into_iter()
@@ -335,7 +335,7 @@ fn start_all(
 /// Runs every recipe, `workers` at a time, emulated ones first (the
 /// slowest); with `--fail-fast`, a failure skips the builds not yet begun.
 fn run_builds(
-    run: &Runner,
+    runner: &Runner,
     plan: &Plan,
     targets: &[Target],
     containers: &[Running],
@@ -350,12 +350,12 @@ fn run_builds(
     let stop = AtomicBool::new(false);
     let progress = Progress::new(plan.verbose);
     // On a live display the commands go to the logs, not the terminal.
-    let run = &Runner {
+    let runner = &Runner {
         quiet: progress.is_live(),
-        ..*run
+        ..*runner
     };
     let shared = Shared {
-        run,
+        runner,
         plan,
         host_stage: Mutex::new(()),
     };
@@ -510,7 +510,7 @@ struct Running {
 
 /// What every build of a run shares.
 struct Shared<'a> {
-    run: &'a Runner<'a>,
+    runner: &'a Runner<'a>,
     plan: &'a Plan,
     /// Held while a host command runs and the inputs are copied after it.
     host_stage: Mutex<()>,
@@ -529,7 +529,7 @@ fn build_one(
     line: &Line,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
     if r.include.is_some() {
-        headers(shared.run, t, &c.container, &r.build.dir)
+        headers(shared.runner, t, &c.container, &r.build.dir)
             .context("{include}: the interpreter's headers")?;
     }
     let built = build_and_land(shared, t, c, r, log, line);
@@ -539,7 +539,7 @@ fn build_one(
     // After each build, whatever its outcome, as a clean-up step would be.
     let _one_at_a_time = shared.host_stage.lock().unwrap();
     let log_file = std::fs::OpenOptions::new().append(true).open(log)?;
-    let ran = run_host(shared.run, post, "post-build", &log_file, log);
+    let ran = run_host(shared.runner, post, "post-build", &log_file, log);
     match built {
         Ok(_) => ran.and(built),
         built => built,
@@ -548,13 +548,13 @@ fn build_one(
 
 /// A host command of the run, its output to the build's log.
 fn run_host(
-    run: &Runner,
+    runner: &Runner,
     cmd: &Command,
     what: &str,
     log_file: &File,
     log: &Utf8Path,
 ) -> Result<()> {
-    let line = util::command_line(cmd, run.secrets);
+    let line = util::command_line(cmd, runner.secrets);
     // The recipe keeps its command; this run's copy gets the log.
     let mut cmd = util::copy_command(cmd);
     cmd.stdout(log_file.try_clone()?)
@@ -570,7 +570,7 @@ fn run_host(
 
 /// The folder holding Python.h of interpreter `dir`, copied out of the
 /// container once per image.
-fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8PathBuf> {
+fn headers(runner: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8PathBuf> {
     let cache = headers_cache(t, dir);
     if cache.join("Python.h").is_file() {
         return Ok(cache);
@@ -589,7 +589,7 @@ fn headers(run: &Runner, t: &Target, c: &Container, dir: &str) -> Result<Utf8Pat
     let partial = Utf8PathBuf::from(format!("{cache}.partial-{}", std::process::id()));
     let _cleanup = UndoGuard::new(Undo::Path(partial.clone()));
     std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
-    c.copy_out(run, &format!("{found}/."), &partial)?;
+    c.copy_out(runner, &format!("{found}/."), &partial)?;
     if !partial.join("Python.h").is_file() {
         bail!("{found} in image `{}` holds no Python.h", t.image);
     }
@@ -609,7 +609,7 @@ fn build_and_land(
     log: &Utf8Path,
     line: &Line,
 ) -> Result<Option<(Utf8PathBuf, String)>> {
-    let (run, plan) = (shared.run, shared.plan);
+    let (runner, plan) = (shared.runner, shared.plan);
     // Taken first: whatever fails below drops it (closing the pipes) before
     // the container is waited for, so the client cannot block on a full pipe.
     let first = c.first.lock().unwrap().take();
@@ -618,7 +618,7 @@ fn build_and_land(
         // The host command rewrites shared host files: one at a time, each
         // followed by its own copy of the inputs.
         let _one_at_a_time = shared.host_stage.lock().unwrap();
-        run_host(run, pre, "pre-build", &log_file, log)?;
+        run_host(runner, pre, "pre-build", &log_file, log)?;
         copy_inputs(plan, &c.container, r)?;
     }
     let _stage_guard = UndoGuard::new(Undo::Path(r.stage.clone()));
@@ -634,7 +634,7 @@ fn build_and_land(
     };
     let (status, unpacked) = match first {
         Some(first) => lone_in_container(&c.container, r, first, &mut feed)?,
-        None => exec_in_container(run, &c.container, r, &mut feed)?,
+        None => exec_in_container(runner, &c.container, r, &mut feed)?,
     };
     // build-wheel.sh's word for a pure-Python wheel under --pure-wheel skip.
     if status.code() == Some(3) {
@@ -683,18 +683,18 @@ fn lone_in_container(
 /// A build run by an exec in the container: how it ended, and how the
 /// wheel's unpacking did.
 fn exec_in_container(
-    run: &Runner,
+    runner: &Runner,
     c: &Container,
     r: &Recipe,
     feed: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<(ExitStatus, Output)> {
     use std::io::BufRead;
-    let mut exec = r.exec(&c.engine, &c.name, run.secrets);
+    let mut exec = r.exec(&c.engine, &c.name, runner.secrets);
     let (reader, writer) = std::io::pipe().context("making a pipe for the build's output")?;
     exec.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(writer);
-    feed(&format!("$ {}", util::command_line(&exec, run.secrets)))?;
+    feed(&format!("$ {}", util::command_line(&exec, runner.secrets)))?;
     let mut child = exec.spawn().context("running the build in the container")?;
     // The pipe ends when the child's copies of it close, not ours.
     drop(exec);
