@@ -15,6 +15,7 @@
 
 mod builds;
 pub mod cibuildwheel;
+mod containers;
 pub mod landing;
 pub mod package;
 pub mod plan;

@@ -1,0 +1,279 @@
+//! The run's containers: each arch's started on its engine with the
+//! scripts and the inputs in (its first process readies it), what each
+//! image offers, and what is copied in (inputs after a pre-build, input
+//! dirs) and out (headers for `{include}`, ccache's counters).
+
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use camino::Utf8PathBuf;
+
+use super::recipe::{headers_cache, Recipe, Start};
+use super::target::Target;
+use super::{
+    container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
+};
+use crate::cleanup::{Undo, UndoGuard};
+use crate::engine::{Container, FirstOutput, ReadyingFailed};
+use crate::util::{self, usage, Runner};
+
+/// ccache's counters in a container: (hits, misses).
+pub(super) fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
+    let out = c
+        .exec(
+            &[("CCACHE_DIR".into(), CCACHE_DIR.into())],
+            &[],
+            &["ccache", "--print-stats"],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = |key: &str| -> u64 {
+        text.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(k, _)| *k == key)
+            .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+            .sum()
+    };
+    out.status.success().then(|| {
+        (
+            count("direct_cache_hit") + count("preprocessed_cache_hit"),
+            count("cache_miss"),
+        )
+    })
+}
+
+/// A target's container, started and ready.
+pub(super) struct Started {
+    container: Container,
+    /// The interpreter folders of its image's /opt/python.
+    offered: Vec<String>,
+    /// Its auditwheel's version, for the manifest.
+    auditwheel: String,
+    /// The output of the build its first process runs, when it runs one.
+    first_output: Option<FirstOutput>,
+}
+
+/// Starts one arch's container, lists its interpreters, and copies the
+/// scripts and (unless each build has its own) the inputs in; with `lone`,
+/// its first process then runs that build.
+pub(super) fn start_target(
+    runner: &Runner,
+    plan: &Plan,
+    t: &Target,
+    run_id: &str,
+    lone: Option<&Recipe>,
+) -> Result<Started> {
+    let how = match &t.cpu {
+        None => "native".to_string(),
+        Some(cpu) => format!("emulated, {}", cpu.describe()),
+    };
+    eprintln!(
+        "==> {}: starting a container of {} on {} ({how})",
+        t.arch,
+        t.image,
+        t.engine.describe()
+    );
+    let start = Start::new(plan, t, run_id, script_files(&container_scripts())?, lone);
+    let mut tar = match start.unpack {
+        true => Some(inputs_tar(plan)?),
+        false => None,
+    };
+    let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
+    let started = Container::start(&t.engine, runner, &start.spec, &start.first, input);
+    // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
+    let tar = tar.map(|mut tar| tar.wait()).transpose()?;
+    let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
+        Some(ReadyingFailed {
+            code: Some(NO_OPT_PYTHON),
+            ..
+        }) => usage(format!(
+            "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
+            t.image, t.arch
+        )),
+        Some(failed) => anyhow::anyhow!(
+            "{} builds on {}: readying the container (the scripts and the inputs) failed ({failed})",
+            t.arch,
+            t.engine.describe()
+        ),
+        None => e.context(format!("{} builds on {}", t.arch, t.engine.describe())),
+    })?;
+    if let Some(tar) = tar {
+        unreadable_inputs(plan, tar)?;
+    }
+    let (offered, auditwheel) = parse_setup(&offered);
+    copy_input_dirs(runner, plan, &c)?;
+    Ok(Started {
+        container: c,
+        offered,
+        auditwheel,
+        first_output,
+    })
+}
+
+/// The folders outside the root, once per container, each to the path its variable holds.
+pub(super) fn copy_input_dirs(runner: &Runner, plan: &Plan, c: &Container) -> Result<()> {
+    if plan.input_dirs.is_empty() {
+        return Ok(());
+    }
+    let dests: Vec<String> = plan
+        .input_dirs
+        .iter()
+        .map(|(key, _)| format!("{INPUTS}/{key}"))
+        .collect();
+    let mut mkdir = vec!["mkdir", "-p"];
+    mkdir.extend(dests.iter().map(String::as_str));
+    c.read(&mkdir)?;
+    for ((key, dir), dest) in plan.input_dirs.iter().zip(&dests) {
+        c.copy_in(runner, dir, dest)
+            .with_context(|| format!("copying {dir} into the container ({key})"))?;
+    }
+    Ok(())
+}
+
+/// The host's tar, streaming `plan`'s inputs on its stdout.
+pub(super) fn inputs_tar(plan: &Plan) -> Result<Child> {
+    plan.tar_command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting tar (is it installed?)")
+}
+
+/// Runs `cmd` with `plan`'s inputs as one tar stream on its stdin: its
+/// output, and how the host's tar ended.
+pub(super) fn with_inputs(plan: &Plan, mut cmd: Command) -> Result<(Output, ExitStatus)> {
+    let mut tar = inputs_tar(plan)?;
+    cmd.stdin(tar.stdout.take().expect("piped"));
+    let out = cmd
+        .output()
+        .context("sending the inputs into the container")?;
+    // The command holds the pipe no more: tar ends, by itself or by SIGPIPE.
+    drop(cmd);
+    Ok((out, tar.wait()?))
+}
+
+/// Why the inputs did not go in, when the host's tar could not read them.
+pub(super) fn unreadable_inputs(plan: &Plan, tar: ExitStatus) -> Result<()> {
+    if !tar.success() {
+        bail!(
+            "tar could not read the inputs under {} ({tar}): see its message above",
+            plan.root
+        );
+    }
+    Ok(())
+}
+
+/// After its pre-build, copies `plan`'s inputs into the container for
+/// recipe `r`, as one tar stream.
+pub(super) fn copy_inputs(plan: &Plan, c: &Container, r: &Recipe) -> Result<()> {
+    let Some(unpack) = r.unpack_inputs(&c.engine, &c.name) else {
+        return Ok(());
+    };
+    let (out, tar) = with_inputs(plan, unpack)?;
+    unreadable_inputs(plan, tar)?;
+    if !out.status.success() {
+        bail!(
+            "copying the inputs into the container failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Each arch's container, started on its own engine, all at once; and for
+/// `--keep-container` the line that says how to enter and remove each.
+pub(super) fn start_all(
+    runner: &Runner,
+    plan: &Plan,
+    targets: &[Target],
+    run_id: &str,
+    lone: Option<&Recipe>,
+) -> Result<(Vec<Running>, Vec<String>)> {
+    let started: Vec<Result<Started>> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| s.spawn(|| start_target(runner, plan, t, run_id, lone)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a start thread panicked"))
+            .collect()
+    });
+    let mut containers = Vec::new();
+    let mut kept = Vec::new();
+    for result in started {
+        let Started {
+            mut container,
+            offered,
+            auditwheel,
+            first_output,
+        } = result?;
+        if plan.keep_container {
+            // From now on, not even Ctrl-C removes it.
+            let enter = container.keep();
+            let remove = container.engine.rm(&container.name);
+            let line = format!(
+                "==> {} is kept running: enter it with `{enter}`, remove it with `{}`",
+                container.name,
+                util::command_line(&remove, &[])
+            );
+            eprintln!("{line}");
+            kept.push(line);
+        }
+        containers.push(Running {
+            container,
+            offered,
+            auditwheel,
+            first: Mutex::new(first_output),
+        });
+    }
+    Ok((containers, kept))
+}
+
+/// One arch's container, what its image told of itself, and the output of
+/// the build its first process runs (taken by that build).
+pub(super) struct Running {
+    /// Declared (so dropped) before the container, which waits for its client.
+    pub first: Mutex<Option<FirstOutput>>,
+    pub container: Container,
+    /// The interpreter folders of its image's /opt/python.
+    pub offered: Vec<String>,
+    pub auditwheel: String,
+}
+
+/// The folder holding Python.h of interpreter `dir`, copied out of the
+/// container once per image.
+pub(super) fn headers(
+    runner: &Runner,
+    t: &Target,
+    c: &Container,
+    dir: &str,
+) -> Result<Utf8PathBuf> {
+    let cache = headers_cache(t, dir);
+    if cache.join("Python.h").is_file() {
+        return Ok(cache);
+    }
+    let found = c.read(&[
+        "sh",
+        "-c",
+        "for d in /opt/python/\"$1\"/include/*/; do [ -f \"$d/Python.h\" ] && echo \"${d%/}\" && break; done; true",
+        "sh",
+        dir,
+    ])?;
+    let found = found.trim();
+    if found.is_empty() {
+        bail!("image `{}` has no Python.h in /opt/python/{dir}/include/*/: the headers must be there, as in the manylinux images", t.image);
+    }
+    let partial = Utf8PathBuf::from(format!("{cache}.partial-{}", std::process::id()));
+    let _cleanup = UndoGuard::new(Undo::Path(partial.clone()));
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
+    c.copy_out(runner, &format!("{found}/."), &partial)?;
+    if !partial.join("Python.h").is_file() {
+        bail!("{found} in image `{}` holds no Python.h", t.image);
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::rename(&partial, &cache).with_context(|| format!("moving the headers to {cache}"))?;
+    Ok(cache)
+}
