@@ -1,0 +1,337 @@
+//! The values of cibuildwheel's keys, read as cibuildwheel reads them:
+//! arches, image names, dependency groups, config settings, the frontend,
+//! the environment's bash words; and how the steps reach the container.
+
+use crate::config::{Frontend, Steps, RESERVED_ENV};
+use crate::platform::Arch;
+
+/// cibuildwheel's `archs`, limited to what this tool builds: `auto`,
+/// `auto64` and `native` are this machine's arch.
+pub(super) fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
+    let mut out = Vec::new();
+    for name in names {
+        let add: Vec<Arch> = match name.as_str() {
+            "x86_64" => vec![Arch::X86_64],
+            "aarch64" | "arm64" => vec![Arch::Aarch64],
+            "all" => Arch::ALL.to_vec(),
+            "auto" | "auto64" | "native" => Arch::host().into_iter().collect(),
+            "i686" | "ppc64le" | "s390x" | "armv7l" | "riscv64" | "auto32" => Vec::new(),
+            other => {
+                return Err(format!(
+                    "`{other}` is not an arch cibuildwheel knows on Linux"
+                ))
+            }
+        };
+        for a in add {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "`{}` names no arch this tool builds (x86_64, aarch64)",
+            names.join(" ")
+        ));
+    }
+    Ok(out)
+}
+
+/// A name cibuildwheel maps to quay.io's manylinux images, else an image.
+pub(super) fn manylinux_image(name: &str, arch: Arch) -> String {
+    let known = name == "manylinux2014"
+        || name == "manylinux2010"
+        || name == "manylinux1"
+        || (name.starts_with("manylinux_2_") && name[12..].bytes().all(|b| b.is_ascii_digit()));
+    match known {
+        true => format!("quay.io/pypa/{name}_{arch}"),
+        false => name.to_string(),
+    }
+}
+
+/// The requirements of a PEP 735 dependency group, includes followed.
+pub(super) fn dependency_group(
+    doc: &toml::Table,
+    group: &str,
+    depth: usize,
+) -> Result<Vec<String>, String> {
+    if depth > 10 {
+        return Err(format!("dependency group `{group}` includes itself"));
+    }
+    let items = doc
+        .get("dependency-groups")
+        .and_then(|g| g.get(group))
+        .and_then(|g| g.as_array())
+        .ok_or_else(|| format!("no dependency group `{group}` in [dependency-groups]"))?;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            toml::Value::String(s) => out.push(s.clone()),
+            toml::Value::Table(t) => match t.get("include-group").and_then(|g| g.as_str()) {
+                Some(inner) => out.extend(dependency_group(doc, inner, depth + 1)?),
+                None => return Err(format!("dependency group `{group}` has an entry that is neither a requirement nor an include-group")),
+            },
+            _ => return Err(format!("dependency group `{group}`: strings are expected")),
+        }
+    }
+    Ok(out)
+}
+
+/// `config-settings`: a table (a list value repeats its key) or `k=v` words.
+pub(super) fn config_settings(value: &toml::Value) -> Result<Vec<String>, String> {
+    match value {
+        toml::Value::Table(t) => {
+            let mut out = Vec::new();
+            for (k, v) in t {
+                match v {
+                    toml::Value::String(s) => out.push(format!("{k}={s}")),
+                    toml::Value::Array(items) => {
+                        for i in items {
+                            let s = i
+                                .as_str()
+                                .ok_or_else(|| format!("{k}: strings are expected"))?;
+                            out.push(format!("{k}={s}"));
+                        }
+                    }
+                    toml::Value::Integer(i) => out.push(format!("{k}={i}")),
+                    toml::Value::Boolean(b) => out.push(format!("{k}={b}")),
+                    _ => return Err(format!("{k}: a string or a list of strings is expected")),
+                }
+            }
+            Ok(out)
+        }
+        toml::Value::String(s) => shell_words(s),
+        _ => Err("a table or a string of KEY=VALUE is expected".into()),
+    }
+}
+
+/// `build-frontend`: `build`, `build[uv]`, `pip`, with `; args: ...`, or a
+/// table with `name` and `args`.
+pub(super) fn frontend(value: &toml::Value) -> Result<Frontend, String> {
+    let (name, args) = match value {
+        toml::Value::String(s) => match s.split_once(';') {
+            Some((name, rest)) => {
+                let args = rest
+                    .trim()
+                    .strip_prefix("args:")
+                    .ok_or_else(|| format!("`{s}`: after `;` comes `args: ...`"))?;
+                (name.trim().to_string(), shell_words(args)?)
+            }
+            None => (s.trim().to_string(), Vec::new()),
+        },
+        toml::Value::Table(t) => {
+            let name = t
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| "a table with a `name` is expected".to_string())?;
+            let args = match t.get("args") {
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(String::from)
+                            .ok_or("args: strings are expected")
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+                Some(_) => return Err("args: a list of strings is expected".into()),
+            };
+            (name.to_string(), args)
+        }
+        _ => return Err("a string or a table is expected".into()),
+    };
+    match name.as_str() {
+        "build" | "default" | "build[uv]" | "pip" => Ok(Frontend { name, args }),
+        other => Err(format!(
+            "`{other}` is not a frontend this tool runs on Linux: use build, build[uv] or pip"
+        )),
+    }
+}
+
+/// cibuildwheel's `environment`: a table (each value a bash word in double
+/// quotes, as cibuildwheel makes it), or `KEY=word KEY2="two words"`: each
+/// name with its value as bash would read it, quotes and all.
+pub(super) fn environment(value: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let pairs: Vec<(String, String)> = match value {
+        toml::Value::Table(t) => t
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k.clone(), format!("\"{s}\""))),
+                toml::Value::Integer(i) => Ok((k.clone(), i.to_string())),
+                toml::Value::Boolean(b) => Ok((k.clone(), b.to_string())),
+                _ => Err(format!("{k}: a string is expected")),
+            })
+            .collect::<Result<_, String>>()?,
+        toml::Value::String(s) => {
+            let mut pairs = Vec::new();
+            for word in raw_words(s)? {
+                let (k, v) = word
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{word}` is not KEY=VALUE"))?;
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            pairs
+        }
+        _ => return Err("a table or a string of KEY=VALUE is expected".into()),
+    };
+    for (k, v) in &pairs {
+        // The container evaluates PATH and the like in order (`PATH=$PATH:...`);
+        // what build-wheel.sh passes on itself stays its own.
+        if !RESERVED_ENV.contains(&k.as_str()) || k.starts_with("AUDITWHEEL_") {
+            crate::config::check_env_name(k).map_err(|e| format!("{e:#}"))?;
+        }
+        if v.contains('\n') {
+            return Err(format!("{k}: a value on one line is expected"));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The value of a bash word that expands nothing (no `$`, backquote or
+/// backslash): its quotes taken off. None when bash must evaluate it.
+pub(super) fn literal(word: &str) -> Option<String> {
+    if word.contains(['$', '`', '\\']) {
+        return None;
+    }
+    let mut words = shell_words(word).ok()?;
+    match words.len() {
+        0 => Some(String::new()),
+        1 => words.pop(),
+        _ => None,
+    }
+}
+
+/// Words as a shell splits them, each kept as written (quotes and all); a
+/// `$(...)` is part of its word, spaces and all.
+pub(super) fn raw_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut escaped) = (Vec::new(), String::new(), None, false);
+    let mut depth = 0usize;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if escaped {
+            word.push(c);
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), _) => {}
+            (_, '\\') => escaped = true,
+            (_, '$') if chars.peek() == Some(&'(') => {
+                word.push(c);
+                word.push(chars.next().expect("peeked"));
+                depth += 1;
+                continue;
+            }
+            (q, ')') if depth > 0 && q != Some('\'') => depth -= 1,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some('"'), '"') => quote = None,
+            (None, c) if c.is_whitespace() && depth == 0 => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        word.push(c);
+    }
+    if quote.is_some() || depth > 0 {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Words split as a shell would, with single and double quotes, no expansion.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if any {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+impl Steps {
+    /// The variables that carry these steps to build-wheel.sh.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+        if !self.env_eval.is_empty() {
+            let lines: Vec<String> = self
+                .env_eval
+                .iter()
+                .map(|(k, w)| format!("{k}={w}"))
+                .collect();
+            set("XTASK_ENVIRONMENT", lines.join("\n"));
+        }
+        if let Some(c) = &self.before_all {
+            set("XTASK_BEFORE_ALL", c.clone());
+        }
+        if !self.config_settings.is_empty() {
+            set("XTASK_CONFIG_SETTINGS", self.config_settings.join("\n"));
+        }
+        if self.frontend.name == "pip" {
+            set("XTASK_FRONTEND", "pip".into());
+        }
+        if !self.frontend.args.is_empty() {
+            set("XTASK_FRONTEND_ARGS", self.frontend.args.join("\n"));
+        }
+        if self.verbosity != 0 {
+            set("XTASK_VERBOSITY", self.verbosity.to_string());
+        }
+        env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::nearest;
+    use super::*;
+
+    #[test]
+    fn words_and_literals() {
+        assert_eq!(
+            raw_words(r#"A=1 B="two words" C='$x' D=$(echo "a b")"#).unwrap(),
+            ["A=1", "B=\"two words\"", "C='$x'", "D=$(echo \"a b\")"]
+        );
+        assert_eq!(literal("\"two words\"").as_deref(), Some("two words"));
+        assert_eq!(literal("plain").as_deref(), Some("plain"));
+        assert_eq!(literal("$PATH:/x"), None);
+        assert_eq!(nearest("test-comand"), Some("test-command"));
+        assert_eq!(nearest("befor-all"), Some("before-all"));
+        assert_eq!(nearest("something-else-entirely"), None);
+        assert_eq!(
+            manylinux_image("manylinux2014", Arch::Aarch64),
+            "quay.io/pypa/manylinux2014_aarch64"
+        );
+        assert_eq!(
+            manylinux_image("ghcr.io/me/img:1", Arch::X86_64),
+            "ghcr.io/me/img:1"
+        );
+    }
+}
