@@ -124,28 +124,7 @@ impl flags::Bench {
             Way::Wheels(cores),
         ];
 
-        let mut report = String::new();
-        writeln!(report, "# Benchmarks\n")?;
-        writeln!(
-            report,
-            "Written by `cargo xtask bench --reps {reps}{}{}` on {}.\n",
-            if self.heavy_arm { " --heavy-arm" } else { "" },
-            self.case
-                .iter()
-                .map(|c| format!(
-                    " --case {}",
-                    clap::ValueEnum::to_possible_value(c)
-                        .expect("a value")
-                        .get_name()
-                ))
-                .collect::<String>(),
-            machine(sh)
-        )?;
-        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately (each round in a rotated order), so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`){}. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files, if self.case.is_empty() { "; the test step is measured below" } else { "" })?;
-        writeln!(
-            report,
-            "| case | way | median | ratio to baseline | ratio to cibuildwheel |\n|---|---|---:|---:|---:|"
-        )?;
+        let mut report = self.report_head(&machine(sh))?;
         let emulation = main_table(
             &mut report,
             &cases,
@@ -156,23 +135,7 @@ impl flags::Bench {
             &engine,
             &work,
         )?;
-        writeln!(report)?;
-        for package in [Package::Demo, Package::Heavy] {
-            let find = |arch| {
-                emulation
-                    .iter()
-                    .find(|(p, a, _)| *p == package && *a == arch)
-                    .map(|e| e.2)
-            };
-            if let (Some(x86), Some(arm)) = (find(Arch::X86_64), find(Arch::Aarch64)) {
-                let name = if package == Package::Demo {
-                    "demo"
-                } else {
-                    "heavy"
-                };
-                writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp.0, secs(arm), secs(x86), ratio(arm, x86))?;
-            }
-        }
+        emulation_factors(&mut report, &emulation, &cp.0)?;
 
         if self.case.is_empty() {
             self.other_tables(
@@ -194,6 +157,34 @@ impl flags::Bench {
         print!("{report}");
         eprintln!("written to {file}");
         Ok(())
+    }
+
+    /// The report's title, how it was made, and the main table's head.
+    fn report_head(&self, machine: &str) -> Result<String> {
+        let reps = self.reps.get();
+        let mut report = String::new();
+        writeln!(report, "# Benchmarks\n")?;
+        writeln!(
+            report,
+            "Written by `cargo xtask bench --reps {reps}{}{}` on {}.\n",
+            if self.heavy_arm { " --heavy-arm" } else { "" },
+            self.case
+                .iter()
+                .map(|c| format!(
+                    " --case {}",
+                    clap::ValueEnum::to_possible_value(c)
+                        .expect("a value")
+                        .get_name()
+                ))
+                .collect::<String>(),
+            machine
+        )?;
+        writeln!(report, "Each row is the median of {reps} runs; the ways of one case ran alternately (each round in a rotated order), so the ratios (time / baseline time, time / cibuildwheel time) compare runs made side by side. The heavy package is {} generated C files (one extension) that take tens of seconds to compile per interpreter. Every way builds in the same images: the local stand-ins (`cargo xtask standin`) plus the `/opt/python/cp39-cp39` link cibuildwheel {CIBUILDWHEEL} runs its own tools with (`xtask-bench:ARCH`). No way runs tests here (cibuildwheel: `CIBW_TEST_SKIP='*'`, this tool: `--no-test`){}. After each case the wheels of cibuildwheel and of this tool are compared: same file names, same files inside.\n", self.heavy_files, if self.case.is_empty() { "; the test step is measured below" } else { "" })?;
+        writeln!(
+            report,
+            "| case | way | median | ratio to baseline | ratio to cibuildwheel |\n|---|---|---:|---:|---:|"
+        )?;
+        Ok(report)
     }
 
     /// The cases to measure: the demo and the heavy package, one and every
@@ -427,4 +418,31 @@ fn main_table(
         }
     }
     Ok(emulation)
+}
+
+/// For each package measured on one interpreter natively and emulated: how
+/// many times slower the emulated build was (`wheels --jobs 1`).
+fn emulation_factors(
+    report: &mut String,
+    emulation: &[(Package, Arch, Duration)],
+    cp: &str,
+) -> Result<()> {
+    writeln!(report)?;
+    for package in [Package::Demo, Package::Heavy] {
+        let find = |arch| {
+            emulation
+                .iter()
+                .find(|(p, a, _)| *p == package && *a == arch)
+                .map(|e| e.2)
+        };
+        if let (Some(x86), Some(arm)) = (find(Arch::X86_64), find(Arch::Aarch64)) {
+            let name = if package == Package::Demo {
+                "demo"
+            } else {
+                "heavy"
+            };
+            writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(arm), secs(x86), ratio(arm, x86))?;
+        }
+    }
+    Ok(())
 }
