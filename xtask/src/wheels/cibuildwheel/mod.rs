@@ -235,6 +235,12 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
             account.adopted.push(key.to_string());
         }
     }
+    if config.steps.frontend.name == "build[uv]" {
+        account.unused.push((
+            "build-frontend `build[uv]`".into(),
+            "uv is not in the images: build installs with the image's pip, and the wheels are the same".into(),
+        ));
+    }
     if let Some(overrides) = cibw.get("overrides") {
         config.overrides = tables.overrides(overrides, package, &doc, &mut account)?;
     }
@@ -811,6 +817,14 @@ test-comand = "pytest""#,
                 usize::from(text.contains("test-comand")),
                 "{n}: {lines}"
             );
+            if text.contains("build[uv]") {
+                assert!(
+                    lines.contains(
+                        "build-frontend `build[uv]`: not used here (uv is not in the images"
+                    ),
+                    "{n}: {lines}"
+                );
+            }
             accounted += 1;
             std::fs::remove_dir_all(dir).unwrap();
         }
