@@ -161,7 +161,7 @@ fn two_engines_in_one_run() {
     assert_row(&run.stdout, &format!("{}-manylinux_aarch64", cp()), "ok");
     assert_has(
         &run.stdout,
-        &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated, QEMU's default CPU model (the emulator's version is unknown here"),
+        &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated, QEMU_CPU=max,pauth-impdef=on (the engine's emulator takes it))"),
     );
     assert_has(
         &run.stdout,

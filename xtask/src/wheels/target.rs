@@ -99,7 +99,7 @@ pub fn resolve_target(
             _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
         }
     }
-    let cpu = (!native).then(|| emulated_cpu(plan, &engine));
+    let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
     Ok(Target {
         arch,
         engine,
@@ -173,7 +173,7 @@ impl Target {
 /// every instruction valid on this machine's emulator (see
 /// qemu_register::cpu_model); an engine elsewhere emulates with an emulator
 /// this tool cannot ask.
-fn emulated_cpu(plan: &Plan, engine: &Engine) -> CpuModel {
+fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: bool) -> CpuModel {
     if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
         return qemu_register::cpu_model(Some((v, "with --env or env")), None);
     }
@@ -183,13 +183,30 @@ fn emulated_cpu(plan: &Plan, engine: &Engine) -> CpuModel {
             why: "--full-emulation".into(),
         };
     }
-    match engine.is_local() {
-        true => qemu_register::host_cpu_model(),
-        false => {
-            let user = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty());
-            qemu_register::cpu_model(user.as_deref().map(|v| (v, "in the environment")), None)
-        }
+    if engine.is_local() {
+        return qemu_register::host_cpu_model();
     }
+    if let Some(v) = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty()) {
+        return qemu_register::cpu_model(Some((&v, "in the environment")), None);
+    }
+    // The emulator is the engine's: one tiny container tells whether it
+    // takes the faster model (QEMU 6 on does).
+    let mut probe = engine.command();
+    probe
+        .args(["run", "--rm", "--network=none", "--platform"])
+        .arg(arch.docker_platform())
+        .args(["--env", &format!("QEMU_CPU={}", qemu_register::FAST_CPU)])
+        .args(["--entrypoint", "true", image])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if !dry_run && probe.status().is_ok_and(|s| s.success()) {
+        return CpuModel {
+            value: Some(qemu_register::FAST_CPU.into()),
+            why: "the engine's emulator takes it".into(),
+        };
+    }
+    qemu_register::cpu_model(None, None)
 }
 
 /// This machine's default engine, when it is another engine and has `image`.
