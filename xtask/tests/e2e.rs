@@ -845,18 +845,10 @@ fn one_failing_interpreter_does_not_stop_the_others() {
         "[workspace.metadata.wheels.env]\nFAIL_ON_PYPY = \"1\"\n",
     );
     let config = config.to_str().unwrap();
-    let (run, logs) = xtask_logged(&[
-        "--config",
+    let (run, logs) = wheels_x86_logged(
         config,
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &format!("{},{}", pp(), cp()),
-        "--jobs",
-        "1",
-    ]);
+        &["--py", &format!("{},{}", pp(), cp()), "--jobs", "1"],
+    );
     let run = run.fails(1);
     inv.check();
     let out = dir.path().join("out");
@@ -1262,18 +1254,10 @@ fn build_jobs_compile_side_by_side_and_one_turns_it_off() {
     let config = dir.path().join("pkg.toml");
     std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\nbefore-build = \"rm -f /tmp/cc.log && cp {package}/ccwrap /tmp/ccwrap\"\ntest-command = \"python {package}/count.py\"\n\n[workspace.metadata.wheels.env]\nCC = \"sh /tmp/ccwrap gcc\"\n").unwrap();
     let at_once = |jobs: &str| -> u32 {
-        let (run, logs) = xtask_logged(&[
-            "--config",
+        let (run, logs) = wheels_x86_logged(
             config.to_str().unwrap(),
-            "wheels",
-            "--standin",
-            "--arch",
-            "x86_64",
-            "--py",
-            &cp(),
-            "--build-jobs",
-            jobs,
-        ]);
+            &["--py", &cp(), "--build-jobs", jobs],
+        );
         assert_row(&run.ok().stdout, &x86(&cp()), "ok");
         let log = logs.join(format!("{}.log", x86(&cp())));
         let text = std::fs::read_to_string(&log).unwrap();

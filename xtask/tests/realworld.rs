@@ -183,16 +183,7 @@ fn lets_plot_as_it_builds_today() {
     let dir = TempDir::new("lets-plot");
     let root = lets_plot_tree(dir.path());
     let config = root.join("Cargo.toml");
-    let (run, logs) = xtask_logged(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "all",
-    ]);
+    let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &["--py", "all"]);
     let run = run.ok();
     inv.check();
 
@@ -720,14 +711,7 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
         .into_iter()
         .filter(|t| t.starts_with("cp"))
         .collect();
-    let (run, logs) = xtask_logged(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-    ]);
+    let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &[]);
     let run = run.ok();
     for out in [&dry.stderr, &run.stdout] {
         assert_has(out, "pyproject.toml: archs, environment, before-all, before-build, before-test, test-command, test-extras, test-groups, config-settings, enable");
@@ -837,16 +821,7 @@ fn test_sources_reach_the_tests_and_pull_pulls_again() {
         &files,
         "test-command = \"python checks/run.py\"\ntest-sources = [\"pkg/checks\"]\n",
     );
-    let (run, logs) = xtask_logged(&[
-        "--config",
-        with_sources.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        &cp(),
-    ]);
+    let (run, logs) = wheels_x86_logged(with_sources.to_str().unwrap(), &["--py", &cp()]);
     let run = run.ok();
     assert!(
         row(&run.stdout, &x86(&cp())).contains("passed"),

@@ -144,6 +144,7 @@ pub fn xtask_logged(args: &[&str]) -> (Run, PathBuf) {
 /// Runs `cmd` (this tool), and the folder its builds logged to.
 pub fn run_logged(mut cmd: Command) -> (Run, PathBuf) {
     let child = cmd
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -907,6 +908,11 @@ pub fn install_and_run(image: &str, platform: &str, dir: &str, wheel: &Path, cod
 
 /// `cargo xtask --config CONFIG wheels --standin --arch x86_64 ARGS...`.
 pub fn wheels_x86(config: &str, args: &[&str]) -> Run {
+    wheels_x86_logged(config, args).0
+}
+
+/// As `wheels_x86`, with the folder its builds logged to (see `logs_of`).
+pub fn wheels_x86_logged(config: &str, args: &[&str]) -> (Run, PathBuf) {
     let mut all = vec![
         "--config",
         config,
@@ -916,7 +922,7 @@ pub fn wheels_x86(config: &str, args: &[&str]) -> Run {
         "x86_64",
     ];
     all.extend_from_slice(args);
-    xtask(&all)
+    xtask_logged(&all)
 }
 
 /// `sha256sum -c SHA256SUMS` in `out` passes.
