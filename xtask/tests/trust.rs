@@ -26,9 +26,9 @@ fn clone_into(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Two clones at different paths, built one after the other, the emulated
-/// builds with two CPU models: every wheel byte-identical (x86_64 CPython and
-/// PyPy, emulated aarch64).
+/// Two clones at different paths, built one after the other, and an
+/// emulated build with --full-emulation: every wheel byte-identical (x86_64
+/// CPython and PyPy, emulated aarch64).
 #[test]
 fn two_clones_give_byte_identical_wheels() {
     let (_serial, inv) = on_x86_64_standin();
@@ -59,18 +59,13 @@ fn two_clones_give_byte_identical_wheels() {
     .stdout
     .trim()
     .to_string();
-    // The first clone's aarch64 builds run with the native helpers (the fast
-    // CPU model this machine's QEMU 7.2 gets, bytecode kept in a volume),
-    // the second's with --full-emulation (QEMU's own model, no volume):
-    // they must not change a byte.
-    let models = [
-        "emulated, QEMU_CPU=max,pauth-impdef=on (QEMU ",
-        "emulated, QEMU's default CPU model (--full-emulation)",
-    ];
+    // Both clones' aarch64 builds run with the native helpers (the fast CPU
+    // model this machine's QEMU 7.2 gets, bytecode kept in a volume); below,
+    // one more with --full-emulation.
     let mut outs = Vec::new();
-    for (clone, model) in [&a, &b].into_iter().zip(models) {
+    for clone in [&a, &b] {
         let out = clone.join("dist");
-        let mut args = vec![
+        let args = vec![
             "--config",
             clone.join("Cargo.toml").to_str().unwrap(),
             "wheels",
@@ -84,18 +79,49 @@ fn two_clones_give_byte_identical_wheels() {
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();
-        if outs.len() == 1 {
-            args.push("--full-emulation".into());
-        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = xtask(&args).ok();
         assert_has(
             &run.stdout,
             &format!("SOURCE_DATE_EPOCH={commit_time} (the last commit of"),
         );
-        assert_has(&run.stdout, model);
+        assert_has(&run.stdout, "emulated, QEMU_CPU=max,pauth-impdef=on (QEMU ");
         outs.push(out);
     }
+    // --full-emulation (QEMU's own model, no bytecode volume) gives the same
+    // bytes as the native helpers did.
+    let full = scratch.path().join("full");
+    let run = xtask(&[
+        "--config",
+        b.join("Cargo.toml").to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "aarch64",
+        "--py",
+        &arm_cp(),
+        "--no-test",
+        "--full-emulation",
+        "--out",
+        full.to_str().unwrap(),
+    ])
+    .ok();
+    assert_has(
+        &run.stdout,
+        "emulated, QEMU's default CPU model (--full-emulation)",
+    );
+    let emulated: Vec<String> = wheels_in(&full)
+        .into_iter()
+        .filter(|w| w.ends_with(".whl"))
+        .collect();
+    let [wheel] = emulated.as_slice() else {
+        panic!("{emulated:?}")
+    };
+    assert_eq!(
+        std::fs::read(full.join(wheel)).unwrap(),
+        std::fs::read(outs[0].join(wheel)).unwrap(),
+        "{wheel} differs with --full-emulation"
+    );
     // The first run kept the emulated interpreters' bytecode (pip's, which
     // every isolated build runs, among it) in its volume for the next run.
     let kept = sh(
