@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
-use crate::engine::{Engine, Server};
+use crate::engine::{short_id, Engine, Server};
 use crate::platform::Arch;
 use crate::{config::Config, flags, qemu_copy, qemu_register, util};
 
@@ -246,11 +246,6 @@ fn container_start(sh: &Shell, engine: &Engine, image: &str, arch: Arch) -> Opti
             crate::engine::start_failure_fix(&stderr)
         ),
     ))
-}
-
-fn short_id(id: &str) -> &str {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
 }
 
 impl flags::Doctor {

@@ -235,6 +235,12 @@ pub struct ImageBuild {
     pub inputs: String,
 }
 
+/// An image id as people read it: its first twelve hex digits.
+pub fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImageInfo {
     pub id: String,

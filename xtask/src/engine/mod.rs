@@ -17,7 +17,7 @@ pub use container::{
     exec_command, start_failure_fix, Container, ContainerSpec, FirstCommand, FirstOutput,
     FirstProcess, ReadyingFailed,
 };
-pub use image::{DerivedImage, ImageBuild};
+pub use image::{short_id, DerivedImage, ImageBuild};
 
 /// Every container, volume and image this tool creates carries this label,
 /// so that what a run leaves behind can be found.

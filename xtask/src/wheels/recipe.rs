@@ -12,7 +12,7 @@ use super::{
     container_scripts, script_files, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
     SRC,
 };
-use crate::engine::{exec_command, ContainerSpec, Engine, FirstCommand, FirstProcess};
+use crate::engine::{exec_command, short_id, ContainerSpec, Engine, FirstCommand, FirstProcess};
 use crate::platform::{Arch, BuildId, PythonTag, Selection};
 use crate::qemu_register::CpuModel;
 use crate::util;
@@ -311,15 +311,13 @@ fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
 /// The bytecode volume of an arch and image: compiled from that image's
 /// files only.
 pub fn pycache_volume(arch: Arch, image_id: &str) -> String {
-    let id = image_id.trim_start_matches("sha256:");
-    format!("xtask-wheels-pycache-{arch}-{}", &id[..id.len().min(12)])
+    format!("xtask-wheels-pycache-{arch}-{}", short_id(image_id))
 }
 
 /// The ccache volume of an arch and image: objects compiled in one image
 /// are of no use to another.
 pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
-    let id = image_id.trim_start_matches("sha256:");
-    format!("xtask-wheels-ccache-{arch}-{}", &id[..id.len().min(12)])
+    format!("xtask-wheels-ccache-{arch}-{}", short_id(image_id))
 }
 
 /// The build of a run that is known before its container starts (one arch,
@@ -389,11 +387,9 @@ fn container_name(run_id: &str, arch: Arch) -> String {
 /// Where the headers of interpreter `dir` of the target's image are kept
 /// on the host: per image id, so a rebuilt image gets its own.
 pub(super) fn headers_cache(t: &Target, dir: &str) -> Utf8PathBuf {
-    let id = t.image_id.trim_start_matches("sha256:");
-    let id = if id.is_empty() {
-        "<image id>"
-    } else {
-        &id[..id.len().min(12)]
+    let id = match short_id(&t.image_id) {
+        "" => "<image id>",
+        id => id,
     };
     util::project_root()
         .join("target/xtask/include")
