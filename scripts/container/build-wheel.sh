@@ -103,6 +103,44 @@ if [ -n "${XTASK_BEFORE_BUILD:-}" ]; then
         || fail "the before-build command failed (its output is above)"
 fi
 
+# Under emulation a native uv (XTASK_UV, of the engine machine's own arch,
+# which its kernel runs without the emulator) makes the isolated build and
+# test environments: pip would resolve, unpack and compile emulated. It is
+# told pip's settings from the environment (index, extra indexes,
+# find-links, no-index); with any other PIP_ variable or a pip configuration
+# file, pip makes them, as uv would not read those.
+uv_env=()
+if [ -n "${XTASK_UV:-}" ]; then
+    why=
+    [ -x "$XTASK_UV" ] || why="$XTASK_UV is not in the container"
+    for f in /etc/pip.conf /etc/xdg/pip/pip.conf "${HOME:-/root}/.pip/pip.conf" "${HOME:-/root}/.config/pip/pip.conf" ${PIP_CONFIG_FILE:-}; do
+        [ -n "$why" ] || [ ! -f "$f" ] || why="pip's configuration file $f is not read by uv"
+    done
+    toml() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+    config=/xtask/uv-$interp.toml
+    : >"$config"
+    while IFS='=' read -r name value; do
+        [ -n "$why" ] && break
+        case $name in
+            PIP_NO_INDEX) case ${value,,} in 1|true|yes|on) echo 'no-index = true' >>"$config" ;; esac ;;
+            PIP_INDEX_URL) echo "index-url = $(toml "$value")" >>"$config" ;;
+            PIP_FIND_LINKS|PIP_EXTRA_INDEX_URL)
+                key=find-links; [ "$name" = PIP_FIND_LINKS ] || key=extra-index-url
+                list=; for v in $value; do list+="${list:+, }$(toml "$v")"; done
+                echo "$key = [$list]" >>"$config" ;;
+            PIP_DISABLE_PIP_VERSION_CHECK|PIP_ROOT_USER_ACTION|PIP_NO_CACHE_DIR|PIP_PROGRESS_BAR|PIP_NO_INPUT|PIP_NO_WARN_SCRIPT_LOCATION|PIP_DEFAULT_TIMEOUT|PIP_QUIET|PIP_VERBOSE) ;;
+            PIP_*) why="$name is set, and uv is not told it" ;;
+        esac
+    done < <(env | grep '^PIP_' || true)
+    if [ -z "$why" ]; then
+        uv_env=(env "PATH=${XTASK_UV%/*}:$PATH" "UV_CONFIG_FILE=$config" UV_CACHE_DIR=/xtask/uv-cache
+            UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1)
+        step "environments: made by the native uv $("$XTASK_UV" --version | cut -d' ' -f2)"
+    else
+        step "environments: made by pip, not the native uv: $why"
+    fi
+fi
+
 # Under emulation every interpreter start costs about a second: look for the
 # 'build' module on disk instead of importing it.
 step "build wheel with $python"
@@ -111,6 +149,7 @@ if [ "${XTASK_FRONTEND:-build}" = build ] \
     && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
     args=(-m build --wheel --outdir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-isolation)
+    [ "$isolation" = 0 ] || [ "${#uv_env[@]}" = 0 ] || args+=(--installer uv)
     [ "$verbosity" -le 1 ] || args+=("-$(printf 'v%.0s' $(seq 2 "$verbosity"))")
 else
     [ "${XTASK_FRONTEND:-build}" = pip ] || step "the interpreter has no 'build' module: using pip wheel"
@@ -176,7 +215,14 @@ repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
 # A build that fails or is skipped must not wait for its imports to end.
 trap 'kill "$repairer" 2>/dev/null || true' EXIT
 
-"$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
+# The isolated environment is made in a folder of its own, whose bytecode
+# (kept by PYTHONPYCACHEPREFIX under emulation) is dropped after: its name is
+# new each time, so no later build could use it.
+export TMPDIR=/xtask/tmp/$interp
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
+forget_bytecode() { [ -z "${PYTHONPYCACHEPREFIX:-}" ] || rm -rf "${PYTHONPYCACHEPREFIX:?}$TMPDIR"; }
+${uv_env[@]+"${uv_env[@]}"} "$python" "${args[@]}" . || { forget_bytecode; fail "the wheel build failed (see the output above)"; }
+forget_bytecode
 
 shopt -s nullglob
 built=("$work"/raw/*.whl)
@@ -237,8 +283,13 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     mapfile -t requires <<<"${XTASK_TEST_REQUIRES:-}"
     install=("${repaired[0]}${XTASK_TEST_EXTRAS:+[$XTASK_TEST_EXTRAS]}")
     for r in "${requires[@]}"; do [ -z "$r" ] || install+=("$r"); done
-    "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \
-        || fail "installing the wheel and the test requirements failed (see pip's message above)"
+    if [ "${#uv_env[@]}" != 0 ]; then
+        ${uv_env[@]+"${uv_env[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${install[@]}" \
+            || fail "installing the wheel and the test requirements failed (see uv's message above)"
+    else
+        "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \
+            || fail "installing the wheel and the test requirements failed (see pip's message above)"
+    fi
     mapfile -t sources_to_copy <<<"${XTASK_TEST_SOURCES:-}"
     for s in "${sources_to_copy[@]}"; do
         [ -z "$s" ] || cp -a "$work/src/$s" "$tests/cwd/" || fail "test-sources: $s is not in the copied sources"

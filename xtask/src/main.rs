@@ -10,6 +10,7 @@ mod doctor;
 mod engine;
 mod flags;
 mod matrix;
+mod native;
 mod platform;
 mod prep;
 mod qemu_copy;

@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use crate::config::Config;
 use crate::engine::{Engine, EngineSpec, ImageBuild};
 use crate::platform::Arch;
-use crate::{flags, qemu_copy, qemu_register, util};
+use crate::{flags, native, qemu_copy, qemu_register, util};
 
 const SUITE: &str = "forky";
 /// The archive, named so that apt reads no other source (such as a security
@@ -69,6 +69,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     let recipe = recipe_dir();
     let mut hash = util::Fnv::default();
     hash.write_tree(&recipe)?;
+    hash.write(native::uv_version()?.as_bytes());
     hash.write(arch.name().as_bytes());
     hash.write(SUITE.as_bytes());
     let inputs = hash.hex();
@@ -83,7 +84,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     let cpu = emulated_cpu(arch);
     rootfs(sh, runner, arch, &recipe, &ctx, cpu.as_deref())?;
     wheelhouse(sh, runner, arch, &recipe, &ctx)?;
-    native_tools(sh, runner, arch, &recipe, &ctx)?;
+    native_tools(runner, arch, &ctx)?;
     for file in ["Dockerfile", "setup.sh"] {
         if !runner.dry_run {
             std::fs::copy(recipe.join(file), ctx.join(file))
@@ -232,41 +233,21 @@ fn wheelhouse(
 }
 
 /// `native/uv` for a foreign arch's set-up: uv's fully static build for this
-/// machine (its musllinux wheel), which the kernel runs natively in the
-/// emulated container; empty for this machine's own arch.
-fn native_tools(
-    sh: &Shell,
-    runner: &util::Runner,
-    arch: Arch,
-    recipe: &Utf8Path,
-    ctx: &Utf8Path,
-) -> Result<()> {
+/// machine (native.rs), which the kernel runs natively in the emulated
+/// container; empty for this machine's own arch.
+fn native_tools(runner: &util::Runner, arch: Arch, ctx: &Utf8Path) -> Result<()> {
     let dir = ctx.join("native");
-    if !runner.dry_run {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    if runner.dry_run {
+        return Ok(());
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     let Some(host) = Arch::host().filter(|&h| h != arch) else {
         return Ok(());
     };
-    let platform = format!("musllinux_1_1_{host}");
-    let req = recipe.join("uv.txt");
-    let wheels = ctx.join("uv-wheel");
-    runner.run(cmd!(
-        sh,
-        "python3 -m pip download --quiet --no-deps --only-binary=:all: --platform {platform} --dest {wheels} --requirement {req}"
-    ))
-    .context("downloading uv for the stand-in's set-up (pip must reach PyPI)")?;
-    // The binary is the wheel's data/scripts/uv.
-    let unpack = "import glob, sys, zipfile\nwheel, = glob.glob(sys.argv[1] + '/uv-*.whl')\nwith zipfile.ZipFile(wheel) as z:\n    name, = [n for n in z.namelist() if n.endswith('.data/scripts/uv')]\n    open(sys.argv[2], 'wb').write(z.read(name))\n";
-    let uv = dir.join("uv");
-    runner
-        .run(cmd!(sh, "python3 -c {unpack} {wheels} {uv}"))
-        .context("taking uv out of its wheel")?;
-    if !runner.dry_run {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&uv, std::fs::Permissions::from_mode(0o755))?;
-    }
+    let uv = native::uv(host).context("the stand-in's set-up (pip must reach PyPI)")?;
+    std::fs::copy(&uv.path, dir.join("uv"))
+        .with_context(|| format!("copying {} into {dir}", uv.path))?;
     Ok(())
 }
 

@@ -188,7 +188,7 @@ fn arm64_wheel_from_the_arm_image() {
     assert_eq!(image_id(tag), id);
 
     let out = TempDir::new("arm-out");
-    xtask(&[
+    let (run, logs) = xtask_logged(&[
         "wheels",
         "--arch",
         "arm64",
@@ -198,9 +198,16 @@ fn arm64_wheel_from_the_arm_image() {
         &arm_cp(),
         "--out",
         out.str(),
-    ])
-    .ok();
+    ]);
+    run.ok();
     inv.check();
+    // The isolated build and the test environment were made by the native
+    // uv, and the tests ran.
+    let id = format!("{}-manylinux_aarch64", arm_cp());
+    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    assert_has(&log, "==> environments: made by the native uv ");
+    assert_has(&log, "* Creating isolated environment: venv+uv...");
+    assert_pytest_ran(&logs, &id);
     let wheels = wheels_in(out.path());
     assert_eq!(wheels.len(), 1, "{wheels:?}");
     let wheel = out.path().join(&wheels[0]);
@@ -243,6 +250,37 @@ print(int.from_bytes(elf[18:20], "little"))
     let run: Run = cmd.output().unwrap().into();
     let run = run.ok();
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
+
+    // A pip setting uv would not be told of: pip makes the environments,
+    // the log says why, and the wheel is the same.
+    let pip_out = TempDir::new("arm-pip-out");
+    let (run, logs) = xtask_logged(&[
+        "wheels",
+        "--arch",
+        "arm64",
+        "--image",
+        tag,
+        "--py",
+        &arm_cp(),
+        "--no-test",
+        "--env",
+        "PIP_CONSTRAINT=",
+        "--out",
+        pip_out.str(),
+    ]);
+    run.ok();
+    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    assert_has(
+        &log,
+        "==> environments: made by pip, not the native uv: PIP_CONSTRAINT is set, and uv is not told it",
+    );
+    assert_has(&log, "* Creating isolated environment: venv+pip...");
+    assert_eq!(
+        std::fs::read(pip_out.path().join(&wheels[0])).unwrap(),
+        std::fs::read(&wheel).unwrap(),
+        "the wheel pip's environment built differs"
+    );
+    inv.check();
 }
 
 #[test]

@@ -86,12 +86,13 @@ fn two_clones_give_byte_identical_wheels() {
             &format!("SOURCE_DATE_EPOCH={commit_time} (the last commit of"),
         );
         assert_has(&run.stdout, "emulated, QEMU_CPU=max,pauth-impdef=on (QEMU ");
+        assert_has(&run.stdout, "environments made by the native uv ");
         outs.push(out);
     }
     // --full-emulation (QEMU's own model, no bytecode volume) gives the same
     // bytes as the native helpers did.
     let full = scratch.path().join("full");
-    let run = xtask(&[
+    let (run, logs) = xtask_logged(&[
         "--config",
         b.join("Cargo.toml").to_str().unwrap(),
         "wheels",
@@ -104,12 +105,16 @@ fn two_clones_give_byte_identical_wheels() {
         "--full-emulation",
         "--out",
         full.to_str().unwrap(),
-    ])
-    .ok();
+    ]);
+    let run = run.ok();
     assert_has(
         &run.stdout,
-        "emulated, QEMU's default CPU model (--full-emulation)",
+        "emulated, QEMU's default CPU model (--full-emulation); environments made by the emulated pip (--full-emulation)",
     );
+    let log =
+        std::fs::read_to_string(logs.join(format!("{}-manylinux_aarch64.log", arm_cp()))).unwrap();
+    assert_has(&log, "* Creating isolated environment: venv+pip...");
+    assert!(!log.contains("native uv"), "{log}");
     let emulated: Vec<String> = wheels_in(&full)
         .into_iter()
         .filter(|w| w.ends_with(".whl"))
@@ -122,8 +127,10 @@ fn two_clones_give_byte_identical_wheels() {
         std::fs::read(outs[0].join(wheel)).unwrap(),
         "{wheel} differs with --full-emulation"
     );
-    // The first run kept the emulated interpreters' bytecode (pip's, which
-    // every isolated build runs, among it) in its volume for the next run.
+    // The first run kept the emulated interpreters' bytecode (that of
+    // build, which every build runs, among it) in its volume for the next
+    // run, and none of the isolated environments, whose names are new each
+    // time.
     let kept = sh(
         "docker",
         &[
@@ -135,12 +142,20 @@ fn two_clones_give_byte_identical_wheels() {
             "sh",
             "xtask-standin:x86_64",
             "-c",
-            "find /kept -name '*.pyc' -path '*/pip/*' | wc -l",
+            "find /kept -name '*.pyc' -path '*/site-packages/build/*' | wc -l; find /kept -path '*build-env*' | wc -l",
         ],
     )
     .ok();
-    let count: u32 = kept.stdout.trim().parse().unwrap();
-    assert!(count > 0, "no bytecode of pip kept in {volume}");
+    let counts: Vec<u32> = kept
+        .stdout
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(counts[0] > 0, "no bytecode of build kept in {volume}");
+    assert_eq!(
+        counts[1], 0,
+        "an isolated environment's bytecode was kept in {volume}"
+    );
     let names = wheels_in(&outs[0]);
     let whl: Vec<&String> = names.iter().filter(|n| n.ends_with(".whl")).collect();
     assert_eq!(

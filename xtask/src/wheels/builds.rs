@@ -40,7 +40,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
     }
     // A lone build's recipe is made before its container starts; its share
     // of the cores is the whole (one worker).
-    let lone = lone_build(plan, runner.secrets).map(|b| {
+    let lone = lone_build(plan, targets, runner.secrets).map(|b| {
         let t = &targets[b.target];
         Recipe::new(plan, t, b, &plan.parallel_env(1))
     });

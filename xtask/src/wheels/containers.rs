@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use camino::Utf8PathBuf;
 
-use super::recipe::{headers_cache, Recipe, Start};
+use super::recipe::{headers_cache, Recipe, Start, NATIVE_DIR};
 use super::target::Target;
 use super::{
     container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
@@ -66,10 +66,7 @@ pub(super) fn start_target(
     run_id: &str,
     lone: Option<&Recipe>,
 ) -> Result<Started> {
-    let how = match &t.cpu {
-        None => "native".to_string(),
-        Some(cpu) => format!("emulated, {}", cpu.describe()),
-    };
+    let how = t.how();
     eprintln!(
         "==> {}: starting a container of {} on {} ({how})",
         t.arch,
@@ -105,6 +102,11 @@ pub(super) fn start_target(
     }
     let (offered, auditwheel) = parse_setup(&offered);
     copy_input_dirs(runner, plan, &c)?;
+    if let Some(Ok(uv)) = &t.uv {
+        let dir = uv.path.parent().expect("a folder");
+        c.copy_in(runner, dir, NATIVE_DIR)
+            .with_context(|| format!("copying the native uv into the {} container", t.arch))?;
+    }
     Ok(Started {
         container: c,
         offered,

@@ -298,12 +298,18 @@ impl Plan {
 /// Where the bytecode of emulated builds is kept (a volume; see keeps_bytecode).
 const PYCACHE_DIR: &str = "/xtask/pycache";
 
+/// Where the native tools are copied in the container (containers.rs).
+pub(super) const NATIVE_DIR: &str = "/xtask/native";
+
 /// The variables of every process of target `t`'s container: the emulated
-/// CPU model, and where Python keeps its bytecode.
+/// CPU model, where Python keeps its bytecode, and the native uv.
 fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     let mut env = t.cpu.as_ref().map(CpuModel::env).unwrap_or_default();
     if plan.keeps_bytecode(t) {
         env.push(("PYTHONPYCACHEPREFIX".into(), PYCACHE_DIR.into()));
+    }
+    if let Some(Ok(_)) = &t.uv {
+        env.push(("XTASK_UV".into(), format!("{NATIVE_DIR}/uv")));
     }
     env
 }
@@ -327,9 +333,11 @@ pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
 /// container is not kept: the container's first process runs it, which
 /// saves the round trip of an exec. Not with secrets either: `docker run`
 /// keeps its environment in the container's configuration, an exec does not.
-pub(super) fn lone_build(plan: &Plan, secrets: &[String]) -> Option<Build> {
+/// Nor when a native tool is copied in after the start.
+pub(super) fn lone_build(plan: &Plan, targets: &[Target], secrets: &[String]) -> Option<Build> {
     let simple = plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
+        && !targets.iter().any(|t| matches!(t.uv, Some(Ok(_))))
         && !plan.env.iter().any(|(k, _)| secrets.contains(k))
         && !plan.ccache
         && !plan.keep_container
@@ -467,7 +475,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
-    let lone = lone_build(plan, secrets);
+    let lone = lone_build(plan, targets, secrets);
     let build_env = plan.parallel_env(1);
     for (i, t) in targets.iter().enumerate() {
         // The scripts' texts go as arguments: named here, not printed.
@@ -488,6 +496,14 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
         for (key, dir) in &plan.input_dirs {
             let dest = format!("{name}:{INPUTS}/{key}");
             println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
+        }
+        if let Some(Ok(uv)) = &t.uv {
+            let dir = uv.path.parent().expect("a folder");
+            println!(
+                "{}",
+                q(&t.engine
+                    .cp(&format!("{dir}/."), &format!("{name}:{NATIVE_DIR}")))
+            );
         }
         let dirs: Vec<String> = match &plan.selector.pythons {
             Selection::All => vec!["<each folder of /opt/python>".into()],

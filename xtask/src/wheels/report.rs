@@ -131,10 +131,7 @@ fn table(builds: &[Build], results: &[Done]) -> Vec<String> {
 fn what_built(plan: &Plan, targets: &[Target], results: &[Done], notes: &[String]) -> Vec<String> {
     let mut lines = Vec::new();
     for t in targets {
-        let how = match &t.cpu {
-            None => "native".to_string(),
-            Some(cpu) => format!("emulated, {}", cpu.describe()),
-        };
+        let how = t.how();
         lines.push(format!(
             "{}: {} on {} ({how}), platform tag {}",
             t.arch,

@@ -7,7 +7,8 @@ use xshell::Shell;
 
 use super::Plan;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Server};
+use crate::native::{self, Uv};
 use crate::platform::Arch;
 use crate::qemu_register::{self, CpuModel};
 use crate::standin;
@@ -21,6 +22,9 @@ pub struct Target {
     pub native: bool,
     /// The CPU model of an emulated arch (None when native).
     pub cpu: Option<CpuModel>,
+    /// For an emulated arch: the native uv that makes its environments, or
+    /// why pip makes them (None when native).
+    pub uv: Option<Result<Uv, String>>,
     pub image: String,
     pub image_id: String,
     pub plat: String,
@@ -100,11 +104,13 @@ pub fn resolve_target(
         }
     }
     let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
+    let uv = (!native).then(|| native_uv(plan, server.as_ref(), runner.dry_run));
     Ok(Target {
         arch,
         engine,
         native,
         cpu,
+        uv,
         image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
         plat,
@@ -112,6 +118,20 @@ pub fn resolve_target(
 }
 
 impl Target {
+    /// How its builds run: natively, or emulated with which CPU model and
+    /// what makes their environments.
+    pub fn how(&self) -> String {
+        let Some(cpu) = &self.cpu else {
+            return "native".into();
+        };
+        let envs = match &self.uv {
+            Some(Ok(uv)) => format!("environments made by the native uv {}", uv.version),
+            Some(Err(why)) => format!("environments made by the emulated pip ({why})"),
+            None => String::new(),
+        };
+        format!("emulated, {}; {envs}", cpu.describe())
+    }
+
     /// Why a failed build's engine can run nothing more: it no longer
     /// answers (its daemon died, its ssh connection is gone). Asked with a
     /// deadline, as a lost connection may hang rather than fail.
@@ -166,6 +186,27 @@ impl Target {
             _ => Some(format!("the {} binfmt handler was removed during the run, so nothing of {} runs any more: run `cargo xtask qemu-register`, then build again", self.arch, self.arch)),
         }
     }
+}
+
+/// The native uv for an emulated arch: of the engine machine's arch (this
+/// machine's when not known), fetched once; with `--full-emulation`, or
+/// when it cannot be had, pip makes the environments and this says why.
+fn native_uv(plan: &Plan, server: Option<&Server>, dry_run: bool) -> Result<Uv, String> {
+    if plan.full_emulation {
+        return Err("--full-emulation".into());
+    }
+    let machine = match server {
+        Some(s) => Arch::from_docker_name(&s.arch),
+        None => Arch::host(),
+    };
+    let Some(machine) = machine else {
+        return Err("the engine's machine is of an arch this tool has no uv for".into());
+    };
+    let uv = match dry_run {
+        true => native::uv_path(machine),
+        false => native::uv(machine),
+    };
+    uv.map_err(|e| format!("{e:#}"))
 }
 
 /// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
