@@ -76,8 +76,15 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     if engine.up_to_date(sh, &tag, &inputs)? {
         return Ok(tag);
     }
-    eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
     let ctx = work_dir(arch.name());
+    // Its folder is shared: one build of it at a time.
+    let _lock = match runner.dry_run {
+        true => None,
+        false => Some(util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
+            format!("the {arch} stand-in is being built by another command (pid {pid}): wait for it to finish, then run this again")
+        })?),
+    };
+    eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
     if !runner.dry_run {
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
     }

@@ -236,8 +236,9 @@ pub fn sha256(path: &Utf8Path) -> Result<String> {
 }
 
 /// Holds an exclusive lock on `path` (created if missing) for as long as the
-/// returned file lives; fails at once, naming the holder, when another process has it.
-pub fn lock_exclusive(path: &Utf8Path, what: &str) -> Result<std::fs::File> {
+/// returned file lives; fails at once with `busy(the holder's pid)` when
+/// another process has it.
+pub fn lock_exclusive(path: &Utf8Path, busy: impl Fn(&str) -> String) -> Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsRawFd;
     if let Some(dir) = path.parent() {
@@ -254,10 +255,7 @@ pub fn lock_exclusive(path: &Utf8Path, what: &str) -> Result<std::fs::File> {
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
-        bail!(
-            "{what} is already running (pid {}): wait for it to finish",
-            holder.trim()
-        );
+        bail!("{}", busy(holder.trim()));
     }
     file.set_len(0)?;
     file.rewind()?;

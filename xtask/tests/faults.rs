@@ -183,18 +183,22 @@ fn auditwheel_refuses_a_too_new_symbol() {
     inv.check();
 }
 
+/// A second run into the folder a run is building into stops at once,
+/// naming the first: their SHA256SUMS and manifests would mix.
 #[test]
-fn two_runs_at_once_on_one_checkout() {
+fn two_runs_into_one_output_folder() {
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("twice");
     let config = slow_package(dir.path());
+    let out = dir.path().join("out");
+    let earlier = earlier_wheel(&out);
     let mut first = start_slow_build(&config, Stdio::null);
-    let out = dir.path().join("second-out");
     let second = run_args(&demo_build(&out)).fails(1);
     assert!(
         second.error_line().contains(&format!(
-            "another `cargo xtask wheels` in this checkout is already running (pid {})",
-            first.id()
+            "another `cargo xtask wheels` (pid {}) is building into {}: wait for it to finish, or build into another folder (--out)",
+            first.id(),
+            out.display()
         )),
         "{}",
         second.stderr
@@ -204,10 +208,59 @@ fn two_runs_at_once_on_one_checkout() {
         1,
         "the second run started a container"
     );
-    assert!(!out.exists(), "the second run wrote its output folder");
     sh("kill", &["-INT", &first.id().to_string()]).ok();
     assert_eq!(first.wait().unwrap().code(), Some(130));
     inv.check();
+    assert_only_earlier(&out, &earlier);
+}
+
+/// Two projects build on one engine at once: Ctrl-C on one removes its own
+/// container only, the other goes on and lands its wheel, and each output
+/// folder holds only its own.
+#[test]
+fn two_projects_at_once_on_one_engine() {
+    let (_serial, inv) = on_x86_64_standin();
+    let (a, b) = (TempDir::new("project-a"), TempDir::new("project-b"));
+    let config_a = slow_package_of(a.path(), 20);
+    let config_b = slow_package(b.path());
+    let earlier = earlier_wheel(&b.path().join("out"));
+    let build = |config: &Path| {
+        let mut cmd = xtask_cmd(&["--config", config.to_str().unwrap()]);
+        cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", &cp()]);
+        cmd.args(["--pure-wheel", "accept"]);
+        start_build(cmd, Stdio::piped)
+    };
+    let first = build(&config_a);
+    let mut second = build(&config_b);
+    let of = |pid: u32| {
+        container_names_of_ours()
+            .into_iter()
+            .filter(move |n| n.starts_with(&format!("xtask-wheels-{pid}-")))
+            .count()
+    };
+    assert_eq!(
+        (of(first.id()), of(second.id())),
+        (1, 1),
+        "{:?}",
+        container_names_of_ours()
+    );
+    sh("kill", &["-INT", &second.id().to_string()]).ok();
+    assert_eq!(second.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        (of(first.id()), of(second.id())),
+        (1, 0),
+        "{:?}",
+        container_names_of_ours()
+    );
+    let first = Run::from(first.wait_with_output().unwrap()).ok();
+    assert_row(&first.stdout, &format!("{}-manylinux_x86_64", cp()), "ok");
+    let wheels = wheels_in(&a.path().join("out"));
+    assert!(
+        matches!(wheels.as_slice(), [w] if w.starts_with("slow-1-py3-none-any")),
+        "{wheels:?}"
+    );
+    inv.check();
+    assert_only_earlier(&b.path().join("out"), &earlier);
 }
 
 #[test]

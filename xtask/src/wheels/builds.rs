@@ -28,9 +28,15 @@ use crate::util::{self, Runner};
 
 pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result<()> {
     let target = util::project_root().join("target/xtask");
+    // Runs into one output folder would mix their SHA256SUMS and manifests;
+    // runs of other projects (other folders) go on side by side.
+    let mut key = util::Fnv::default();
+    key.write(plan.out.as_str().as_bytes());
     let _lock = util::lock_exclusive(
-        &target.join("wheels.lock"),
-        "another `cargo xtask wheels` in this checkout",
+        &target.join(format!("locks/out-{}.lock", key.hex())),
+        |pid| {
+            format!("another `cargo xtask wheels` (pid {pid}) is building into {}: wait for it to finish, or build into another folder (--out)", plan.out)
+        },
     )?;
     let run_id = util::run_id();
     let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;

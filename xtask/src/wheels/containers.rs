@@ -275,7 +275,15 @@ pub(super) fn headers(
     if !partial.join("Python.h").is_file() {
         bail!("{found} in image `{}` holds no Python.h", t.image);
     }
-    let _ = std::fs::remove_dir_all(&cache);
-    std::fs::rename(&partial, &cache).with_context(|| format!("moving the headers to {cache}"))?;
+    // A run of another project may have kept them meanwhile: then those
+    // stay (it may be reading them).
+    if !cache.join("Python.h").is_file() {
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    if let Err(e) = std::fs::rename(&partial, &cache) {
+        if !cache.join("Python.h").is_file() {
+            return Err(e).with_context(|| format!("moving the headers to {cache}"));
+        }
+    }
     Ok(cache)
 }

@@ -183,6 +183,23 @@ pub fn standin(args: &[&str]) -> String {
         .to_string()
 }
 
+/// The names of this tool's containers on the default engine.
+pub fn container_names_of_ours() -> Vec<String> {
+    let run = sh(
+        "docker",
+        &[
+            "ps",
+            "--all",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label={LABEL}"),
+        ],
+    )
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
 pub fn containers_of_ours() -> Vec<String> {
     let run = sh(
         "docker",
@@ -480,9 +497,15 @@ pub fn wheels_in(dir: &Path) -> Vec<String> {
 
 /// A package whose build takes a minute: something to interrupt.
 pub fn slow_package(dir: &Path) -> std::path::PathBuf {
+    slow_package_of(dir, 60)
+}
+
+/// A pure-Python package whose build takes `secs` seconds.
+pub fn slow_package_of(dir: &Path, secs: u32) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("slow")).unwrap();
     std::fs::write(dir.join("slow/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
-    std::fs::write(dir.join("slow/setup.py"), "import time\nfrom setuptools import setup\ntime.sleep(60)\nsetup(name='slow', version='1')\n").unwrap();
+    std::fs::write(dir.join("slow/setup.py"), format!("import time\nfrom setuptools import setup\ntime.sleep({secs})\nsetup(name='slow', version='1', py_modules=['slowmod'])\n")).unwrap();
+    std::fs::write(dir.join("slow/slowmod.py"), "").unwrap();
     let config = dir.join("slow.toml");
     std::fs::write(
         &config,
