@@ -233,6 +233,60 @@ fn an_engine_lost_mid_run_takes_down_only_its_builds() {
     inv.check();
 }
 
+/// The ssh connections to the aarch64 engine are cut while its build runs
+/// (its daemon lives on): the x86_64 wheel lands, the run exits 1 and says
+/// the connection was cut and how to check it, and nothing of ours is left
+/// on either engine.
+#[test]
+fn an_ssh_connection_cut_mid_run_takes_down_only_its_builds() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    let dir = TempDir::new("ssh-cut");
+    let config = two_engine_config(dir.path(), REMOTE);
+    let out = dir.path().join("out");
+    let mut cmd = xtask_cmd(&[
+        "--config",
+        &config,
+        "wheels",
+        "--py",
+        &cp(),
+        "--no-test",
+        "--out",
+    ]);
+    cmd.arg(&out);
+    let child = with_ssh(cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = logs_of(child.id()).join(format!("{}-manylinux_aarch64.log", cp()));
+    wait_for("the emulated build to begin", 300, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
+    });
+    // Every process of the engine's ssh user: its sessions and what they run.
+    sh("pkill", &["-KILL", "-u", "xtask-remote"]).ok();
+    let run = Run::from(child.wait_with_output().unwrap()).fails(1);
+    assert_row(&run.stdout, &format!("{}-manylinux_x86_64", cp()), "ok");
+    assert_row(
+        &run.stdout,
+        &format!("{}-manylinux_aarch64", cp()),
+        "FAILED",
+    );
+    assert_has(
+        &run.stdout,
+        &format!("the connection to the aarch64 engine docker --host {REMOTE} was cut during the run: check it with `"),
+    );
+    let wheels = wheels_in(&out);
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    assert!(wheels[0].contains("x86_64"), "{wheels:?}");
+    assert_sums_check(&out);
+    // The cut build's container ends on the engine by itself.
+    wait_for("the cut build's container to end", 60, || {
+        remote_containers().is_empty()
+    });
+    inv.check();
+}
+
 #[test]
 fn an_unreachable_engine_is_named_and_nothing_is_left() {
     let (_serial, inv) = on_x86_64_standin();

@@ -172,12 +172,18 @@ fn run_builds(
                     let log = logs.join(format!("{}.log", b.id));
                     let t = &targets[b.target];
                     let built = build_one(&shared, t, c, r, &log, &line);
-                    // A failure may be the engine's going, or the emulator's.
-                    let built =
-                        built.map_err(|e| match t.engine_gone().or_else(|| t.emulation_gone()) {
+                    // A failure may be the engine's going, its connection's,
+                    // or the emulator's.
+                    let built = built.map_err(|e| {
+                        let why = t
+                            .engine_gone()
+                            .or_else(|| t.connection_cut(&format!("{e:#}")))
+                            .or_else(|| t.emulation_gone());
+                        match why {
                             Some(why) => anyhow::anyhow!("{why} ({e:#})"),
                             None => e,
-                        });
+                        }
+                    });
                     let outcome = outcome_of(built, &b.id, log, line);
                     if plan.fail_fast && matches!(outcome, Outcome::Failed { .. }) {
                         stop.store(true, Ordering::SeqCst);

@@ -174,6 +174,23 @@ impl Target {
         })
     }
 
+    /// Why a failed build of an engine reached by ssh failed when the engine
+    /// still answers: its connection was cut (docker's ssh helper ended).
+    pub fn connection_cut(&self, error: &str) -> Option<String> {
+        let ssh = self.engine.describe().contains("ssh://");
+        let cut = error.contains("dial-stdio") && error.contains("exit status 255");
+        let mut check = self.engine.command();
+        check.arg("info");
+        (ssh && cut).then(|| {
+            format!(
+                "the connection to the {} engine {} was cut during the run: check it with `{}`, then build again",
+                self.arch,
+                self.engine.describe(),
+                util::command_line(&check, &[])
+            )
+        })
+    }
+
     /// Why an emulated build of this machine's engine can run no more: the
     /// aarch64 handler was disabled or removed during the run.
     pub fn emulation_gone(&self) -> Option<String> {
