@@ -48,7 +48,7 @@ fail() {
         printf 'error: out of memory: the kernel killed a process of this build (the container may use %s bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)\n' "$(memory_limit)" >&2
         exit 1
     fi
-    printf 'error: %s\n' "$*" >&2
+    printf 'error: %s%s\n' "$*" "${native_hint:-}" >&2
     exit 1
 }
 
@@ -184,6 +184,31 @@ if [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ]; then
             || step "no parallel compile: $stdlib is not writable"
     fi
 fi
+# --native-compiler: a native x86_64 clang and lld (XTASK_NATIVE_CLANG, the
+# host's relocatable bundle) compile for this image's arch, with the
+# headers, crt files, libgcc and libstdc++ of the image's own gcc, named in
+# the drivers' configuration files; setuptools derives its link command
+# from CC, CMake and Meson read CC and CXX.
+if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
+    native_hint=" (this build used the native clang of --native-compiler: a package it cannot build, such as one with Fortran or OpenMP, builds without --native-compiler)"
+    gcc=$(command -v gcc) || fail "--native-compiler: the image has no gcc, whose headers and libraries the native clang builds against"
+    triple=$(gcc -dumpmachine) || fail "--native-compiler: \`gcc -dumpmachine\` failed"
+    # The linker options the image's gcc passes by itself (Debian's adds
+    # --as-needed, which decides what the extension NEEDs).
+    link_spec=$(gcc -dumpspecs | awk '/^\*link:/ { getline; print; exit }')
+    link=
+    for option in --as-needed --build-id --hash-style=gnu; do
+        case $link_spec in *"$option"*) link+="-Wl,$option"$'\n' ;; esac
+    done
+    # Renamed into place: other builds of this container may be compiling.
+    for driver in clang clang++; do
+        printf -- '--target=%s\n--gcc-toolchain=%s\n--gcc-triple=%s\n-fuse-ld=lld\n%s' \
+            "$triple" "${gcc%/bin/gcc}" "$triple" "$link" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
+        mv "$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp" "$XTASK_NATIVE_CLANG/bin/$driver.cfg"
+    done
+    export CC=$XTASK_NATIVE_CLANG/bin/clang CXX=$XTASK_NATIVE_CLANG/bin/clang++
+    step "compiler: the native clang $(cat "$XTASK_NATIVE_CLANG/VERSION") for $triple (--native-compiler)"
+fi
 # --ccache: the compilers go through ccache, by its masquerade folder where
 # the image has one (gcc, g++ and their triplet names), else by CC and CXX.
 if [ "${XTASK_CCACHE:-}" = 1 ]; then
@@ -191,7 +216,7 @@ if [ "${XTASK_CCACHE:-}" = 1 ]; then
         || fail "--ccache: this image has no ccache; use an image that has it (x64-image and arm-image take packages), or build without --ccache"
     masquerade=
     for d in /usr/lib/ccache /usr/lib64/ccache; do [ -d "$d" ] && masquerade=$d && break; done
-    if [ -n "$masquerade" ]; then
+    if [ -n "$masquerade" ] && [ -z "${XTASK_NATIVE_CLANG:-}" ]; then
         export PATH="$masquerade:$PATH"
     else
         export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"

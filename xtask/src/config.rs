@@ -42,6 +42,8 @@ pub struct Config {
     pub pip_cache: bool,
     /// Compile through ccache, its cache in a volume per arch and image.
     pub ccache: bool,
+    /// Emulated builds compile with the native clang (`native-compiler`).
+    pub native_compiler: bool,
     pub env: Vec<(String, String)>,
     /// Variables of `env` whose values are masked in printed commands.
     pub secret_env: Vec<String>,
@@ -225,6 +227,7 @@ impl Default for Config {
             build_isolation: true,
             pip_cache: false,
             ccache: false,
+            native_compiler: false,
             env: Vec::new(),
             secret_env: Vec::new(),
             pre_build: Vec::new(),
@@ -322,6 +325,9 @@ impl Config {
         }
         if let Some(v) = r.bool("ccache")? {
             self.ccache = v;
+        }
+        if let Some(v) = r.bool("native-compiler")? {
+            self.native_compiler = v;
         }
         if let Some(v) = r.count("build-jobs")? {
             self.build_jobs = Some(v);
@@ -815,7 +821,7 @@ aarch64 = "ssh://me@arm-box:2222"
     fn unknown_keys_are_named() {
         assert_eq!(
             err("packages = \"x\""),
-            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, ccache, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
+            "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, python, build-isolation, pip-cache, ccache, native-compiler, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
         );
         assert!(
             err("[workspace.metadata.wheels.images]\narm64 = \"x\"").starts_with(

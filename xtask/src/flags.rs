@@ -173,9 +173,16 @@ pub struct Wheels {
     pub ccache: bool,
 
     /// Emulated builds with every native helper off: QEMU's own CPU model, no
-    /// bytecode kept between runs (the wheels are the same; only slower)
-    #[arg(long)]
+    /// bytecode kept between runs, pip instead of the native uv (the wheels
+    /// are the same; only slower)
+    #[arg(long, conflicts_with = "native_compiler")]
     pub full_emulation: bool,
+
+    /// Emulated builds compile with a native x86_64 clang and lld (the
+    /// image's gcc gives headers and libraries): a different compiler,
+    /// recorded in the summary and manifest.json [config: native-compiler = true]
+    #[arg(long)]
+    pub native_compiler: bool,
 }
 
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.

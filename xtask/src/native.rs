@@ -1,12 +1,16 @@
 //! Native tools for emulated containers: programs of the engine machine's
 //! own arch, which its kernel runs without the emulator even inside a
-//! container of another arch. One for now: uv, fully static (its musllinux
-//! wheel on PyPI), pinned with its hashes in scripts/native/uv.txt, fetched
-//! once per arch and kept in target/xtask/native.
+//! container of another arch. uv, fully static (its musllinux wheel on
+//! PyPI), pinned with its hashes in scripts/native/uv.txt, fetched once per
+//! arch; and (for --native-compiler) a relocatable x86_64 clang and lld made
+//! from Debian's packages. Both are kept in target/xtask/native.
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use xshell::Shell;
+
+use crate::engine::{Engine, ImageBuild};
 use crate::platform::Arch;
 use crate::util;
 
@@ -99,6 +103,103 @@ fn fetch(arch: Arch, version: &str, dir: &Utf8Path, env: &[(&str, &str)]) -> Res
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fetched, std::fs::Permissions::from_mode(0o755))?;
     Ok(fetched)
+}
+
+/// The native compiler bundle: Debian's x86_64 clang and lld made
+/// relocatable (scripts/native/clang), as a tar of `clang/` for /opt.
+#[derive(Clone, Debug)]
+pub struct Clang {
+    pub tar: Utf8PathBuf,
+    /// clang's version, as `clang --version` says it.
+    pub version: String,
+}
+
+fn clang_recipe() -> Utf8PathBuf {
+    util::project_root().join("scripts/native/clang")
+}
+
+/// Where the bundle of the recipe as it is now is kept (and its version).
+fn clang_files() -> Result<(Utf8PathBuf, Utf8PathBuf)> {
+    let mut hash = util::Fnv::default();
+    hash.write_tree(&clang_recipe())?;
+    let dir = util::project_root().join("target/xtask/native/x86_64");
+    let key = hash.hex();
+    Ok((
+        dir.join(format!("clang-{key}.tar")),
+        dir.join(format!("clang-{key}.version")),
+    ))
+}
+
+/// The bundle when it is made already (for the dry run).
+pub fn clang_kept() -> Option<Clang> {
+    let (tar, version) = clang_files().ok()?;
+    let version = std::fs::read_to_string(version).ok()?.trim().to_string();
+    tar.is_file().then_some(Clang { tar, version })
+}
+
+/// The native compiler bundle, made once on this (x86_64) machine: a Debian
+/// root file system with clang, lld and patchelf (mmdebstrap, as the
+/// stand-ins), an image that lays out /opt/clang in it, and /opt/clang
+/// taken out of that image as a tar.
+pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang> {
+    if Arch::host() != Some(Arch::X86_64) {
+        bail!("--native-compiler: the native clang is made for x86_64 machines, and this one is not: build without --native-compiler");
+    }
+    if let Some(kept) = clang_kept() {
+        return Ok(kept);
+    }
+    let (tar, version) = clang_files()?;
+    let recipe = clang_recipe();
+    let ctx = util::project_root().join("target/standin/clang-x86_64");
+    std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
+    let _lock = util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
+        format!("the native clang is being made by another command (pid {pid}): wait for it to finish, then run this again")
+    })?;
+    eprintln!("making the native clang (Debian's clang and lld, relocatable): a few minutes, once");
+    crate::standin::rootfs(sh, runner, Arch::X86_64, &recipe, &ctx, None)?;
+    for file in ["Dockerfile", "bundle.sh", "ld-lld.c"] {
+        std::fs::copy(recipe.join(file), ctx.join(file))
+            .with_context(|| format!("copying {file} into {ctx}"))?;
+    }
+    let key = tar.file_stem().expect("a name").to_string();
+    let spec = ImageBuild {
+        tag: format!("xtask-standin:{key}"),
+        arch: Arch::X86_64,
+        context: ctx,
+        build_args: Vec::new(),
+        inputs: key,
+    };
+    runner.run(engine.build_command(sh, &spec))?;
+    // Taken out beside where it is kept, and renamed: all or nothing.
+    let partial = tar.with_extension(format!("partial-{}", std::process::id()));
+    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
+    let file = std::fs::File::create(&partial).with_context(|| format!("creating {partial}"))?;
+    let mut out = engine.command();
+    out.args(["run", "--rm", "--network=none", "--entrypoint", "tar"])
+        .arg(&spec.tag)
+        .args(["-C", "/opt", "-c", "clang"])
+        .stdin(std::process::Stdio::null())
+        .stdout(file);
+    let status = out
+        .status()
+        .context("taking the native clang out of its image")?;
+    if !status.success() {
+        bail!("taking /opt/clang out of {} failed ({status})", spec.tag);
+    }
+    let mut read = engine.command();
+    read.args(["run", "--rm", "--network=none", "--entrypoint", "cat"])
+        .arg(&spec.tag)
+        .arg("/opt/clang/VERSION");
+    let v = read
+        .output()
+        .context("reading the native clang's version")?;
+    let v = String::from_utf8_lossy(&v.stdout).trim().to_string();
+    if v.is_empty() {
+        bail!("{} holds no /opt/clang/VERSION", spec.tag);
+    }
+    std::fs::write(&version, &v).with_context(|| format!("writing {version}"))?;
+    std::fs::rename(&partial, &tar).with_context(|| format!("keeping {tar}"))?;
+    Ok(Clang { tar, version: v })
 }
 
 fn last_line(stderr: &[u8]) -> String {

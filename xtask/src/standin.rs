@@ -113,8 +113,9 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     Ok(tag)
 }
 
-/// The Debian root file system, kept while the package lists are unchanged.
-fn rootfs(
+/// The Debian root file system of `recipe`'s package lists (packages.txt,
+/// packages-ARCH.txt) in `ctx`, kept while they are unchanged.
+pub fn rootfs(
     sh: &Shell,
     runner: &util::Runner,
     arch: Arch,
@@ -179,7 +180,7 @@ fn rootfs(
     if !status.success() {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some((package, version)) = moved_on(&text) {
-            bail!("Debian {SUITE} no longer has {package}={version}, which scripts/standin pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in scripts/standin/packages*.txt");
+            bail!("Debian {SUITE} no longer has {package}={version}, which {recipe} pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in {recipe}/packages*.txt");
         }
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();

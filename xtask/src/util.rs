@@ -131,12 +131,21 @@ impl Runner<'_> {
     /// Like `run`, but the command's error output becomes part of the error,
     /// so that a summary can say why (such as "no space left on device").
     pub fn run_captured(&self, cmd: impl Into<Command>) -> Result<()> {
+        self.run_captured_reading(cmd, std::process::Stdio::null())
+    }
+
+    /// `run_captured`, with `stdin` on the command's standard input.
+    pub fn run_captured_reading(
+        &self,
+        cmd: impl Into<Command>,
+        stdin: impl Into<std::process::Stdio>,
+    ) -> Result<()> {
         let mut cmd = cmd.into();
         let Some(line) = self.announce(&cmd) else {
             return Ok(());
         };
         let out = cmd
-            .stdin(std::process::Stdio::null())
+            .stdin(stdin)
             .output()
             .with_context(|| format!("could not start `{line}`"))?;
         if !out.status.success() {

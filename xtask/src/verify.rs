@@ -301,6 +301,9 @@ fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Resu
     })?;
     let image = manifest_field(manifest, wheel, "image")
         .ok_or_else(|| format!("{MANIFEST} does not name its image"))?;
+    // Built by the native clang: rebuilt by it.
+    let native_compiler =
+        manifest_field(manifest, wheel, "compiler").is_some_and(|c| c.starts_with("native clang"));
     let scratch = Utf8PathBuf::from(format!("{dir}/.xtask-rebuild-{}", util::run_id()));
     let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(scratch.clone()));
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -312,7 +315,9 @@ fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Resu
             "--only",
             &id.to_string(),
         ])
-        .args(["--image", &image, "--no-test", "--env"])
+        .args(["--image", &image, "--no-test"])
+        .args(native_compiler.then_some("--native-compiler"))
+        .arg("--env")
         .arg(format!("SOURCE_DATE_EPOCH={epoch}"))
         .arg("--out")
         .arg(scratch.as_str())

@@ -1314,3 +1314,124 @@ fn build_jobs_compile_side_by_side_and_one_turns_it_off() {
     assert_eq!(at_once("1"), 1);
     inv.check();
 }
+
+/// `--native-compiler`: the native x86_64 clang builds the emulated aarch64
+/// wheel. Against the image's gcc: the same auditwheel policy, the same
+/// NEEDED entries and exported `PyInit_*`, an AArch64 extension; the tests
+/// pass under emulation, and the summary and manifest.json name the
+/// compiler. A package the native clang cannot build fails naming the flag
+/// to drop, and ships nothing.
+#[test]
+fn arm64_native_compiler_against_the_images_gcc() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let id = format!("{}-manylinux_aarch64", arm_cp());
+    let build = |out: &TempDir, extra: &[&str]| {
+        let mut args = vec!["wheels", "--standin", "--arch", "arm64", "--py"];
+        let py = arm_cp();
+        args.push(&py);
+        args.extend(["--out", out.str()]);
+        args.extend(extra);
+        xtask_logged(&args)
+    };
+    let gcc = TempDir::new("arm-gcc");
+    build(&gcc, &["--no-test"]).0.ok();
+    let clang = TempDir::new("arm-clang");
+    let (run, logs) = build(&clang, &["--native-compiler"]);
+    let run = run.ok();
+    inv.check();
+    assert_has(&run.stdout, "; compiler: the native clang ");
+    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    assert_has(&log, "==> compiler: the native clang ");
+    assert_has(&log, "\n/opt/clang/bin/clang ");
+    assert_pytest_ran(&logs, &id);
+    let manifest =
+        |out: &TempDir| std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    assert_has(&manifest(&clang), "\"compiler\": \"native clang ");
+    assert_has(&manifest(&gcc), "\"compiler\": \"the image's\"");
+
+    // Read by auditwheel and pyelftools in the x86_64 stand-in.
+    let (a, b) = (wheels_in(gcc.path()), wheels_in(clang.path()));
+    assert_eq!(a, b, "the two builds' wheel names (their tags) differ");
+    let facts = r#"
+import io, subprocess, sys, zipfile
+from elftools.elf.elffile import ELFFile
+for path in sys.argv[1:]:
+    z = zipfile.ZipFile(path)
+    so = [n for n in z.namelist() if n.startswith("democodec/_native") and n.endswith(".so")][0]
+    elf = ELFFile(io.BytesIO(z.read(so)))
+    needed = sorted(t.needed for t in elf.get_section_by_name(".dynamic").iter_tags() if t.entry.d_tag == "DT_NEEDED")
+    inits = sorted(s.name for s in elf.get_section_by_name(".dynsym").iter_symbols()
+                   if s.name.startswith("PyInit_") and s.entry.st_shndx != "SHN_UNDEF")
+    show = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True, check=True).stdout
+    policy = [l for l in show.replace("\n", " ").split(". ") if "platform tag" in l][0].split('"')[1]
+    print(elf["e_machine"], needed, inits, policy)
+"#;
+    let volume = |dir: &TempDir, at: &str| format!("{}:{at}:ro", dir.str());
+    let seen = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--volume",
+            &volume(&gcc, "/gcc"),
+            "--volume",
+            &volume(&clang, "/clang"),
+            "--entrypoint",
+            "/opt/_internal/tools/bin/python",
+            "xtask-standin:x86_64",
+            "-c",
+            facts,
+            &format!("/gcc/{}", a[0]),
+            &format!("/clang/{}", b[0]),
+        ],
+    )
+    .ok();
+    let lines: Vec<&str> = seen.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", seen.stdout);
+    assert_eq!(lines[0], lines[1], "gcc's wheel, then clang's");
+    assert!(lines[1].starts_with("EM_AARCH64 ["), "{}", lines[1]);
+    assert!(lines[1].contains("['PyInit__native']"), "{}", lines[1]);
+    assert!(lines[1].contains("manylinux_2_17_aarch64"), "{}", lines[1]);
+
+    // A package that only gcc builds.
+    let dir = TempDir::new("gcc-only");
+    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("pkg/setup.py"),
+        "from setuptools import Extension, setup\nsetup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pkg/gcconly.c"),
+        "#ifdef __clang__\n#error this package builds with gcc only\n#endif\n",
+    )
+    .unwrap();
+    let config = dir.path().join("gcconly.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\nout = \"out\"\n",
+    )
+    .unwrap();
+    let earlier = earlier_wheel(&dir.path().join("out"));
+    let run = xtask(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "arm64",
+        "--py",
+        &arm_cp(),
+        "--native-compiler",
+    ])
+    .fails(1);
+    assert_has(&run.stdout, "this package builds with gcc only");
+    assert_has(
+        &run.stdout,
+        "error: the wheel build failed (see the output above) (this build used the native clang of --native-compiler: a package it cannot build, such as one with Fortran or OpenMP, builds without --native-compiler)",
+    );
+    inv.check();
+    assert_only_earlier(&dir.path().join("out"), &earlier);
+}

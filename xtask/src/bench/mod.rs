@@ -38,6 +38,8 @@ enum Way {
     Wheels(usize),
     /// cibuildwheel, on the same image, package and interpreters.
     Cibuildwheel,
+    /// `cargo xtask wheels --jobs 1 --native-compiler` (cases with aarch64).
+    NativeCompiler,
 }
 
 impl Way {
@@ -46,6 +48,7 @@ impl Way {
             Way::Baseline => "baseline (docker run per interpreter)".into(),
             Way::Wheels(n) => format!("wheels --jobs {n}"),
             Way::Cibuildwheel => format!("cibuildwheel {CIBUILDWHEEL}"),
+            Way::NativeCompiler => "wheels --jobs 1 --native-compiler".into(),
         }
     }
 }
@@ -122,6 +125,7 @@ impl flags::Bench {
             Way::Cibuildwheel,
             Way::Wheels(1),
             Way::Wheels(cores),
+            Way::NativeCompiler,
         ];
 
         let mut report = self.report_head(&machine(sh))?;
@@ -367,7 +371,7 @@ fn main_table(
     cibuildwheel: &Utf8Path,
     engine: &Engine,
     work: &Utf8Path,
-) -> Result<Vec<(Package, Arch, Duration)>> {
+) -> Result<Vec<Emulation>> {
     let mut emulation = Vec::new();
     for case in cases {
         let inputs = inputs(case.package, work)?;
@@ -378,8 +382,11 @@ fn main_table(
             for k in 0..ways.len() {
                 let i = (k + rep) % ways.len();
                 let way = &ways[i];
-                // One core: `--jobs N` is `--jobs 1`, measured once.
-                if ways[..i].contains(way) {
+                // One core: `--jobs N` is `--jobs 1`, measured once; the
+                // native compiler only changes emulated builds.
+                if ways[..i].contains(way)
+                    || (*way == Way::NativeCompiler && !case.arches.contains(&Arch::Aarch64))
+                {
                     continue;
                 }
                 let t = measure(xtask, cibuildwheel, engine, work, case, &inputs, *way, i)
@@ -414,26 +421,40 @@ fn main_table(
         same_wheels(&work.join("out-1"), &work.join("out-2"))
             .with_context(|| format!("{}: cibuildwheel's wheels against this tool's", case.name))?;
         if case.arches.len() == 1 && case.pythons.len() == 1 {
-            emulation.push((case.package, case.arches[0], median(&times[2])));
+            let native_compiler = ways
+                .iter()
+                .position(|w| *w == Way::NativeCompiler)
+                .filter(|&i| !times[i].is_empty())
+                .map(|i| median(&times[i]));
+            emulation.push(Emulation {
+                package: case.package,
+                arch: case.arches[0],
+                wheels: median(&times[2]),
+                native_compiler,
+            });
         }
     }
     Ok(emulation)
 }
 
+/// A one-interpreter case's `wheels --jobs 1` median, and with
+/// `--native-compiler` where that was measured.
+struct Emulation {
+    package: Package,
+    arch: Arch,
+    wheels: Duration,
+    native_compiler: Option<Duration>,
+}
+
 /// For each package measured on one interpreter natively and emulated: how
 /// many times slower the emulated build was (`wheels --jobs 1`).
-fn emulation_factors(
-    report: &mut String,
-    emulation: &[(Package, Arch, Duration)],
-    cp: &str,
-) -> Result<()> {
+fn emulation_factors(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<()> {
     writeln!(report)?;
     for package in [Package::Demo, Package::Heavy] {
         let find = |arch| {
             emulation
                 .iter()
-                .find(|(p, a, _)| *p == package && *a == arch)
-                .map(|e| e.2)
+                .find(|e| e.package == package && e.arch == arch)
         };
         if let (Some(x86), Some(arm)) = (find(Arch::X86_64), find(Arch::Aarch64)) {
             let name = if package == Package::Demo {
@@ -441,7 +462,11 @@ fn emulation_factors(
             } else {
                 "heavy"
             };
-            writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(arm), secs(x86), ratio(arm, x86))?;
+            let (x86, wheels) = (x86.wheels, arm.wheels);
+            writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(wheels), secs(x86), ratio(wheels, x86))?;
+            if let Some(native) = arm.native_compiler {
+                writeln!(report, "With the native compiler ({name}, {}, `wheels --jobs 1 --native-compiler`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(native), secs(x86), ratio(native, x86))?;
+            }
         }
     }
     Ok(())

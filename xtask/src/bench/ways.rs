@@ -238,7 +238,11 @@ pub(super) fn measure(
     match way {
         Way::Baseline => baseline(engine, work, case, inputs, &out)?,
         Way::Cibuildwheel => cibuildwheel(cibuildwheel_program, work, case, inputs, &out)?,
-        Way::Wheels(jobs) => {
+        Way::Wheels(_) | Way::NativeCompiler => {
+            let jobs = match way {
+                Way::Wheels(jobs) => jobs,
+                _ => 1,
+            };
             let arches: Vec<&str> = case.arches.iter().map(|a| a.name()).collect();
             let mut cmd = Command::new(xtask.as_str());
             cmd.args(["--config", inputs.config.as_str()]);
@@ -262,6 +266,9 @@ pub(super) fn measure(
                 "--out",
                 out.as_str(),
             ]);
+            if way == Way::NativeCompiler {
+                cmd.arg("--native-compiler");
+            }
             run_quiet(&mut cmd)?;
         }
     }

@@ -365,6 +365,12 @@ impl Container {
         )
     }
 
+    /// `docker cp` of the tar file `tar` (on its stdin), unpacked into `to`.
+    pub fn copy_tar_in(&self, runner: &Runner, tar: &Utf8Path, to: &str) -> Result<()> {
+        let file = std::fs::File::open(tar).with_context(|| format!("opening {tar}"))?;
+        runner.run_captured_reading(self.engine.cp("-", &format!("{}:{to}", self.name)), file)
+    }
+
     /// `docker cp` from the container to a host folder (files then belong to the caller).
     pub fn copy_out(&self, runner: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
         runner.run_captured(

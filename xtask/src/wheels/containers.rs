@@ -107,6 +107,10 @@ pub(super) fn start_target(
         c.copy_in(runner, dir, NATIVE_DIR)
             .with_context(|| format!("copying the native uv into the {} container", t.arch))?;
     }
+    if let Some(clang) = &t.clang {
+        c.copy_tar_in(runner, &clang.tar, "/opt")
+            .with_context(|| format!("copying the native clang into the {} container", t.arch))?;
+    }
     Ok(Started {
         container: c,
         offered,

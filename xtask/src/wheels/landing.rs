@@ -75,6 +75,8 @@ pub struct Entry {
     pub tool: String,
     /// `passed`, `skipped (test-skip)`, `not run (--no-test)` or `none (no test-command)`.
     pub test: String,
+    /// `the image's`, or `native clang VERSION` (`--native-compiler`).
+    pub compiler: String,
 }
 
 impl Entry {
@@ -83,7 +85,7 @@ impl Entry {
         let s = |v: &str| util::json_string(v);
         let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), s);
         format!(
-            "{{\"file\": {}, \"id\": {}, \"sha256\": {}, \"image\": {}, \"image_id\": {}, \"engine\": {}, \"native\": {}, \"interpreter\": {}, \"auditwheel\": {}, \"platform_tags\": {}, \"source_date_epoch\": {}, \"commit\": {}, \"dirty\": {}, \"tool\": {}, \"test\": {}}}",
+            "{{\"file\": {}, \"id\": {}, \"sha256\": {}, \"image\": {}, \"image_id\": {}, \"engine\": {}, \"native\": {}, \"interpreter\": {}, \"auditwheel\": {}, \"platform_tags\": {}, \"source_date_epoch\": {}, \"commit\": {}, \"dirty\": {}, \"tool\": {}, \"test\": {}, \"compiler\": {}}}",
             s(&self.file),
             s(&self.id),
             s(&self.sha256),
@@ -99,6 +101,7 @@ impl Entry {
             self.dirty,
             s(&self.tool),
             s(&self.test),
+            s(&self.compiler),
         )
     }
 }
@@ -153,6 +156,10 @@ impl Entry {
             dirty: plan.provenance.dirty,
             tool: format!("cargo xtask {}", env!("CARGO_PKG_VERSION")),
             test: test.to_string(),
+            compiler: match &t.clang {
+                Some(clang) => format!("native clang {}", clang.version),
+                None => "the image's".into(),
+            },
             file,
         })
     }

@@ -33,6 +33,8 @@ pub struct Plan {
     pub ccache: bool,
     /// Emulated builds with every native helper off (`--full-emulation`).
     pub full_emulation: bool,
+    /// Emulated builds compile with the native clang (`--native-compiler`).
+    pub native_compiler: bool,
     pub jobs: usize,
     /// The compile jobs of one build; None: its share of the cores.
     pub build_jobs: Option<usize>,
@@ -157,6 +159,10 @@ impl Plan {
             pip_cache: config.pip_cache || flags.pip_cache,
             ccache: config.ccache || flags.ccache,
             full_emulation: flags.full_emulation,
+            // --full-emulation wins over the configuration's compiler (the
+            // two flags together are refused).
+            native_compiler: (config.native_compiler && !flags.full_emulation)
+                || flags.native_compiler,
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),

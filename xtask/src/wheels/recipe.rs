@@ -298,8 +298,10 @@ impl Plan {
 /// Where the bytecode of emulated builds is kept (a volume; see keeps_bytecode).
 const PYCACHE_DIR: &str = "/xtask/pycache";
 
-/// Where the native tools are copied in the container (containers.rs).
+/// Where the native tools are copied in the container (containers.rs): uv,
+/// and the native clang (its tar holds `clang/`, unpacked in /opt).
 pub(super) const NATIVE_DIR: &str = "/xtask/native";
+pub(super) const NATIVE_CLANG: &str = "/opt/clang";
 
 /// The variables of every process of target `t`'s container: the emulated
 /// CPU model, where Python keeps its bytecode, and the native uv.
@@ -310,6 +312,9 @@ fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     }
     if let Some(Ok(_)) = &t.uv {
         env.push(("XTASK_UV".into(), format!("{NATIVE_DIR}/uv")));
+    }
+    if t.clang.is_some() {
+        env.push(("XTASK_NATIVE_CLANG".into(), NATIVE_CLANG.into()));
     }
     env
 }
@@ -337,7 +342,9 @@ pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
 pub(super) fn lone_build(plan: &Plan, targets: &[Target], secrets: &[String]) -> Option<Build> {
     let simple = plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
-        && !targets.iter().any(|t| matches!(t.uv, Some(Ok(_))))
+        && !targets
+            .iter()
+            .any(|t| matches!(t.uv, Some(Ok(_))) || t.clang.is_some())
         && !plan.env.iter().any(|(k, _)| secrets.contains(k))
         && !plan.ccache
         && !plan.keep_container
@@ -504,6 +511,10 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                 q(&t.engine
                     .cp(&format!("{dir}/."), &format!("{name}:{NATIVE_DIR}")))
             );
+        }
+        if let Some(clang) = &t.clang {
+            let cp = t.engine.cp("-", &format!("{name}:/opt"));
+            println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
         }
         let dirs: Vec<String> = match &plan.selector.pythons {
             Selection::All => vec!["<each folder of /opt/python>".into()],

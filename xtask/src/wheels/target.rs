@@ -8,7 +8,7 @@ use xshell::Shell;
 use super::Plan;
 use crate::config::Config;
 use crate::engine::{Engine, Server};
-use crate::native::{self, Uv};
+use crate::native::{self, Clang, Uv};
 use crate::platform::Arch;
 use crate::qemu_register::{self, CpuModel};
 use crate::standin;
@@ -25,6 +25,8 @@ pub struct Target {
     /// For an emulated arch: the native uv that makes its environments, or
     /// why pip makes them (None when native).
     pub uv: Option<Result<Uv, String>>,
+    /// For an emulated arch with `--native-compiler`: the native clang.
+    pub clang: Option<Clang>,
     pub image: String,
     pub image_id: String,
     pub plat: String,
@@ -105,12 +107,17 @@ pub fn resolve_target(
     }
     let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
     let uv = (!native).then(|| native_uv(plan, server.as_ref(), runner.dry_run));
+    let clang = match !native && plan.native_compiler {
+        true => Some(native_clang(sh, runner, server.as_ref(), arch)?),
+        false => None,
+    };
     Ok(Target {
         arch,
         engine,
         native,
         cpu,
         uv,
+        clang,
         image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
         plat,
@@ -129,7 +136,14 @@ impl Target {
             Some(Err(why)) => format!("environments made by the emulated pip ({why})"),
             None => String::new(),
         };
-        format!("emulated, {}; {envs}", cpu.describe())
+        let compiler = match &self.clang {
+            Some(clang) => format!(
+                "; compiler: the native clang {} (--native-compiler)",
+                clang.version
+            ),
+            None => String::new(),
+        };
+        format!("emulated, {}; {envs}{compiler}", cpu.describe())
     }
 
     /// Why a failed build's engine can run nothing more: it no longer
@@ -224,6 +238,24 @@ fn native_uv(plan: &Plan, server: Option<&Server>, dry_run: bool) -> Result<Uv, 
         false => native::uv(machine),
     };
     uv.map_err(|e| format!("{e:#}"))
+}
+
+/// The native clang for an emulated arch's builds (`--native-compiler`):
+/// made for x86_64 machines, once, with this machine's own engine.
+fn native_clang(sh: &Shell, runner: &Runner, server: Option<&Server>, arch: Arch) -> Result<Clang> {
+    let machine = server.map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
+    if machine != Some(Arch::X86_64) {
+        bail!("--native-compiler: the {arch} engine's machine is not x86_64, and the native clang is made for x86_64 only: build without --native-compiler");
+    }
+    if runner.dry_run {
+        return Ok(native::clang_kept().unwrap_or_else(|| Clang {
+            tar: "<the native clang, made at the start of the run>".into(),
+            version: "?".into(),
+        }));
+    }
+    let engine = Engine::ready(sh, false, &crate::engine::EngineSpec::Default)
+        .context("--native-compiler: making the native clang needs this machine's engine")?;
+    native::clang(sh, &engine, runner).context("--native-compiler")
 }
 
 /// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
