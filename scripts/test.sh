@@ -9,13 +9,15 @@ say() { printf '\n==> %s\n' "$*"; }
 
 scripts/setup-host.sh
 
-say "stand-in images (x86_64 and arm64 side by side: arm64 runs its package scripts under emulation)"
+say "stand-in images (x86_64 and arm64 side by side: arm64 runs its package scripts under emulation) and the native clang"
 cargo build --quiet -p xtask
 mkdir -p target
 cargo xtask standin --arch arm64 >target/standin-arm64.log 2>&1 &
 arm=$!
 cargo xtask standin --arch x86_64
 cargo xtask standin --qemu-register
+# The native compiler of --native-compiler, made as the stand-ins are.
+cargo xtask standin --native-clang
 wait "$arm" || { tail -n 30 target/standin-arm64.log >&2; echo "error: the arm64 stand-in failed (log: target/standin-arm64.log)" >&2; exit 1; }
 tail -n 1 target/standin-arm64.log
 

@@ -284,14 +284,19 @@ pub struct Standin {
     #[arg(
         long,
         value_name = "ARCH",
-        required_unless_present = "qemu_register",
-        conflicts_with = "qemu_register"
+        required_unless_present_any = ["qemu_register", "native_clang"],
+        conflicts_with_all = ["qemu_register", "native_clang"]
     )]
     pub arch: Option<String>,
 
     /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "native_clang")]
     pub qemu_register: bool,
+
+    /// Make the native compiler of --native-compiler instead (the relocatable
+    /// clang and lld bundle); prints its file
+    #[arg(long)]
+    pub native_clang: bool,
 }
 
 /// Measure builds side by side (the old scripts' way against this tool's) and write BENCHMARKS.md

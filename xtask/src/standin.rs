@@ -39,6 +39,15 @@ pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
 
 impl flags::Standin {
     pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
+        if self.native_clang {
+            let engine = Engine::ready(sh, runner.dry_run, &EngineSpec::Default)?;
+            if runner.dry_run {
+                println!("<make the native clang with {}>", engine.describe());
+                return Ok(());
+            }
+            println!("{}", native::clang(sh, &engine, runner)?.tar);
+            return Ok(());
+        }
         let image = match self.arch {
             Some(arch) => {
                 let arch = Arch::parse(&arch).map_err(util::usage)?;

@@ -189,6 +189,8 @@ pub(super) fn same_wheels(a: &Utf8Path, b: &Utf8Path) -> Result<()> {
 /// A package whose C sources take a while to compile, like a real extension.
 pub(super) fn generate_heavy(dir: &Utf8Path, files: usize) -> Result<()> {
     let pkg = dir.join("heavy");
+    // Exactly `files` files: none left from a run with more.
+    let _ = std::fs::remove_dir_all(pkg.join("src"));
     std::fs::create_dir_all(pkg.join("src"))?;
     std::fs::write(pkg.join("pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n")?;
     let mut setup = String::from("import glob\nfrom setuptools import Extension, setup\n");

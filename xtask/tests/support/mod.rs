@@ -950,7 +950,25 @@ pub fn wheels_x86_logged(config: &str, args: &[&str]) -> (Run, PathBuf) {
 
 /// `sha256sum -c SHA256SUMS` in `out` passes.
 #[track_caller]
+/// SHA256SUMS and manifest.json of `out` list exactly the wheels this tool
+/// put in it (not `earlier_wheel`'s), and every sum checks.
 pub fn assert_sums_check(out: &Path) {
+    let wheels: Vec<String> = wheels_in(out)
+        .into_iter()
+        .filter(|w| !w.starts_with("earlier-"))
+        .collect();
+    for file in ["SHA256SUMS", "manifest.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let mut named: Vec<String> = wheels
+            .iter()
+            .filter(|w| text.contains(w.as_str()))
+            .cloned()
+            .collect();
+        named.sort();
+        assert_eq!(named, wheels, "{file} against the folder:\n{text}");
+        let entries = text.lines().filter(|l| l.contains(".whl")).count();
+        assert_eq!(entries, wheels.len(), "{file} lists other wheels:\n{text}");
+    }
     let check = Command::new("sha256sum")
         .args(["-c", "SHA256SUMS"])
         .current_dir(out)
