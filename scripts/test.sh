@@ -14,6 +14,8 @@ cargo build --quiet -p xtask
 mkdir -p target
 cargo xtask standin --arch arm64 >target/standin-arm64.log 2>&1 &
 arm=$!
+# Not left building when something else here fails.
+trap 'kill "$arm" 2>/dev/null || true' EXIT
 cargo xtask standin --arch x86_64
 cargo xtask standin --qemu-register
 # The native compiler of --native-compiler, made as the stand-ins are.

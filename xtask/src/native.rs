@@ -149,6 +149,8 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         return Ok(kept);
     }
     let (tar, version) = clang_files()?;
+    let kept = tar.parent().expect("a folder");
+    std::fs::create_dir_all(kept).with_context(|| format!("creating {kept}"))?;
     let recipe = clang_recipe();
     let ctx = util::project_root().join("target/standin/clang-x86_64");
     std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
