@@ -195,7 +195,7 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     triple=$(gcc -dumpmachine) || fail "--native-compiler: \`gcc -dumpmachine\` failed"
     # The linker options the image's gcc passes by itself (Debian's adds
     # --as-needed, which decides what the extension NEEDs).
-    link_spec=$(gcc -dumpspecs | awk '/^\*link:/ { getline; print; exit }')
+    link_spec=$(gcc -dumpspecs | awk '/^\*link:/ { getline; print }')
     link=
     for option in --as-needed --build-id --hash-style=gnu; do
         case $link_spec in *"$option"*) link+="-Wl,$option"$'\n' ;; esac

@@ -700,7 +700,7 @@ impl UserCheckout {
         cmd
     }
 
-    /// Runs it; the tool's own state folder (lock, logs), which in a checkout
+    /// Runs it; the tool's own state folder (locks, logs), which in a checkout
     /// of their own would be theirs too, is open to them meanwhile.
     pub fn run(&self, args: &[&str]) -> Run {
         let _state = self.open_state();
@@ -714,12 +714,12 @@ impl UserCheckout {
             fn drop(&mut self) {
                 sh("chmod", &["755", self.0.to_str().unwrap()]).ok();
                 let _ = std::fs::remove_dir_all(self.0.join("logs"));
-                let _ = std::fs::remove_file(self.0.join("wheels.lock"));
+                let _ = std::fs::remove_dir_all(self.0.join("locks"));
             }
         }
         let state = root().join("target/xtask");
         let _ = std::fs::remove_dir_all(state.join("logs"));
-        let _ = std::fs::remove_file(state.join("wheels.lock"));
+        let _ = std::fs::remove_dir_all(state.join("locks"));
         std::fs::create_dir_all(&state).unwrap();
         sh("chmod", &["1777", state.to_str().unwrap()]).ok();
         Closed(state)
