@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use support::*;
@@ -169,15 +169,10 @@ fn two_engines_in_one_run() {
     );
 }
 
-/// The aarch64 engine's daemon dies while its build runs: the x86_64 wheel
-/// lands, the run exits 1, the summary names the lost engine and how to
-/// check it, SHA256SUMS lists the wheel that landed, nothing of ours is left
-/// on the engine that survived. The daemon is started again after.
-#[test]
-fn an_engine_lost_mid_run_takes_down_only_its_builds() {
-    let (_serial, inv) = on_x86_64_standin();
-    require_engines();
-    let dir = TempDir::new("engine-lost");
+/// Starts both arches' builds of the first CPython, x86_64 locally and
+/// aarch64 on the second engine over ssh, into `dir`/out, and returns once
+/// the emulated build has begun.
+fn start_until_aarch64_builds(dir: &TempDir) -> (PathBuf, std::process::Child) {
     let config = two_engine_config(dir.path(), REMOTE);
     let out = dir.path().join("out");
     let mut cmd = xtask_cmd(&[
@@ -199,6 +194,19 @@ fn an_engine_lost_mid_run_takes_down_only_its_builds() {
     wait_for("the emulated build to begin", 300, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
     });
+    (out, child)
+}
+
+/// The aarch64 engine's daemon dies while its build runs: the x86_64 wheel
+/// lands, the run exits 1, the summary names the lost engine and how to
+/// check it, SHA256SUMS lists the wheel that landed, nothing of ours is left
+/// on the engine that survived. The daemon is started again after.
+#[test]
+fn an_engine_lost_mid_run_takes_down_only_its_builds() {
+    let (_serial, inv) = on_x86_64_standin();
+    require_engines();
+    let dir = TempDir::new("engine-lost");
+    let (out, child) = start_until_aarch64_builds(&dir);
     let pid = std::fs::read_to_string("/run/xtask-test/d2/pid").unwrap();
     sh("kill", &["-KILL", pid.trim()]).ok();
     let run = Run::from(child.wait_with_output().unwrap());
@@ -242,27 +250,7 @@ fn an_ssh_connection_cut_mid_run_takes_down_only_its_builds() {
     let (_serial, inv) = on_x86_64_standin();
     require_engines();
     let dir = TempDir::new("ssh-cut");
-    let config = two_engine_config(dir.path(), REMOTE);
-    let out = dir.path().join("out");
-    let mut cmd = xtask_cmd(&[
-        "--config",
-        &config,
-        "wheels",
-        "--py",
-        &cp(),
-        "--no-test",
-        "--out",
-    ]);
-    cmd.arg(&out);
-    let child = with_ssh(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = logs_of(child.id()).join(format!("{}-manylinux_aarch64.log", cp()));
-    wait_for("the emulated build to begin", 300, || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
-    });
+    let (out, child) = start_until_aarch64_builds(&dir);
     // Every process of the engine's ssh user: its sessions and what they run.
     sh("pkill", &["-KILL", "-u", "xtask-remote"]).ok();
     let run = Run::from(child.wait_with_output().unwrap()).fails(1);

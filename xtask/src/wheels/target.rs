@@ -7,7 +7,7 @@ use xshell::Shell;
 
 use super::Plan;
 use crate::config::Config;
-use crate::engine::{Engine, Server};
+use crate::engine::Engine;
 use crate::native::{self, Clang, Uv};
 use crate::platform::Arch;
 use crate::qemu_register::{self, CpuModel};
@@ -106,9 +106,14 @@ pub fn resolve_target(
         }
     }
     let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
-    let uv = (!native).then(|| native_uv(plan, server.as_ref(), runner.dry_run));
+    // The arch of the engine's machine (this one's when not asked): the
+    // native tools must be of it.
+    let machine = server
+        .as_ref()
+        .map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
+    let uv = (!native).then(|| native_uv(plan, machine, runner.dry_run));
     let clang = match !native && plan.native_compiler {
-        true => Some(native_clang(sh, runner, server.as_ref(), arch)?),
+        true => Some(native_clang(sh, runner, machine, arch)?),
         false => None,
     };
     Ok(Target {
@@ -176,16 +181,21 @@ impl Target {
             }
             Err(_) => false,
         };
-        let mut check = self.engine.command();
-        check.arg("info");
         (!answered).then(|| {
             format!(
                 "the {} engine {} was lost during the run (it no longer answers): check it with `{}`, then build again",
                 self.arch,
                 self.engine.describe(),
-                util::command_line(&check, &[])
+                self.check_line()
             )
         })
+    }
+
+    /// The command that checks its engine, for the messages of a lost one.
+    fn check_line(&self) -> String {
+        let mut check = self.engine.command();
+        check.arg("info");
+        util::command_line(&check, &[])
     }
 
     /// Why a failed build of an engine reached by ssh failed when the engine
@@ -193,14 +203,12 @@ impl Target {
     pub fn connection_cut(&self, error: &str) -> Option<String> {
         let ssh = self.engine.describe().contains("ssh://");
         let cut = error.contains("dial-stdio") && error.contains("exit status 255");
-        let mut check = self.engine.command();
-        check.arg("info");
         (ssh && cut).then(|| {
             format!(
                 "the connection to the {} engine {} was cut during the run: check it with `{}`, then build again",
                 self.arch,
                 self.engine.describe(),
-                util::command_line(&check, &[])
+                self.check_line()
             )
         })
     }
@@ -222,14 +230,10 @@ impl Target {
 /// The native uv for an emulated arch: of the engine machine's arch (this
 /// machine's when not known), fetched once; with `--full-emulation`, or
 /// when it cannot be had, pip makes the environments and this says why.
-fn native_uv(plan: &Plan, server: Option<&Server>, dry_run: bool) -> Result<Uv, String> {
+fn native_uv(plan: &Plan, machine: Option<Arch>, dry_run: bool) -> Result<Uv, String> {
     if plan.full_emulation {
         return Err("--full-emulation".into());
     }
-    let machine = match server {
-        Some(s) => Arch::from_docker_name(&s.arch),
-        None => Arch::host(),
-    };
     let Some(machine) = machine else {
         return Err("the engine's machine is of an arch this tool has no uv for".into());
     };
@@ -242,8 +246,7 @@ fn native_uv(plan: &Plan, server: Option<&Server>, dry_run: bool) -> Result<Uv, 
 
 /// The native clang for an emulated arch's builds (`--native-compiler`):
 /// made for x86_64 machines, once, with this machine's own engine.
-fn native_clang(sh: &Shell, runner: &Runner, server: Option<&Server>, arch: Arch) -> Result<Clang> {
-    let machine = server.map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
+fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) -> Result<Clang> {
     if machine != Some(Arch::X86_64) {
         bail!("--native-compiler: the {arch} engine's machine is not x86_64, and the native clang is made for x86_64 only: build without --native-compiler");
     }
