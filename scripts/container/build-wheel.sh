@@ -109,7 +109,7 @@ fi
 # told pip's settings from the environment (index, extra indexes,
 # find-links, no-index); with any other PIP_ variable or a pip configuration
 # file, pip makes them, as uv would not read those.
-uv_env=()
+uv_env=() uv_kept=()
 if [ -n "${XTASK_UV:-}" ]; then
     why=
     [ -x "$XTASK_UV" ] || why="$XTASK_UV is not in the container"
@@ -135,6 +135,10 @@ if [ -n "${XTASK_UV:-}" ]; then
     if [ -z "$why" ]; then
         uv_env=(env "PATH=${XTASK_UV%/*}:$PATH" "UV_CONFIG_FILE=$config" UV_CACHE_DIR=/xtask/uv-cache
             UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1)
+        # Where uv's cache is kept (XTASK_UV_CACHE, in the bytecode volume),
+        # the environments' files are links to it: they keep their times,
+        # so the bytecode kept of them stays valid.
+        [ -z "${XTASK_UV_CACHE:-}" ] || uv_kept=("UV_CACHE_DIR=$XTASK_UV_CACHE" UV_LINK_MODE=symlink)
         step "environments: made by the native uv $("$XTASK_UV" --version | cut -d' ' -f2)"
     else
         step "environments: made by pip, not the native uv: $why"
@@ -147,7 +151,19 @@ step "build wheel with $python"
 verbosity=${XTASK_VERBOSITY:-0}
 if [ "${XTASK_FRONTEND:-build}" = build ] \
     && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
-    args=(-m build --wheel --outdir "$work/raw")
+    # build makes its isolated environment in a new folder each time
+    # (mkdtemp, prefix build-env-); here it is always $TMPDIR/build-env,
+    # whose bytecode a later run can then use.
+    args=(-c 'import os, runpy, tempfile
+mkdtemp = tempfile.mkdtemp
+def fixed(suffix=None, prefix=None, dir=None):
+    if prefix != "build-env-":
+        return mkdtemp(suffix, prefix, dir)
+    path = os.path.join(tempfile.gettempdir(), "build-env")
+    os.mkdir(path)
+    return path
+tempfile.mkdtemp = fixed
+runpy.run_module("build", run_name="__main__", alter_sys=True)' --wheel --outdir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-isolation)
     [ "$isolation" = 0 ] || [ "${#uv_env[@]}" = 0 ] || args+=(--installer uv)
     [ "$verbosity" -le 1 ] || args+=("-$(printf 'v%.0s' $(seq 2 "$verbosity"))")
@@ -207,7 +223,17 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
         mv "$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp" "$XTASK_NATIVE_CLANG/bin/$driver.cfg"
     done
     export CC=$XTASK_NATIVE_CLANG/bin/clang CXX=$XTASK_NATIVE_CLANG/bin/clang++
-    step "compiler: the native clang $(cat "$XTASK_NATIVE_CLANG/VERSION") for $triple (--native-compiler)"
+    # Cargo links with it too (rustc itself stays emulated): its variable
+    # for this machine's Rust target, such as aarch64-unknown-linux-gnu.
+    rust_libc=gnu
+    case $plat in musllinux*) rust_libc=musl ;; esac
+    machine=$(uname -m)
+    export "CARGO_TARGET_${machine^^}_UNKNOWN_LINUX_${rust_libc^^}_LINKER=$CC"
+    # The Debian bundle names its version in a file; manylinux's static
+    # build says it when asked (it runs natively: no cost).
+    version=$(cat "$XTASK_NATIVE_CLANG/VERSION" 2>/dev/null) \
+        || version=$("$CC" --version | sed -n '1s/.*clang version \([^ ]*\).*/\1/p')
+    step "compiler: the native clang $version for $triple (--native-compiler)"
 fi
 # --ccache: the compilers go through ccache, by its masquerade folder where
 # the image has one (gcc, g++ and their triplet names), else by CC and CXX.
@@ -240,14 +266,12 @@ repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
 # A build that fails or is skipped must not wait for its imports to end.
 trap 'kill "$repairer" 2>/dev/null || true' EXIT
 
-# The isolated environment is made in a folder of its own, whose bytecode
-# (kept by PYTHONPYCACHEPREFIX under emulation) is dropped after: its name is
-# new each time, so no later build could use it.
+# The isolated environment is made in a folder of this interpreter's, at
+# the same path each run: its bytecode (kept by PYTHONPYCACHEPREFIX under
+# emulation) is then of use to the next run, and never grows.
 export TMPDIR=/xtask/tmp/$interp
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
-forget_bytecode() { [ -z "${PYTHONPYCACHEPREFIX:-}" ] || rm -rf "${PYTHONPYCACHEPREFIX:?}$TMPDIR"; }
-${uv_env[@]+"${uv_env[@]}"} "$python" "${args[@]}" . || { forget_bytecode; fail "the wheel build failed (see the output above)"; }
-forget_bytecode
+${uv_env[@]+"${uv_env[@]}"} ${uv_kept[@]+"${uv_kept[@]}"} "$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
 
 shopt -s nullglob
 built=("$work"/raw/*.whl)
@@ -297,7 +321,12 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     step "test: a virtual environment with $repaired_name"
     # Without pip of its own (ensurepip takes minutes under emulation): the
     # build interpreter's pip installs into it.
-    "$python" -m venv --without-pip "$tests/venv" || fail "could not make a virtual environment for the tests"
+    if [ "${#uv_env[@]}" != 0 ]; then
+        "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" venv --quiet --python "$python" "$tests/venv" \
+            || fail "could not make a virtual environment for the tests (see uv's message above)"
+    else
+        "$python" -m venv --without-pip "$tests/venv" || fail "could not make a virtual environment for the tests"
+    fi
     printf '#!/bin/sh\nexec %q -m pip --python %q "$@"\n' "$python" "$tests/venv/bin/python" >"$tests/venv/bin/pip"
     chmod +x "$tests/venv/bin/pip"
     if [ -n "${XTASK_BEFORE_TEST:-}" ]; then
@@ -309,7 +338,7 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     install=("${repaired[0]}${XTASK_TEST_EXTRAS:+[$XTASK_TEST_EXTRAS]}")
     for r in "${requires[@]}"; do [ -z "$r" ] || install+=("$r"); done
     if [ "${#uv_env[@]}" != 0 ]; then
-        ${uv_env[@]+"${uv_env[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${install[@]}" \
+        "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${install[@]}" \
             || fail "installing the wheel and the test requirements failed (see uv's message above)"
     else
         "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \

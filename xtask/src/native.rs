@@ -2,8 +2,10 @@
 //! own arch, which its kernel runs without the emulator even inside a
 //! container of another arch. uv, fully static (its musllinux wheel on
 //! PyPI), pinned with its hashes in scripts/native/uv.txt, fetched once per
-//! arch; and (for --native-compiler) a relocatable x86_64 clang and lld made
-//! from Debian's packages. Both are kept in target/xtask/native.
+//! arch; and (for --native-compiler) an x86_64 clang and lld: manylinux's
+//! static build, pinned in scripts/native/static-clang.txt, or where that
+//! cannot be fetched, a relocatable one made from Debian's packages. All are
+//! kept in target/xtask/native.
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -105,13 +107,136 @@ fn fetch(arch: Arch, version: &str, dir: &Utf8Path, env: &[(&str, &str)]) -> Res
     Ok(fetched)
 }
 
-/// The native compiler bundle: Debian's x86_64 clang and lld made
-/// relocatable (scripts/native/clang), as a tar of `clang/` for /opt.
+/// The native compiler: manylinux's static x86_64 clang and lld, or
+/// Debian's made relocatable (scripts/native/clang), as a tar of `clang/`
+/// for /opt.
 #[derive(Clone, Debug)]
 pub struct Clang {
     pub tar: Utf8PathBuf,
-    /// clang's version, as `clang --version` says it.
+    /// clang's version, and whose build it is.
     pub version: String,
+}
+
+/// manylinux's static clang: the release, the sha256 of its sha256sums.txt,
+/// and where releases are (scripts/native/static-clang.txt).
+struct StaticPin {
+    release: String,
+    sums_sha256: String,
+    base: String,
+}
+
+fn static_pin() -> Result<StaticPin> {
+    let file = util::project_root().join("scripts/native/static-clang.txt");
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let (pin, base) = (lines.next(), lines.next());
+    let pin: Vec<&str> = pin.unwrap_or_default().split_whitespace().collect();
+    match (pin.as_slice(), base) {
+        ([release, sha], Some(base)) => Ok(StaticPin {
+            release: release.to_string(),
+            sums_sha256: sha.to_string(),
+            base: base.to_string(),
+        }),
+        _ => bail!("{file} holds no `RELEASE SHA256` line followed by a URL"),
+    }
+}
+
+fn kept_dir() -> Utf8PathBuf {
+    util::project_root().join("target/xtask/native/x86_64")
+}
+
+fn static_tar(release: &str) -> Utf8PathBuf {
+    kept_dir().join(format!("static-clang-{release}.tar"))
+}
+
+/// What the summary and manifest.json call a static release: `v21.1.8.1`
+/// is clang 21.1.8, manylinux's first build of it.
+fn static_version(release: &str) -> String {
+    let v = release.trim_start_matches('v');
+    let clang = v.rsplit_once('.').map_or(v, |(clang, _)| clang);
+    format!("{clang}, manylinux's static build {release}")
+}
+
+/// Fetches manylinux's static clang `release` from `base` into `dir` with
+/// curl, checks it against its sha256sums.txt and that file against
+/// `sums_sha256`, and keeps it unpacked from xz as `static-clang-RELEASE.tar`.
+fn fetch_static(
+    base: &str,
+    release: &str,
+    sums_sha256: &str,
+    dir: &Utf8Path,
+) -> Result<Utf8PathBuf> {
+    let partial = dir.join(format!(".partial-static-clang-{}", std::process::id()));
+    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
+    let get = |name: &str| -> Result<Utf8PathBuf> {
+        let url = format!("{base}/{release}/{name}");
+        let to = partial.join(name);
+        let out = std::process::Command::new("curl")
+            .args(["--fail", "--silent", "--show-error", "--location"])
+            .args(["--connect-timeout", "10", "--output", to.as_str(), &url])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("starting curl (to fetch manylinux's static clang)")?;
+        if !out.status.success() {
+            bail!("fetching {url} failed: {}", last_line(&out.stderr));
+        }
+        Ok(to)
+    };
+    let sums = get("sha256sums.txt")?;
+    let seen = sha256(&sums)?;
+    if seen != sums_sha256 {
+        bail!("{release}'s sha256sums.txt has sha256 {seen}, not the pinned {sums_sha256}");
+    }
+    let archive = "static-clang-linux-amd64.tar.xz";
+    let text = std::fs::read_to_string(&sums)?;
+    let Some(want) = text.lines().find_map(|l| {
+        let mut words = l.split_whitespace();
+        let sha = words.next()?;
+        (words.next()?.trim_start_matches('*') == archive).then(|| sha.to_string())
+    }) else {
+        bail!("{release}'s sha256sums.txt names no {archive}");
+    };
+    let xz = get(archive)?;
+    let seen = sha256(&xz)?;
+    if seen != want {
+        bail!("{archive} of {release} has sha256 {seen}, not {want} as its sha256sums.txt says");
+    }
+    let tar = partial.join("clang.tar");
+    let file = std::fs::File::create(&tar).with_context(|| format!("creating {tar}"))?;
+    let status = std::process::Command::new("xz")
+        .args(["--decompress", "--stdout", xz.as_str()])
+        .stdout(file)
+        .status()
+        .context("starting xz (to unpack manylinux's static clang)")?;
+    if !status.success() {
+        bail!("unpacking {archive} with xz failed ({status})");
+    }
+    let listed = std::process::Command::new("tar")
+        .args(["--list", "--file", tar.as_str(), "clang/bin/clang"])
+        .output()
+        .context("starting tar")?;
+    if !listed.status.success() {
+        bail!("{archive} of {release} holds no clang/bin/clang");
+    }
+    let kept = dir.join(format!("static-clang-{release}.tar"));
+    std::fs::rename(&tar, &kept).with_context(|| format!("keeping {kept}"))?;
+    Ok(kept)
+}
+
+fn sha256(file: &Utf8Path) -> Result<String> {
+    let out = std::process::Command::new("sha256sum")
+        .arg(file.as_str())
+        .output()
+        .context("starting sha256sum")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.split_whitespace().next() {
+        Some(sum) if out.status.success() => Ok(sum.to_string()),
+        _ => bail!("sha256sum {file} failed: {}", last_line(&out.stderr)),
+    }
 }
 
 fn clang_recipe() -> Utf8PathBuf {
@@ -122,7 +247,7 @@ fn clang_recipe() -> Utf8PathBuf {
 fn clang_files() -> Result<(Utf8PathBuf, Utf8PathBuf)> {
     let mut hash = util::Fnv::default();
     hash.write_tree(&clang_recipe())?;
-    let dir = util::project_root().join("target/xtask/native/x86_64");
+    let dir = kept_dir();
     let key = hash.hex();
     Ok((
         dir.join(format!("clang-{key}.tar")),
@@ -130,23 +255,46 @@ fn clang_files() -> Result<(Utf8PathBuf, Utf8PathBuf)> {
     ))
 }
 
-/// The bundle when it is made already (for the dry run).
+/// The native clang when it is kept already: manylinux's static build of
+/// the pinned release, else the Debian bundle of the recipe as it is now.
 pub fn clang_kept() -> Option<Clang> {
+    if let Ok(pin) = static_pin() {
+        let tar = static_tar(&pin.release);
+        if tar.is_file() {
+            let version = static_version(&pin.release);
+            return Some(Clang { tar, version });
+        }
+    }
     let (tar, version) = clang_files().ok()?;
-    let version = std::fs::read_to_string(version).ok()?.trim().to_string();
+    let version = debian_version(&std::fs::read_to_string(version).ok()?);
     tar.is_file().then_some(Clang { tar, version })
 }
 
-/// The native compiler bundle, made once on this (x86_64) machine: a Debian
-/// root file system with clang, lld and patchelf (mmdebstrap, as the
-/// stand-ins), an image that lays out /opt/clang in it, and /opt/clang
-/// taken out of that image as a tar.
+fn debian_version(version: &str) -> String {
+    format!("{}, Debian's build made relocatable", version.trim())
+}
+
+/// The native clang of this (x86_64) machine, had once: manylinux's static
+/// build of the pinned release, fetched; where that fails (offline, no
+/// curl), made from Debian's packages: a root file system with clang, lld
+/// and patchelf (mmdebstrap, as the stand-ins), an image that lays out
+/// /opt/clang in it, and /opt/clang taken out of that image as a tar.
 pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang> {
     if Arch::host() != Some(Arch::X86_64) {
         bail!("--native-compiler: the native clang is made for x86_64 machines, and this one is not: build without --native-compiler");
     }
     if let Some(kept) = clang_kept() {
         return Ok(kept);
+    }
+    let dir = kept_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    let pin = static_pin()?;
+    match fetch_static(&pin.base, &pin.release, &pin.sums_sha256, &dir) {
+        Ok(tar) => {
+            let version = static_version(&pin.release);
+            return Ok(Clang { tar, version });
+        }
+        Err(e) => eprintln!("manylinux's static clang {} could not be had ({e:#}): making a native clang from Debian's packages instead", pin.release),
     }
     let (tar, version) = clang_files()?;
     let kept = tar.parent().expect("a folder");
@@ -201,7 +349,8 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     }
     std::fs::write(&version, &v).with_context(|| format!("writing {version}"))?;
     std::fs::rename(&partial, &tar).with_context(|| format!("keeping {tar}"))?;
-    Ok(Clang { tar, version: v })
+    let version = debian_version(&v);
+    Ok(Clang { tar, version })
 }
 
 fn last_line(stderr: &[u8]) -> String {
@@ -217,6 +366,83 @@ fn last_line(stderr: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// manylinux's static clang is fetched, checked against its
+    /// sha256sums.txt and that against the pin, and kept unpacked; a wrong
+    /// pin or archive is refused and leaves nothing. (A release here, in a
+    /// folder: github.com cannot be reached from every machine.)
+    #[test]
+    fn the_static_clang_is_checked_against_its_pin() {
+        let pin = static_pin().unwrap();
+        assert_eq!(pin.sums_sha256.len(), 64, "{}", pin.sums_sha256);
+        assert!(pin.base.starts_with("https://"), "{}", pin.base);
+        assert_eq!(
+            static_version("v21.1.8.1"),
+            "21.1.8, manylinux's static build v21.1.8.1"
+        );
+        let root = std::env::temp_dir().join(format!("xtask-static-clang-{}", std::process::id()));
+        let root = Utf8PathBuf::from_path_buf(root).unwrap();
+        let release = root.join("releases/v1.2.3.1");
+        std::fs::create_dir_all(root.join("tree/clang/bin")).unwrap();
+        std::fs::create_dir_all(&release).unwrap();
+        std::fs::write(root.join("tree/clang/bin/clang"), "not really clang").unwrap();
+        let xz = release.join("static-clang-linux-amd64.tar.xz");
+        let packed = std::process::Command::new("tar")
+            .args([
+                "-cJf",
+                xz.as_str(),
+                "-C",
+                root.join("tree").as_str(),
+                "clang",
+            ])
+            .status()
+            .unwrap();
+        assert!(packed.success());
+        let sums = release.join("sha256sums.txt");
+        let line = format!(
+            "{}  static-clang-linux-amd64.tar.xz\n",
+            sha256(&xz).unwrap()
+        );
+        std::fs::write(&sums, line).unwrap();
+        let pinned = sha256(&sums).unwrap();
+        let base = format!("file://{root}/releases");
+        let kept = root.join("kept");
+        std::fs::create_dir_all(&kept).unwrap();
+        let leftovers = || std::fs::read_dir(&kept).unwrap().count();
+
+        let wrong = "0".repeat(64);
+        let err = fetch_static(&base, "v1.2.3.1", &wrong, &kept).unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&format!("has sha256 {pinned}, not the pinned {wrong}")),
+            "{err:#}"
+        );
+        assert_eq!(leftovers(), 0);
+        let err = fetch_static(&base, "v9.9.9.9", &pinned, &kept).unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .starts_with(&format!("fetching {base}/v9.9.9.9/sha256sums.txt failed: ")),
+            "{err:#}"
+        );
+        assert_eq!(leftovers(), 0);
+
+        let tar = fetch_static(&base, "v1.2.3.1", &pinned, &kept).unwrap();
+        assert_eq!(tar, kept.join("static-clang-v1.2.3.1.tar"));
+        let listed = std::process::Command::new("tar")
+            .args(["-tf", tar.as_str()])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&listed.stdout).contains("clang/bin/clang"));
+        assert_eq!(leftovers(), 1);
+
+        std::fs::write(&xz, "tampered").unwrap();
+        let err = fetch_static(&base, "v1.2.3.1", &pinned, &kept).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("as its sha256sums.txt says"),
+            "{err:#}"
+        );
+        assert_eq!(leftovers(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     /// The pin is read, and a fetch that cannot reach an index says what
     /// failed (the run then has pip make the environments, and says so).

@@ -1394,13 +1394,23 @@ for path in sys.argv[1:]:
     assert!(lines[1].contains("['PyInit__native']"), "{}", lines[1]);
     assert!(lines[1].contains("manylinux_2_17_aarch64"), "{}", lines[1]);
 
-    // A package that only gcc builds.
+    // A package that only gcc builds. Its setup.py first links as Cargo
+    // does, with the linker Cargo is given (no Rust in the stand-ins): an
+    // AArch64 shared object from the native clang.
     let dir = TempDir::new("gcc-only");
     std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
     std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
     std::fs::write(
         dir.path().join("pkg/setup.py"),
-        "from setuptools import Extension, setup\nsetup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])\n",
+        r#"import os, subprocess, tempfile
+from setuptools import Extension, setup
+linker = os.environ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"]
+out = os.path.join(tempfile.mkdtemp(), "liblinked.so")
+subprocess.run([linker, "-shared", "-o", out, "-x", "c", "-"], input=b"int f(void) { return 1; }", check=True)
+machine = int.from_bytes(open(out, "rb").read()[18:20], "little")
+print(f"cargo's linker {linker} made a shared object for machine {machine:#x}")
+setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
+"#,
     )
     .unwrap();
     std::fs::write(
@@ -1427,6 +1437,10 @@ for path in sys.argv[1:]:
         "--native-compiler",
     ])
     .fails(1);
+    assert_has(
+        &run.stdout,
+        "cargo's linker /opt/clang/bin/clang made a shared object for machine 0xb7",
+    );
     assert_has(&run.stdout, "this package builds with gcc only");
     assert_has(
         &run.stdout,

@@ -129,8 +129,9 @@ fn two_clones_give_byte_identical_wheels() {
     );
     // The first run kept the emulated interpreters' bytecode (that of
     // build, which every build runs, among it) in its volume for the next
-    // run, and none of the isolated environments, whose names are new each
-    // time.
+    // run, and that of the isolated environment's setuptools, which is made
+    // at the same path each time (its files links to uv's cache, kept in
+    // the volume too), and of no other environment.
     let kept = sh(
         "docker",
         &[
@@ -142,7 +143,9 @@ fn two_clones_give_byte_identical_wheels() {
             "sh",
             "xtask-standin:x86_64",
             "-c",
-            "find /kept -name '*.pyc' -path '*/site-packages/build/*' | wc -l; find /kept -path '*build-env*' | wc -l",
+            "find /kept -name '*.pyc' -path '*/site-packages/build/*' | wc -l; \
+             find /kept -name '*.pyc' -path '/kept/xtask/tmp/*/build-env/*/site-packages/setuptools/*' | wc -l; \
+             find /kept -path '*build-env-*' | wc -l; find /kept/.uv -maxdepth 1 -name 'archive-v*' | wc -l",
         ],
     )
     .ok();
@@ -152,10 +155,12 @@ fn two_clones_give_byte_identical_wheels() {
         .map(|n| n.parse().unwrap())
         .collect();
     assert!(counts[0] > 0, "no bytecode of build kept in {volume}");
+    assert!(counts[1] > 0, "no bytecode of setuptools kept in {volume}");
     assert_eq!(
-        counts[1], 0,
-        "an isolated environment's bytecode was kept in {volume}"
+        counts[2], 0,
+        "bytecode of an environment at a new path was kept in {volume}"
     );
+    assert_eq!(counts[3], 1, "uv's cache was not kept in {volume}");
     let names = wheels_in(&outs[0]);
     let whl: Vec<&String> = names.iter().filter(|n| n.ends_with(".whl")).collect();
     assert_eq!(

@@ -304,7 +304,8 @@ pub(super) const NATIVE_DIR: &str = "/xtask/native";
 pub(super) const NATIVE_CLANG: &str = "/opt/clang";
 
 /// The variables of every process of target `t`'s container: the emulated
-/// CPU model, where Python keeps its bytecode, and the native uv.
+/// CPU model, where Python keeps its bytecode, and the native uv and its
+/// cache.
 fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     let mut env = t.cpu.as_ref().map(CpuModel::env).unwrap_or_default();
     if plan.keeps_bytecode(t) {
@@ -312,6 +313,11 @@ fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     }
     if let Some(Ok(_)) = &t.uv {
         env.push(("XTASK_UV".into(), format!("{NATIVE_DIR}/uv")));
+        // uv's cache kept beside the bytecode: the isolated environment's
+        // files link to it, so they keep the times their bytecode names.
+        if plan.keeps_bytecode(t) {
+            env.push(("XTASK_UV_CACHE".into(), format!("{PYCACHE_DIR}/.uv")));
+        }
     }
     if t.clang.is_some() {
         env.push(("XTASK_NATIVE_CLANG".into(), NATIVE_CLANG.into()));
