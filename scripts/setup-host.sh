@@ -17,6 +17,9 @@ command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 command -v update-binfmts >/dev/null || missing+=(binfmt-support)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v tar >/dev/null || missing+=(tar)
+# --native-compiler fetches manylinux's static clang (an .xz) with these.
+command -v curl >/dev/null || missing+=(curl)
+command -v xz >/dev/null || missing+=(xz-utils)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     as_root apt-get update -qq
