@@ -319,8 +319,9 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     rm -rf "$tests"
     mkdir -p "$tests/cwd"
     step "test: a virtual environment with $repaired_name"
-    # Without pip of its own (ensurepip takes minutes under emulation): the
-    # build interpreter's pip installs into it.
+    # Without pip of its own (ensurepip takes minutes under emulation): uv,
+    # else the build interpreter's pip, installs into it; its bin/pip runs
+    # the build interpreter's pip for it.
     if [ "${#uv_env[@]}" != 0 ]; then
         "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" venv --quiet --python "$python" "$tests/venv" \
             || fail "could not make a virtual environment for the tests (see uv's message above)"
