@@ -8,8 +8,10 @@
 #   and open-file limits, so containers get lower ones);
 # - rootless podman for the user xtask-rootless (vfs storage; builds use
 #   --network none, as slirp4netns cannot open /dev/net/tun here).
-# Needs the stand-in images (scripts/test.sh builds them first). Safe to run
-# again: it skips what is in place. Prints the environment the tests read.
+# Needs the stand-in images (scripts/test.sh builds them first); with
+# --no-aarch64, only the x86_64 one, and the aarch64 stand-in is not put on the
+# second daemon (a later run without it does that). Safe to run again: it
+# skips what is in place. Prints the environment the tests read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,15 +102,6 @@ PATH="$state/bin:$PATH" docker --host ssh://xtask-remote@127.0.0.1:2222 version 
     --format 'over ssh: server {{.Server.Version}}' >&2 \
     || die "the second dockerd cannot be reached over ssh (see above)"
 
-say "the aarch64 stand-in on the second daemon only, as xtask-remote-only:aarch64"
-want=$(docker image inspect --format '{{.Id}}' xtask-standin:aarch64)
-have=$(docker --host "$d2" image inspect --format '{{.Id}}' xtask-remote-only:aarch64 2>/dev/null || true)
-if [ "$want" != "$have" ]; then
-    docker save xtask-standin:aarch64 | docker --host "$d2" load -q
-    docker --host "$d2" tag xtask-standin:aarch64 xtask-remote-only:aarch64
-    docker --host "$d2" rmi xtask-standin:aarch64 >/dev/null
-fi
-
 say "podman as root"
 mkdir -p /etc/containers/containers.conf.d
 nofile=$(ulimit -Hn)
@@ -143,4 +136,17 @@ chown -R xtask-rootless: "$home/.config"
 load_into_podman xtask-rootless
 runuser -u xtask-rootless -- sh -c 'cd && podman run --rm --network none xtask-standin:x86_64 true' \
     || die "rootless podman cannot start a container of the stand-in"
+if [ "${1:-}" = --no-aarch64 ]; then
+    echo "engines ready, but for the aarch64 stand-in on the second daemon" >&2
+    exit 0
+fi
+
+say "the aarch64 stand-in on the second daemon only, as xtask-remote-only:aarch64"
+want=$(docker image inspect --format '{{.Id}}' xtask-standin:aarch64)
+have=$(docker --host "$d2" image inspect --format '{{.Id}}' xtask-remote-only:aarch64 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+    docker save xtask-standin:aarch64 | docker --host "$d2" load -q
+    docker --host "$d2" tag xtask-standin:aarch64 xtask-remote-only:aarch64
+    docker --host "$d2" rmi xtask-standin:aarch64 >/dev/null
+fi
 echo "engines ready" >&2

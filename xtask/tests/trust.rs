@@ -59,9 +59,32 @@ fn two_clones_give_byte_identical_wheels() {
     .stdout
     .trim()
     .to_string();
+    // --full-emulation (QEMU's own model, no bytecode volume) gives the same
+    // bytes as the native helpers do. It runs beside the clones' builds
+    // (into a folder of its own, reading clone b's sources as they do): its
+    // one build takes as long as all of theirs.
+    let full = scratch.path().join("full");
+    let full_run = {
+        let (config, out) = (b.join("Cargo.toml"), full.clone());
+        std::thread::spawn(move || {
+            xtask_logged(&[
+                "--config",
+                config.to_str().unwrap(),
+                "wheels",
+                "--standin",
+                "--arch",
+                "aarch64",
+                "--py",
+                &arm_cp(),
+                "--no-test",
+                "--full-emulation",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+        })
+    };
     // Both clones' aarch64 builds run with the native helpers (the fast CPU
-    // model this machine's QEMU 7.2 gets, bytecode kept in a volume); below,
-    // one more with --full-emulation.
+    // model this machine's QEMU 7.2 gets, bytecode kept in a volume).
     let mut outs = Vec::new();
     for clone in [&a, &b] {
         let out = clone.join("dist");
@@ -89,23 +112,7 @@ fn two_clones_give_byte_identical_wheels() {
         assert_has(&run.stdout, "environments made by the native uv ");
         outs.push(out);
     }
-    // --full-emulation (QEMU's own model, no bytecode volume) gives the same
-    // bytes as the native helpers did.
-    let full = scratch.path().join("full");
-    let (run, logs) = xtask_logged(&[
-        "--config",
-        b.join("Cargo.toml").to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "aarch64",
-        "--py",
-        &arm_cp(),
-        "--no-test",
-        "--full-emulation",
-        "--out",
-        full.to_str().unwrap(),
-    ]);
+    let (run, logs) = full_run.join().unwrap();
     let run = run.ok();
     assert_has(
         &run.stdout,
