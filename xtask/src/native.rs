@@ -160,16 +160,11 @@ fn static_version(release: &str) -> String {
     format!("{clang}, manylinux's static build {release}")
 }
 
-/// Fetches manylinux's static clang `release` from `base` into `dir` with
-/// curl, checks it against its sha256sums.txt and that file against
-/// `sums_sha256`, and keeps it unpacked from xz as `static-clang-RELEASE.tar`.
-fn fetch_static(
-    base: &str,
-    release: &str,
-    sums_sha256: &str,
-    dir: &Utf8Path,
-) -> Result<Utf8PathBuf> {
-    let partial = dir.join(format!(".partial-static-clang-{}", std::process::id()));
+/// Fetches manylinux's static clang `release` from `base` with curl, checks
+/// it against its sha256sums.txt and that file against `sums_sha256`, and
+/// keeps it unpacked from xz as `kept` (fetched beside it, then renamed).
+fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -> Result<()> {
+    let partial = kept.with_file_name(format!(".partial-static-clang-{}", std::process::id()));
     let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
     std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
     let get = |name: &str| -> Result<Utf8PathBuf> {
@@ -187,7 +182,7 @@ fn fetch_static(
         Ok(to)
     };
     let sums = get("sha256sums.txt")?;
-    let seen = sha256(&sums)?;
+    let seen = util::sha256(&sums)?;
     if seen != sums_sha256 {
         bail!("{release}'s sha256sums.txt has sha256 {seen}, not the pinned {sums_sha256}");
     }
@@ -201,7 +196,7 @@ fn fetch_static(
         bail!("{release}'s sha256sums.txt names no {archive}");
     };
     let xz = get(archive)?;
-    let seen = sha256(&xz)?;
+    let seen = util::sha256(&xz)?;
     if seen != want {
         bail!("{archive} of {release} has sha256 {seen}, not {want} as its sha256sums.txt says");
     }
@@ -222,21 +217,8 @@ fn fetch_static(
     if !listed.status.success() {
         bail!("{archive} of {release} holds no clang/bin/clang");
     }
-    let kept = dir.join(format!("static-clang-{release}.tar"));
-    std::fs::rename(&tar, &kept).with_context(|| format!("keeping {kept}"))?;
-    Ok(kept)
-}
-
-fn sha256(file: &Utf8Path) -> Result<String> {
-    let out = std::process::Command::new("sha256sum")
-        .arg(file.as_str())
-        .output()
-        .context("starting sha256sum")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.split_whitespace().next() {
-        Some(sum) if out.status.success() => Ok(sum.to_string()),
-        _ => bail!("sha256sum {file} failed: {}", last_line(&out.stderr)),
-    }
+    std::fs::rename(&tar, kept).with_context(|| format!("keeping {kept}"))?;
+    Ok(())
 }
 
 fn clang_recipe() -> Utf8PathBuf {
@@ -289,8 +271,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     let dir = kept_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     let pin = static_pin()?;
-    match fetch_static(&pin.base, &pin.release, &pin.sums_sha256, &dir) {
-        Ok(tar) => {
+    let tar = static_tar(&pin.release);
+    match fetch_static(&pin.base, &pin.release, &pin.sums_sha256, &tar) {
+        Ok(()) => {
             let version = static_version(&pin.release);
             return Ok(Clang { tar, version });
         }
@@ -401,23 +384,30 @@ mod tests {
         let sums = release.join("sha256sums.txt");
         let line = format!(
             "{}  static-clang-linux-amd64.tar.xz\n",
-            sha256(&xz).unwrap()
+            util::sha256(&xz).unwrap()
         );
         std::fs::write(&sums, line).unwrap();
-        let pinned = sha256(&sums).unwrap();
+        let pinned = util::sha256(&sums).unwrap();
         let base = format!("file://{root}/releases");
         let kept = root.join("kept");
         std::fs::create_dir_all(&kept).unwrap();
         let leftovers = || std::fs::read_dir(&kept).unwrap().count();
+        let tar = kept.join("static-clang-v1.2.3.1.tar");
 
         let wrong = "0".repeat(64);
-        let err = fetch_static(&base, "v1.2.3.1", &wrong, &kept).unwrap_err();
+        let err = fetch_static(&base, "v1.2.3.1", &wrong, &tar).unwrap_err();
         assert!(
             format!("{err:#}").contains(&format!("has sha256 {pinned}, not the pinned {wrong}")),
             "{err:#}"
         );
         assert_eq!(leftovers(), 0);
-        let err = fetch_static(&base, "v9.9.9.9", &pinned, &kept).unwrap_err();
+        let err = fetch_static(
+            &base,
+            "v9.9.9.9",
+            &pinned,
+            &kept.join("static-clang-v9.9.9.9.tar"),
+        )
+        .unwrap_err();
         assert!(
             format!("{err:#}")
                 .starts_with(&format!("fetching {base}/v9.9.9.9/sha256sums.txt failed: ")),
@@ -425,8 +415,8 @@ mod tests {
         );
         assert_eq!(leftovers(), 0);
 
-        let tar = fetch_static(&base, "v1.2.3.1", &pinned, &kept).unwrap();
-        assert_eq!(tar, kept.join("static-clang-v1.2.3.1.tar"));
+        fetch_static(&base, "v1.2.3.1", &pinned, &tar).unwrap();
+        assert!(tar.is_file(), "{tar} was not kept");
         let listed = std::process::Command::new("tar")
             .args(["-tf", tar.as_str()])
             .output()
@@ -435,7 +425,7 @@ mod tests {
         assert_eq!(leftovers(), 1);
 
         std::fs::write(&xz, "tampered").unwrap();
-        let err = fetch_static(&base, "v1.2.3.1", &pinned, &kept).unwrap_err();
+        let err = fetch_static(&base, "v1.2.3.1", &pinned, &tar).unwrap_err();
         assert!(
             format!("{err:#}").contains("as its sha256sums.txt says"),
             "{err:#}"
