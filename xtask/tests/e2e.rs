@@ -187,19 +187,25 @@ fn arm64_wheel_from_the_arm_image() {
     assert_has(&again.stderr, "is up to date");
     assert_eq!(image_id(tag), id);
 
-    let out = TempDir::new("arm-out");
-    let (run, logs) = xtask_logged(&[
-        "wheels",
-        "--arch",
-        "arm64",
-        "--image",
-        tag,
-        "--py",
-        &arm_cp(),
-        "--out",
-        out.str(),
-    ]);
+    // With tests and the native uv, and beside it (each build mostly one
+    // core's work) with a pip setting uv would not be told of.
+    let (out, pip_out) = (TempDir::new("arm-out"), TempDir::new("arm-pip-out"));
+    let build = move |out: &Path, extra: &[&str]| {
+        let mut args = vec!["wheels", "--arch", "arm64", "--image", tag, "--py"];
+        let py = arm_cp();
+        args.push(&py);
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        xtask_logged(&args)
+    };
+    let pip_run = {
+        let out = pip_out.path().to_path_buf();
+        std::thread::spawn(move || build(&out, &["--no-test", "--env", "PIP_CONSTRAINT="]))
+    };
+    let (run, logs) = build(out.path(), &[]);
+    let (pip_run, pip_logs) = pip_run.join().unwrap();
     run.ok();
+    pip_run.ok();
     inv.check();
     // The isolated build and the test environment were made by the native
     // uv, and the tests ran.
@@ -251,25 +257,9 @@ print(int.from_bytes(elf[18:20], "little"))
     let run = run.ok();
     assert!(run.stdout.starts_with("demo ok"), "{}", run.stdout);
 
-    // A pip setting uv would not be told of: pip makes the environments,
-    // the log says why, and the wheel is the same.
-    let pip_out = TempDir::new("arm-pip-out");
-    let (run, logs) = xtask_logged(&[
-        "wheels",
-        "--arch",
-        "arm64",
-        "--image",
-        tag,
-        "--py",
-        &arm_cp(),
-        "--no-test",
-        "--env",
-        "PIP_CONSTRAINT=",
-        "--out",
-        pip_out.str(),
-    ]);
-    run.ok();
-    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    // pip made the environments of the other build, the log says why,
+    // and the wheel is the same.
+    let log = std::fs::read_to_string(pip_logs.join(format!("{id}.log"))).unwrap();
     assert_has(
         &log,
         "==> environments: made by pip, not the native uv: PIP_CONSTRAINT is set, and uv is not told it",
@@ -1326,18 +1316,71 @@ fn arm64_native_compiler_against_the_images_gcc() {
     let (_serial, inv) = on_x86_64_standin();
     standin(&["--arch", "arm64"]);
     let id = format!("{}-manylinux_aarch64", arm_cp());
-    let build = |out: &TempDir, extra: &[&str]| {
+    let build = |out: &Path, extra: &[&str]| {
         let mut args = vec!["wheels", "--standin", "--arch", "arm64", "--py"];
         let py = arm_cp();
         args.push(&py);
-        args.extend(["--out", out.str()]);
+        args.extend(["--out", out.to_str().unwrap()]);
         args.extend(extra);
         xtask_logged(&args)
     };
-    let gcc = TempDir::new("arm-gcc");
-    build(&gcc, &["--no-test"]).0.ok();
-    let clang = TempDir::new("arm-clang");
-    let (run, logs) = build(&clang, &["--native-compiler"]);
+    // A package that only gcc builds. Its setup.py first links as Cargo
+    // does, with the linker Cargo is given (no Rust in the stand-ins): an
+    // AArch64 shared object from the native clang.
+    let dir = TempDir::new("gcc-only");
+    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("pkg/setup.py"),
+        r#"import os, subprocess, tempfile
+from setuptools import Extension, setup
+linker = os.environ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"]
+out = os.path.join(tempfile.mkdtemp(), "liblinked.so")
+subprocess.run([linker, "-shared", "-o", out, "-x", "c", "-"], input=b"int f(void) { return 1; }", check=True)
+machine = int.from_bytes(open(out, "rb").read()[18:20], "little")
+print(f"cargo's linker {linker} made a shared object for machine {machine:#x}")
+setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pkg/gcconly.c"),
+        "#ifdef __clang__\n#error this package builds with gcc only\n#endif\n",
+    )
+    .unwrap();
+    let config = dir.path().join("gcconly.toml");
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\nout = \"out\"\n",
+    )
+    .unwrap();
+    let earlier = earlier_wheel(&dir.path().join("out"));
+    // The three emulated builds run side by side (each mostly one core's
+    // work), into folders of their own.
+    let (gcc, clang) = (TempDir::new("arm-gcc"), TempDir::new("arm-clang"));
+    let gcc_run = {
+        let out = gcc.path().to_path_buf();
+        std::thread::spawn(move || build(&out, &["--no-test"]))
+    };
+    let gcc_only_run = {
+        let config = config.clone();
+        std::thread::spawn(move || {
+            xtask(&[
+                "--config",
+                config.to_str().unwrap(),
+                "wheels",
+                "--standin",
+                "--arch",
+                "arm64",
+                "--py",
+                &arm_cp(),
+                "--native-compiler",
+            ])
+        })
+    };
+    let (run, logs) = build(clang.path(), &["--native-compiler"]);
+    gcc_run.join().unwrap().0.ok();
+    let gcc_only = gcc_only_run.join().unwrap();
     let run = run.ok();
     inv.check();
     assert_has(&run.stdout, "; compiler: the native clang ");
@@ -1349,7 +1392,6 @@ fn arm64_native_compiler_against_the_images_gcc() {
         |out: &TempDir| std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
     assert_has(&manifest(&clang), "\"compiler\": \"native clang ");
     assert_has(&manifest(&gcc), "\"compiler\": \"the image's\"");
-
     // Read by auditwheel and pyelftools in the x86_64 stand-in.
     let (a, b) = (wheels_in(gcc.path()), wheels_in(clang.path()));
     assert_eq!(a, b, "the two builds' wheel names (their tags) differ");
@@ -1394,49 +1436,8 @@ for path in sys.argv[1:]:
     assert!(lines[1].contains("['PyInit__native']"), "{}", lines[1]);
     assert!(lines[1].contains("manylinux_2_17_aarch64"), "{}", lines[1]);
 
-    // A package that only gcc builds. Its setup.py first links as Cargo
-    // does, with the linker Cargo is given (no Rust in the stand-ins): an
-    // AArch64 shared object from the native clang.
-    let dir = TempDir::new("gcc-only");
-    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
-    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
-    std::fs::write(
-        dir.path().join("pkg/setup.py"),
-        r#"import os, subprocess, tempfile
-from setuptools import Extension, setup
-linker = os.environ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"]
-out = os.path.join(tempfile.mkdtemp(), "liblinked.so")
-subprocess.run([linker, "-shared", "-o", out, "-x", "c", "-"], input=b"int f(void) { return 1; }", check=True)
-machine = int.from_bytes(open(out, "rb").read()[18:20], "little")
-print(f"cargo's linker {linker} made a shared object for machine {machine:#x}")
-setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("pkg/gcconly.c"),
-        "#ifdef __clang__\n#error this package builds with gcc only\n#endif\n",
-    )
-    .unwrap();
-    let config = dir.path().join("gcconly.toml");
-    std::fs::write(
-        &config,
-        "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\nout = \"out\"\n",
-    )
-    .unwrap();
-    let earlier = earlier_wheel(&dir.path().join("out"));
-    let run = xtask(&[
-        "--config",
-        config.to_str().unwrap(),
-        "wheels",
-        "--standin",
-        "--arch",
-        "arm64",
-        "--py",
-        &arm_cp(),
-        "--native-compiler",
-    ])
-    .fails(1);
+    // The package only gcc builds failed naming the flag, and shipped nothing.
+    let run = gcc_only.fails(1);
     assert_has(
         &run.stdout,
         "cargo's linker /opt/clang/bin/clang made a shared object for machine 0xb7",
@@ -1446,6 +1447,5 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
         &run.stdout,
         "error: the wheel build failed (see the output above) (this build used the native clang of --native-compiler: a package it cannot build, such as one with Fortran or OpenMP, builds without --native-compiler)",
     );
-    inv.check();
     assert_only_earlier(&dir.path().join("out"), &earlier);
 }
