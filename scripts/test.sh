@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts, in seconds since this script did.
+say() { printf '\n==> [%d s] %s\n' "$SECONDS" "$*"; }
 
 scripts/setup-host.sh
 
@@ -42,3 +43,4 @@ scripts/test-engines.sh
 
 say "tests"
 cargo test --workspace
+say "every test passed"
