@@ -612,20 +612,42 @@ fn matrix_lines_built_one_by_one_make_the_full_run() {
     );
     inv.check();
 
+    // Every line alone and the full run, side by side (each run mostly one
+    // core's work), each into a folder of its own.
     let one_by_one = TempDir::new("matrix-only");
-    for id in &ids {
-        let out = one_by_one.path().join(id);
-        // What is selected is the point here; the demo's tests run elsewhere.
-        let run = xtask(&[
-            "wheels",
-            "--standin",
-            "--only",
-            id,
-            "--no-test",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .ok();
+    let full = TempDir::new("matrix-full");
+    let runs: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (id, out) = (id.to_string(), one_by_one.path().join(id));
+            std::thread::spawn(move || {
+                // What is selected is the point here; the demo's tests run elsewhere.
+                let run = xtask(&[
+                    "wheels",
+                    "--standin",
+                    "--only",
+                    &id,
+                    "--no-test",
+                    "--out",
+                    out.to_str().unwrap(),
+                ]);
+                (id, out, run)
+            })
+        })
+        .collect();
+    xtask(&[
+        "wheels",
+        "--standin",
+        "--py",
+        "all",
+        "--no-test",
+        "--out",
+        full.str(),
+    ])
+    .ok();
+    for run in runs {
+        let (id, out, run) = run.join().unwrap();
+        let run = run.ok();
         let wheels = wheels_in(&out);
         assert_eq!(wheels.len(), 1, "{id}: {wheels:?}");
         let (python, arch) = id.split_once("-manylinux_").unwrap();
@@ -640,17 +662,6 @@ fn matrix_lines_built_one_by_one_make_the_full_run() {
             run.stdout
         );
     }
-    let full = TempDir::new("matrix-full");
-    xtask(&[
-        "wheels",
-        "--standin",
-        "--py",
-        "all",
-        "--no-test",
-        "--out",
-        full.str(),
-    ])
-    .ok();
     let mut union: Vec<String> = ids
         .iter()
         .flat_map(|id| wheels_in(&one_by_one.path().join(id)))
