@@ -11,19 +11,13 @@ use std::process::{Command, Stdio};
 use support::*;
 
 const REMOTE: &str = "ssh://xtask-remote@127.0.0.1:2222";
-const REMOTE_SOCKET: &str = "unix:///run/xtask-test/d2/docker.sock";
 /// The ssh the docker CLI runs, with the test key (see scripts/test-engines.sh).
 const SSH_WRAPPER: &str = "/var/lib/xtask-test/bin";
 const ROOTLESS: &str = "xtask-rootless";
 
 /// The engines scripts/test-engines.sh starts: without them these tests fail, loudly.
 fn require_engines() {
-    let d2 = sh("docker", &["--host", REMOTE_SOCKET, "version"]);
-    assert_eq!(
-        d2.status, 0,
-        "the second dockerd is not running ({}): run scripts/test.sh, which starts it",
-        d2.stderr
-    );
+    require_second_daemon();
     assert!(
         Path::new(SSH_WRAPPER).join("ssh").exists(),
         "no ssh set-up for the remote engine: run scripts/test.sh"
@@ -34,23 +28,6 @@ fn with_ssh(mut cmd: Command) -> Command {
     let path = std::env::var("PATH").unwrap_or_default();
     cmd.env("PATH", format!("{SSH_WRAPPER}:{path}"));
     cmd
-}
-
-fn remote_containers() -> Vec<String> {
-    let run = sh(
-        "docker",
-        &[
-            "--host",
-            REMOTE_SOCKET,
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            &format!("label={LABEL}"),
-        ],
-    )
-    .ok();
-    run.stdout.lines().map(String::from).collect()
 }
 
 fn podman_containers(user: Option<&str>) -> Vec<String> {

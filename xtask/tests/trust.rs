@@ -29,25 +29,26 @@ fn clone_into(dir: &Path) -> PathBuf {
 /// Two clones at different paths, built one after the other, and an
 /// emulated build with --full-emulation: every wheel byte-identical (x86_64
 /// CPython and PyPy, emulated aarch64: one of each).
+///
+/// The --full-emulation build takes about as long as all the other tests
+/// here. It runs on the second dockerd's copy of the arm64 stand-in (the
+/// same image id), started first and holding no lock: the other tests,
+/// which check that the local engine is left clean, run beside it.
 #[test]
-fn two_clones_give_byte_identical_wheels() {
-    let (_serial, inv) = on_x86_64_standin();
-    standin(&["--arch", "arm64"]);
-    // From no kept bytecode: this run's first build makes the volume.
-    let id = sh(
-        "docker",
-        &[
-            "image",
-            "inspect",
-            "--format",
-            "{{.Id}}",
-            "xtask-standin:aarch64",
-        ],
-    )
-    .ok();
-    let id = id.stdout.trim().trim_start_matches("sha256:").to_string();
-    let volume = format!("xtask-wheels-pycache-aarch64-{}", &id[..12]);
-    sh("docker", &["volume", "rm", "--force", &volume]).ok();
+fn clones_and_full_emulation_give_byte_identical_wheels() {
+    require_docker();
+    require_second_daemon();
+    let image_of = |host: &[&str], tag: &str| {
+        let mut args = host.to_vec();
+        args.extend(["image", "inspect", "--format", "{{.Id}}", tag]);
+        sh("docker", &args).ok().stdout.trim().to_string()
+    };
+    let id = image_of(&[], &standin(&["--arch", "arm64"]));
+    assert_eq!(
+        image_of(&["--host", REMOTE_SOCKET], "xtask-remote-only:aarch64"),
+        id,
+        "the second daemon's copy of the arm64 stand-in is stale: run scripts/test-engines.sh"
+    );
     let scratch = TempDir::new("repro");
     let a = clone_into(&scratch.path().join("a/first"));
     let b = clone_into(&scratch.path().join("elsewhere/b/second clone"));
@@ -59,10 +60,8 @@ fn two_clones_give_byte_identical_wheels() {
     .stdout
     .trim()
     .to_string();
-    // --full-emulation (QEMU's own model, no bytecode volume) gives the same
-    // bytes as the native helpers do. It runs beside the clones' builds
-    // (into a folder of its own, reading clone b's sources as they do): its
-    // one build takes as long as all of theirs.
+    // --full-emulation: QEMU's own model, no bytecode volume, the emulated
+    // pip; into a folder of its own, reading clone b's sources.
     let full = scratch.path().join("full");
     let full_run = {
         let (config, out) = (b.join("Cargo.toml"), full.clone());
@@ -70,10 +69,13 @@ fn two_clones_give_byte_identical_wheels() {
             xtask_logged(&[
                 "--config",
                 config.to_str().unwrap(),
+                "--engine",
+                &format!("aarch64={REMOTE_SOCKET}"),
                 "wheels",
-                "--standin",
                 "--arch",
                 "aarch64",
+                "--image",
+                "xtask-remote-only:aarch64",
                 "--py",
                 &arm_cp(),
                 "--no-test",
@@ -83,9 +85,51 @@ fn two_clones_give_byte_identical_wheels() {
             ])
         })
     };
-    // Each kind of wheel once per clone: x86_64 CPython and PyPy, and
-    // aarch64 CPython with the native helpers (the fast CPU model this
-    // machine's QEMU 7.2 gets, bytecode kept in a volume).
+    let outs = {
+        let (_serial, inv) = on_x86_64_standin();
+        // From no kept bytecode: this run's first build makes the volume.
+        let id = id.trim_start_matches("sha256:");
+        let volume = format!("xtask-wheels-pycache-aarch64-{}", &id[..12]);
+        sh("docker", &["volume", "rm", "--force", &volume]).ok();
+        let outs = clone_builds(&[&a, &b], &commit_time);
+        kept_bytecode(&volume);
+        same_wheels(&outs);
+        inv.check();
+        outs
+    };
+    let (run, logs) = full_run.join().unwrap();
+    let run = run.ok();
+    assert_has(
+        &run.stdout,
+        "emulated, QEMU's default CPU model (--full-emulation); environments made by the emulated pip (--full-emulation)",
+    );
+    let log =
+        std::fs::read_to_string(logs.join(format!("{}-manylinux_aarch64.log", arm_cp()))).unwrap();
+    assert_has(&log, "* Creating isolated environment: venv+pip...");
+    assert!(!log.contains("native uv"), "{log}");
+    let emulated: Vec<String> = wheels_in(&full)
+        .into_iter()
+        .filter(|w| w.ends_with(".whl"))
+        .collect();
+    let [wheel] = emulated.as_slice() else {
+        panic!("{emulated:?}")
+    };
+    assert_eq!(
+        std::fs::read(full.join(wheel)).unwrap(),
+        std::fs::read(outs[0].join(wheel)).unwrap(),
+        "{wheel} differs with --full-emulation"
+    );
+    assert_eq!(
+        remote_containers(),
+        Vec::<String>::new(),
+        "a container outlived the run on the second daemon"
+    );
+}
+
+/// Each kind of wheel once per clone, into its dist/: x86_64 CPython and
+/// PyPy, and aarch64 CPython with the native helpers (the fast CPU model
+/// this machine's QEMU 7.2 gets, bytecode kept in a volume).
+fn clone_builds(clones: &[&Path], commit_time: &str) -> Vec<PathBuf> {
     let kinds = format!(
         "{} {} {}-manylinux_aarch64",
         x86(&cp()),
@@ -93,7 +137,7 @@ fn two_clones_give_byte_identical_wheels() {
         arm_cp()
     );
     let mut outs = Vec::new();
-    for clone in [&a, &b] {
+    for clone in clones {
         let out = clone.join("dist");
         let args = vec![
             "--config",
@@ -121,28 +165,10 @@ fn two_clones_give_byte_identical_wheels() {
         assert_has(&run.stdout, "environments made by the native uv ");
         outs.push(out);
     }
-    let (run, logs) = full_run.join().unwrap();
-    let run = run.ok();
-    assert_has(
-        &run.stdout,
-        "emulated, QEMU's default CPU model (--full-emulation); environments made by the emulated pip (--full-emulation)",
-    );
-    let log =
-        std::fs::read_to_string(logs.join(format!("{}-manylinux_aarch64.log", arm_cp()))).unwrap();
-    assert_has(&log, "* Creating isolated environment: venv+pip...");
-    assert!(!log.contains("native uv"), "{log}");
-    let emulated: Vec<String> = wheels_in(&full)
-        .into_iter()
-        .filter(|w| w.ends_with(".whl"))
-        .collect();
-    let [wheel] = emulated.as_slice() else {
-        panic!("{emulated:?}")
-    };
-    assert_eq!(
-        std::fs::read(full.join(wheel)).unwrap(),
-        std::fs::read(outs[0].join(wheel)).unwrap(),
-        "{wheel} differs with --full-emulation"
-    );
+    outs
+}
+
+fn kept_bytecode(volume: &str) {
     // The first run kept the emulated interpreters' bytecode (that of
     // build, which every build runs, among it) in its volume for the next
     // run, and that of the isolated environment's setuptools, which is made
@@ -177,6 +203,11 @@ fn two_clones_give_byte_identical_wheels() {
         "bytecode of an environment at a new path was kept in {volume}"
     );
     assert_eq!(counts[3], 1, "uv's cache was not kept in {volume}");
+}
+
+/// The clones' wheels: one of each kind, byte for byte the same, and their
+/// SHA256SUMS too.
+fn same_wheels(outs: &[PathBuf]) {
     let names = wheels_in(&outs[0]);
     let whl: Vec<&String> = names.iter().filter(|n| n.ends_with(".whl")).collect();
     assert_eq!(whl.len(), 3, "{names:?}");
@@ -213,7 +244,6 @@ fn two_clones_give_byte_identical_wheels() {
         std::fs::read(outs[0].join("SHA256SUMS")).unwrap(),
         std::fs::read(outs[1].join("SHA256SUMS")).unwrap()
     );
-    inv.check();
 }
 
 /// A package whose test suite fails on PyPy only.

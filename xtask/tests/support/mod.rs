@@ -183,6 +183,37 @@ pub fn standin(args: &[&str]) -> String {
         .to_string()
 }
 
+/// The second dockerd scripts/test-engines.sh starts, by its socket.
+pub const REMOTE_SOCKET: &str = "unix:///run/xtask-test/d2/docker.sock";
+
+/// Without the second dockerd the tests that use it fail, loudly.
+pub fn require_second_daemon() {
+    let d2 = sh("docker", &["--host", REMOTE_SOCKET, "version"]);
+    assert_eq!(
+        d2.status, 0,
+        "the second dockerd is not running ({}): run scripts/test.sh, which starts it",
+        d2.stderr
+    );
+}
+
+/// This tool's containers on the second dockerd.
+pub fn remote_containers() -> Vec<String> {
+    let run = sh(
+        "docker",
+        &[
+            "--host",
+            REMOTE_SOCKET,
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            &format!("label={LABEL}"),
+        ],
+    )
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
 /// The names of this tool's containers on the default engine.
 pub fn container_names_of_ours() -> Vec<String> {
     let run = sh(
