@@ -168,9 +168,21 @@ pub fn rootfs(
     let partial = ctx.join("rootfs.partial.tar");
     let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
     let log = ctx.join("mmdebstrap.log");
+    // A foreign arch's packages unpack with this machine's own dpkg-deb
+    // (scripts/standin/native-dpkg-deb.sh), which leaves no trace.
+    let hooks: Vec<String> = match Some(arch) == Arch::host() {
+        true => Vec::new(),
+        false => {
+            let script = util::shell_quote(recipe_dir().join("native-dpkg-deb.sh").as_str());
+            ["extract", "customize"]
+                .iter()
+                .map(|hook| format!("--{hook}-hook=sh {script} \"$1\""))
+                .collect()
+        }
+    };
     let mut make = std::process::Command::from(cmd!(
         sh,
-        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {excluded...} {include} {SUITE} {partial} {MIRROR}"
+        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {excluded...} {hooks...} {include} {SUITE} {partial} {MIRROR}"
     ));
     if let Some(model) = cpu {
         make.env("QEMU_CPU", model);

@@ -148,6 +148,44 @@ fn assert_pytest_ran(logs: &Path, id: &str) {
     );
 }
 
+/// The arm64 stand-in's packages were unpacked by this machine's own
+/// dpkg-deb and dpkg-split (scripts/standin/native-dpkg-deb.sh): nothing of
+/// that is left in the image. No diversion of them, none of the folders
+/// and files it made, the image's own aarch64 programs in their places, and
+/// dpkg's files as its package has them (only the excluded docs missing).
+#[test]
+fn arm64_standin_keeps_no_trace_of_its_native_unpacking() {
+    let _serial = serial();
+    let image = standin(&["--arch", "arm64"]);
+    let run = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            "linux/arm64",
+            "--entrypoint",
+            "sh",
+            &image,
+            "-c",
+            "dpkg-divert --list | grep -c 'dpkg-deb\\|dpkg-split' || true; \
+             ls -d /lib64 /usr/lib64 /usr/lib/x86_64-linux-gnu /.xtask-native-dpkg-deb \
+                /usr/bin/dpkg-deb.distrib /usr/bin/dpkg-split.distrib 2>/dev/null | wc -l; \
+             dpkg --verify dpkg | grep -v '^missing  *\\(c \\)\\?/usr/share/' | wc -l; \
+             od -An -tx1 -j18 -N2 /usr/bin/dpkg-deb; od -An -tx1 -j18 -N2 /usr/bin/dpkg-split",
+        ],
+    )
+    .ok();
+    let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        ["0", "0", "0", "b7 00", "b7 00"],
+        "diversions, leftover paths, dpkg's changed files, the ELF machines of dpkg-deb and dpkg-split"
+    );
+}
+
 #[test]
 fn arm64_wheel_from_the_arm_image() {
     let _serial = serial();
