@@ -21,7 +21,7 @@ trap 'kill "$arm" ${engines:-} 2>/dev/null || true' EXIT
 # does not need it.
 cargo xtask standin --arch x86_64
 # The other engines get copies of the x86_64 stand-in: set up beside the
-# rest (mostly copying images, where the native clang is mostly unpacking).
+# rest, into a log of their own.
 say "the other engines, beside what follows: a second dockerd over ssh, podman (root and rootless)"
 scripts/test-engines.sh --no-aarch64 >target/test-engines.log 2>&1 &
 engines=$!

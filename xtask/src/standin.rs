@@ -168,17 +168,16 @@ pub fn rootfs(
     let partial = ctx.join("rootfs.partial.tar");
     let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
     let log = ctx.join("mmdebstrap.log");
-    // A foreign arch's packages unpack with this machine's own dpkg-deb
-    // (scripts/standin/native-dpkg-deb.sh), which leaves no trace.
-    let hooks: Vec<String> = match Some(arch) == Arch::host() {
-        true => Vec::new(),
-        false => {
-            let script = util::shell_quote(recipe_dir().join("native-dpkg-deb.sh").as_str());
-            ["extract", "customize"]
-                .iter()
-                .map(|hook| format!("--{hook}-hook=sh {script} \"$1\""))
-                .collect()
-        }
+    // A foreign arch's packages unpack with this machine's own dpkg-deb and
+    // dpkg-split (scripts/standin/native-dpkg-deb.sh), which leave no trace.
+    let hooks: Vec<String> = if Some(arch) == Arch::host() {
+        Vec::new()
+    } else {
+        let script = util::shell_quote(recipe_dir().join("native-dpkg-deb.sh").as_str());
+        ["extract", "customize"]
+            .iter()
+            .map(|hook| format!("--{hook}-hook=sh {script} \"$1\""))
+            .collect()
     };
     let mut make = std::process::Command::from(cmd!(
         sh,

@@ -32,8 +32,9 @@ fn clone_into(dir: &Path) -> PathBuf {
 ///
 /// The --full-emulation build takes about as long as all the other tests
 /// here. It runs on the second dockerd's copy of the arm64 stand-in (the
-/// same image id), started first and holding no lock: the other tests,
-/// which check that the local engine is left clean, run beside it.
+/// same image id, checked), started before this test waits for the lock and
+/// holding none: the file's other tests, which check that the local engine
+/// is left clean, run beside it.
 #[test]
 fn clones_and_full_emulation_give_byte_identical_wheels() {
     require_docker();
