@@ -39,15 +39,10 @@ fn clone_into(dir: &Path) -> PathBuf {
 fn clones_and_full_emulation_give_byte_identical_wheels() {
     require_docker();
     require_second_daemon();
-    let image_of = |host: &[&str], tag: &str| {
-        let mut args = host.to_vec();
-        args.extend(["image", "inspect", "--format", "{{.Id}}", tag]);
-        sh("docker", &args).ok().stdout.trim().to_string()
-    };
-    let id = image_of(&[], &standin(&["--arch", "arm64"]));
+    let id = image_id(&standin(&["--arch", "arm64"])).expect("the arm64 stand-in's id");
     assert_eq!(
-        image_of(&["--host", REMOTE_SOCKET], "xtask-remote-only:aarch64"),
-        id,
+        image_id_on(&["--host", REMOTE_SOCKET], "xtask-remote-only:aarch64").as_ref(),
+        Some(&id),
         "the second daemon's copy of the arm64 stand-in is stale: run scripts/test-engines.sh"
     );
     let scratch = TempDir::new("repro");

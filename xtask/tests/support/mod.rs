@@ -196,62 +196,42 @@ pub fn require_second_daemon() {
     );
 }
 
+/// This tool's containers on an engine (`host`: the docker CLI's `--host`
+/// arguments, none for the default one), each as `shown` has ps print it.
+fn ours_on(host: &[&str], shown: &[&str]) -> Vec<String> {
+    let label = format!("label={LABEL}");
+    let mut args = host.to_vec();
+    args.extend(["ps", "--all"]);
+    args.extend(shown);
+    args.extend(["--filter", label.as_str()]);
+    let run = sh("docker", &args).ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
 /// This tool's containers on the second dockerd.
 pub fn remote_containers() -> Vec<String> {
-    let run = sh(
-        "docker",
-        &[
-            "--host",
-            REMOTE_SOCKET,
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            &format!("label={LABEL}"),
-        ],
-    )
-    .ok();
-    run.stdout.lines().map(String::from).collect()
+    ours_on(&["--host", REMOTE_SOCKET], &["--quiet"])
 }
 
 /// The names of this tool's containers on the default engine.
 pub fn container_names_of_ours() -> Vec<String> {
-    let run = sh(
-        "docker",
-        &[
-            "ps",
-            "--all",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            &format!("label={LABEL}"),
-        ],
-    )
-    .ok();
-    run.stdout.lines().map(String::from).collect()
+    ours_on(&[], &["--format", "{{.Names}}"])
 }
 
 pub fn containers_of_ours() -> Vec<String> {
-    let run = sh(
-        "docker",
-        &[
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            &format!("label={LABEL}"),
-        ],
-    )
-    .ok();
-    run.stdout.lines().map(String::from).collect()
+    ours_on(&[], &["--quiet"])
+}
+
+/// The id of `image` on an engine (`host` as for `ours_on`), if it has it.
+pub fn image_id_on(host: &[&str], image: &str) -> Option<String> {
+    let mut args = host.to_vec();
+    args.extend(["image", "inspect", "--format", "{{.Id}}", image]);
+    let run = sh("docker", &args);
+    (run.status == 0).then(|| run.stdout.trim().to_string())
 }
 
 pub fn image_id(image: &str) -> Option<String> {
-    let run = sh(
-        "docker",
-        &["image", "inspect", "--format", "{{.Id}}", image],
-    );
-    (run.status == 0).then(|| run.stdout.trim().to_string())
+    image_id_on(&[], image)
 }
 
 /// A fresh folder under the system temp dir, removed on drop.
