@@ -72,14 +72,51 @@ placed() {
     printf '%s' "${cmd//\{package\}/$(printf %q "$2/$package")}"
 }
 
+# Installs site/sitecustomize.py as the sitecustomize of interpreter $1
+# (see that file): with kept bytecode, or this build's share of the cores.
+# The standard library's folder is found on disk (PREFIX/bin/python3.12
+# keeps it in PREFIX/lib/python3.12): a start of the interpreter costs
+# about a second under emulation. Renamed into place: a build of another
+# interpreter with the same standard library may be starting it.
+install_site() {
+    [ -n "${PYTHONPYCACHEPREFIX:-}" ] || [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ] || return 0
+    local real stdlib
+    real=$(readlink -f "$1")
+    stdlib=${real%/bin/*}/lib/${real##*/}
+    if [ ! -f "$stdlib/os.py" ]; then
+        stdlib=$("$1" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    fi
+    grep -qs XTASK_COMPILE_JOBS "$stdlib/sitecustomize.py" && return 0
+    if [ -f "$stdlib/sitecustomize.py" ]; then
+        mv "$stdlib/sitecustomize.py" "$stdlib/_xtask_original_sitecustomize.py" 2>/dev/null || true
+    fi
+    { cp /xtask/bin/site/sitecustomize.py "$stdlib/sitecustomize.py.$interp" \
+        && mv "$stdlib/sitecustomize.py.$interp" "$stdlib/sitecustomize.py"; } \
+        || step "no sitecustomize: $stdlib is not writable (bytecode may be kept of the project's files; no parallel compile)"
+}
+
+# The interpreter before-all finds first on PATH, as cibuildwheel puts one
+# there: cp39's, which cibuildwheel runs, where the image has it, else the
+# oldest CPython with the GIL (the same for every build of the container).
+before_all_python() {
+    [ -x /opt/python/cp39-cp39/bin/python ] && { echo /opt/python/cp39-cp39/bin; return; }
+    local dir
+    for dir in /opt/python/cp3*; do
+        case ${dir##*/} in *t) continue ;; esac
+        [ -x "$dir/bin/python" ] && echo "${dir##*-cp3} $dir/bin"
+    done | sort -n | head -n 1 | cut -d' ' -f2
+}
+
 # Once per container, before any build: the first build to get here runs
 # it, the others wait (mkdir is atomic), and a failure fails each build.
 if [ -n "${XTASK_BEFORE_ALL:-}" ]; then
     until mkdir /xtask/before-all.lock 2>/dev/null; do sleep 0.2; done
     if [ ! -e /xtask/before-all.done ]; then
         command=$(placed "$XTASK_BEFORE_ALL" "$sources")
-        step "before-all: $command"
-        if (cd "$sources" && bash -c "$command"); then
+        bin=$(before_all_python)
+        [ -z "$bin" ] || install_site "$bin/python"
+        step "before-all: $command${bin:+ (with $bin first on PATH)}"
+        if (cd "$sources" && PATH="${bin:+$bin:}$PATH" bash -c "$command"); then
             touch /xtask/before-all.done
         else
             rmdir /xtask/before-all.lock
@@ -97,9 +134,15 @@ step "copy sources for $interp"
 cp -a "$sources" "$work/src"
 cd "$work/src/$package"
 
+# From here on, the build's own interpreter is first on PATH (python, pip),
+# as cibuildwheel has it for before-build, the build, the repair and the
+# audit.
+export PATH="/opt/python/$interp/bin:$PATH"
+install_site "$python"
+
 if [ -n "${XTASK_BEFORE_BUILD:-}" ]; then
     step "before-build: $XTASK_BEFORE_BUILD"
-    PATH="/opt/python/$interp/bin:$PATH" bash -c "$XTASK_BEFORE_BUILD" \
+    bash -c "$XTASK_BEFORE_BUILD" \
         || fail "the before-build command failed (its output is above)"
 fi
 
@@ -149,7 +192,7 @@ fi
 # 'build' module on disk instead of importing it.
 step "build wheel with $python"
 verbosity=${XTASK_VERBOSITY:-0}
-if [ "${XTASK_FRONTEND:-build}" = build ] \
+if [[ ${XTASK_FRONTEND:-build} = build || ${XTASK_FRONTEND:-} = "build[uv]" ]] \
     && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
     # build makes its isolated environment in a new folder each time
     # (mkdtemp, prefix build-env-); here it is always $TMPDIR/build-env,
@@ -182,24 +225,7 @@ while IFS= read -r arg; do
 done <<<"${XTASK_FRONTEND_ARGS:-}"
 # This build's share of the cores: make, cmake and cargo read their own
 # variables (set by the host); setuptools gets a parallel compile from
-# parallel/sitecustomize.py, installed in this container's interpreter.
-if [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ]; then
-    # The standard library's folder, found on disk (PREFIX/bin/python3.12
-    # keeps it in PREFIX/lib/python3.12): a start of the interpreter costs
-    # about a second under emulation.
-    real=$(readlink -f "$python")
-    stdlib=${real%/bin/*}/lib/${real##*/}
-    if [ ! -f "$stdlib/os.py" ]; then
-        stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
-    fi
-    if ! grep -qs XTASK_COMPILE_JOBS "$stdlib/sitecustomize.py"; then
-        if [ -f "$stdlib/sitecustomize.py" ]; then
-            mv "$stdlib/sitecustomize.py" "$stdlib/_xtask_original_sitecustomize.py"
-        fi
-        cp /xtask/bin/parallel/sitecustomize.py "$stdlib/sitecustomize.py" \
-            || step "no parallel compile: $stdlib is not writable"
-    fi
-fi
+# site/sitecustomize.py, installed in the build's interpreter above.
 # --native-compiler: a native x86_64 clang and lld (XTASK_NATIVE_CLANG, the
 # host's relocatable bundle) compile for this image's arch, with the
 # headers, crt files, libgcc and libstdc++ of the image's own gcc, named in
@@ -216,23 +242,47 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     for option in --as-needed --build-id --hash-style=gnu; do
         case $link_spec in *"$option"*) link+="-Wl,$option"$'\n' ;; esac
     done
+    # gcc's defaults where clang's differ in what the code computes:
+    # floating-point contraction (gcc fuses a*b+c into an fma across
+    # statements, clang only within one), and, from gcc 15 on, C23 as the
+    # default C dialect (clang's is C17). The gcc version is the newest
+    # folder of its libraries (asking gcc costs a start under emulation).
+    gcc_major=0
+    for d in "${gcc%/bin/gcc}/lib/gcc/$triple"/*/; do
+        d=${d%/}; d=${d##*/}; d=${d%%.*}
+        [[ $d =~ ^[0-9]+$ ]] && [ "$d" -gt "$gcc_major" ] && gcc_major=$d
+    done
+    c_std=
+    [ "$gcc_major" -lt 15 ] || c_std=$'-std=gnu23\n'
     # Renamed into place: other builds of this container may be compiling.
     for driver in clang clang++; do
-        printf -- '--target=%s\n--gcc-toolchain=%s\n--gcc-triple=%s\n-fuse-ld=lld\n%s' \
-            "$triple" "${gcc%/bin/gcc}" "$triple" "$link" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
+        dialect=; [ "$driver" = clang++ ] || dialect=$c_std
+        printf -- '--target=%s\n--gcc-toolchain=%s\n--gcc-triple=%s\n-fuse-ld=lld\n-ffp-contract=fast\n%s%s' \
+            "$triple" "${gcc%/bin/gcc}" "$triple" "$link" "$dialect" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
         mv "$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp" "$XTASK_NATIVE_CLANG/bin/$driver.cfg"
     done
-    export CC=$XTASK_NATIVE_CLANG/bin/clang CXX=$XTASK_NATIVE_CLANG/bin/clang++
+    # What the project set itself (its environment, --env) stays: the
+    # native clang takes only the compilers and the linker it leaves unset.
+    kept=()
+    [ -z "${CC:-}" ] || kept+=("CC=$CC")
+    [ -z "${CXX:-}" ] || kept+=("CXX=$CXX")
+    export CC=${CC:-$XTASK_NATIVE_CLANG/bin/clang} CXX=${CXX:-$XTASK_NATIVE_CLANG/bin/clang++}
     # Cargo links with it too (rustc itself stays emulated): its variable
     # for this machine's Rust target, such as aarch64-unknown-linux-gnu.
     rust_libc=gnu
     case $plat in musllinux*) rust_libc=musl ;; esac
     machine=$(uname -m)
-    export "CARGO_TARGET_${machine^^}_UNKNOWN_LINUX_${rust_libc^^}_LINKER=$CC"
+    linker=CARGO_TARGET_${machine^^}_UNKNOWN_LINUX_${rust_libc^^}_LINKER
+    if [ -n "${!linker:-}" ]; then
+        kept+=("$linker=${!linker}")
+    else
+        export "$linker=$XTASK_NATIVE_CLANG/bin/clang"
+    fi
+    [ "${#kept[@]}" = 0 ] || step "compiler: the project sets ${kept[*]}: kept (--native-compiler sets only what is unset)"
     # The Debian bundle names its version in a file; manylinux's static
     # build says it when asked (it runs natively: no cost).
     version=$(cat "$XTASK_NATIVE_CLANG/VERSION" 2>/dev/null) \
-        || version=$("$CC" --version | sed -n '1s/.*clang version \([^ ]*\).*/\1/p')
+        || version=$("$XTASK_NATIVE_CLANG/bin/clang" --version | sed -n '1s/.*clang version \([^ ]*\).*/\1/p')
     step "compiler: the native clang $version for $triple (--native-compiler)"
 fi
 # --ccache: the compilers go through ccache, by its masquerade folder where
@@ -319,17 +369,25 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     rm -rf "$tests"
     mkdir -p "$tests/cwd"
     step "test: a virtual environment with $repaired_name"
-    # Without pip of its own (ensurepip takes minutes under emulation): uv,
-    # else the build interpreter's pip, installs into it; its bin/pip runs
-    # the build interpreter's pip for it.
+    # With pip inside, as cibuildwheel makes it (virtualenv's embedded pip),
+    # unless the frontend is a uv one: the interpreter's own pip wheel (its
+    # ensurepip's, or Debian's python-wheels), installed by the native uv
+    # under emulation (ensurepip takes minutes there), else by venv.
     if [ "${#uv_env[@]}" != 0 ]; then
         "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" venv --quiet --python "$python" "$tests/venv" \
             || fail "could not make a virtual environment for the tests (see uv's message above)"
-    else
+        if [ "${XTASK_FRONTEND:-build}" != "build[uv]" ]; then
+            real=$(readlink -f "$python")
+            embedded=$(compgen -G "${real%/bin/*}/lib/${real##*/}/ensurepip/_bundled/pip-*.whl" \
+                || compgen -G "/usr/share/python-wheels/pip-*.whl" || echo pip)
+            "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${embedded%%$'\n'*}" \
+                || fail "could not install pip into the tests' virtual environment (see uv's message above)"
+        fi
+    elif [ "${XTASK_FRONTEND:-build}" = "build[uv]" ]; then
         "$python" -m venv --without-pip "$tests/venv" || fail "could not make a virtual environment for the tests"
+    else
+        "$python" -m venv "$tests/venv" || fail "could not make a virtual environment for the tests"
     fi
-    printf '#!/bin/sh\nexec %q -m pip --python %q "$@"\n' "$python" "$tests/venv/bin/python" >"$tests/venv/bin/pip"
-    chmod +x "$tests/venv/bin/pip"
     if [ -n "${XTASK_BEFORE_TEST:-}" ]; then
         step "before-test: $XTASK_BEFORE_TEST"
         (cd "$work/src/$package" && PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv" bash -c "$XTASK_BEFORE_TEST") \
@@ -341,6 +399,9 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     if [ "${#uv_env[@]}" != 0 ]; then
         "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${install[@]}" \
             || fail "installing the wheel and the test requirements failed (see uv's message above)"
+    elif [ -x "$tests/venv/bin/pip" ]; then
+        "$tests/venv/bin/python" -m pip install --quiet "${install[@]}" \
+            || fail "installing the wheel and the test requirements failed (see pip's message above)"
     else
         "$python" -m pip --python "$tests/venv/bin/python" install --quiet "${install[@]}" \
             || fail "installing the wheel and the test requirements failed (see pip's message above)"

@@ -53,7 +53,73 @@ pub fn checks(sh: &Shell, config: &Config) -> Vec<Check> {
     let (mut out, found) = engine_checks(sh, config);
     out.extend(emulation_checks(&found));
     out.extend(image_checks(sh, config, &found));
+    out.extend(cache_checks(&found));
     out
+}
+
+/// The cache volumes of `wheels` on each engine (bytecode, ccache, pip),
+/// and their size: they are kept between runs, per image and project.
+fn cache_checks(found: &[Found]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let mut seen: Vec<&Engine> = Vec::new();
+    for f in found.iter().filter(|f| f.server.is_some()) {
+        if seen.contains(&&f.engine) {
+            continue;
+        }
+        seen.push(&f.engine);
+        let mut df = f.engine.command();
+        df.args(["system", "df", "-v"]);
+        let Ok(output) = df.stderr(std::process::Stdio::null()).output() else {
+            continue;
+        };
+        let table = String::from_utf8_lossy(&output.stdout);
+        let volumes = cache_volumes(&table);
+        if volumes.is_empty() {
+            continue;
+        }
+        let total: f64 = volumes.iter().map(|(_, bytes)| bytes).sum();
+        out.push(Check::new(
+            "cache volumes",
+            Status::Note,
+            format!(
+                "{}: {} of `wheels` ({:.1} MB); `{} volume rm $({} volume ls -q --filter label={}=cache)` removes them",
+                f.engine.describe(),
+                volumes.len(),
+                total / 1e6,
+                f.engine.name(),
+                f.engine.name(),
+                crate::engine::LABEL
+            ),
+        ));
+    }
+    out
+}
+
+/// The volumes of `wheels` and their sizes in bytes, from the volumes table
+/// of `docker system df -v` (`NAME LINKS SIZE`, such as `12.5MB`).
+fn cache_volumes(table: &str) -> Vec<(String, f64)> {
+    table
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?;
+            if !name.starts_with("xtask-wheels-") {
+                return None;
+            }
+            let size = words.nth(1)?;
+            let number = size.trim_end_matches(char::is_alphabetic);
+            let unit = &size[number.len()..];
+            let scale = match unit {
+                "B" => 1.0,
+                "kB" | "KB" => 1e3,
+                "MB" => 1e6,
+                "GB" => 1e9,
+                "TB" => 1e12,
+                _ => return None,
+            };
+            Some((name.to_string(), number.parse::<f64>().ok()? * scale))
+        })
+        .collect()
 }
 
 /// Each configured arch's engine: found, answering, and whether it runs
@@ -277,6 +343,21 @@ pub fn report(checks: &[Check]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_volumes_are_read_from_the_volumes_table() {
+        let table = "Local Volumes space usage:\n\nVOLUME NAME                                   LINKS     SIZE\nxtask-wheels-pycache-aarch64-0123456789ab-89abcdef   0   12.5MB\nother   1   3GB\nxtask-wheels-ccache-x86_64-0123456789ab   0   512kB\n";
+        assert_eq!(
+            cache_volumes(table),
+            [
+                (
+                    "xtask-wheels-pycache-aarch64-0123456789ab-89abcdef".to_string(),
+                    12.5e6
+                ),
+                ("xtask-wheels-ccache-x86_64-0123456789ab".to_string(), 512e3),
+            ]
+        );
+    }
 
     #[test]
     fn lines_and_verdict() {

@@ -63,6 +63,13 @@ fn x86_64_wheels_for_both_interpreters() {
                 .any(|n| n.starts_with("democodec/_native") && n.ends_with(".so")),
             "{names:?}"
         );
+        // setup.cfg's build_py compile: the build's bytecode is in the wheel.
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("democodec/__pycache__/__init__.") && n.ends_with(".pyc")),
+            "no bytecode of democodec/__init__.py in {wheel}: {names:?}"
+        );
     }
     assert!(
         !wheels.iter().any(|w| w.contains("-linux_")),
@@ -563,6 +570,95 @@ fn dry_run_starts_nothing_and_writes_nothing() {
         run.stdout
     );
     assert_has(&run.stdout, "tar --create --file=- --directory ");
+}
+
+/// The words of shell-quoted command lines, one list per line (the host
+/// Python's shlex; words apart by US, lines by RS).
+fn shell_words(lines: &[&str]) -> Vec<Vec<String>> {
+    let script = "import shlex, sys\nprint('\\x1e'.join('\\x1f'.join(shlex.split(l)) for l in sys.argv[1:]), end='')";
+    let run = sh("python3", &[&["-c", script], lines].concat()).ok();
+    run.stdout
+        .split('\x1e')
+        .map(|l| l.split('\x1f').map(String::from).collect())
+        .collect()
+}
+
+/// A build command's `--env` values and its interpreter's folder (the
+/// first argument of build-wheel.sh).
+fn env_and_dir(words: &[String]) -> (Vec<String>, String) {
+    let env = words
+        .windows(2)
+        .filter(|w| w[0] == "--env")
+        .map(|w| w[1].clone())
+        .collect();
+    let c = words.iter().position(|w| w == "-c").expect("sh -c");
+    (env, words[c + 3].clone())
+}
+
+/// The dry run is the run: the builds it shows are those the run makes
+/// (`--skip` applied), and each build's variables (its share of the
+/// cores, ccache's, the tests') are those the run gave it, read from the
+/// command each build's log starts with.
+#[test]
+fn the_dry_run_shows_the_runs_builds_and_environments() {
+    let (_serial, inv) = on_x86_64_standin();
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp"))
+        .collect();
+    let [first, second, ..] = cps.as_slice() else {
+        panic!("the x86_64 stand-in offers fewer than two CPythons: {cps:?}")
+    };
+    let out = TempDir::new("dry-is-run");
+    let skip = format!("{second}-*");
+    let args = [
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &format!("{first},{second}"),
+        "--skip",
+        &skip,
+        "--ccache",
+        "--out",
+        out.str(),
+    ];
+    let dry = xtask(&[&["--dry-run"], &args[..]].concat()).ok();
+    let (run, logs) = xtask_logged(&args);
+    run.ok();
+    inv.check();
+    let exec_lines: Vec<&str> = dry
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" exec --env ") || l.contains(" exec --interactive --env "))
+        .map(|l| l.split(" | tar ").next().unwrap())
+        .collect();
+    let shown: Vec<(Vec<String>, String)> = shell_words(&exec_lines)
+        .iter()
+        .map(|w| env_and_dir(w))
+        .collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "the dry run shows other builds than the run's:\n{}",
+        dry.stdout
+    );
+    let (env, dir) = &shown[0];
+    assert!(dir.starts_with(&format!("{first}-")), "{dir}");
+    assert!(env.contains(&"XTASK_CCACHE=1".to_string()), "{env:?}");
+    let built: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(built, [format!("{}.log", x86(first))], "the run's builds");
+    let log = std::fs::read_to_string(logs.join(&built[0])).unwrap();
+    let ran = log.lines().next().unwrap().strip_prefix("$ ").unwrap();
+    let ran = env_and_dir(&shell_words(&[ran])[0]);
+    assert_eq!(
+        &ran, &shown[0],
+        "the run's variables and folder against the dry run's"
+    );
 }
 
 #[test]

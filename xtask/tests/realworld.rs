@@ -853,3 +853,62 @@ fn test_sources_reach_the_tests_and_pull_pulls_again() {
     );
     inv.check();
 }
+
+/// Projects' commands find the environment cibuildwheel gives them:
+/// before-all an interpreter of the image first on PATH (`python`, `pip`);
+/// before-build and repair-wheel-command the build's own interpreter; the
+/// test environment has pip (`python -m pip`), and before-test runs in it.
+/// Two CPythons, so that each build's own interpreter is told apart.
+#[test]
+fn commands_find_the_environment_cibuildwheel_gives() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("cibw-env");
+    let say = |step: &str| {
+        format!("python -c 'import sys; print(\\\"{step} python:\\\", sys.prefix)' && python -m pip --version")
+    };
+    let pyproject = format!(
+        "{PYPROJECT}\n[tool.cibuildwheel]\nbefore-all = \"{}\"\nbefore-build = \"{}\"\nrepair-wheel-command = \"{} && auditwheel repair -w {{dest_dir}} {{wheel}}\"\nbefore-test = \"{}\"\ntest-command = \"{} && python -c 'import env_probe._c'\"\n",
+        say("before-all"),
+        say("before-build"),
+        say("repair"),
+        say("before-test"),
+        say("test"),
+    );
+    let files = [
+        ("pyproject.toml", pyproject.as_str()),
+        ("setup.py", "from setuptools import Extension, setup\nsetup(name='env-probe', version='1', packages=['env_probe'], ext_modules=[Extension('env_probe._c', ['env_probe/_c.c'])])\n"),
+        ("env_probe/__init__.py", ""),
+        ("env_probe/_c.c", MODULE_C),
+    ];
+    let config = package(dir.path(), &files, "");
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
+        .collect();
+    let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &["--py", &cps.join(",")]);
+    let run = run.ok();
+    // before-all ran once, with the oldest CPython first on PATH.
+    let oldest = standin_dir(&cps[0]);
+    let mut before_all = 0;
+    for tag in &cps {
+        let id = x86(tag);
+        assert_row(&run.stdout, &id, "ok");
+        let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+        let own = format!("/opt/python/{}", standin_dir(tag));
+        if log.lines().any(|l| l.starts_with("before-all python:")) {
+            before_all += 1;
+            assert_has(&log, &format!("before-all python: /opt/python/{oldest}\n"));
+            assert_has(&log, &format!("from /opt/python/{oldest}/"));
+        }
+        assert_has(&log, &format!("before-build python: {own}\n"));
+        assert_has(&log, &format!("repair python: {own}\n"));
+        // pip of the build's interpreter, and then the test environment's own.
+        assert_has(&log, &format!("from {own}/"));
+        let venv = format!("/xtask/test/{}/venv", standin_dir(tag));
+        assert_has(&log, &format!("before-test python: {venv}\n"));
+        assert_has(&log, &format!("test python: {venv}\n"));
+        assert_has(&log, &format!("from {venv}/lib/"));
+    }
+    assert_eq!(before_all, 1, "before-all ran {before_all} times");
+    inv.check();
+}

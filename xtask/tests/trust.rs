@@ -83,12 +83,23 @@ fn clones_and_full_emulation_give_byte_identical_wheels() {
     };
     let outs = {
         let (_serial, inv) = on_x86_64_standin();
-        // From no kept bytecode: this run's first build makes the volume.
+        // From no kept bytecode: each clone's first build makes its volume.
         let id = id.trim_start_matches("sha256:");
-        let volume = format!("xtask-wheels-pycache-aarch64-{}", &id[..12]);
-        sh("docker", &["volume", "rm", "--force", &volume]).ok();
+        let prefix = format!("xtask-wheels-pycache-aarch64-{}-", &id[..12]);
+        for volume in volumes_named(&prefix) {
+            sh("docker", &["volume", "rm", "--force", &volume]).ok();
+        }
         let outs = clone_builds(&[&a, &b], &commit_time);
-        kept_bytecode(&volume);
+        // Kept per project: no clone runs bytecode another one left.
+        let volumes = volumes_named(&prefix);
+        assert_eq!(
+            volumes.len(),
+            2,
+            "one bytecode volume per clone: {volumes:?}"
+        );
+        for volume in &volumes {
+            kept_bytecode(volume);
+        }
         same_wheels(&outs);
         inv.check();
         outs
@@ -164,12 +175,25 @@ fn clone_builds(clones: &[&Path], commit_time: &str) -> Vec<PathBuf> {
     outs
 }
 
+/// The volumes whose names start with `prefix`.
+fn volumes_named(prefix: &str) -> Vec<String> {
+    let filter = format!("name={prefix}");
+    let run = sh("docker", &["volume", "ls", "-q", "--filter", &filter]).ok();
+    run.stdout
+        .lines()
+        .filter(|v| v.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
 fn kept_bytecode(volume: &str) {
-    // The first run kept the emulated interpreters' bytecode (that of
-    // build, which every build runs, among it) in its volume for the next
-    // run, and that of the isolated environment's setuptools, which is made
-    // at the same path each time (its files links to uv's cache, kept in
-    // the volume too), and of no other environment.
+    // The run kept the emulated interpreters' bytecode (that of build, which
+    // every build runs, among it) in its volume for the next run, and that
+    // of the isolated environment's setuptools, whose files link to uv's
+    // cache (kept in the volume too), under the cache's path: each wheel uv
+    // unpacks has a folder of its own. Of the project's files (its sources,
+    // its build's output, its installed wheel), and of the environments' own
+    // paths, nothing: their bytecode stays beside them.
     let kept = sh(
         "docker",
         &[
@@ -182,8 +206,10 @@ fn kept_bytecode(volume: &str) {
             "xtask-standin:x86_64",
             "-c",
             "find /kept -name '*.pyc' -path '*/site-packages/build/*' | wc -l; \
-             find /kept -name '*.pyc' -path '/kept/xtask/tmp/*/build-env/*/site-packages/setuptools/*' | wc -l; \
-             find /kept -path '*build-env-*' | wc -l; find /kept/.uv -maxdepth 1 -name 'archive-v*' | wc -l",
+             find /kept/xtask/pycache/.uv -name '*.pyc' -path '*/setuptools/*' | wc -l; \
+             find /kept -path '*build-env-*' | wc -l; find /kept/.uv -maxdepth 1 -name 'archive-v*' | wc -l; \
+             find /kept/xtask/work /kept/xtask/test /kept/xtask/tmp -name '*.pyc' 2>/dev/null | wc -l; \
+             find /kept -name '*.pyc' -path '*democodec*' | wc -l",
         ],
     )
     .ok();
@@ -199,6 +225,11 @@ fn kept_bytecode(volume: &str) {
         "bytecode of an environment at a new path was kept in {volume}"
     );
     assert_eq!(counts[3], 1, "uv's cache was not kept in {volume}");
+    assert_eq!(
+        counts[4], 0,
+        "bytecode of the builds' work, test or temporary folders was kept in {volume}"
+    );
+    assert_eq!(counts[5], 0, "the project's bytecode was kept in {volume}");
 }
 
 /// The clones' wheels: one of each kind, byte for byte the same, and their

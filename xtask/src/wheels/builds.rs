@@ -20,7 +20,7 @@ use super::recipe::{
 use super::report::{json_summary, print_summary, Done, Outcome};
 use super::select::{Offer, Selected};
 use super::target::Target;
-use super::{Plan, CCACHE_DIR};
+use super::Plan;
 use crate::cleanup::{Undo, UndoGuard};
 use crate::engine::{Container, FirstOutput};
 use crate::platform::BuildId;
@@ -48,7 +48,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
     // of the cores is the whole (one worker).
     let lone = lone_build(plan, targets, runner.secrets).map(|b| {
         let t = &targets[b.target];
-        Recipe::new(plan, t, b, &plan.parallel_env(1))
+        Recipe::new(plan, t, b, &plan.build_env(1))
     });
     let (containers, kept) = start_all(runner, plan, targets, &run_id, lone.as_ref())?;
     let offers: Vec<Offer> = targets
@@ -64,7 +64,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
     for line in excluded {
         eprintln!("==> {line}");
     }
-    let workers = plan.jobs.min(builds.len()).max(1);
+    let workers = plan.workers(builds.len());
     let recipes: Vec<Recipe> = match lone {
         // Known before the start, and the images agreed.
         Some(lone) if matches!(builds.as_slice(), [b] if *b == lone.build) => vec![lone],
@@ -73,11 +73,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
             lone.build.id
         ),
         None => {
-            let mut build_env = plan.parallel_env(workers);
-            if plan.ccache {
-                build_env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
-                build_env.push(("XTASK_CCACHE".into(), "1".into()));
-            }
+            let build_env = plan.build_env(builds.len());
             builds
                 .iter()
                 .map(|b| Recipe::new(plan, &targets[b.target], b.clone(), &build_env))

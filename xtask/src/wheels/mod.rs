@@ -153,8 +153,7 @@ impl flags::Wheels {
         let targets = targets?;
         plan.take_provenance(provenance);
         if runner.dry_run {
-            print_dry_run(&plan, &targets, runner.secrets);
-            return Ok(());
+            return print_dry_run(&plan, &targets, runner.secrets);
         }
         execute(runner, &plan, &targets)
     }

@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::select::Build;
+use anyhow::Result;
+
+use super::select::{Build, Offer, Selected};
 use super::target::Target;
 use super::{
     container_scripts, script_files, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
@@ -145,10 +147,7 @@ impl Plan {
             ));
         }
         if self.keeps_bytecode(t) {
-            volumes.push(format!(
-                "{}:{PYCACHE_DIR}",
-                pycache_volume(t.arch, &t.image_id)
-            ));
+            volumes.push(format!("{}:{PYCACHE_DIR}", self.pycache_volume(t)));
         }
         volumes
     }
@@ -204,6 +203,22 @@ impl Plan {
         .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// The variables every build of a run of `builds` builds gets: its
+    /// share of the cores, and ccache's.
+    pub fn build_env(&self, builds: usize) -> Vec<(String, String)> {
+        let mut env = self.parallel_env(self.workers(builds));
+        if self.ccache {
+            env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
+            env.push(("XTASK_CCACHE".into(), "1".into()));
+        }
+        env
+    }
+
+    /// How many of a run's `builds` builds go on at once.
+    pub fn workers(&self, builds: usize) -> usize {
+        self.jobs.min(builds).max(1)
     }
 
     /// The variables that make the in-container script run `before-build`
@@ -325,10 +340,21 @@ fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     env
 }
 
-/// The bytecode volume of an arch and image: compiled from that image's
-/// files only.
-pub fn pycache_volume(arch: Arch, image_id: &str) -> String {
-    format!("xtask-wheels-pycache-{arch}-{}", short_id(image_id))
+impl Plan {
+    /// The bytecode volume of target `t`: compiled from its image's files
+    /// only, and of this project only (by its root folder), so that no
+    /// other project's commands can leave bytecode that this one's builds
+    /// run.
+    pub fn pycache_volume(&self, t: &Target) -> String {
+        let mut project = util::Fnv::default();
+        project.write(self.root.as_str().as_bytes());
+        format!(
+            "xtask-wheels-pycache-{}-{}-{}",
+            t.arch,
+            short_id(&t.image_id),
+            &project.hex()[..8]
+        )
+    }
 }
 
 /// The ccache volume of an arch and image: objects compiled in one image
@@ -451,7 +477,7 @@ pub(super) fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a 
             volumes.push((&t.engine, ccache_volume(t.arch, &t.image_id)));
         }
         if plan.keeps_bytecode(t) {
-            volumes.push((&t.engine, pycache_volume(t.arch, &t.image_id)));
+            volumes.push((&t.engine, plan.pycache_volume(t)));
         }
     }
     volumes
@@ -481,15 +507,49 @@ pub(super) fn untar(dir: &str) -> Command {
 }
 
 /// The dry run: each command the run would carry out, from the same
-/// recipes, shell-quoted. The interpreters are the ones named, or a
-/// placeholder for every folder of /opt/python.
-pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) {
+/// recipes, shell-quoted. The builds are the run's, selected by the same
+/// `Selector` from the interpreters named (their usual folders), with the
+/// same variables; with `--py all`, one placeholder per image stands for
+/// every folder of its /opt/python that the selection keeps.
+pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) -> Result<()> {
     let q = |c: &Command| util::command_line(c, &[]);
+    // The builds, as the run selects them from what the images offer.
+    let builds: Option<Vec<Build>> = match &plan.selector.pythons {
+        Selection::All => None,
+        Selection::Tags(tags) => {
+            let dirs: Vec<String> = tags.iter().map(|t| t.dir_guess()).collect();
+            let offers: Vec<Offer> = targets
+                .iter()
+                .map(|t| Offer {
+                    arch: t.arch,
+                    image: &t.image,
+                    dirs: &dirs,
+                })
+                .collect();
+            let Selected { builds, excluded } = plan.selector.builds(&offers)?;
+            for line in excluded {
+                eprintln!("==> {line}");
+            }
+            Some(builds)
+        }
+    };
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
     let lone = lone_build(plan, targets, secrets);
-    let build_env = plan.parallel_env(1);
+    // As many builds as the run makes; with `all`, as many as run at once.
+    let build_env = match (&lone, &builds) {
+        (Some(_), _) => plan.build_env(1),
+        (None, Some(builds)) => plan.build_env(builds.len()),
+        (None, None) => plan.build_env(plan.jobs),
+    };
+    if let Some(builds) = &builds {
+        eprintln!(
+            "==> {} builds, {} at a time",
+            builds.len(),
+            plan.workers(builds.len())
+        );
+    }
     for (i, t) in targets.iter().enumerate() {
         // The scripts' texts go as arguments: named here, not printed.
         let dir = container_scripts();
@@ -522,25 +582,38 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             let cp = t.engine.cp("-", &format!("{name}:/opt"));
             println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
         }
-        let dirs: Vec<String> = match &plan.selector.pythons {
-            Selection::All => vec!["<each folder of /opt/python>".into()],
-            Selection::Tags(tags) => tags.iter().map(|t| t.dir_guess()).collect(),
-        };
-        for dir in dirs {
-            // A placeholder folder has no identifier: its hooks cannot be filled.
-            let python = PythonTag::from_dir(&dir);
-            let id = BuildId {
-                python: python.unwrap_or(PythonTag::CPython {
-                    minor: 0,
-                    free_threaded: false,
-                }),
-                arch: t.arch,
-            };
-            let mut recipe = Recipe::new(plan, t, Build { id, target: i, dir }, &build_env);
-            if python.is_none() {
+        let recipes: Vec<Recipe> = match &builds {
+            Some(builds) => builds
+                .iter()
+                .filter(|b| b.target == i)
+                .map(|b| Recipe::new(plan, t, b.clone(), &build_env))
+                .collect(),
+            None => {
+                // A placeholder folder has no identifier: its hooks cannot be filled.
+                let id = BuildId {
+                    python: PythonTag::CPython {
+                        minor: 0,
+                        free_threaded: false,
+                    },
+                    arch: t.arch,
+                };
+                let dir = format!(
+                    "<each folder of /opt/python that build `{}`, skip `{}`{} keep>",
+                    plan.selector.build,
+                    plan.selector.skip,
+                    if plan.selector.enable.is_some() || plan.selector.requires_python.is_some() {
+                        ", enable and Requires-Python"
+                    } else {
+                        ""
+                    }
+                );
+                let mut recipe = Recipe::new(plan, t, Build { id, target: i, dir }, &build_env);
                 recipe.pre_build = None;
                 recipe.post_build = None;
+                vec![recipe]
             }
+        };
+        for recipe in recipes {
             let root = util::shell_quote(plan.root.as_str());
             if let Some(pre) = &recipe.pre_build {
                 println!("(cd {root} && {})", q(pre));
@@ -561,4 +634,5 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             }
         }
     }
+    Ok(())
 }

@@ -238,7 +238,7 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
     if config.steps.frontend.name == "build[uv]" {
         account.unused.push((
             "build-frontend `build[uv]`".into(),
-            "uv is not in the images: build installs with the image's pip, and the wheels are the same".into(),
+            "uv is not in the images: build installs with the image's pip (the native uv under emulation), and the wheels are the same; the test environment has no pip, as cibuildwheel makes it".into(),
         ));
     }
     if let Some(overrides) = cibw.get("overrides") {

@@ -295,8 +295,9 @@ impl Steps {
         if !self.config_settings.is_empty() {
             set("XTASK_CONFIG_SETTINGS", self.config_settings.join("\n"));
         }
-        if self.frontend.name == "pip" {
-            set("XTASK_FRONTEND", "pip".into());
+        // build[uv] builds as build does; its test environment has no pip.
+        if matches!(self.frontend.name.as_str(), "pip" | "build[uv]") {
+            set("XTASK_FRONTEND", self.frontend.name.clone());
         }
         if !self.frontend.args.is_empty() {
             set("XTASK_FRONTEND_ARGS", self.frontend.args.join("\n"));

@@ -1,0 +1,129 @@
+"""Where bytecode goes, and one extension's C and C++ sources compiled in parallel.
+
+build-wheel.sh installs this file as the sitecustomize of the interpreters
+it runs (in their standard library folder, inside the build container only,
+keeping the interpreter's own as _xtask_original_sitecustomize), because an
+isolated build's backend runs in a fresh virtual environment with PYTHONPATH
+cleared, where only the standard library folder is shared.
+
+Bytecode: under emulation PYTHONPYCACHEPREFIX points into a volume kept
+between runs, so that the standard library and the build tools are not
+compiled again at each start. The prefix takes every `.pyc`, also those a
+build writes on purpose into its wheel (setuptools' build_py with
+`compile`, py_compile, compileall), and those of the project's sources. So
+only files of the interpreter's own installation and files in uv's kept
+cache (content it unpacked, each wheel in a folder of its own, found by
+following the environments' links) keep their bytecode in the volume, under
+their real path; every other file's bytecode goes where it goes without a
+prefix, beside the file.
+
+Parallel compile: setuptools compiles an extension's sources one after the
+other; its `build_ext --parallel` only builds several extensions at once.
+With XTASK_COMPILE_JOBS above 1, the base compiler class gets a `compile`
+that runs `_compile` for that many sources at a time, as pybind11's
+ParallelCompile does. Compilers that define their own `compile` are left
+alone, and an interpreter that never imports a compiler is not touched at
+all.
+"""
+
+import os
+import sys
+
+try:
+    import _xtask_original_sitecustomize  # noqa: F401  the interpreter's own
+except ImportError:
+    pass
+
+
+def keep_only_the_installations_bytecode():
+    """Makes `cache_from_source` send to the prefix only the bytecode of the
+    interpreter's installation and of uv's kept cache."""
+    external = sys.modules.get("_frozen_importlib_external")
+    if external is None:
+        import importlib._bootstrap_external as external
+    prefixed = external.cache_from_source
+    uv = os.environ.get("XTASK_UV_CACHE")
+    uv = os.path.join(os.path.realpath(uv), "") if uv else None
+    installations = tuple(
+        os.path.join(os.path.realpath(p), "") for p in {sys.base_prefix, sys.prefix}
+    )
+
+    def kept(real):
+        if uv and real.startswith(uv):
+            return True
+        # The builds' work, test and temporary folders, and the root folder.
+        if real.startswith("/xtask/"):
+            return False
+        return any(real.startswith(i) for i in installations if i != "/")
+
+    def cache_from_source(path, debug_override=None, *, optimization=None):
+        cached = prefixed(path, debug_override, optimization=optimization)
+        if not sys.pycache_prefix:
+            return cached
+        real = os.path.realpath(path)
+        if kept(real):
+            return prefixed(real, debug_override, optimization=optimization)
+        return os.path.join(os.path.dirname(path), "__pycache__", os.path.basename(cached))
+
+    external.cache_from_source = cache_from_source
+    util = sys.modules.get("importlib.util")
+    if util is not None:
+        util.cache_from_source = cache_from_source
+
+
+if sys.pycache_prefix:
+    keep_only_the_installations_bytecode()
+
+JOBS = int(os.environ.get("XTASK_COMPILE_JOBS", "1") or "1")
+
+
+def parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=None,
+                     debug=0, extra_preargs=None, extra_postargs=None, depends=None):
+    from multiprocessing.pool import ThreadPool
+
+    macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
+        output_dir, macros, include_dirs, sources, depends, extra_postargs)
+    cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
+
+    def one(obj):
+        try:
+            src, ext = build[obj]
+        except KeyError:
+            return
+        self._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+    with ThreadPool(JOBS) as pool:
+        pool.map(one, objects)
+    return objects
+
+
+class Patcher:
+    """Patches CCompiler once the module that defines it has run. A meta
+    path finder needs only `find_spec`: importlib.abc is not imported, as it
+    costs every interpreter start about 30 ms (it imports importlib.resources).
+    """
+
+    def find_spec(self, name, path, target=None):
+        if not name.endswith("ccompiler"):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                run = spec.loader.exec_module
+
+                def exec_module(module, run=run):
+                    run(module)
+                    cls = getattr(module, "CCompiler", None)
+                    if cls is not None and not getattr(cls, "_xtask_parallel", False):
+                        cls.compile = parallel_compile
+                        cls._xtask_parallel = True
+
+                spec.loader.exec_module = exec_module
+                return spec
+        return None
+
+
+if JOBS > 1:
+    sys.meta_path.insert(0, Patcher())
