@@ -55,16 +55,19 @@ fail() {
 [ -x "$python" ] || fail "no interpreter at $python"
 export CIBUILDWHEEL=${CIBUILDWHEEL:-1}
 
-# cibuildwheel's environment: each value a bash word, evaluated in order (an
-# unset variable is empty, as there).
-if [ -n "${XTASK_ENVIRONMENT:-}" ]; then
+# cibuildwheel's environment (and test-environment, $2): lines NAME=word,
+# each word evaluated by bash in order (an unset variable is empty, as there).
+evaluate_env() {
+    local assignment name
+    [ -n "$1" ] || return 0
     while IFS= read -r assignment; do
         name=${assignment%%=*}
         set +u
-        eval "export $name=${assignment#*=}" || { set -u; fail "environment: \`$assignment\` could not be evaluated"; }
+        eval "export $name=${assignment#*=}" || { set -u; fail "$2: \`$assignment\` could not be evaluated"; }
         set -u
-    done <<<"$XTASK_ENVIRONMENT"
-fi
+    done <<<"$1"
+}
+evaluate_env "${XTASK_ENVIRONMENT:-}" environment
 
 # {project} and {package} of a command run in the copied sources.
 placed() {
@@ -79,7 +82,7 @@ placed() {
 # about a second under emulation. Renamed into place: a build of another
 # interpreter with the same standard library may be starting it.
 install_site() {
-    [ -n "${PYTHONPYCACHEPREFIX:-}" ] || [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ] || return 0
+    [ -n "${XTASK_PYCACHE:-}" ] || [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ] || return 0
     local real stdlib
     real=$(readlink -f "$1")
     stdlib=${real%/bin/*}/lib/${real##*/}
@@ -148,34 +151,20 @@ fi
 
 # Under emulation a native uv (XTASK_UV, of the engine machine's own arch,
 # which its kernel runs without the emulator) makes the isolated build and
-# test environments: pip would resolve, unpack and compile emulated. It is
-# told pip's settings from the environment (index, extra indexes,
-# find-links, no-index); with any other PIP_ variable or a pip configuration
-# file, pip makes them, as uv would not read those.
-uv_env=() uv_kept=()
+# test environments: pip would resolve, unpack and compile emulated. The
+# host told it pip's settings (XTASK_UV_CONFIG, a uv.toml), or why pip
+# makes them (XTASK_UV_REFUSED); only a pip configuration file, which uv
+# would not read, is looked for here.
+uv_env=() uv_kept=() uv_build=1
 if [ -n "${XTASK_UV:-}" ]; then
-    why=
-    [ -x "$XTASK_UV" ] || why="$XTASK_UV is not in the container"
+    why=${XTASK_UV_REFUSED:-}
+    [ -n "$why" ] || [ -x "$XTASK_UV" ] || why="$XTASK_UV is not in the container"
     for f in /etc/pip.conf /etc/xdg/pip/pip.conf "${HOME:-/root}/.pip/pip.conf" "${HOME:-/root}/.config/pip/pip.conf" ${PIP_CONFIG_FILE:-}; do
         [ -n "$why" ] || [ ! -f "$f" ] || why="pip's configuration file $f is not read by uv"
     done
-    toml() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
-    config=/xtask/uv-$interp.toml
-    : >"$config"
-    while IFS='=' read -r name value; do
-        [ -n "$why" ] && break
-        case $name in
-            PIP_NO_INDEX) case ${value,,} in 1|true|yes|on) echo 'no-index = true' >>"$config" ;; esac ;;
-            PIP_INDEX_URL) echo "index-url = $(toml "$value")" >>"$config" ;;
-            PIP_FIND_LINKS|PIP_EXTRA_INDEX_URL)
-                key=find-links; [ "$name" = PIP_FIND_LINKS ] || key=extra-index-url
-                list=; for v in $value; do list+="${list:+, }$(toml "$v")"; done
-                echo "$key = [$list]" >>"$config" ;;
-            PIP_DISABLE_PIP_VERSION_CHECK|PIP_ROOT_USER_ACTION|PIP_NO_CACHE_DIR|PIP_PROGRESS_BAR|PIP_NO_INPUT|PIP_NO_WARN_SCRIPT_LOCATION|PIP_DEFAULT_TIMEOUT|PIP_QUIET|PIP_VERBOSE) ;;
-            PIP_*) why="$name is set, and uv is not told it" ;;
-        esac
-    done < <(env | grep '^PIP_' || true)
     if [ -z "$why" ]; then
+        config=/xtask/uv-$interp.toml
+        printf '%s' "${XTASK_UV_CONFIG:-}" >"$config"
         uv_env=(env "PATH=${XTASK_UV%/*}:$PATH" "UV_CONFIG_FILE=$config" UV_CACHE_DIR=/xtask/uv-cache
             UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1)
         # Where uv's cache is kept (XTASK_UV_CACHE, in the bytecode volume),
@@ -183,6 +172,15 @@ if [ -n "${XTASK_UV:-}" ]; then
         # so the bytecode kept of them stays valid.
         [ -z "${XTASK_UV_CACHE:-}" ] || uv_kept=("UV_CACHE_DIR=$XTASK_UV_CACHE" UV_LINK_MODE=symlink)
         step "environments: made by the native uv $("$XTASK_UV" --version | cut -d' ' -f2)"
+        # build's --installer came with build 1.0.
+        for meta in /opt/python/"$interp"/lib/*/site-packages/build-*.dist-info; do
+            [ -d "$meta" ] || continue
+            version=${meta##*/build-}
+            if [ "${version%%.*}" -lt 1 ] 2>/dev/null; then
+                uv_build=0
+                step "the isolated build environment: made by pip, not the native uv: the image's build ${version%.dist-info} has no --installer (build 1.0 brought it)"
+            fi
+        done
     else
         step "environments: made by pip, not the native uv: $why"
     fi
@@ -208,7 +206,7 @@ def fixed(suffix=None, prefix=None, dir=None):
 tempfile.mkdtemp = fixed
 runpy.run_module("build", run_name="__main__", alter_sys=True)' --wheel --outdir "$work/raw")
     [ "$isolation" = 1 ] || args+=(--no-isolation)
-    [ "$isolation" = 0 ] || [ "${#uv_env[@]}" = 0 ] || args+=(--installer uv)
+    [ "$isolation" = 0 ] || [ "${#uv_env[@]}" = 0 ] || [ "$uv_build" = 0 ] || args+=(--installer uv)
     [ "$verbosity" -le 1 ] || args+=("-$(printf 'v%.0s' $(seq 2 "$verbosity"))")
 else
     [ "${XTASK_FRONTEND:-build}" = pip ] || step "the interpreter has no 'build' module: using pip wheel"
@@ -317,7 +315,7 @@ repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
 trap 'kill "$repairer" 2>/dev/null || true' EXIT
 
 # The isolated environment is made in a folder of this interpreter's, at
-# the same path each run: its bytecode (kept by PYTHONPYCACHEPREFIX under
+# the same path each run: its bytecode (kept by XTASK_PYCACHE under
 # emulation) is then of use to the next run, and never grows.
 export TMPDIR=/xtask/tmp/$interp
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
@@ -388,9 +386,12 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     else
         "$python" -m venv "$tests/venv" || fail "could not make a virtual environment for the tests"
     fi
+    # The test steps run in the environment, with test-environment.
+    export PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv"
+    evaluate_env "${XTASK_TEST_ENVIRONMENT:-}" test-environment
     if [ -n "${XTASK_BEFORE_TEST:-}" ]; then
         step "before-test: $XTASK_BEFORE_TEST"
-        (cd "$work/src/$package" && PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv" bash -c "$XTASK_BEFORE_TEST") \
+        (cd "$work/src/$package" && bash -c "$XTASK_BEFORE_TEST") \
             || fail "the before-test command failed (its output is above)"
     fi
     mapfile -t requires <<<"${XTASK_TEST_REQUIRES:-}"
@@ -399,6 +400,14 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
     if [ "${#uv_env[@]}" != 0 ]; then
         "${uv_env[@]}" ${uv_kept[@]+"${uv_kept[@]}"} "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" "${install[@]}" \
             || fail "installing the wheel and the test requirements failed (see uv's message above)"
+        # The requirements' files are links into uv's kept cache; the
+        # project's own are copies, so that a test writing into its
+        # installed package changes nothing a later run installs.
+        if [ "${#uv_kept[@]}" != 0 ]; then
+            dist=${repaired_name%%-*}
+            "${uv_env[@]}" "$XTASK_UV" pip install --quiet --python "$tests/venv/bin/python" --no-deps --reinstall-package "$dist" "${repaired[0]}" \
+                || fail "installing the wheel into the tests' environment failed (see uv's message above)"
+        fi
     elif [ -x "$tests/venv/bin/pip" ]; then
         "$tests/venv/bin/python" -m pip install --quiet "${install[@]}" \
             || fail "installing the wheel and the test requirements failed (see pip's message above)"
@@ -411,7 +420,7 @@ if [ -n "${XTASK_TEST_COMMAND:-}" ]; then
         [ -z "$s" ] || cp -a "$work/src/$s" "$tests/cwd/" || fail "test-sources: $s is not in the copied sources"
     done
     step "test: $XTASK_TEST_COMMAND"
-    (cd "$tests/cwd" && PATH="$tests/venv/bin:$PATH" VIRTUAL_ENV="$tests/venv" bash -c "$XTASK_TEST_COMMAND") \
+    (cd "$tests/cwd" && bash -c "$XTASK_TEST_COMMAND") \
         || fail "the tests failed (their output is above)"
     step "tests passed"
 fi

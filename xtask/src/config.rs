@@ -145,6 +145,9 @@ pub struct Steps {
     /// Variables whose values are bash words the container evaluates, in
     /// order (`PATH=$PATH:/opt/bin`, `LIBS="$(pkg-config --libs z)"`).
     pub env_eval: Vec<(String, String)>,
+    /// cibuildwheel's `test-environment`: evaluated as `env_eval` is, for
+    /// the test steps only (before-test, the installs, the test command).
+    pub test_env_eval: Vec<(String, String)>,
     /// `KEY=VALUE` settings for the build backend (PEP 517 config settings).
     pub config_settings: Vec<String>,
     pub frontend: Frontend,
@@ -153,9 +156,10 @@ pub struct Steps {
     /// cibuildwheel's `repair-wheel-command` in place of `auditwheel repair`
     /// (`{wheel}`, `{dest_dir}`); empty: the wheel is not repaired.
     pub repair_command: Option<String>,
-    /// cibuildwheel's `enable`: PyPy (`pypy`, `pypy-eol`) and free-threaded
-    /// CPython (`cpython-freethreading`) are built only when named. None:
-    /// not given, everything the images offer.
+    /// cibuildwheel 4's `enable` groups, where a `[tool.cibuildwheel]` table
+    /// (or this tool's `enable`) asks for its selection: PyPy (`pypy`,
+    /// `pypy-eol`) and pre-release CPython only when named, free-threaded
+    /// CPython from 3.14 on. None: everything the images offer.
     pub enable: Option<Vec<String>>,
 }
 

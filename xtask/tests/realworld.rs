@@ -858,16 +858,20 @@ fn test_sources_reach_the_tests_and_pull_pulls_again() {
 /// before-all an interpreter of the image first on PATH (`python`, `pip`);
 /// before-build and repair-wheel-command the build's own interpreter; the
 /// test environment has pip (`python -m pip`), and before-test runs in it.
-/// Two CPythons, so that each build's own interpreter is told apart.
+/// Two CPythons, so that each build's own interpreter is told apart. An
+/// `environment-pass` variable reaches the build, and its value appears in
+/// no output, log, JSON summary or container configuration.
 #[test]
 fn commands_find_the_environment_cibuildwheel_gives() {
+    const SECRET: &str = "s3cret-value-of-environment-pass";
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("cibw-env");
     let say = |step: &str| {
         format!("python -c 'import sys; print(\\\"{step} python:\\\", sys.prefix)' && python -m pip --version")
     };
+    let passed = format!("test \\\"$XTASK_TEST_PASSED\\\" = {SECRET} && echo passed on");
     let pyproject = format!(
-        "{PYPROJECT}\n[tool.cibuildwheel]\nbefore-all = \"{}\"\nbefore-build = \"{}\"\nrepair-wheel-command = \"{} && auditwheel repair -w {{dest_dir}} {{wheel}}\"\nbefore-test = \"{}\"\ntest-command = \"{} && python -c 'import env_probe._c'\"\n",
+        "{PYPROJECT}\n[tool.cibuildwheel]\nenvironment-pass = [\"XTASK_TEST_PASSED\"]\nbefore-all = \"{}\"\nbefore-build = \"{} && {passed}\"\nrepair-wheel-command = \"{} && auditwheel repair -w {{dest_dir}} {{wheel}}\"\nbefore-test = \"{}\"\ntest-command = \"{} && python -c 'import env_probe._c'\"\n",
         say("before-all"),
         say("before-build"),
         say("repair"),
@@ -885,8 +889,36 @@ fn commands_find_the_environment_cibuildwheel_gives() {
         .into_iter()
         .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
         .collect();
-    let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &["--py", &cps.join(",")]);
+    let json = dir.path().join("summary.json");
+    let mut cmd = xtask_cmd(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &cps.join(","),
+        "--json",
+        json.to_str().unwrap(),
+        "--keep-container",
+    ]);
+    cmd.env("XTASK_TEST_PASSED", SECRET);
+    let (run, logs) = run_logged(cmd);
     let run = run.ok();
+    // The kept container's configuration holds no value of it.
+    let kept = containers_of_ours();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let inspect = sh("docker", &["inspect", &kept[0]]).ok();
+    sh("docker", &["rm", "--force", &kept[0]]).ok();
+    let mut seen = vec![run.stdout.clone(), run.stderr.clone(), inspect.stdout];
+    seen.push(std::fs::read_to_string(&json).unwrap());
+    for log in std::fs::read_dir(&logs).unwrap() {
+        seen.push(std::fs::read_to_string(log.unwrap().path()).unwrap());
+    }
+    for text in &seen {
+        assert!(!text.contains(SECRET), "the passed value shows in:\n{text}");
+    }
     // before-all ran once, with the oldest CPython first on PATH.
     let oldest = standin_dir(&cps[0]);
     let mut before_all = 0;
@@ -901,6 +933,7 @@ fn commands_find_the_environment_cibuildwheel_gives() {
             assert_has(&log, &format!("from /opt/python/{oldest}/"));
         }
         assert_has(&log, &format!("before-build python: {own}\n"));
+        assert_has(&log, "\npassed on\n");
         assert_has(&log, &format!("repair python: {own}\n"));
         // pip of the build's interpreter, and then the test environment's own.
         assert_has(&log, &format!("from {own}/"));

@@ -6,16 +6,16 @@ keeping the interpreter's own as _xtask_original_sitecustomize), because an
 isolated build's backend runs in a fresh virtual environment with PYTHONPATH
 cleared, where only the standard library folder is shared.
 
-Bytecode: under emulation PYTHONPYCACHEPREFIX points into a volume kept
-between runs, so that the standard library and the build tools are not
-compiled again at each start. The prefix takes every `.pyc`, also those a
-build writes on purpose into its wheel (setuptools' build_py with
-`compile`, py_compile, compileall), and those of the project's sources. So
-only files of the interpreter's own installation and files in uv's kept
-cache (content it unpacked, each wheel in a folder of its own, found by
-following the environments' links) keep their bytecode in the volume, under
-their real path; every other file's bytecode goes where it goes without a
-prefix, beside the file.
+Bytecode: under emulation XTASK_PYCACHE names a folder kept between runs
+(a volume), so that the standard library and the build tools are not
+compiled again at each start. Only the bytecode of the interpreter's own
+installation and of uv's kept cache (content it unpacked, each wheel in a
+folder of its own, found by following the environments' links) goes
+there, under the file's real path; every other file's bytecode goes where
+Python puts it, beside the file: a build's own `.pyc` (setuptools' build_py
+with `compile`, py_compile, compileall) reaches its wheel, and nothing of
+the project's is kept. PYTHONPYCACHEPREFIX would send everything to the
+prefix, from the first import on; a prefix the user sets still does.
 
 Parallel compile: setuptools compiles an extension's sources one after the
 other; its `build_ext --parallel` only builds several extensions at once.
@@ -35,13 +35,13 @@ except ImportError:
     pass
 
 
-def keep_only_the_installations_bytecode():
-    """Makes `cache_from_source` send to the prefix only the bytecode of the
-    interpreter's installation and of uv's kept cache."""
+def keep_the_installations_bytecode(kept_dir):
+    """Makes `cache_from_source` send the bytecode of the interpreter's
+    installation and of uv's kept cache to `kept_dir`."""
     external = sys.modules.get("_frozen_importlib_external")
     if external is None:
         import importlib._bootstrap_external as external
-    prefixed = external.cache_from_source
+    beside = external.cache_from_source
     uv = os.environ.get("XTASK_UV_CACHE")
     uv = os.path.join(os.path.realpath(uv), "") if uv else None
     installations = tuple(
@@ -57,13 +57,14 @@ def keep_only_the_installations_bytecode():
         return any(real.startswith(i) for i in installations if i != "/")
 
     def cache_from_source(path, debug_override=None, *, optimization=None):
-        cached = prefixed(path, debug_override, optimization=optimization)
-        if not sys.pycache_prefix:
+        cached = beside(path, debug_override, optimization=optimization)
+        if sys.pycache_prefix:
             return cached
         real = os.path.realpath(path)
-        if kept(real):
-            return prefixed(real, debug_override, optimization=optimization)
-        return os.path.join(os.path.dirname(path), "__pycache__", os.path.basename(cached))
+        if not kept(real):
+            return cached
+        # Where PYTHONPYCACHEPREFIX=kept_dir would put it.
+        return os.path.join(kept_dir, os.path.dirname(real).lstrip("/"), os.path.basename(cached))
 
     external.cache_from_source = cache_from_source
     util = sys.modules.get("importlib.util")
@@ -71,8 +72,8 @@ def keep_only_the_installations_bytecode():
         util.cache_from_source = cache_from_source
 
 
-if sys.pycache_prefix:
-    keep_only_the_installations_bytecode()
+if not sys.flags.ignore_environment and not sys.pycache_prefix and os.environ.get("XTASK_PYCACHE"):
+    keep_the_installations_bytecode(os.environ["XTASK_PYCACHE"])
 
 JOBS = int(os.environ.get("XTASK_COMPILE_JOBS", "1") or "1")
 

@@ -18,6 +18,7 @@ pub mod cibuildwheel;
 mod containers;
 pub mod landing;
 pub mod package;
+mod pip_settings;
 pub mod plan;
 mod progress;
 pub mod recipe;
@@ -126,6 +127,12 @@ impl flags::Wheels {
     pub fn run(self, runner: &Runner, config: &Config) -> Result<()> {
         let cwd = util::absolute_from_cwd(Utf8Path::new("."))?;
         let mut plan = Plan::new(self, config, &cwd)?;
+        // The package's own secrets (environment-pass) join the run's.
+        let secrets = plan.secrets.clone();
+        let runner = &Runner {
+            secrets: &secrets,
+            ..*runner
+        };
         for line in plan.cibuildwheel.lines() {
             eprintln!("==> {line}");
         }

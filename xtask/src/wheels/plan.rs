@@ -28,6 +28,10 @@ pub struct Plan {
     pub include: Vec<Utf8PathBuf>,
     pub out: Utf8PathBuf,
     pub env: Vec<(String, String)>,
+    /// The variables whose values are never printed nor kept in a
+    /// container's configuration (`secret-env`, cibuildwheel's
+    /// `environment-pass`).
+    pub secrets: Vec<String>,
     pub isolation: bool,
     pub pip_cache: bool,
     pub ccache: bool,
@@ -155,6 +159,7 @@ impl Plan {
             include,
             out,
             env,
+            secrets: config.secret_env.clone(),
             isolation: config.build_isolation && !flags.no_isolation,
             pip_cache: config.pip_cache || flags.pip_cache,
             ccache: config.ccache || flags.ccache,

@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use anyhow::Result;
 
+use super::pip_settings;
 use super::select::{Build, Offer, Selected};
 use super::target::Target;
 use super::{
@@ -63,6 +64,12 @@ impl Recipe {
             .chain(build_env.iter().cloned())
             .chain(plan.steps_env(&build.dir))
             .chain(test_env)
+            .chain(uv_settings(plan, t))
+            // Each step knows which build it is, as cibuildwheel tells it.
+            .chain([(
+                "CIBUILDWHEEL_BUILD_IDENTIFIER".to_string(),
+                build.id.to_string(),
+            )])
             .collect();
         let stage = plan.out.join(format!(
             ".xtask-partial-{}-{}",
@@ -233,17 +240,34 @@ impl Plan {
         if let Some(command) = &self.steps.repair_command {
             env.push(("XTASK_REPAIR_COMMAND".into(), self.fill_paths(command, dir)));
         }
-        env.extend(self.steps.env());
+        // config-settings reach the frontend as arguments: paths unquoted.
+        let (project, package) = self.copied_paths(dir);
+        env.extend(self.steps.env().into_iter().map(|(k, v)| match k.as_str() {
+            "XTASK_CONFIG_SETTINGS" => {
+                let v = v
+                    .replace("{project}", &project)
+                    .replace("{package}", &package);
+                (k, v)
+            }
+            _ => (k, v),
+        }));
         env
+    }
+
+    /// The copied sources of interpreter `dir` in the container: the root
+    /// (cibuildwheel's `{project}`) and the package (`{package}`).
+    fn copied_paths(&self, dir: &str) -> (String, String) {
+        // Where build-wheel.sh copies the sources for this interpreter.
+        let project = format!("/xtask/work/{dir}/src");
+        let package = format!("{project}/{}", self.package);
+        (project, package)
     }
 
     /// `{project}` and `{package}` of a command run in the container by
     /// bash: the quoted paths of the copied sources of interpreter `dir`,
     /// as a package folder may hold spaces or shell characters.
     fn fill_paths(&self, command: &str, dir: &str) -> String {
-        // Where build-wheel.sh copies the sources for this interpreter.
-        let project = format!("/xtask/work/{dir}/src");
-        let package = format!("{project}/{}", self.package);
+        let (project, package) = self.copied_paths(dir);
         command
             .replace("{project}", &crate::util::shell_quote(&project))
             .replace("{package}", &crate::util::shell_quote(&package))
@@ -310,6 +334,20 @@ impl Plan {
     }
 }
 
+/// Where the native uv makes a build's environments: what it is told of
+/// pip's settings (XTASK_UV_CONFIG, a uv.toml), or why pip makes them
+/// instead (XTASK_UV_REFUSED); nothing where uv makes none.
+fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
+    let Some(Ok(_)) = &t.uv else {
+        return Vec::new();
+    };
+    let env: Vec<(String, String)> = t.image_env.iter().chain(&plan.env).cloned().collect();
+    match pip_settings::uv_config(&env, &plan.steps.env_eval) {
+        Ok(config) => vec![("XTASK_UV_CONFIG".into(), config)],
+        Err(why) => vec![("XTASK_UV_REFUSED".into(), why)],
+    }
+}
+
 /// Where the bytecode of emulated builds is kept (a volume; see keeps_bytecode).
 const PYCACHE_DIR: &str = "/xtask/pycache";
 
@@ -324,7 +362,7 @@ pub(super) const NATIVE_CLANG: &str = "/opt/clang";
 fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     let mut env = t.cpu.as_ref().map(CpuModel::env).unwrap_or_default();
     if plan.keeps_bytecode(t) {
-        env.push(("PYTHONPYCACHEPREFIX".into(), PYCACHE_DIR.into()));
+        env.push(("XTASK_PYCACHE".into(), PYCACHE_DIR.into()));
     }
     if let Some(Ok(_)) = &t.uv {
         env.push(("XTASK_UV".into(), format!("{NATIVE_DIR}/uv")));
@@ -610,6 +648,11 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                 let mut recipe = Recipe::new(plan, t, Build { id, target: i, dir }, &build_env);
                 recipe.pre_build = None;
                 recipe.post_build = None;
+                for (k, v) in &mut recipe.env {
+                    if k == "CIBUILDWHEEL_BUILD_IDENTIFIER" {
+                        *v = "<the build's identifier>".into();
+                    }
+                }
                 vec![recipe]
             }
         };

@@ -149,18 +149,26 @@ impl Selector {
 
     /// Whether cibuildwheel's `enable` lets this interpreter be built.
     fn enabled(&self, python: PythonTag) -> bool {
-        let Some(enable) = &self.enable else {
-            return true;
-        };
-        let named = |group: &str| enable.iter().any(|e| e == group);
-        match python {
-            PythonTag::PyPy { .. } => named("pypy") || named("pypy-eol"),
+        self.not_enabled(python).is_none()
+    }
+
+    /// Why cibuildwheel 4's selection leaves this interpreter out, when a
+    /// `[tool.cibuildwheel]` table asks for it: the `enable` group it needs
+    /// is not named, or cibuildwheel 4 builds it no more.
+    fn not_enabled(&self, python: PythonTag) -> Option<String> {
+        let enable = self.enable.as_ref()?;
+        let group = match python {
+            PythonTag::PyPy { minor } if minor <= 10 => "pypy-eol",
+            PythonTag::PyPy { .. } => "pypy",
             PythonTag::CPython {
+                minor: ..=13,
                 free_threaded: true,
-                ..
-            } => named("cpython-freethreading"),
-            PythonTag::CPython { .. } => true,
-        }
+            } => return Some("cibuildwheel 4 builds no free-threaded CPython before 3.14".into()),
+            PythonTag::CPython { minor: 16.., .. } => "cpython-prerelease",
+            PythonTag::CPython { .. } => return None,
+        };
+        (!enable.iter().any(|e| e == group))
+            .then(|| format!("[tool.cibuildwheel] enable does not name {group}"))
     }
 
     /// The one build known before any image is asked (one arch, one CPython
@@ -218,18 +226,11 @@ impl Selector {
                 }
             }
             chosen.retain(|(tag, _)| {
-                let enabled = self.enabled(*tag);
-                if !enabled {
-                    excluded.push(format!(
-                        "{tag} on {}: skipped, [tool.cibuildwheel] enable does not name {}",
-                        offer.arch,
-                        match tag {
-                            PythonTag::PyPy { .. } => "pypy",
-                            _ => "cpython-freethreading",
-                        }
-                    ));
+                let why = self.not_enabled(*tag);
+                if let Some(why) = &why {
+                    excluded.push(format!("{tag} on {}: skipped, {why}", offer.arch));
                 }
-                enabled
+                why.is_none()
             });
             offered.extend(chosen.into_iter().map(|(python, dir)| {
                 let id = BuildId {
@@ -303,27 +304,62 @@ mod tests {
         assert!(selected.excluded[0].starts_with("cp313 on x86_64: skipped"));
     }
 
+    /// cibuildwheel 4's selection (its selector.py): PyPy 3.11 with `pypy`,
+    /// PyPy 3.10 and older with `pypy-eol`, free-threaded CPython from 3.14
+    /// on by default and 3.13t never, CPython 3.16 with `cpython-prerelease`.
     #[test]
-    fn enable_keeps_pypy_only_when_it_names_it() {
+    fn enable_groups_select_as_cibuildwheel_4() {
         let mut config = config();
-        config.steps.enable = Some(vec!["cpython-freethreading".into()]);
-        let s = Selector::new(Asked::default(), &config).unwrap();
-        let x86 = dirs(&["cp313-cp313", "cp313-cp313t", "pp311-pypy311_pp80"]);
+        config.steps.enable = Some(Vec::new());
+        let x86 = dirs(&[
+            "cp313-cp313",
+            "cp313-cp313t",
+            "cp314-cp314",
+            "cp314-cp314t",
+            "cp316-cp316",
+            "pp310-pypy310_pp73",
+            "pp311-pypy311_pp80",
+        ]);
         let offers = [Offer {
             arch: Arch::X86_64,
             image: "x",
             dirs: &x86,
         }];
-        let selected = s.builds(&offers).unwrap();
-        let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
-        assert_eq!(ids, ["cp313-manylinux_x86_64", "cp313t-manylinux_x86_64"]);
+        let ids = |enable: &[&str]| {
+            let mut config = config.clone();
+            config.steps.enable = Some(enable.iter().map(|e| e.to_string()).collect());
+            let s = Selector::new(Asked::default(), &config).unwrap();
+            let selected = s.builds(&offers).unwrap();
+            let ids: Vec<String> = selected
+                .builds
+                .iter()
+                .map(|b| b.id.python.to_string())
+                .collect();
+            (ids, selected.excluded)
+        };
+        let (built, excluded) = ids(&[]);
+        assert_eq!(built, ["cp313", "cp314", "cp314t"]);
         assert_eq!(
-            selected.excluded,
-            ["pp311 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy"]
+            excluded,
+            [
+                "cp313t on x86_64: skipped, cibuildwheel 4 builds no free-threaded CPython before 3.14",
+                "cp316 on x86_64: skipped, [tool.cibuildwheel] enable does not name cpython-prerelease",
+                "pp310 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy-eol",
+                "pp311 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy",
+            ]
         );
-        config.steps.enable = Some(vec!["pypy".into()]);
+        assert_eq!(ids(&["pypy"]).0, ["cp313", "cp314", "cp314t", "pp311"]);
+        assert_eq!(ids(&["pypy-eol"]).0, ["cp313", "cp314", "cp314t", "pp310"]);
+        let all = crate::wheels::cibuildwheel::values::enable_groups(&["all".into()]).unwrap();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert_eq!(
+            ids(&all).0,
+            ["cp313", "cp314", "cp314t", "cp316", "pp310", "pp311"]
+        );
+        // Without a table: everything the image offers.
+        config.steps.enable = None;
         let s = Selector::new(Asked::default(), &config).unwrap();
-        assert_eq!(s.builds(&offers).unwrap().builds.len(), 2);
+        assert_eq!(s.builds(&offers).unwrap().builds.len(), 7);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Target {
     pub clang: Option<Clang>,
     pub image: String,
     pub image_id: String,
+    /// The variables the image sets (its `ENV`).
+    pub image_env: Vec<(String, String)>,
     pub plat: String,
 }
 
@@ -123,6 +125,7 @@ pub fn resolve_target(
         cpu,
         uv,
         clang,
+        image_env: info.as_ref().map(|i| i.env.clone()).unwrap_or_default(),
         image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
         plat,
@@ -262,10 +265,14 @@ fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) 
 }
 
 /// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
-/// the build, else in this process's environment), else the fastest that keeps
-/// every instruction valid on this machine's emulator (see
-/// qemu_register::cpu_model); an engine elsewhere emulates with an emulator
-/// this tool cannot ask.
+/// the build, else in this process's environment), else the fastest that
+/// the emulator the kernel runs takes. That one is asked, with one tiny
+/// container, whenever the faster model would be given: with flag F the
+/// kernel runs the file opened when the handler was registered, which may
+/// be older than the file at the handler's path now (whose version says
+/// whether the faster model is worth asking for at all), and a model it
+/// does not know would end every emulated process. The dry run asks
+/// nothing, and shows the model the run gives when its emulator takes it.
 fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: bool) -> CpuModel {
     if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
         return qemu_register::cpu_model(Some((v, "with --env or env")), None);
@@ -276,14 +283,21 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
             why: "--full-emulation".into(),
         };
     }
-    if engine.is_local() {
-        return qemu_register::host_cpu_model();
-    }
     if let Some(v) = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty()) {
         return qemu_register::cpu_model(Some((&v, "in the environment")), None);
     }
-    // The emulator is the engine's: one tiny container tells whether it
-    // takes the faster model (QEMU 6 on does).
+    // This machine's emulator file says whether the faster model helps; an
+    // engine elsewhere emulates with one this tool cannot see.
+    let model = match engine.is_local() {
+        true => qemu_register::host_cpu_model(),
+        false => CpuModel {
+            value: Some(qemu_register::FAST_CPU.into()),
+            why: "the engine's emulator takes it".into(),
+        },
+    };
+    if model.value.is_none() || dry_run {
+        return model;
+    }
     let mut probe = engine.command();
     probe
         .args(["run", "--rm", "--network=none", "--platform"])
@@ -293,13 +307,16 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    if !dry_run && probe.status().is_ok_and(|s| s.success()) {
-        return CpuModel {
-            value: Some(qemu_register::FAST_CPU.into()),
-            why: "the engine's emulator takes it".into(),
-        };
+    if probe.status().is_ok_and(|s| s.success()) {
+        return model;
     }
-    qemu_register::cpu_model(None, None)
+    CpuModel {
+        value: None,
+        why: format!(
+            "the emulator the kernel runs for {arch} refused QEMU_CPU={}: QEMU's own model",
+            qemu_register::FAST_CPU
+        ),
+    }
 }
 
 /// This machine's default engine, when it is another engine and has `image`.

@@ -5,7 +5,7 @@
 
 use camino::Utf8Path;
 
-mod values;
+pub mod values;
 
 use crate::config::{Config, Inherit, Override, RESERVED_ENV};
 use crate::platform::{Arch, Patterns};
@@ -104,10 +104,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
         "container-engine",
         Some("the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml"),
     ),
-    (
-        "test-environment",
-        Some("the tests run with the build's environment"),
-    ),
+    ("test-environment", None),
     (
         "test-runtime",
         Some("tests run in the container that built the wheel"),
@@ -169,6 +166,7 @@ const ADOPTED: &[(&str, &str)] = &[
     ("test-command", "test-command"),
     ("test-requires", "test-requires"),
     ("test-sources", "test-sources"),
+    ("test-environment", "test-environment"),
     ("test-skip", "test-skip"),
     ("test-extras", "test-extras"),
     ("test-groups", "test-groups"),
@@ -234,6 +232,10 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         if tables.apply(key, value, &mut config, package, &doc)? {
             account.adopted.push(key.to_string());
         }
+    }
+    // With a table, cibuildwheel's selection: its groups only when enabled.
+    if config.steps.enable.is_none() {
+        config.steps.enable = Some(Vec::new());
     }
     if config.steps.frontend.name == "build[uv]" {
         account.unused.push((
@@ -472,9 +474,17 @@ impl Tables<'_> {
                         .map_err(|e| self.bad(key, &format!("{e:#}")))?;
                     if let Ok(v) = std::env::var(&name) {
                         config.env.retain(|(k, _)| *k != name);
-                        config.env.push((name, v));
+                        config.env.push((name.clone(), v));
+                    }
+                    // Passed on as a secret: its value is never printed
+                    // nor kept in a container's configuration.
+                    if !config.secret_env.contains(&name) {
+                        config.secret_env.push(name);
                     }
                 }
+            }
+            "test-environment" => {
+                config.steps.test_env_eval = environment(value).map_err(|e| self.bad(key, &e))?
             }
             "before-all" => config.steps.before_all = Some(self.words(key, value, " && ")?),
             "before-build" => config.before_build = Some(self.words(key, value, " && ")?),
@@ -520,7 +530,12 @@ impl Tables<'_> {
                     return Err(self.bad(key, &format!("`{name}` is another image than CPython's `{}`: this tool builds every interpreter of an arch in one image; give both the same image, or set images.{arch} in Cargo.toml", config.images.get(arch))));
                 }
             }
-            "enable" => config.steps.enable = Some(self.list(key, value)?),
+            "enable" => {
+                config.steps.enable = Some(
+                    values::enable_groups(&self.list(key, value)?)
+                        .map_err(|e| self.bad(key, &e))?,
+                )
+            }
             "repair-wheel-command" => {
                 config.steps.repair_command = Some(self.words(key, value, " && ")?)
             }
@@ -733,7 +748,7 @@ musllinux-x86_64-image = "musllinux_1_2"
 before-build = "pip install delvewheel"
 repair-wheel-command = "delvewheel repair -w {dest_dir} {wheel}""#,
             r#"[tool.cibuildwheel]
-enable = ["pypy", "cpython-freethreading"]
+enable = ["pypy", "pypy-eol"]
 test-skip = ["*-macosx_arm64", "pp*"]
 build-frontend = "build[uv]"
 config-settings = { "setup-args" = ["-Dallow-noblas=true"], "build-dir" = "build" }

@@ -281,13 +281,15 @@ impl Steps {
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = Vec::new();
         let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+        let lines = |pairs: &[(String, String)]| {
+            let lines: Vec<String> = pairs.iter().map(|(k, w)| format!("{k}={w}")).collect();
+            lines.join("\n")
+        };
         if !self.env_eval.is_empty() {
-            let lines: Vec<String> = self
-                .env_eval
-                .iter()
-                .map(|(k, w)| format!("{k}={w}"))
-                .collect();
-            set("XTASK_ENVIRONMENT", lines.join("\n"));
+            set("XTASK_ENVIRONMENT", lines(&self.env_eval));
+        }
+        if !self.test_env_eval.is_empty() {
+            set("XTASK_TEST_ENVIRONMENT", lines(&self.test_env_eval));
         }
         if let Some(c) = &self.before_all {
             set("XTASK_BEFORE_ALL", c.clone());
@@ -334,5 +336,58 @@ mod tests {
             manylinux_image("ghcr.io/me/img:1", Arch::X86_64),
             "ghcr.io/me/img:1"
         );
+    }
+}
+
+/// cibuildwheel 4's `enable` groups: builds it makes only when enabled.
+pub const ENABLE_GROUPS: &[&str] = &[
+    "cpython-prerelease",
+    "graalpy",
+    "pypy",
+    "pypy-eol",
+    "pyodide-eol",
+    "pyodide-prerelease",
+];
+
+/// `enable`'s values as groups (`all`: every group); a value cibuildwheel 4
+/// does not know is an error that names it.
+pub fn enable_groups(values: &[String]) -> Result<Vec<String>, String> {
+    let mut groups = Vec::new();
+    for value in values {
+        match value.as_str() {
+            "all" => return Ok(ENABLE_GROUPS.iter().map(|g| g.to_string()).collect()),
+            g if ENABLE_GROUPS.contains(&g) => groups.push(g.to_string()),
+            "cpython-freethreading" => return Err("`cpython-freethreading` is not a group of cibuildwheel 4, which builds free-threaded CPython 3.14 and later without it and 3.13t no more: remove it".into()),
+            "cpython-experimental-riscv64" => return Err("`cpython-experimental-riscv64` is not a group of cibuildwheel 4, which builds riscv64 without it: remove it".into()),
+            other => {
+                return Err(format!(
+                    "`{other}` is not an enable group: cibuildwheel 4's are all, {}",
+                    ENABLE_GROUPS.join(", ")
+                ))
+            }
+        }
+    }
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod enable_tests {
+    use super::*;
+
+    fn groups(values: &[&str]) -> Result<Vec<String>, String> {
+        enable_groups(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn enable_takes_cibuildwheel_4s_groups_and_names_any_other() {
+        assert_eq!(groups(&["pypy", "pypy-eol"]).unwrap(), ["pypy", "pypy-eol"]);
+        assert_eq!(groups(&["pypy", "all"]).unwrap(), ENABLE_GROUPS);
+        assert_eq!(
+            groups(&["pypi"]).unwrap_err(),
+            "`pypi` is not an enable group: cibuildwheel 4's are all, cpython-prerelease, graalpy, pypy, pypy-eol, pyodide-eol, pyodide-prerelease"
+        );
+        assert!(groups(&["cpython-freethreading"])
+            .unwrap_err()
+            .starts_with("`cpython-freethreading` is not a group of cibuildwheel 4"));
     }
 }
