@@ -42,10 +42,26 @@ memory_limit() {
     cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo unknown
 }
 oom_before=$(oom_kills)
-# A failure after the kernel killed a process for memory is said as that.
+# This build's own output, kept beside it: the kernel counts its kills for
+# the whole container, where other builds run too; the output tells
+# whether one of this build's processes was the one killed.
+own=/xtask/output-$interp
+: >"$own"
+exec > >(tee -a "$own") 2>&1
+# How a process killed by the kernel shows in the output of what ran it:
+# the shell's and make's words, gcc's driver's, and the line
+# site/sitecustomize.py adds where Python's subprocess saw it.
+KILLED='Killed|was killed \(SIGKILL\)|signal 9|exit status 137|Error 137'
+# A failure after the kernel killed a process of this build for memory is
+# said as that; one after it killed another build's says so beside its own.
 fail() {
     if [ "$(oom_kills)" -gt "$oom_before" ]; then
-        printf 'error: out of memory: the kernel killed a process of this build (the container may use %s bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)\n' "$(memory_limit)" >&2
+        sleep 0.2 # tee has the last lines
+        if grep -qE "$KILLED" "$own"; then
+            printf 'error: out of memory: the kernel killed a process of this build (the container may use %s bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)\n' "$(memory_limit)" >&2
+            exit 1
+        fi
+        printf 'error: %s%s (meanwhile the kernel killed a process of another build of this container for memory)\n' "$*" "${native_hint:-}" >&2
         exit 1
     fi
     printf 'error: %s%s\n' "$*" "${native_hint:-}" >&2
@@ -76,13 +92,12 @@ placed() {
 }
 
 # Installs site/sitecustomize.py as the sitecustomize of interpreter $1
-# (see that file): with kept bytecode, or this build's share of the cores.
+# (see that file: kept bytecode, kills named, a parallel compile).
 # The standard library's folder is found on disk (PREFIX/bin/python3.12
 # keeps it in PREFIX/lib/python3.12): a start of the interpreter costs
 # about a second under emulation. Renamed into place: a build of another
 # interpreter with the same standard library may be starting it.
 install_site() {
-    [ -n "${XTASK_PYCACHE:-}" ] || [ "${XTASK_COMPILE_JOBS:-1}" -gt 1 ] || return 0
     local real stdlib
     real=$(readlink -f "$1")
     stdlib=${real%/bin/*}/lib/${real##*/}
@@ -95,7 +110,7 @@ install_site() {
     fi
     { cp /xtask/bin/site/sitecustomize.py "$stdlib/sitecustomize.py.$interp" \
         && mv "$stdlib/sitecustomize.py.$interp" "$stdlib/sitecustomize.py"; } \
-        || step "no sitecustomize: $stdlib is not writable (bytecode may be kept of the project's files; no parallel compile)"
+        || step "no sitecustomize: $stdlib is not writable (no bytecode kept, no parallel compile)"
 }
 
 # The interpreter before-all finds first on PATH, as cibuildwheel puts one

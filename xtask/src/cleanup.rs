@@ -23,6 +23,9 @@ pub enum Undo {
     },
     /// A file or folder of ours that must not outlive the command.
     Path(Utf8PathBuf),
+    /// A file the command must leave however it ends (such as the JSON
+    /// summary of a run stopped before its builds finished), and its text.
+    Write(Utf8PathBuf, String),
 }
 
 impl Undo {
@@ -50,6 +53,9 @@ impl Undo {
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
+            }
+            Undo::Write(path, text) => {
+                let _ = std::fs::write(path, text);
             }
             Undo::Path(path) => {
                 if path.is_dir() {

@@ -245,7 +245,7 @@ fn arm64_wheel_from_the_arm_image() {
     };
     let pip_run = {
         let out = pip_out.path().to_path_buf();
-        std::thread::spawn(move || build(&out, &["--no-test", "--env", "PIP_CONSTRAINT="]))
+        std::thread::spawn(move || build(&out, &["--no-test", "--env", "PIP_CONSTRAINT=/dev/null"]))
     };
     let (run, logs) = build(out.path(), &[]);
     let (pip_run, pip_logs) = pip_run.join().unwrap();
@@ -1463,7 +1463,8 @@ fn arm64_native_compiler_against_the_images_gcc() {
     // AArch64 shared object from the native clang.
     let dir = TempDir::new("gcc-only");
     std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
-    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    // The project sets its C++ compiler: --native-compiler keeps it.
+    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[tool.cibuildwheel]\nenvironment = { CXX = \"g++\" }\n").unwrap();
     std::fs::write(
         dir.path().join("pkg/setup.py"),
         r#"import os, subprocess, tempfile
@@ -1473,6 +1474,12 @@ out = os.path.join(tempfile.mkdtemp(), "liblinked.so")
 subprocess.run([linker, "-shared", "-o", out, "-x", "c", "-"], input=b"int f(void) { return 1; }", check=True)
 machine = int.from_bytes(open(out, "rb").read()[18:20], "little")
 print(f"cargo's linker {linker} made a shared object for machine {machine:#x}")
+# Read inside the emulated container: the CPU model its processes got, the
+# machine of the uv that made this environment, the C++ compiler kept.
+print(f"QEMU_CPU in the container: {os.environ.get('QEMU_CPU')}")
+uv = os.environ["XTASK_UV"]
+print(f"the uv at {uv} is for machine {int.from_bytes(open(uv, 'rb').read()[18:20], 'little'):#x}")
+print(f"CXX in the build: {os.environ.get('CXX')}")
 setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
 "#,
     )
@@ -1499,7 +1506,7 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     let gcc_only_run = {
         let config = config.clone();
         std::thread::spawn(move || {
-            xtask(&[
+            xtask_logged(&[
                 "--config",
                 config.to_str().unwrap(),
                 "wheels",
@@ -1514,7 +1521,7 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     };
     let (run, logs) = build(clang.path(), &["--native-compiler"]);
     gcc_run.join().unwrap().0.ok();
-    let gcc_only = gcc_only_run.join().unwrap();
+    let (gcc_only, gcc_only_logs) = gcc_only_run.join().unwrap();
     let run = run.ok();
     inv.check();
     assert_has(&run.stdout, "; compiler: the native clang ");
@@ -1575,6 +1582,15 @@ for path in sys.argv[1:]:
     assert_has(
         &run.stdout,
         "cargo's linker /opt/clang/bin/clang made a shared object for machine 0xb7",
+    );
+    let log = std::fs::read_to_string(gcc_only_logs.join(format!("{id}.log"))).unwrap();
+    assert_has(&log, "\nQEMU_CPU in the container: max,pauth-impdef=on\n");
+    assert_has(&log, "\nthe uv at /xtask/native/uv is for machine 0x3e\n");
+    assert_has(&log, "Using external uv from /xtask/native/uv");
+    assert_has(&log, "\nCXX in the build: g++\n");
+    assert_has(
+        &log,
+        "==> compiler: the project sets CXX=g++: kept (--native-compiler sets only what is unset)",
     );
     assert_has(&run.stdout, "this package builds with gcc only");
     assert_has(

@@ -505,17 +505,33 @@ fn a_non_root_user_gets_only_files_of_their_own() {
 }
 
 /// A build the kernel kills for memory (a container limit given with
-/// --container-arg) is said as out of memory, with the limit and the fixes.
+/// --container-arg) is said as out of memory, with the limit and the fixes;
+/// another build of the same container, which fails on its own after the
+/// kill, is said as its own failure, not as out of memory.
 #[test]
 fn a_build_killed_for_memory_says_so() {
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("oom");
     let pkg = dir.path().join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
-    // 600 MB written (so the pages are real) while the wheel builds.
+    let cps: Vec<String> = offered("x86_64")
+        .into_iter()
+        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
+        .collect();
+    let [hog, other, ..] = cps.as_slice() else {
+        panic!("the x86_64 stand-in offers fewer than two CPythons: {cps:?}")
+    };
+    // On one interpreter, 600 MB written (so the pages are real) while the
+    // wheel builds; on the other, a failure of its own once that one is
+    // killed.
+    let minor = |tag: &str| tag.trim_start_matches("cp3").to_string();
     std::fs::write(
         pkg.join("setup.py"),
-        "from setuptools import setup\nhog = b'x' * (600 << 20)\nsetup(name='hog', version='1')\n",
+        format!(
+            "import sys, time\nfrom setuptools import setup\nif sys.version_info[1] == {}:\n    hog = b'x' * (600 << 20)\nelif sys.version_info[1] == {}:\n    time.sleep(8)\n    raise SystemExit('this build fails on its own')\nsetup(name='hog', version='1')\n",
+            minor(hog),
+            minor(other)
+        ),
     )
     .unwrap();
     let config = dir.path().join("pkg.toml");
@@ -530,15 +546,24 @@ fn a_build_killed_for_memory_says_so() {
         config.to_str().unwrap(),
         &[
             "--py",
-            &cp(),
+            &format!("{hog},{other}"),
+            "--jobs",
+            "2",
             "--container-arg=--memory=256m",
             "--container-arg=--memory-swap=256m",
         ],
     )
     .fails(1);
-    let row = row(&run.stdout, &x86(&cp()));
-    assert!(row.contains("FAILED"), "{}", run.stdout);
-    assert_has(&run.stdout, &format!("{} failed: out of memory: the kernel killed a process of this build (the container may use 268435456 bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)", x86(&cp())));
+    assert_row(&run.stdout, &x86(hog), "FAILED");
+    assert_row(&run.stdout, &x86(other), "FAILED");
+    assert_has(&run.stdout, &format!("{} failed: out of memory: the kernel killed a process of this build (the container may use 268435456 bytes); raise the limit (--container-arg=--memory=4g) or build less at once (--jobs 1, --build-jobs 1)", x86(hog)));
+    assert_has(&run.stdout, &format!("{} failed: the wheel build failed (see the output above) (meanwhile the kernel killed a process of another build of this container for memory)", x86(other)));
+    assert!(
+        !run.stdout
+            .contains(&format!("{} failed: out of memory", x86(other))),
+        "{}",
+        run.stdout
+    );
     inv.check();
     assert_only_earlier(&out, &earlier);
 }
@@ -548,6 +573,19 @@ fn a_build_killed_for_memory_says_so() {
 /// build of the same run lands; the handler is enabled again after.
 #[test]
 fn binfmt_handler_disabled_during_a_run() {
+    handler_lost_during_a_run("0", "the aarch64 binfmt handler was disabled during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`");
+}
+
+/// The same with the handler removed (not only disabled): said as removed.
+#[test]
+fn binfmt_handler_removed_during_a_run() {
+    handler_lost_during_a_run("-1", "the aarch64 binfmt handler was removed during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`, then build again");
+}
+
+/// Writes `what` to the aarch64 handler once a run's emulated build is
+/// compiling; that build fails with `said`, the x86_64 one lands, and the
+/// handler is as it was after.
+fn handler_lost_during_a_run(what: &str, said: &str) {
     let (_serial, inv) = on_x86_64_standin();
     standin(&["--arch", "arm64"]);
     let handler = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64");
@@ -557,14 +595,8 @@ fn binfmt_handler_disabled_during_a_run() {
             .starts_with("enabled"),
         "the test needs an enabled aarch64 handler to start from"
     );
-    struct Enable<'a>(&'a Path);
-    impl Drop for Enable<'_> {
-        fn drop(&mut self) {
-            let _ = std::fs::write(self.0, "1");
-        }
-    }
-    let _enable = Enable(handler);
-    let dir = TempDir::new("binfmt-off");
+    let saved = BinfmtState::save();
+    let dir = TempDir::new("binfmt-lost");
     let out = dir.path().join("out");
     let mut cmd = xtask_cmd(&[
         "wheels",
@@ -584,14 +616,14 @@ fn binfmt_handler_disabled_during_a_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Off once the emulated build has begun compiling.
+    // Lost once the emulated build has begun compiling.
     let log = logs_of(child.id()).join(format!("{}-manylinux_aarch64.log", arm_cp()));
     wait_for("the emulated build to begin", 300, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> build wheel with"))
     });
-    std::fs::write(handler, "0").unwrap();
+    std::fs::write(handler, what).unwrap();
     let run: Run = child.wait_with_output().unwrap().into();
-    std::fs::write(handler, "1").unwrap();
+    drop(saved);
     let run = run.fails(1);
     assert_row(&run.stdout, &format!("{}-manylinux_x86_64", arm_cp()), "ok");
     assert_row(
@@ -599,10 +631,62 @@ fn binfmt_handler_disabled_during_a_run() {
         &format!("{}-manylinux_aarch64", arm_cp()),
         "FAILED",
     );
-    assert_has(&run.stdout, "the aarch64 binfmt handler was disabled during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`");
+    assert_has(&run.stdout, said);
     let wheels = wheels_in(&out);
     assert!(wheels.iter().any(|w| w.contains("x86_64")), "{wheels:?}");
     assert!(!wheels.iter().any(|w| w.contains("aarch64")), "{wheels:?}");
     assert_sums_check(&out);
+    inv.check();
+}
+
+/// `--json` is written when the run stops before any build finishes: after
+/// an error (an interpreter the image lacks, found once its container
+/// started) and after Ctrl-C, each entry saying why.
+#[test]
+fn json_is_written_when_the_run_stops_before_any_build_finishes() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("json-stop");
+    let json = dir.path().join("summary.json");
+    let reason = |json: &Path| {
+        let script = "import json, sys; e = json.load(open(sys.argv[1])); print(len(e), e[0]['id'], e[0]['result'], e[0]['reason'])";
+        sh("python3", &["-c", script, json.to_str().unwrap()])
+            .ok()
+            .stdout
+    };
+    let out = dir.path().join("out");
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        "cp312",
+        "--json",
+        json.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .fails(2);
+    assert_has(run.error_line(), "interpreter `cp312` is not in the image");
+    let said = reason(&json);
+    assert!(
+        said.starts_with("1 None failed ")
+            && said.contains("interpreter `cp312` is not in the image"),
+        "{said}"
+    );
+
+    let config = slow_package(dir.path());
+    let interrupted = dir.path().join("interrupted.json");
+    let mut cmd = xtask_cmd(&["--config", config.to_str().unwrap()]);
+    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", &cp()]);
+    cmd.args(["--json", interrupted.to_str().unwrap()]);
+    let child = start_build(cmd, Stdio::null);
+    sh("kill", &["-INT", &child.id().to_string()]).ok();
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        reason(&interrupted).trim(),
+        "1 None failed the run was interrupted before its builds finished"
+    );
     inv.check();
 }

@@ -1,4 +1,5 @@
-"""Where bytecode goes, and one extension's C and C++ sources compiled in parallel.
+"""Where bytecode goes, a word when a child is killed, and one extension's
+C and C++ sources compiled in parallel.
 
 build-wheel.sh installs this file as the sitecustomize of the interpreters
 it runs (in their standard library folder, inside the build container only,
@@ -16,6 +17,9 @@ Python puts it, beside the file: a build's own `.pyc` (setuptools' build_py
 with `compile`, py_compile, compileall) reaches its wheel, and nothing of
 the project's is kept. PYTHONPYCACHEPREFIX would send everything to the
 prefix, from the first import on; a prefix the user sets still does.
+
+Kills: a child that subprocess sees killed by SIGKILL is named on stderr
+(see patch_subprocess).
 
 Parallel compile: setuptools compiles an extension's sources one after the
 other; its `build_ext --parallel` only builds several extensions at once.
@@ -98,14 +102,44 @@ def parallel_compile(self, sources, output_dir=None, macros=None, include_dirs=N
     return objects
 
 
+def patch_compiler(module):
+    cls = getattr(module, "CCompiler", None)
+    if cls is not None and not getattr(cls, "_xtask_parallel", False):
+        cls.compile = parallel_compile
+        cls._xtask_parallel = True
+
+
+def patch_subprocess(module):
+    """Says when a child was killed by SIGKILL (as the kernel kills for
+    memory): build-wheel.sh reads it in the build's output to tell whether
+    the kernel's kill, counted for the whole container, was this build's.
+    Every wait of subprocess (run, call, communicate) goes through wait."""
+    wait = module.Popen.wait
+
+    def reporting_wait(self, timeout=None):
+        code = wait(self, timeout)
+        if code == -9 and not getattr(self, "_xtask_told", False):
+            self._xtask_told = True
+            sys.stderr.write("xtask: %r was killed (SIGKILL)\n" % (self.args,))
+        return code
+
+    module.Popen.wait = reporting_wait
+
+
 class Patcher:
-    """Patches CCompiler once the module that defines it has run. A meta
-    path finder needs only `find_spec`: importlib.abc is not imported, as it
-    costs every interpreter start about 30 ms (it imports importlib.resources).
+    """Patches a module once it has run (`patches`: whether a module name
+    is one to patch, and the patch).
+    A meta path finder needs only `find_spec`: importlib.abc is not
+    imported, as it costs every interpreter start about 30 ms (it imports
+    importlib.resources).
     """
 
+    def __init__(self, patches):
+        self.patches = patches
+
     def find_spec(self, name, path, target=None):
-        if not name.endswith("ccompiler"):
+        patch = next((p for matches, p in self.patches if matches(name)), None)
+        if patch is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -116,15 +150,18 @@ class Patcher:
 
                 def exec_module(module, run=run):
                     run(module)
-                    cls = getattr(module, "CCompiler", None)
-                    if cls is not None and not getattr(cls, "_xtask_parallel", False):
-                        cls.compile = parallel_compile
-                        cls._xtask_parallel = True
+                    patch(module)
 
                 spec.loader.exec_module = exec_module
                 return spec
         return None
 
 
+PATCHES = [(lambda name: name == "subprocess", patch_subprocess)]
 if JOBS > 1:
-    sys.meta_path.insert(0, Patcher())
+    # distutils.ccompiler, setuptools._distutils.ccompiler
+    PATCHES.append((lambda name: name.endswith(".ccompiler"), patch_compiler))
+if "subprocess" in sys.modules:
+    patch_subprocess(sys.modules["subprocess"])
+    PATCHES.pop(0)
+sys.meta_path.insert(0, Patcher(PATCHES))

@@ -26,9 +26,10 @@ mod report;
 pub mod select;
 mod target;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::cleanup::{Undo, UndoGuard};
 use crate::config::Config;
 use crate::flags;
 use crate::util::{self, Runner};
@@ -136,34 +137,62 @@ impl flags::Wheels {
         for line in plan.cibuildwheel.lines() {
             eprintln!("==> {line}");
         }
-        // Each question costs tens of milliseconds: git and each arch's
-        // engine are asked at once (a shell each).
-        let (provenance, targets) = std::thread::scope(|s| {
-            let plan = &plan;
-            let git = s.spawn(|| Provenance::of(&plan.root));
-            let targets: Vec<_> = plan
-                .selector
-                .arches
-                .iter()
-                .map(|&arch| {
-                    s.spawn(move || {
-                        resolve_target(&util::thread_shell()?, runner, plan, config, arch)
-                    })
-                })
-                .collect();
-            let targets = targets
-                .into_iter()
-                .map(|t| t.join().expect("a target thread panicked"))
-                .collect::<Result<Vec<_>>>();
-            (git.join().expect("the git thread panicked"), targets)
+        // A run that stops before its builds finished (an error, a signal)
+        // still leaves its JSON summary, saying why.
+        let json = match (&plan.json, runner.dry_run) {
+            (Some(file), false) if file.as_str() != "-" => Some(file.clone()),
+            _ => None,
+        };
+        let stopped = json.clone().map(|file| {
+            let why = "the run was interrupted before its builds finished";
+            UndoGuard::new(Undo::Write(file, report::json_of_stop(why)))
         });
-        let targets = targets?;
-        plan.take_provenance(provenance);
-        if runner.dry_run {
-            return print_dry_run(&plan, &targets, runner.secrets);
+        let ran = run_planned(runner, config, &mut plan);
+        if let Some(stopped) = stopped {
+            stopped.disarm();
         }
-        execute(runner, &plan, &targets)
+        match ran {
+            Ok((0, _)) => Ok(()),
+            Ok((failed, of)) => bail!("{failed} of {of} builds did not produce a wheel"),
+            Err(e) => {
+                if let Some(file) = &json {
+                    let _ = std::fs::write(file, report::json_of_stop(&format!("{e:#}")));
+                }
+                Err(e)
+            }
+        }
     }
+}
+
+/// Everything after the plan: the targets resolved, then the dry run or the
+/// run; how many builds gave no wheel, of how many.
+fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usize, usize)> {
+    // Each question costs tens of milliseconds: git and each arch's
+    // engine are asked at once (a shell each).
+    let (provenance, targets) = std::thread::scope(|s| {
+        let plan = &plan;
+        let git = s.spawn(|| Provenance::of(&plan.root));
+        let targets: Vec<_> = plan
+            .selector
+            .arches
+            .iter()
+            .map(|&arch| {
+                s.spawn(move || resolve_target(&util::thread_shell()?, runner, plan, config, arch))
+            })
+            .collect();
+        let targets = targets
+            .into_iter()
+            .map(|t| t.join().expect("a target thread panicked"))
+            .collect::<Result<Vec<_>>>();
+        (git.join().expect("the git thread panicked"), targets)
+    });
+    let targets = targets?;
+    plan.take_provenance(provenance);
+    if runner.dry_run {
+        print_dry_run(plan, &targets, runner.secrets)?;
+        return Ok((0, 0));
+    }
+    execute(runner, plan, &targets)
 }
 
 #[cfg(test)]

@@ -219,3 +219,12 @@ pub(super) fn json_summary(builds: &[Build], results: &[Done]) -> String {
         .collect();
     format!("[\n{}\n]\n", entries.join(",\n"))
 }
+
+/// The JSON summary of a run that stopped before its builds finished: one
+/// entry, with no build, that says why.
+pub(super) fn json_of_stop(why: &str) -> String {
+    format!(
+        "[\n  {{\"id\": null, \"result\": \"failed\", \"seconds\": 0.0, \"wheel\": null, \"test\": null, \"reason\": {}, \"log\": null}}\n]\n",
+        util::json_string(why)
+    )
+}
