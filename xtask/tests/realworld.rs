@@ -869,9 +869,9 @@ fn commands_find_the_environment_cibuildwheel_gives() {
     let say = |step: &str| {
         format!("python -c 'import sys; print(\\\"{step} python:\\\", sys.prefix)' && python -m pip --version")
     };
-    let passed = format!("test \\\"$XTASK_TEST_PASSED\\\" = {SECRET} && echo passed on");
+    let passed = format!("test \\\"$PASSED_TOKEN\\\" = {SECRET} && echo passed on");
     let pyproject = format!(
-        "{PYPROJECT}\n[tool.cibuildwheel]\nenvironment-pass = [\"XTASK_TEST_PASSED\"]\nbefore-all = \"{}\"\nbefore-build = \"{} && {passed}\"\nrepair-wheel-command = \"{} && auditwheel repair -w {{dest_dir}} {{wheel}}\"\nbefore-test = \"{}\"\ntest-command = \"{} && python -c 'import env_probe._c'\"\n",
+        "{PYPROJECT}\n[tool.cibuildwheel]\nenvironment-pass = [\"PASSED_TOKEN\"]\nbefore-all = \"{}\"\nbefore-build = \"{} && {passed}\"\nrepair-wheel-command = \"{} && auditwheel repair -w {{dest_dir}} {{wheel}}\"\nbefore-test = \"{}\"\ntest-command = \"{} && python -c 'import env_probe._c'\"\n",
         say("before-all"),
         say("before-build"),
         say("repair"),
@@ -903,7 +903,7 @@ fn commands_find_the_environment_cibuildwheel_gives() {
         json.to_str().unwrap(),
         "--keep-container",
     ]);
-    cmd.env("XTASK_TEST_PASSED", SECRET);
+    cmd.env("PASSED_TOKEN", SECRET);
     let (run, logs) = run_logged(cmd);
     let run = run.ok();
     // The kept container's configuration holds no value of it.

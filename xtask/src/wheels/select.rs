@@ -225,13 +225,6 @@ impl Selector {
                     )));
                 }
             }
-            chosen.retain(|(tag, _)| {
-                let why = self.not_enabled(*tag);
-                if let Some(why) = &why {
-                    excluded.push(format!("{tag} on {}: skipped, {why}", offer.arch));
-                }
-                why.is_none()
-            });
             offered.extend(chosen.into_iter().map(|(python, dir)| {
                 let id = BuildId {
                     python,
@@ -240,8 +233,28 @@ impl Selector {
                 (id, (target, dir))
             }));
         }
-        let builds = filter_builds(offered, &self.build, &self.skip)
-            .map_err(usage)?
+        // The patterns select among what the images offer; then, as in
+        // cibuildwheel, `enable` leaves its groups out.
+        let mut picked = filter_builds(offered, &self.build, &self.skip).map_err(usage)?;
+        let mut left_out = Vec::new();
+        picked.retain(|(id, (target, _))| {
+            let why = self.not_enabled(id.python);
+            if let Some(why) = &why {
+                left_out.push(format!(
+                    "{} on {}: skipped, {why}",
+                    id.python, offers[*target].arch
+                ));
+            }
+            why.is_none()
+        });
+        if picked.is_empty() && !left_out.is_empty() {
+            return Err(usage(format!(
+                "cibuildwheel 4's selection leaves out every build selected ({}): name the group in [tool.cibuildwheel] enable, or select other builds",
+                left_out.join("; ")
+            )));
+        }
+        excluded.extend(left_out);
+        let builds = picked
             .into_iter()
             .map(|(id, (target, dir))| Build { id, target, dir })
             .collect();
@@ -360,6 +373,31 @@ mod tests {
         config.steps.enable = None;
         let s = Selector::new(Asked::default(), &config).unwrap();
         assert_eq!(s.builds(&offers).unwrap().builds.len(), 7);
+    }
+
+    /// The patterns select among what the image offers, then `enable`
+    /// leaves its groups out: a pattern naming only PyPy is no error, and
+    /// a selection that `enable` empties says so.
+    #[test]
+    fn patterns_select_before_enable_leaves_out() {
+        let mut config = config();
+        config.steps.enable = Some(Vec::new());
+        let x86 = dirs(&["cp313-cp313", "pp311-pypy311_pp80"]);
+        let offers = [Offer {
+            arch: Arch::X86_64,
+            image: "x",
+            dirs: &x86,
+        }];
+        config.build = Patterns::parse(&["cp313-* pp*"]).unwrap();
+        let s = Selector::new(Asked::default(), &config).unwrap();
+        let selected = s.builds(&offers).unwrap();
+        assert_eq!(selected.builds.len(), 1);
+        config.build = Patterns::parse(&["pp*"]).unwrap();
+        let s = Selector::new(Asked::default(), &config).unwrap();
+        assert_eq!(
+            format!("{:#}", s.builds(&offers).unwrap_err()),
+            "cibuildwheel 4's selection leaves out every build selected (pp311 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy): name the group in [tool.cibuildwheel] enable, or select other builds"
+        );
     }
 
     #[test]
