@@ -96,10 +96,7 @@ fn passed_on(select: &flags::Select, per: Per) -> Vec<String> {
 fn write_atomically(path: &Utf8PathBuf, text: &str) -> Result<()> {
     let dir = path.parent().context("the workflow path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let partial = dir.join(format!(".{}.partial", std::process::id()));
-    let _guard = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
-    std::fs::write(&partial, text).with_context(|| format!("writing {partial}"))?;
-    std::fs::rename(&partial, path).with_context(|| format!("writing {path}"))
+    crate::cleanup::write_whole(path, text)
 }
 
 /// A YAML scalar in double quotes (JSON's string syntax is YAML's too).

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use camino::Utf8PathBuf;
@@ -12,6 +13,9 @@ use camino::Utf8PathBuf;
 /// What must be undone however the command ends. Global, because a signal
 /// handler must reach it.
 static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
+
+/// Set as soon as a signal is taken, before its cleanup waits for the list.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Undo {
@@ -125,6 +129,7 @@ pub fn handle_signals() {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is initialised and `sig` is a valid out pointer.
         while unsafe { libc::sigwait(&set, &mut sig) } != 0 {}
+        SIGNALLED.store(true, Ordering::SeqCst);
         // Not eprintln!: it panics when stderr is a closed pipe (a reader that
         // went away), and the cleanup must happen all the same.
         let _ = std::io::Write::write_all(
@@ -144,6 +149,63 @@ pub fn handle_signals() {
 /// Runs `f` with the signal cleanup held off: a signal that arrives meanwhile
 /// is handled once `f` returns. `f` must not register or drop an UndoGuard.
 pub fn uninterrupted<T>(f: impl FnOnce() -> T) -> T {
-    let _held = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
-    f()
+    let held = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    let done = f();
+    drop(held);
+    // A signal taken meanwhile: its cleanup exits the command, with the
+    // signal's status, before this thread can go on to finish (and exit 0).
+    if SIGNALLED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    done
+}
+
+/// A file or folder made beside where it is kept, under a name of this
+/// process's (`.NAME.PID.partial`), and renamed into place whole: whoever
+/// reads the kept path sees all of it or nothing, and the partial one is
+/// removed however the command ends.
+pub struct Partial {
+    path: Utf8PathBuf,
+    kept: Utf8PathBuf,
+    _undo: UndoGuard,
+}
+
+impl Partial {
+    pub fn beside(kept: &camino::Utf8Path) -> Partial {
+        let name = kept.file_name().unwrap_or("file");
+        let path = kept.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        Partial {
+            _undo: UndoGuard::new(Undo::Path(path.clone())),
+            path,
+            kept: kept.to_owned(),
+        }
+    }
+
+    /// Where to make it.
+    pub fn path(&self) -> &camino::Utf8Path {
+        &self.path
+    }
+
+    /// Renames it into place.
+    pub fn keep(self) -> anyhow::Result<()> {
+        let from = self.path.clone();
+        self.keep_from(&from)
+    }
+
+    /// Renames `made` (it, or what was made inside it) into place; the
+    /// rest is removed.
+    pub fn keep_from(self, made: &camino::Utf8Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        std::fs::rename(made, &self.kept).with_context(|| format!("keeping {}", self.kept))
+    }
+}
+
+/// Writes `text` to `path` whole (see `Partial`).
+pub fn write_whole(path: &camino::Utf8Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let partial = Partial::beside(path);
+    std::fs::write(partial.path(), text).with_context(|| format!("writing {}", partial.path()))?;
+    partial.keep()
 }

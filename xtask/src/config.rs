@@ -4,7 +4,6 @@
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::engine::EngineSpec;
 use crate::platform::{parse_arches, Arch, Patterns, Selection};
 
 const SECTION: &str = "workspace.metadata.wheels";
@@ -656,6 +655,74 @@ fn kind(value: &toml::Value) -> &'static str {
         toml::Value::Datetime(_) => "a date",
         toml::Value::Array(_) => "a list",
         toml::Value::Table(_) => "a table",
+    }
+}
+
+/// Which engine an architecture builds on, as the user wrote it: a Docker
+/// context name, an engine URL, or podman (local or by URL).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EngineSpec {
+    /// What the docker CLI uses now (its environment, its current context);
+    /// `XTASK_ENGINE`, else `docker`, else `podman`.
+    #[default]
+    Default,
+    Context(String),
+    /// `unix://`, `tcp://` or `ssh://user@host[:port]`.
+    Host(String),
+    /// Local podman, or podman at a URL (written `podman+ssh://...`).
+    Podman(Option<String>),
+}
+
+impl EngineSpec {
+    pub fn parse(value: &str) -> Result<EngineSpec, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err("the engine is empty: give a Docker context name, an engine URL (unix://, tcp://, ssh://user@host), or podman".into());
+        }
+        if value == "docker" {
+            return Ok(EngineSpec::Default);
+        }
+        if value == "podman" {
+            return Ok(EngineSpec::Podman(None));
+        }
+        let url_ok = |url: &str| {
+            let (scheme, rest) = url.split_once("://")?;
+            (["unix", "tcp", "ssh"].contains(&scheme) && !rest.is_empty()).then_some(())
+        };
+        if let Some(url) = value.strip_prefix("podman+") {
+            return url_ok(url)
+                .map(|()| EngineSpec::Podman(Some(url.to_string())))
+                .ok_or_else(|| format!("engine `{value}` is not a podman URL: write podman+unix:///path, podman+tcp://host:port or podman+ssh://user@host[:port]/socket"));
+        }
+        if value.contains("://") {
+            return url_ok(value)
+                .map(|()| EngineSpec::Host(value.to_string()))
+                .ok_or_else(|| format!("engine `{value}` is not an engine URL: use unix:///path, tcp://host:port or ssh://user@host[:port]"));
+        }
+        let context_ok = value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
+        if context_ok {
+            Ok(EngineSpec::Context(value.to_string()))
+        } else {
+            Err(format!("engine `{value}` is neither a Docker context name nor an engine URL: give a context (`docker context ls`), unix://, tcp://, ssh://user@host, or podman"))
+        }
+    }
+}
+
+impl std::fmt::Display for EngineSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineSpec::Default => f.write_str("the default engine"),
+            EngineSpec::Context(c) => write!(f, "context {c}"),
+            EngineSpec::Host(h) => f.write_str(h),
+            EngineSpec::Podman(None) => f.write_str("podman"),
+            EngineSpec::Podman(Some(url)) => write!(f, "podman+{url}"),
+        }
     }
 }
 

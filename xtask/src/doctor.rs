@@ -297,12 +297,7 @@ fn container_start(sh: &Shell, engine: &Engine, image: &str, arch: Arch) -> Opti
         return None;
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let reason = stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("no reason given");
+    let reason = util::last_line(&out.stderr, "no reason given");
     Some(Check::new(
         "container start",
         Status::Missing,

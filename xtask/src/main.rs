@@ -6,6 +6,7 @@ mod bench;
 mod ci;
 mod cleanup;
 mod config;
+mod debian;
 mod doctor;
 mod engine;
 mod flags;

@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use xshell::Shell;
 
+use crate::cleanup::Partial;
 use crate::engine::{Engine, ImageBuild};
 use crate::platform::Arch;
 use crate::util;
@@ -60,10 +61,9 @@ pub fn uv(arch: Arch) -> Result<Uv> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     // Fetched beside its folder (which is copied into containers whole) and
     // renamed: a run at the same time sees all or nothing.
-    let partial = dir.with_file_name(format!(".partial-uv-{}", std::process::id()));
-    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
-    let fetched = fetch(arch, &uv.version, &partial, &[])?;
-    std::fs::rename(&fetched, &uv.path).with_context(|| format!("keeping uv as {}", uv.path))?;
+    let partial = Partial::beside(&uv.path);
+    let fetched = fetch(arch, &uv.version, partial.path(), &[])?;
+    partial.keep_from(&fetched)?;
     Ok(uv)
 }
 
@@ -86,7 +86,7 @@ fn fetch(arch: Arch, version: &str, dir: &Utf8Path, env: &[(&str, &str)]) -> Res
     if !out.status.success() {
         bail!(
             "fetching uv {version} for {arch} with pip failed: {}",
-            last_line(&out.stderr)
+            util::last_line(&out.stderr, "no message")
         );
     }
     // The binary is the wheel's data/scripts/uv.
@@ -98,7 +98,7 @@ fn fetch(arch: Arch, version: &str, dir: &Utf8Path, env: &[(&str, &str)]) -> Res
     if !out.status.success() {
         bail!(
             "taking uv out of its wheel failed: {}",
-            last_line(&out.stderr)
+            util::last_line(&out.stderr, "no message")
         );
     }
     let fetched = dir.join("uv");
@@ -164,12 +164,12 @@ fn static_version(release: &str) -> String {
 /// it against its sha256sums.txt and that file against `sums_sha256`, and
 /// keeps it unpacked from xz as `kept` (fetched beside it, then renamed).
 fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -> Result<()> {
-    let partial = kept.with_file_name(format!(".partial-static-clang-{}", std::process::id()));
-    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
-    std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
+    let partial = Partial::beside(kept);
+    let dir = partial.path().to_owned();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     let get = |name: &str| -> Result<Utf8PathBuf> {
         let url = format!("{base}/{release}/{name}");
-        let to = partial.join(name);
+        let to = dir.join(name);
         let out = std::process::Command::new("curl")
             .args(["--fail", "--silent", "--show-error", "--location"])
             .args(["--connect-timeout", "10", "--output", to.as_str(), &url])
@@ -177,7 +177,10 @@ fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -
             .output()
             .context("starting curl (to fetch manylinux's static clang)")?;
         if !out.status.success() {
-            bail!("fetching {url} failed: {}", last_line(&out.stderr));
+            bail!(
+                "fetching {url} failed: {}",
+                util::last_line(&out.stderr, "no message")
+            );
         }
         Ok(to)
     };
@@ -200,7 +203,7 @@ fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -
     if seen != want {
         bail!("{archive} of {release} has sha256 {seen}, not {want} as its sha256sums.txt says");
     }
-    let tar = partial.join("clang.tar");
+    let tar = dir.join("clang.tar");
     let file = std::fs::File::create(&tar).with_context(|| format!("creating {tar}"))?;
     let status = std::process::Command::new("xz")
         .args(["--decompress", "--stdout", xz.as_str()])
@@ -217,8 +220,7 @@ fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -
     if !listed.status.success() {
         bail!("{archive} of {release} holds no clang/bin/clang");
     }
-    std::fs::rename(&tar, kept).with_context(|| format!("keeping {kept}"))?;
-    Ok(())
+    partial.keep_from(&tar)
 }
 
 fn clang_recipe() -> Utf8PathBuf {
@@ -289,7 +291,7 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         format!("the native clang is being made by another command (pid {pid}): wait for it to finish, then run this again")
     })?;
     eprintln!("making the native clang (Debian's clang and lld, relocatable): a few minutes, once");
-    crate::standin::rootfs(sh, runner, Arch::X86_64, &recipe, &ctx, None)?;
+    crate::debian::rootfs(sh, runner, Arch::X86_64, &recipe, &ctx, None)?;
     for file in ["Dockerfile", "bundle.sh", "ld-lld.c"] {
         std::fs::copy(recipe.join(file), ctx.join(file))
             .with_context(|| format!("copying {file} into {ctx}"))?;
@@ -304,9 +306,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     };
     runner.run(engine.build_command(sh, &spec))?;
     // Taken out beside where it is kept, and renamed: all or nothing.
-    let partial = tar.with_extension(format!("partial-{}", std::process::id()));
-    let _cleanup = crate::cleanup::UndoGuard::new(crate::cleanup::Undo::Path(partial.clone()));
-    let file = std::fs::File::create(&partial).with_context(|| format!("creating {partial}"))?;
+    let partial = Partial::beside(&tar);
+    let file = std::fs::File::create(partial.path())
+        .with_context(|| format!("creating {}", partial.path()))?;
     let mut out = engine.command();
     out.args(["run", "--rm", "--network=none", "--entrypoint", "tar"])
         .arg(&spec.tag)
@@ -331,19 +333,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         bail!("{} holds no /opt/clang/VERSION", spec.tag);
     }
     std::fs::write(&version, &v).with_context(|| format!("writing {version}"))?;
-    std::fs::rename(&partial, &tar).with_context(|| format!("keeping {tar}"))?;
+    partial.keep()?;
     let version = debian_version(&v);
     Ok(Clang { tar, version })
-}
-
-fn last_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message")
-        .trim()
-        .to_string()
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
-use crate::engine::{Engine, EngineSpec};
+use crate::config::EngineSpec;
+use crate::engine::Engine;
 use crate::{config::Config, flags, util};
 
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";

@@ -102,6 +102,18 @@ fn mask(arg: &OsStr, secrets: &[String]) -> String {
     arg.into_owned()
 }
 
+/// The last line of a command's output (its stderr, as a rule) that says
+/// anything, trimmed; `none` when no line does.
+pub fn last_line(output: &[u8], none: &str) -> String {
+    String::from_utf8_lossy(output)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(none)
+        .to_string()
+}
+
 /// Runs state-changing commands, or only prints them under `--dry-run`.
 /// Read-only queries (image inspect, version) go straight through xshell.
 #[derive(Clone, Copy, Debug)]

@@ -654,18 +654,18 @@ fn json_is_written_when_the_run_stops_before_any_build_finishes() {
             .stdout
     };
     let out = dir.path().join("out");
-    let run = xtask(&[
-        "wheels",
-        "--standin",
-        "--arch",
-        "x86_64",
-        "--py",
-        "cp312",
-        "--json",
-        json.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
+    let config = root().join("Cargo.toml");
+    let run = wheels_x86(
+        config.to_str().unwrap(),
+        &[
+            "--py",
+            "cp312",
+            "--json",
+            json.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
     .fails(2);
     assert_has(run.error_line(), "interpreter `cp312` is not in the image");
     let said = reason(&json);
@@ -677,9 +677,10 @@ fn json_is_written_when_the_run_stops_before_any_build_finishes() {
 
     let config = slow_package(dir.path());
     let interrupted = dir.path().join("interrupted.json");
-    let mut cmd = xtask_cmd(&["--config", config.to_str().unwrap()]);
-    cmd.args(["wheels", "--standin", "--arch", "x86_64", "--py", &cp()]);
-    cmd.args(["--json", interrupted.to_str().unwrap()]);
+    let cmd = wheels_x86_cmd(
+        config.to_str().unwrap(),
+        &["--py", &cp(), "--json", interrupted.to_str().unwrap()],
+    );
     let child = start_build(cmd, Stdio::null);
     sh("kill", &["-INT", &child.id().to_string()]).ok();
     let status = child.wait_with_output().unwrap().status;

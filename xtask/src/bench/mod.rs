@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::engine::{Engine, EngineSpec};
+use crate::config::EngineSpec;
+use crate::engine::Engine;
 use crate::flags::{self, BenchCase};
 use crate::platform::{Arch, PythonTag};
 use crate::{standin, util};

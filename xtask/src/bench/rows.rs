@@ -10,7 +10,7 @@ use camino::Utf8Path;
 use xshell::Shell;
 
 use super::report::{median, ratio, secs};
-use super::ways::run_quiet;
+use super::ways::{count_wheels, run_quiet};
 use crate::engine::Engine;
 use crate::platform::Arch;
 use crate::{standin, util};
@@ -309,13 +309,4 @@ pub(super) fn ccache_rows(
         ratio(first_runs[1], first_runs[0])
     )?;
     Ok(())
-}
-
-/// The wheels in `out` (SHA256SUMS and manifest.json land beside them).
-pub(super) fn count_wheels(out: &Utf8Path) -> Result<usize> {
-    let mut n = 0;
-    for e in std::fs::read_dir(out)? {
-        n += usize::from(e?.file_name().to_string_lossy().ends_with(".whl"));
-    }
-    Ok(n)
 }

@@ -10,7 +10,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use super::report::median;
-use super::rows::count_wheels;
 use super::{Case, Inputs, Package, Way, CIBUILDWHEEL};
 use crate::engine::Engine;
 use crate::platform::Arch;
@@ -412,4 +411,13 @@ pub(super) fn cold_build(work: &Utf8Path, reps: usize) -> Result<Duration> {
         t.push(start.elapsed());
     }
     Ok(median(&t))
+}
+
+/// The wheels in `out` (SHA256SUMS and manifest.json land beside them).
+pub(super) fn count_wheels(out: &Utf8Path) -> Result<usize> {
+    let mut n = 0;
+    for e in std::fs::read_dir(out)? {
+        n += usize::from(e?.file_name().to_string_lossy().ends_with(".whl"));
+    }
+    Ok(n)
 }

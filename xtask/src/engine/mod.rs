@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use camino::Utf8PathBuf;
 use xshell::{cmd, Shell};
 
+use crate::config::EngineSpec;
 use crate::platform::Arch;
 
 mod container;
@@ -22,62 +23,6 @@ pub use image::{short_id, DerivedImage, ImageBuild};
 /// Every container, volume and image this tool creates carries this label,
 /// so that what a run leaves behind can be found.
 pub const LABEL: &str = "org.xtask-wheels";
-
-/// Which engine an architecture builds on, as the user wrote it: a Docker
-/// context name, an engine URL, or podman (local or by URL).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum EngineSpec {
-    /// What the docker CLI uses now (its environment, its current context);
-    /// `XTASK_ENGINE`, else `docker`, else `podman`.
-    #[default]
-    Default,
-    Context(String),
-    /// `unix://`, `tcp://` or `ssh://user@host[:port]`.
-    Host(String),
-    /// Local podman, or podman at a URL (written `podman+ssh://...`).
-    Podman(Option<String>),
-}
-
-impl EngineSpec {
-    pub fn parse(value: &str) -> Result<EngineSpec, String> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err("the engine is empty: give a Docker context name, an engine URL (unix://, tcp://, ssh://user@host), or podman".into());
-        }
-        if value == "docker" {
-            return Ok(EngineSpec::Default);
-        }
-        if value == "podman" {
-            return Ok(EngineSpec::Podman(None));
-        }
-        let url_ok = |url: &str| {
-            let (scheme, rest) = url.split_once("://")?;
-            (["unix", "tcp", "ssh"].contains(&scheme) && !rest.is_empty()).then_some(())
-        };
-        if let Some(url) = value.strip_prefix("podman+") {
-            return url_ok(url)
-                .map(|()| EngineSpec::Podman(Some(url.to_string())))
-                .ok_or_else(|| format!("engine `{value}` is not a podman URL: write podman+unix:///path, podman+tcp://host:port or podman+ssh://user@host[:port]/socket"));
-        }
-        if value.contains("://") {
-            return url_ok(value)
-                .map(|()| EngineSpec::Host(value.to_string()))
-                .ok_or_else(|| format!("engine `{value}` is not an engine URL: use unix:///path, tcp://host:port or ssh://user@host[:port]"));
-        }
-        let context_ok = value
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
-        if context_ok {
-            Ok(EngineSpec::Context(value.to_string()))
-        } else {
-            Err(format!("engine `{value}` is neither a Docker context name nor an engine URL: give a context (`docker context ls`), unix://, tcp://, ssh://user@host, or podman"))
-        }
-    }
-}
 
 impl EngineSpec {
     /// The client program; None for the default, which is detected.
@@ -96,18 +41,6 @@ impl EngineSpec {
             EngineSpec::Context(c) => vec!["--context".into(), c.clone()],
             EngineSpec::Host(h) => vec!["--host".into(), h.clone()],
             EngineSpec::Podman(Some(url)) => vec!["--url".into(), url.clone()],
-        }
-    }
-}
-
-impl std::fmt::Display for EngineSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EngineSpec::Default => f.write_str("the default engine"),
-            EngineSpec::Context(c) => write!(f, "context {c}"),
-            EngineSpec::Host(h) => f.write_str(h),
-            EngineSpec::Podman(None) => f.write_str("podman"),
-            EngineSpec::Podman(Some(url)) => write!(f, "podman+{url}"),
         }
     }
 }
@@ -319,13 +252,7 @@ impl Engine {
                 api: Some(api.to_string()).filter(|a| !a.is_empty()),
             });
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let reason = stderr
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("no answer");
+        let reason = crate::util::last_line(&out.stderr, "no answer");
         bail!(
             "the engine `{}` is not reachable ({reason}): {}",
             self.describe(),

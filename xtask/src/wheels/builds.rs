@@ -507,12 +507,7 @@ fn last_error(log: &Utf8Path) -> Option<String> {
     known_cause(&text).or_else(
         || match text.lines().rev().find(|l| l.starts_with("error: ")) {
             Some(line) => Some(line.trim_start_matches("error: ").to_string()),
-            None => text
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(String::from),
+            None => Some(util::last_line(text.as_bytes(), "")).filter(|l| !l.is_empty()),
         },
     )
 }

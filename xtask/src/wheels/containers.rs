@@ -14,7 +14,7 @@ use super::target::Target;
 use super::{
     container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
 };
-use crate::cleanup::{Undo, UndoGuard};
+use crate::cleanup::Partial;
 use crate::engine::{Container, FirstOutput, ReadyingFailed};
 use crate::util::{self, usage, Runner};
 
@@ -272,11 +272,11 @@ pub(super) fn headers(
     if found.is_empty() {
         bail!("image `{}` has no Python.h in /opt/python/{dir}/include/*/: the headers must be there, as in the manylinux images", t.image);
     }
-    let partial = Utf8PathBuf::from(format!("{cache}.partial-{}", std::process::id()));
-    let _cleanup = UndoGuard::new(Undo::Path(partial.clone()));
-    std::fs::create_dir_all(&partial).with_context(|| format!("creating {partial}"))?;
-    c.copy_out(runner, &format!("{found}/."), &partial)?;
-    if !partial.join("Python.h").is_file() {
+    let partial = Partial::beside(&cache);
+    let dir = partial.path().to_owned();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    c.copy_out(runner, &format!("{found}/."), &dir)?;
+    if !dir.join("Python.h").is_file() {
         bail!("{found} in image `{}` holds no Python.h", t.image);
     }
     // A run of another project may have kept them meanwhile: then those
@@ -284,9 +284,9 @@ pub(super) fn headers(
     if !cache.join("Python.h").is_file() {
         let _ = std::fs::remove_dir_all(&cache);
     }
-    if let Err(e) = std::fs::rename(&partial, &cache) {
+    if let Err(e) = partial.keep() {
         if !cache.join("Python.h").is_file() {
-            return Err(e).with_context(|| format!("moving the headers to {cache}"));
+            return Err(e);
         }
     }
     Ok(cache)

@@ -232,6 +232,8 @@ fn rewrite(
         .collect();
     lines.push(line.to_string());
     lines.sort_by(|a, b| file_of(a).cmp(&file_of(b)));
+    // Not a cleanup::Partial: this runs uninterrupted, holding the list
+    // of what to undo; a failed write removes its own file.
     let partial = out.join(format!(".{name}.{}.partial", std::process::id()));
     let written =
         std::fs::write(&partial, render(&lines)).and_then(|()| std::fs::rename(&partial, &path));

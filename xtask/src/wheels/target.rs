@@ -259,7 +259,7 @@ fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) 
             version: "?".into(),
         }));
     }
-    let engine = Engine::ready(sh, false, &crate::engine::EngineSpec::Default)
+    let engine = Engine::ready(sh, false, &crate::config::EngineSpec::Default)
         .context("--native-compiler: making the native clang needs this machine's engine")?;
     native::clang(sh, &engine, runner).context("--native-compiler")
 }

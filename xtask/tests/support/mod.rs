@@ -947,16 +947,21 @@ pub fn wheels_x86(config: &str, args: &[&str]) -> Run {
 
 /// As `wheels_x86`, with the folder its builds logged to (see `logs_of`).
 pub fn wheels_x86_logged(config: &str, args: &[&str]) -> (Run, PathBuf) {
-    let mut all = vec![
+    run_logged(wheels_x86_cmd(config, args))
+}
+
+/// The command of `wheels_x86`, to run as the caller wants.
+pub fn wheels_x86_cmd(config: &str, args: &[&str]) -> Command {
+    let mut cmd = xtask_cmd(&[
         "--config",
         config,
         "wheels",
         "--standin",
         "--arch",
         "x86_64",
-    ];
-    all.extend_from_slice(args);
-    xtask_logged(&all)
+    ]);
+    cmd.args(args);
+    cmd
 }
 
 /// `sha256sum -c SHA256SUMS` in `out` passes.

@@ -1,0 +1,160 @@
+//! The Debian root file systems the stand-ins and the native clang are
+//! made from: mmdebstrap of Debian forky (testing), the suite with several
+//! CPythons side by side, from a recipe's package lists.
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::cleanup::Partial;
+use crate::platform::Arch;
+use crate::{qemu_register, util};
+
+pub const SUITE: &str = "forky";
+/// The archive, named so that apt reads no other source (such as a security
+/// suite). Its Release files are not checked for expiry: a pinned testing
+/// suite is read long after the date its mirror copy was signed.
+const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
+const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
+/// Files no build reads: fewer for dpkg to write, which runs emulated for a
+/// foreign arch.
+const EXCLUDED: &[&str] = &[
+    "/usr/share/doc/*",
+    "/usr/share/man/*",
+    "/usr/share/info/*",
+    "/usr/share/locale/*",
+];
+
+/// Unpacks a foreign arch's packages with this machine's own dpkg-deb and
+/// dpkg-split (mmdebstrap's extract and customize hooks).
+fn native_dpkg_deb() -> Utf8PathBuf {
+    util::project_root().join("scripts/standin/native-dpkg-deb.sh")
+}
+
+/// The Debian root file system of `recipe`'s package lists (packages.txt,
+/// packages-ARCH.txt) in `ctx`, kept while they are unchanged.
+pub fn rootfs(
+    sh: &Shell,
+    runner: &util::Runner,
+    arch: Arch,
+    recipe: &Utf8Path,
+    ctx: &Utf8Path,
+    cpu: Option<&str>,
+) -> Result<()> {
+    let mut packages = read_list(&recipe.join("packages.txt"))?;
+    let extra = recipe.join(format!("packages-{arch}.txt"));
+    if extra.exists() {
+        packages.extend(read_list(&extra)?);
+    }
+    let include = format!("--include={}", packages.join(","));
+    let excluded: Vec<String> = EXCLUDED
+        .iter()
+        .map(|p| format!("--dpkgopt=path-exclude={p}"))
+        .collect();
+    let mut hash = util::Fnv::default();
+    hash.write(include.as_bytes());
+    hash.write(excluded.join(" ").as_bytes());
+    hash.write(arch.name().as_bytes());
+    let stamp = ctx.join("rootfs.inputs");
+    let tar = ctx.join("rootfs.tar");
+    if tar.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(hash.hex().as_str())
+    {
+        return Ok(());
+    }
+    let mmdebstrap = which::which("mmdebstrap").map_err(|_| {
+        anyhow::anyhow!(
+            "mmdebstrap not found: install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`)"
+        )
+    })?;
+    if Some(arch) != Arch::host()
+        && !runner.dry_run
+        && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled)
+    {
+        bail!("a Debian root file system for {arch} runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
+    }
+    let arch_flag = format!("--arch={}", arch.docker_name());
+    let aptopt = format!("--aptopt={APT_OPTION}");
+    let partial = Partial::beside(&tar);
+    let partial_path = partial.path();
+    let log = ctx.join("mmdebstrap.log");
+    // A foreign arch's packages unpack with this machine's own dpkg-deb and
+    // dpkg-split (scripts/standin/native-dpkg-deb.sh), which leave no trace.
+    let hooks: Vec<String> = if Some(arch) == Arch::host() {
+        Vec::new()
+    } else {
+        let script = util::shell_quote(native_dpkg_deb().as_str());
+        ["extract", "customize"]
+            .iter()
+            .map(|hook| format!("--{hook}-hook=sh {script} \"$1\""))
+            .collect()
+    };
+    let mut make = std::process::Command::from(cmd!(
+        sh,
+        "{mmdebstrap} --variant=minbase --format=tar {arch_flag} {aptopt} {excluded...} {hooks...} {include} {SUITE} {partial_path} {MIRROR}"
+    ));
+    if let Some(model) = cpu {
+        make.env("QEMU_CPU", model);
+    }
+    if runner.dry_run {
+        println!("{}", util::command_line(&make, &[]));
+        return Ok(());
+    }
+    eprintln!("$ {} (log: {log})", util::command_line(&make, &[]));
+    let file = std::fs::File::create(&log).with_context(|| format!("creating {log}"))?;
+    let status = make
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .context("starting mmdebstrap")?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some((package, version)) = moved_on(&text) {
+            bail!("Debian {SUITE} no longer has {package}={version}, which {recipe} pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in {recipe}/packages*.txt");
+        }
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "making the Debian root file system failed ({status}); the end of {log}:\n{}",
+            tail.join("\n")
+        );
+    }
+    partial.keep()?;
+    std::fs::write(&stamp, hash.hex())?;
+    Ok(())
+}
+
+/// The pinned package apt could not find: `E: Version '1.2-3' for 'name' was not found`.
+fn moved_on(log: &str) -> Option<(String, String)> {
+    log.lines().find_map(|l| {
+        let rest = l.split("Version '").nth(1)?;
+        let (version, rest) = rest.split_once("' for '")?;
+        let (package, rest) = rest.split_once('\'')?;
+        rest.contains("was not found")
+            .then(|| (package.to_string(), version.to_string()))
+    })
+}
+
+fn read_list(path: &Utf8Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_the_suite_no_longer_has_is_named() {
+        let log = "I: running apt-get update...\nE: Version '3.14.8-1' for 'python3.14' was not found\nE: mmdebstrap failed to run\n";
+        assert_eq!(
+            moved_on(log),
+            Some(("python3.14".to_string(), "3.14.8-1".to_string()))
+        );
+        assert_eq!(moved_on("E: Unable to locate package python3.99\n"), None);
+    }
+}
