@@ -663,8 +663,9 @@ before-build = "xtool > {package}/keys/tool.txt"
 before-test = 'touch "$VIRTUAL_ENV/before-test-ran"'
 test-extras = ["speed"]
 test-groups = ["check"]
-config-settings = { flag = "on" }
-test-command = "python -c 'import keys, pluggy, iniconfig; assert keys.SEEN == {\"cibw\": \"1\", \"greeting\": \"hello there\", \"tool\": \"tool-ran\", \"settings\": {\"flag\": \"on\"}}, keys.SEEN' && test -e \"$VIRTUAL_ENV/before-test-ran\" && test \"$(wc -l < /opt/xtool/runs)\" = 1"
+config-settings = { flag = "on", where = "{project}" }
+test-environment = { TESTED_AS = "t-$CIBUILDWHEEL_BUILD_IDENTIFIER" }
+test-command = "python -c 'import keys, os, pluggy, iniconfig; assert keys.SEEN == {\"cibw\": \"1\", \"greeting\": \"hello there\", \"tool\": \"tool-ran\", \"settings\": {\"flag\": \"on\", \"where\": \"/xtask/work/\" + keys.SEEN[\"id\"].split(\"-\")[0] + \"-\" + keys.SEEN[\"id\"].split(\"-\")[0] + \"/src\"}, \"id\": os.environ[\"CIBUILDWHEEL_BUILD_IDENTIFIER\"], \"tested_as\": None}, keys.SEEN; assert os.environ[\"TESTED_AS\"] == \"t-\" + keys.SEEN[\"id\"]' && test -e \"$VIRTUAL_ENV/before-test-ran\" && test \"$(wc -l < /opt/xtool/runs)\" = 1"
 test-comand = "a typo"
 container-engine = "docker"
 
@@ -682,7 +683,7 @@ archs = "aarch64"
 from setuptools import Extension, setup
 if os.environ.get("CIBUILDWHEEL") != "1":
     raise RuntimeError("CIBUILDWHEEL is not set")
-seen = {"cibw": os.environ["CIBUILDWHEEL"], "greeting": os.environ["GREETING"], "tool": open("keys/tool.txt").read().strip(), "settings": __import__("json").load(open("settings.json")) if os.path.exists("settings.json") else None}
+seen = {"cibw": os.environ["CIBUILDWHEEL"], "greeting": os.environ["GREETING"], "tool": open("keys/tool.txt").read().strip(), "settings": __import__("json").load(open("settings.json")) if os.path.exists("settings.json") else None, "id": os.environ["CIBUILDWHEEL_BUILD_IDENTIFIER"], "tested_as": os.environ.get("TESTED_AS")}
 with open("keys/__init__.py", "w") as f:
     f.write("SEEN = %r\n" % seen)
 setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
@@ -715,7 +716,7 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
     let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &[]);
     let run = run.ok();
     for out in [&dry.stderr, &run.stdout] {
-        assert_has(out, "pyproject.toml: archs, environment, before-all, before-build, before-test, test-command, test-extras, test-groups, config-settings, enable");
+        assert_has(out, "pyproject.toml: archs, environment, before-all, before-build, before-test, test-command, test-environment, test-extras, test-groups, config-settings, enable");
         assert_has(out, "[tool.cibuildwheel] container-engine: not used here (the engine of each arch is chosen with --engine");
         assert_has(
             out,
