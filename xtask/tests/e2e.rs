@@ -318,6 +318,41 @@ print(int.from_bytes(elf[18:20], "little"))
     inv.check();
 }
 
+/// An image whose `build` predates 1.0 (which brought `--installer`) gets
+/// its emulated isolated build environment from pip, and the log says why,
+/// instead of every emulated build failing.
+#[test]
+fn an_image_whose_build_has_no_installer_option_builds_with_pip() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let tag = image_for(
+        "linux/arm64",
+        "xtask-test-old-build:aarch64",
+        "FROM xtask-standin:aarch64\nRUN for d in /opt/python/*/lib/python3*/site-packages/build-*.dist-info; do mv \"$d\" \"${d%/build-*}/build-0.10.0.dist-info\"; done\n",
+    );
+    let out = TempDir::new("old-build");
+    let (run, logs) = xtask_logged(&[
+        "wheels",
+        "--arch",
+        "aarch64",
+        "--image",
+        &tag,
+        "--py",
+        &arm_cp(),
+        "--no-test",
+        "--out",
+        out.str(),
+    ]);
+    run.ok();
+    inv.check();
+    let log =
+        std::fs::read_to_string(logs.join(format!("{}-manylinux_aarch64.log", arm_cp()))).unwrap();
+    assert_has(&log, "==> environments: made by the native uv ");
+    assert_has(&log, "==> the isolated build environment: made by pip, not the native uv: the image's build 0.10.0 has no --installer (build 1.0 brought it)");
+    assert_has(&log, "* Creating isolated environment: venv+pip...");
+    assert_eq!(wheels_in(out.path()).len(), 1);
+}
+
 #[test]
 fn qemu_register_through_a_privileged_container() {
     let _serial = serial();

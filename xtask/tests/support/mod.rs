@@ -774,11 +774,18 @@ impl UserCheckout {
 
 /// An image built from a Dockerfile given as text, labelled as the tests' own.
 pub fn image_from(tag: &str, dockerfile: &str) -> String {
+    image_for("linux/amd64", tag, dockerfile)
+}
+
+/// As `image_from`, for the docker platform given (`linux/arm64`).
+pub fn image_for(platform: &str, tag: &str, dockerfile: &str) -> String {
     use std::io::Write;
     let mut child = Command::new("docker")
         .args([
             "build",
             "--quiet",
+            "--platform",
+            platform,
             "--label",
             &format!("{LABEL}=test"),
             "--tag",
