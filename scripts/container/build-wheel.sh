@@ -8,20 +8,17 @@
 #   ISOLATION    1 for an isolated build, 0 for --no-isolation
 #   PURE         what a pure-Python wheel gets: fail, accept (ship it
 #                unrepaired) or skip (exit 3, nothing in /xtask/out)
-# Every argument is data: nothing here is eval'd but the project's own
-# commands and settings: before-all (XTASK_BEFORE_ALL, once per container, in
-# the copied sources), before-build (XTASK_BEFORE_BUILD, run with bash in the
-# package's copy), the values of XTASK_ENVIRONMENT (lines NAME=bash-word,
-# evaluated in order as cibuildwheel's environment is), before-test and the
-# test command. XTASK_FRONTEND=pip builds with pip wheel; XTASK_FRONTEND_ARGS
-# and XTASK_CONFIG_SETTINGS (one per line) and XTASK_VERBOSITY (-3 to 3) go to
-# the frontend as cibuildwheel passes them. CIBUILDWHEEL=1 is set, as
-# cibuildwheel sets it: packages make their optional extension mandatory by it. With XTASK_TEST_COMMAND set, the wheel is installed into a fresh
-# virtual environment with the requirements in XTASK_TEST_REQUIRES (one per
-# line), the paths in XTASK_TEST_SOURCES (one per line, relative to the
-# copied root) are copied into an empty folder, and the command runs there
-# with bash. The repaired, checked (and tested) wheel is left alone in
-# /xtask/out/INTERPRETER; the host copies it out.
+# Besides its arguments it reads the XTASK_* variables, each named and
+# described once in xtask/src/wheels/script.rs (a unit test holds this
+# script to exactly those names); lists come one item a line. Every argument
+# and value is data: nothing here is eval'd but the project's own commands
+# and settings (before-all, before-build, the environment's bash words,
+# before-test, the test command). CIBUILDWHEEL=1 is set, as cibuildwheel sets
+# it: packages make their optional extension mandatory by it. With a test
+# command, the wheel is installed into a fresh virtual environment with the
+# test requirements, the test sources are copied into an empty folder, and
+# the command runs there with bash. The repaired, checked (and tested) wheel
+# is left alone in /xtask/out/INTERPRETER; the host copies it out.
 set -euo pipefail
 interp=$1 plat=$2 sources=$3 package=$4 isolation=$5 pure=$6
 

@@ -23,6 +23,7 @@ pub mod plan;
 mod progress;
 pub mod recipe;
 mod report;
+mod script;
 pub mod select;
 mod target;
 

@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use anyhow::Result;
 
 use super::pip_settings;
+use super::script::Var;
 use super::select::{Build, Offer, Selected};
 use super::target::Target;
 use super::{
@@ -204,7 +205,7 @@ impl Plan {
             ("MAKEFLAGS", format!("-j{share}")),
             ("CMAKE_BUILD_PARALLEL_LEVEL", share.to_string()),
             ("CARGO_BUILD_JOBS", share.to_string()),
-            ("XTASK_COMPILE_JOBS", share.to_string()),
+            (Var::CompileJobs.name(), share.to_string()),
         ]
         .into_iter()
         .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
@@ -218,7 +219,7 @@ impl Plan {
         let mut env = self.parallel_env(self.workers(builds));
         if self.ccache {
             env.push(("CCACHE_DIR".into(), CCACHE_DIR.into()));
-            env.push(("XTASK_CCACHE".into(), "1".into()));
+            env.push(Var::Ccache.set("1"));
         }
         env
     }
@@ -234,23 +235,14 @@ impl Plan {
     pub fn steps_env(&self, dir: &str) -> Vec<(String, String)> {
         let mut env = Vec::new();
         if let Some(command) = &self.before_build {
-            env.push(("XTASK_BEFORE_BUILD".into(), self.fill_paths(command, dir)));
+            env.push(Var::BeforeBuild.set(self.fill_paths(command, dir)));
         }
         // Present, even empty (no repair), when the project has its own.
         if let Some(command) = &self.steps.repair_command {
-            env.push(("XTASK_REPAIR_COMMAND".into(), self.fill_paths(command, dir)));
+            env.push(Var::RepairCommand.set(self.fill_paths(command, dir)));
         }
-        // config-settings reach the frontend as arguments: paths unquoted.
         let (project, package) = self.copied_paths(dir);
-        env.extend(self.steps.env().into_iter().map(|(k, v)| match k.as_str() {
-            "XTASK_CONFIG_SETTINGS" => {
-                let v = v
-                    .replace("{project}", &project)
-                    .replace("{package}", &package);
-                (k, v)
-            }
-            _ => (k, v),
-        }));
+        env.extend(self.steps.env(&project, &package));
         env
     }
 
@@ -287,15 +279,15 @@ impl Plan {
         }
         let command = self.fill_paths(command, dir);
         let mut env = vec![
-            ("XTASK_TEST_COMMAND".into(), command),
-            ("XTASK_TEST_REQUIRES".into(), test.requires.join("\n")),
-            ("XTASK_TEST_SOURCES".into(), test.sources.join("\n")),
+            Var::TestCommand.set(command),
+            Var::TestRequires.list(&test.requires),
+            Var::TestSources.list(&test.sources),
         ];
         if !test.extras.is_empty() {
-            env.push(("XTASK_TEST_EXTRAS".into(), test.extras.join(",")));
+            env.push(Var::TestExtras.set(test.extras.join(",")));
         }
         if let Some(before) = &self.steps.before_test {
-            env.push(("XTASK_BEFORE_TEST".into(), self.fill_paths(before, dir)));
+            env.push(Var::BeforeTest.set(self.fill_paths(before, dir)));
         }
         env
     }
@@ -343,8 +335,8 @@ fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     };
     let env: Vec<(String, String)> = t.image_env.iter().chain(&plan.env).cloned().collect();
     match pip_settings::uv_config(&env, &plan.steps.env_eval) {
-        Ok(config) => vec![("XTASK_UV_CONFIG".into(), config)],
-        Err(why) => vec![("XTASK_UV_REFUSED".into(), why)],
+        Ok(config) => vec![Var::UvConfig.set(config)],
+        Err(why) => vec![Var::UvRefused.set(why)],
     }
 }
 
@@ -362,18 +354,18 @@ pub(super) const NATIVE_CLANG: &str = "/opt/clang";
 fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     let mut env = t.cpu.as_ref().map(CpuModel::env).unwrap_or_default();
     if plan.keeps_bytecode(t) {
-        env.push(("XTASK_PYCACHE".into(), PYCACHE_DIR.into()));
+        env.push(Var::Pycache.set(PYCACHE_DIR));
     }
     if let Some(Ok(_)) = &t.uv {
-        env.push(("XTASK_UV".into(), format!("{NATIVE_DIR}/uv")));
+        env.push(Var::Uv.set(format!("{NATIVE_DIR}/uv")));
         // uv's cache kept beside the bytecode: the isolated environment's
         // files link to it, so they keep the times their bytecode names.
         if plan.keeps_bytecode(t) {
-            env.push(("XTASK_UV_CACHE".into(), format!("{PYCACHE_DIR}/.uv")));
+            env.push(Var::UvCache.set(format!("{PYCACHE_DIR}/.uv")));
         }
     }
     if t.clang.is_some() {
-        env.push(("XTASK_NATIVE_CLANG".into(), NATIVE_CLANG.into()));
+        env.push(Var::NativeClang.set(NATIVE_CLANG));
     }
     env
 }

@@ -4,6 +4,7 @@
 
 use crate::config::{Frontend, Steps, RESERVED_ENV};
 use crate::platform::Arch;
+use crate::wheels::script::Var;
 
 /// cibuildwheel's `archs`, limited to what this tool builds: `auto`,
 /// `auto64` and `native` are this machine's arch.
@@ -277,35 +278,43 @@ pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
 }
 
 impl Steps {
-    /// The variables that carry these steps to build-wheel.sh.
-    pub fn env(&self) -> Vec<(String, String)> {
+    /// The variables that carry these steps to build-wheel.sh, with
+    /// `{project}` and `{package}` of config-settings filled in (they reach
+    /// the frontend as arguments: the paths unquoted).
+    pub fn env(&self, project: &str, package: &str) -> Vec<(String, String)> {
         let mut env = Vec::new();
-        let mut set = |k: &str, v: String| env.push((k.to_string(), v));
-        let lines = |pairs: &[(String, String)]| {
-            let lines: Vec<String> = pairs.iter().map(|(k, w)| format!("{k}={w}")).collect();
-            lines.join("\n")
+        let lines = |pairs: &[(String, String)]| -> Vec<String> {
+            pairs.iter().map(|(k, w)| format!("{k}={w}")).collect()
         };
         if !self.env_eval.is_empty() {
-            set("XTASK_ENVIRONMENT", lines(&self.env_eval));
+            env.push(Var::Environment.list(&lines(&self.env_eval)));
         }
         if !self.test_env_eval.is_empty() {
-            set("XTASK_TEST_ENVIRONMENT", lines(&self.test_env_eval));
+            env.push(Var::TestEnvironment.list(&lines(&self.test_env_eval)));
         }
         if let Some(c) = &self.before_all {
-            set("XTASK_BEFORE_ALL", c.clone());
+            env.push(Var::BeforeAll.set(c));
         }
         if !self.config_settings.is_empty() {
-            set("XTASK_CONFIG_SETTINGS", self.config_settings.join("\n"));
+            let settings: Vec<String> = self
+                .config_settings
+                .iter()
+                .map(|s| {
+                    s.replace("{project}", project)
+                        .replace("{package}", package)
+                })
+                .collect();
+            env.push(Var::ConfigSettings.list(&settings));
         }
         // build[uv] builds as build does; its test environment has no pip.
         if matches!(self.frontend.name.as_str(), "pip" | "build[uv]") {
-            set("XTASK_FRONTEND", self.frontend.name.clone());
+            env.push(Var::Frontend.set(&self.frontend.name));
         }
         if !self.frontend.args.is_empty() {
-            set("XTASK_FRONTEND_ARGS", self.frontend.args.join("\n"));
+            env.push(Var::FrontendArgs.list(&self.frontend.args));
         }
         if self.verbosity != 0 {
-            set("XTASK_VERBOSITY", self.verbosity.to_string());
+            env.push(Var::Verbosity.set(self.verbosity.to_string()));
         }
         env
     }
