@@ -353,6 +353,83 @@ fn an_image_whose_build_has_no_installer_option_builds_with_pip() {
     assert_eq!(wheels_in(out.path()).len(), 1);
 }
 
+/// Under emulation the test environment is made by the native uv, whose
+/// cache is kept between runs: the project's own installed files are
+/// copies, so that a test writing into its installed package changes
+/// nothing uv keeps (and a later run installs).
+#[test]
+fn a_test_writing_into_its_installed_package_leaves_uvs_cache_alone() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "arm64"]);
+    let dir = TempDir::new("writes-installed");
+    std::fs::create_dir_all(dir.path().join("pkg/written")).unwrap();
+    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(dir.path().join("pkg/setup.py"), "from setuptools import Extension, setup\nsetup(name='written', version='1', packages=['written'], ext_modules=[Extension('written._c', ['written/_c.c'])])\n").unwrap();
+    std::fs::write(dir.path().join("pkg/written/__init__.py"), "VALUE = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("pkg/written/_c.c"),
+        "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_c\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__c(void) { return PyModule_Create(&m); }\n",
+    )
+    .unwrap();
+    let config = dir.path().join("written.toml");
+    let test = "python -c \\\"import os, written; f = written.__file__; print('installed as a link' if os.path.islink(f) else 'installed as a copy'); open(f, 'a').write('# a test wrote here\\\\n')\\\"";
+    std::fs::write(
+        &config,
+        format!("[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\nout = \"out\"\ntest-command = \"{test}\"\n"),
+    )
+    .unwrap();
+    let (run, logs) = xtask_logged(&[
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "aarch64",
+        "--py",
+        &arm_cp(),
+    ]);
+    let run = run.ok();
+    inv.check();
+    let id = format!("{}-manylinux_aarch64", arm_cp());
+    assert!(row(&run.stdout, &id).contains("passed"), "{}", run.stdout);
+    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    assert_has(&log, "==> environments: made by the native uv ");
+    assert_has(&log, "\ninstalled as a copy\n");
+    // Nothing uv keeps holds what the test wrote.
+    let volumes = sh(
+        "docker",
+        &[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            "name=xtask-wheels-pycache-aarch64-",
+        ],
+    )
+    .ok();
+    let volumes: Vec<&str> = volumes.stdout.lines().collect();
+    assert!(!volumes.is_empty(), "no bytecode volume of aarch64");
+    for volume in volumes {
+        let found = sh(
+            "docker",
+            &[
+                "run",
+                "--rm",
+                "--network=none",
+                "--volume",
+                &format!("{volume}:/kept:ro"),
+                "--entrypoint",
+                "sh",
+                "xtask-standin:x86_64",
+                "-c",
+                "grep -rl 'a test wrote here' /kept || true",
+            ],
+        )
+        .ok();
+        assert_eq!(found.stdout.trim(), "", "{volume} holds what a test wrote");
+    }
+}
+
 #[test]
 fn qemu_register_through_a_privileged_container() {
     let _serial = serial();

@@ -238,6 +238,23 @@ fn same_wheels(outs: &[PathBuf]) {
     let names = wheels_in(&outs[0]);
     let whl: Vec<&String> = names.iter().filter(|n| n.ends_with(".whl")).collect();
     assert_eq!(whl.len(), 3, "{names:?}");
+    // The emulated wheel holds the Python files and bytecode the native one
+    // of the same CPython holds (setup.cfg's build_py compile).
+    let python_files = |arch: &str| -> Vec<String> {
+        let wheel = whl
+            .iter()
+            .find(|w| w.contains(&wheel_tags(&cp())) && w.contains(arch))
+            .unwrap_or_else(|| panic!("no {} wheel for {arch}: {whl:?}", cp()));
+        wheel_names(&outs[0].join(wheel))
+            .into_iter()
+            .filter(|n| n.ends_with(".py") || n.ends_with(".pyc"))
+            .collect()
+    };
+    if cp() == arm_cp() {
+        let native = python_files("x86_64");
+        assert!(native.iter().any(|n| n.ends_with(".pyc")), "{native:?}");
+        assert_eq!(python_files("aarch64"), native);
+    }
     let cp_tags = wheel_tags(&cp());
     let pp_tags = wheel_tags(&pp());
     for arch_or_py in [cp_tags.as_str(), pp_tags.as_str(), "aarch64"] {
