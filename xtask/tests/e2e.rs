@@ -378,6 +378,12 @@ fn a_test_writing_into_its_installed_package_leaves_uvs_cache_alone() {
         format!("[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\nout = \"out\"\ntest-command = \"{test}\"\n"),
     )
     .unwrap();
+    let bytecode_volumes = || -> Vec<String> {
+        let filter = "name=xtask-wheels-pycache-aarch64-";
+        let run = sh("docker", &["volume", "ls", "-q", "--filter", filter]).ok();
+        run.stdout.lines().map(String::from).collect()
+    };
+    let before = bytecode_volumes();
     let (run, logs) = xtask_logged(&[
         "--config",
         config.to_str().unwrap(),
@@ -395,21 +401,17 @@ fn a_test_writing_into_its_installed_package_leaves_uvs_cache_alone() {
     let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
     assert_has(&log, "==> environments: made by the native uv ");
     assert_has(&log, "\ninstalled as a copy\n");
-    // Nothing uv keeps holds what the test wrote.
-    let volumes = sh(
-        "docker",
-        &[
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            "name=xtask-wheels-pycache-aarch64-",
-        ],
-    )
-    .ok();
-    let volumes: Vec<&str> = volumes.stdout.lines().collect();
-    assert!(!volumes.is_empty(), "no bytecode volume of aarch64");
-    for volume in volumes {
+    // Nothing uv keeps (in this project's volume) holds what the test wrote.
+    let volumes: Vec<String> = bytecode_volumes()
+        .into_iter()
+        .filter(|v| !before.contains(v))
+        .collect();
+    assert_eq!(
+        volumes.len(),
+        1,
+        "the project's bytecode volume: {volumes:?}"
+    );
+    for volume in &volumes {
         let found = sh(
             "docker",
             &[
