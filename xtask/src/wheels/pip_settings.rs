@@ -2,11 +2,10 @@
 //! isolated build and test environments, and it must install what pip
 //! would. It reads none of pip's variables, and decides differently where
 //! it is not told otherwise (it stops at the first index that has a
-//! package). So the
-//! variables a build sees (the image's, then the run's, then the
-//! project's `environment`) become uv's configuration here, on the host,
-//! where the dry run shows it; a setting uv cannot be told the same way
-//! makes pip make the environments, and the build's log says why.
+//! package). So the variables a build sees (the image's, then the run's,
+//! then the project's `environment`) become uv's configuration here, on the
+//! host, where the dry run shows it; a setting uv cannot be told the same
+//! way makes pip make the environments, and the build's log says why.
 
 /// pip's variables that change nothing uv installs.
 const HARMLESS: &[&str] = &[
