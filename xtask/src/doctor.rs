@@ -78,16 +78,17 @@ fn cache_checks(found: &[Found]) -> Vec<Check> {
             continue;
         }
         let total: f64 = volumes.iter().map(|(_, bytes)| bytes).sum();
+        // The engine's own client line, so that the command reaches the
+        // daemon that holds them (its --host or --context too).
+        let client = util::command_line(&f.engine.command(), &[]);
         out.push(Check::new(
             "cache volumes",
             Status::Note,
             format!(
-                "{}: {} of `wheels` ({:.1} MB); `{} volume rm $({} volume ls -q --filter label={}=cache)` removes them",
+                "{}: {} of `wheels` ({:.1} MB); `{client} volume rm $({client} volume ls -q --filter label={}=cache)` removes them",
                 f.engine.describe(),
                 volumes.len(),
                 total / 1e6,
-                f.engine.name(),
-                f.engine.name(),
                 crate::engine::LABEL
             ),
         ));
