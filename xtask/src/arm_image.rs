@@ -20,7 +20,7 @@ impl flags::ArmImage {
         let context = qemu_copy::context_dir();
         // Its RUN steps run emulated here: with the faster CPU model.
         let build_args = match engine.is_local() {
-            true => qemu_register::host_cpu_model().env(),
+            true => qemu_register::host_cpu_model(Arch::Aarch64).env(),
             false => Vec::new(),
         };
         let derived = DerivedImage {

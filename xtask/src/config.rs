@@ -52,14 +52,14 @@ pub struct Config {
     pub post_build: Vec<String>,
     /// What `{arch}` becomes in those commands, where the project names an arch
     /// its own way (Lets-Plot writes `arm64`).
-    pub arch_names: [Option<String>; 2],
+    pub arch_names: [Option<String>; Arch::COUNT],
     /// Folders outside the root the build reads, each given to the build as
     /// an environment variable holding its path in the container.
     pub input_dirs: Vec<(String, Utf8PathBuf)>,
     pub images: PerArch,
-    pub plat: [Option<String>; 2],
+    pub plat: [Option<String>; Arch::COUNT],
     /// The engine each architecture builds on.
-    pub engines: [EngineSpec; 2],
+    pub engines: [EngineSpec; Arch::COUNT],
     /// Extra arguments for every build container's create (`docker run`).
     pub container_args: Vec<String>,
     /// cibuildwheel-style build identifier patterns: what to build, what to skip.
@@ -200,7 +200,7 @@ impl Default for Frontend {
 
 /// One image per architecture.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PerArch(pub [String; 2]);
+pub struct PerArch(pub [String; Arch::COUNT]);
 
 impl PerArch {
     pub fn get(&self, arch: Arch) -> &str {
@@ -225,7 +225,8 @@ impl Default for Config {
             package: ".".into(),
             include: Vec::new(),
             out: "dist".into(),
-            arch: Arch::ALL.to_vec(),
+            // The seed's two: the others are asked for by name (or `all`).
+            arch: vec![Arch::X86_64, Arch::Aarch64],
             python: Selection::All,
             build_isolation: true,
             pip_cache: false,
@@ -235,14 +236,11 @@ impl Default for Config {
             secret_env: Vec::new(),
             pre_build: Vec::new(),
             post_build: Vec::new(),
-            arch_names: [None, None],
+            arch_names: Default::default(),
             input_dirs: Vec::new(),
-            images: PerArch([
-                "quay.io/pypa/manylinux2014_x86_64".into(),
-                "quay.io/pypa/manylinux2014_aarch64".into(),
-            ]),
-            plat: [None, None],
-            engines: [EngineSpec::Default, EngineSpec::Default],
+            images: PerArch(Arch::ALL.map(|a| format!("quay.io/pypa/{}", a.row().manylinux_image))),
+            plat: Default::default(),
+            engines: Default::default(),
             container_args: Vec::new(),
             build: Patterns::default(),
             skip: Patterns::default(),
@@ -813,7 +811,11 @@ packages = []
         assert_eq!(config.pre_build, vec!["make", "PY={py}", "ARCH={arch}"]);
         assert_eq!(config.post_build, vec!["make", "clean"]);
         assert_eq!(config.pure_wheel, PureWheel::Skip);
-        assert_eq!(config.arch_names, [None, Some("arm64".to_string())]);
+        assert_eq!(config.arch_names[Arch::X86_64 as usize], None);
+        assert_eq!(
+            config.arch_names[Arch::Aarch64 as usize],
+            Some("arm64".to_string())
+        );
         assert_eq!(
             config.input_dirs,
             vec![(

@@ -66,20 +66,20 @@ pub fn rootfs(
             "mmdebstrap not found: install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`)"
         )
     })?;
-    if Some(arch) != Arch::host()
+    if !arch.is_native_here()
         && !runner.dry_run
-        && !qemu_register::aarch64_handler()?.is_some_and(|h| h.enabled)
+        && !qemu_register::handler(arch)?.is_some_and(|h| h.enabled)
     {
-        bail!("a Debian root file system for {arch} runs package scripts under emulation, and no aarch64 handler is registered: run `cargo xtask qemu-register` (or `sudo apt-get install qemu-user-static binfmt-support`)");
+        bail!("a Debian root file system for {arch} runs package scripts under emulation, and no {arch} handler is registered: run `cargo xtask qemu-register --arch {arch}` (or `sudo apt-get install qemu-user-static binfmt-support`)");
     }
-    let arch_flag = format!("--arch={}", arch.docker_name());
+    let arch_flag = format!("--arch={}", arch.row().debian);
     let aptopt = format!("--aptopt={APT_OPTION}");
     let partial = Partial::beside(&tar);
     let partial_path = partial.path();
     let log = ctx.join("mmdebstrap.log");
     // A foreign arch's packages unpack with this machine's own dpkg-deb and
     // dpkg-split (scripts/standin/native-dpkg-deb.sh), which leave no trace.
-    let hooks: Vec<String> = if Some(arch) == Arch::host() {
+    let hooks: Vec<String> = if arch.is_native_here() {
         Vec::new()
     } else {
         let script = util::shell_quote(native_dpkg_deb().as_str());

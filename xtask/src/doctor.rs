@@ -17,15 +17,15 @@ pub enum Status {
 
 #[derive(Debug)]
 pub struct Check {
-    pub what: &'static str,
+    pub what: String,
     pub status: Status,
     pub detail: String,
 }
 
 impl Check {
-    fn new(what: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    fn new(what: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
         Check {
-            what,
+            what: what.into(),
             status,
             detail: detail.into(),
         }
@@ -130,14 +130,11 @@ fn engine_checks(sh: &Shell, config: &Config) -> (Vec<Check>, Vec<Found>) {
     let mut found: Vec<Found> = Vec::new();
     for &arch in &config.arch {
         let spec = config.engine(arch);
-        let what = match arch {
-            Arch::X86_64 => "x86_64 engine",
-            Arch::Aarch64 => "aarch64 engine",
-        };
+        let what = format!("{arch} engine");
         let engine = match Engine::from_spec(spec) {
             Ok(engine) => engine,
             Err(e) => {
-                out.push(Check::new(what, Status::Missing, format!("{e:#}")));
+                out.push(Check::new(&what, Status::Missing, format!("{e:#}")));
                 continue;
             }
         };
@@ -149,7 +146,7 @@ fn engine_checks(sh: &Shell, config: &Config) -> (Vec<Check>, Vec<Found>) {
                     "emulated"
                 };
                 out.push(Check::new(
-                    what,
+                    &what,
                     Status::Ok,
                     format!(
                         "{}: server {} on {}, {arch} builds {how}",
@@ -161,7 +158,7 @@ fn engine_checks(sh: &Shell, config: &Config) -> (Vec<Check>, Vec<Found>) {
                 Some(server)
             }
             Err(e) => {
-                out.push(Check::new(what, Status::Missing, format!("{e:#}")));
+                out.push(Check::new(&what, Status::Missing, format!("{e:#}")));
                 None
             }
         };
@@ -175,14 +172,17 @@ fn engine_checks(sh: &Shell, config: &Config) -> (Vec<Check>, Vec<Found>) {
     (out, found)
 }
 
-/// This machine's aarch64 handler, the CPU model emulated builds get, and
-/// the emulator a cross-arch image copies.
+/// This machine's handler of each emulated arch, the CPU model its builds
+/// get, and the emulator a cross-arch image copies.
 fn emulation_checks(found: &[Found]) -> Vec<Check> {
     let mut out = Vec::new();
     // This machine's handlers matter only to emulated builds on a local engine.
-    let needs_emulation = found
+    let emulated: Vec<Arch> = found
         .iter()
-        .any(|f| f.engine.is_local() && f.server.as_ref().is_some_and(|s| !s.native(f.arch)));
+        .filter(|f| f.engine.is_local() && f.server.as_ref().is_some_and(|s| !s.native(f.arch)))
+        .map(|f| f.arch)
+        .collect();
+    let needs_emulation = !emulated.is_empty();
     let need = |needed: bool| {
         if needed {
             Status::Missing
@@ -190,35 +190,45 @@ fn emulation_checks(found: &[Found]) -> Vec<Check> {
             Status::Note
         }
     };
-    let handler = qemu_register::aarch64_handler();
-    let usable = matches!(&handler, Ok(Some(h)) if h.usable());
-    match handler {
-        Ok(Some(h)) if h.usable() => {
-            out.push(Check::new("aarch64 emulation", Status::Ok, h.describe()))
+    // Without an emulated build, the aarch64 handler is still worth a note.
+    let arches = match needs_emulation {
+        true => emulated.clone(),
+        false => vec![Arch::Aarch64],
+    };
+    let mut usable = false;
+    for arch in arches {
+        let what = format!("{arch} emulation");
+        let name = qemu_register::handler_name(arch);
+        match qemu_register::handler(arch) {
+            Ok(Some(h)) if h.usable() => {
+                usable |= arch == Arch::Aarch64;
+                out.push(Check::new(what, Status::Ok, h.describe()))
+            }
+            Ok(Some(h)) => out.push(Check::new(
+                what,
+                need(needs_emulation),
+                format!(
+                    "{}: not usable without flag F; fix: `cargo xtask qemu-register --reset --arch {arch}`",
+                    h.describe()
+                ),
+            )),
+            Ok(None) => out.push(Check::new(
+                what,
+                need(needs_emulation),
+                format!("no {name} handler in /proc/sys/fs/binfmt_misc; fix: `cargo xtask qemu-register --arch {arch}`"),
+            )),
+            Err(e) => out.push(Check::new(what, need(needs_emulation), format!("{e:#}"))),
         }
-        Ok(Some(h)) => out.push(Check::new(
-            "aarch64 emulation",
-            need(needs_emulation),
-            format!(
-                "{}: not usable without flag F; fix: `cargo xtask qemu-register --reset`",
-                h.describe()
-            ),
-        )),
-        Ok(None) => out.push(Check::new(
-            "aarch64 emulation",
-            need(needs_emulation),
-            "no qemu-aarch64 handler in /proc/sys/fs/binfmt_misc; fix: `cargo xtask qemu-register`",
-        )),
-        Err(e) => out.push(Check::new(
-            "aarch64 emulation",
-            need(needs_emulation),
-            format!("{e:#}"),
-        )),
+        if needs_emulation {
+            let model = qemu_register::host_cpu_model(arch);
+            out.push(Check::new(
+                format!("emulated {arch} CPU"),
+                Status::Ok,
+                model.describe(),
+            ));
+        }
     }
-    if needs_emulation {
-        let model = qemu_register::host_cpu_model();
-        out.push(Check::new("emulated CPU", Status::Ok, model.describe()));
-    }
+    let needs_emulation = emulated.contains(&Arch::Aarch64);
     match qemu_copy::find(None) {
         Ok(path) => out.push(Check::new(
             "qemu-aarch64-static",
@@ -243,21 +253,18 @@ fn image_checks(sh: &Shell, config: &Config, found: &[Found]) -> Vec<Check> {
     for f in found {
         let arch = f.arch;
         let image = config.images.get(arch);
-        let what = match arch {
-            Arch::X86_64 => "x86_64 image",
-            Arch::Aarch64 => "aarch64 image",
-        };
+        let what = format!("{arch} image");
         let engine = &f.engine;
         let check = match &f.server {
             Some(_) => match engine.inspect_image(sh, image) {
                 Ok(Some(info)) => match info.check_arch(image, arch) {
                     Ok(()) => container_start(sh, engine, image, arch).unwrap_or_else(|| {
-                        Check::new(what, Status::Ok, format!("{image} ({}) on {}", short_id(&info.id), engine.describe()))
+                        Check::new(&what, Status::Ok, format!("{image} ({}) on {}", short_id(&info.id), engine.describe()))
                     }),
-                    Err(e) => Check::new(what, Status::Missing, format!("{e:#}")),
+                    Err(e) => Check::new(&what, Status::Missing, format!("{e:#}")),
                 },
                 Ok(None) => Check::new(
-                    what,
+                    &what,
                     Status::Missing,
                     format!(
                         "{image} is not on {}; fix: `{} pull --platform {} {image}`, `cargo xtask prep`, or `docker save {image} | {} load` from an engine that has it",
@@ -267,9 +274,9 @@ fn image_checks(sh: &Shell, config: &Config, found: &[Found]) -> Vec<Check> {
                         util::command_line(&engine.command(), &[]),
                     ),
                 ),
-                Err(e) => Check::new(what, Status::Missing, format!("{e:#}")),
+                Err(e) => Check::new(&what, Status::Missing, format!("{e:#}")),
             },
-            None => Check::new(what, Status::Missing, format!("{image}: not checked, its engine does not answer")),
+            None => Check::new(&what, Status::Missing, format!("{image}: not checked, its engine does not answer")),
         };
         out.push(check);
     }
@@ -324,7 +331,7 @@ pub fn report(checks: &[Check]) -> Result<()> {
     let missing: Vec<&str> = checks
         .iter()
         .filter(|c| c.status == Status::Missing)
-        .map(|c| c.what)
+        .map(|c| c.what.as_str())
         .collect();
     if !missing.is_empty() {
         bail!(

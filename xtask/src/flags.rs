@@ -197,6 +197,11 @@ pub struct Wheels {
     after_help = "Examples:\n  cargo xtask qemu-register\n  cargo xtask qemu-register --reset\n  cargo xtask qemu-register --image tonistiigi/binfmt -- --install arm64"
 )]
 pub struct QemuRegister {
+    /// Architectures whose handlers to register, comma-separated, or `all`
+    /// [default: every arch this machine cannot run natively]
+    #[arg(long, value_name = "ARCH", value_delimiter = ',')]
+    pub arch: Vec<String>,
+
     /// Registration image [config: qemu-image; default: multiarch/qemu-user-static]
     #[arg(long)]
     pub image: Option<String>,
@@ -206,7 +211,7 @@ pub struct QemuRegister {
     #[arg(long)]
     pub reset: bool,
 
-    /// Arguments for the image instead of the default (`--reset -p yes`, or `--install arm64` for tonistiigi/binfmt)
+    /// Arguments for the image instead of the default (`--reset -p yes`, or `--install arm64,s390x` for tonistiigi/binfmt)
     #[arg(last = true)]
     pub args: Vec<String>,
 }

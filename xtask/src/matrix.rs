@@ -15,10 +15,7 @@ use crate::{flags, standin};
 
 /// The GitHub-hosted runner that builds an arch natively.
 pub fn github_runner(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "ubuntu-24.04",
-        Arch::Aarch64 => "ubuntu-24.04-arm",
-    }
+    arch.row().runner
 }
 
 impl flags::Matrix {

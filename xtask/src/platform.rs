@@ -7,60 +7,285 @@ use anyhow::{bail, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Arch {
     X86_64,
+    I686,
     Aarch64,
+    Ppc64le,
+    S390x,
+    Armv7l,
+    Riscv64,
 }
 
+/// What one architecture is, under every name the tools around it use. The
+/// code asks the row; adding an arch is adding a row (and its stand-in).
+#[derive(Debug)]
+pub struct Row {
+    pub arch: Arch,
+    /// In build identifiers, wheel tags, auditwheel and `--arch`.
+    pub name: &'static str,
+    /// Other names `--arch` and cibuildwheel's `archs` take.
+    pub aliases: &'static [&'static str],
+    /// Docker's `--platform` (`linux/arm/v7`) and the architecture an
+    /// engine reports for an image (`arm`).
+    pub docker_platform: &'static str,
+    pub docker_arch: &'static str,
+    /// The Debian port.
+    pub debian: &'static str,
+    /// The QEMU user emulator's name (`qemu-<qemu>-static`) and its
+    /// binfmt_misc magic and mask, as qemu-binfmt-conf.sh writes them.
+    pub qemu: &'static str,
+    pub binfmt_magic: &'static str,
+    pub binfmt_mask: &'static str,
+    /// e_machine of its ELF files, and their class and byte order.
+    pub elf_machine: u16,
+    pub bits: u8,
+    pub big_endian: bool,
+    /// clang's `--target`, for the native compiler.
+    pub clang_target: &'static str,
+    /// manylinux's default image (quay.io/pypa/<image>).
+    pub manylinux_image: &'static str,
+    /// The GitHub runner its jobs go on.
+    pub runner: &'static str,
+    /// Which machines run its code without an emulator.
+    pub runs_on: &'static [Arch],
+    /// A QEMU CPU model that emulates it faster than QEMU's default.
+    pub fast_cpu: Option<FastCpu>,
+}
+
+/// A faster CPU model, for the QEMU versions where it is faster.
+#[derive(Debug)]
+pub struct FastCpu {
+    pub model: &'static str,
+    /// The first QEMU (major, minor) that has it, and the first whose
+    /// default is as fast.
+    pub from: (u32, u32),
+    pub until: Option<(u32, u32)>,
+    /// Why it is faster, after "QEMU 7.2".
+    pub why: &'static str,
+}
+
+pub const ROWS: [Row; 7] = [
+    Row {
+        arch: Arch::X86_64,
+        name: "x86_64",
+        aliases: &["amd64", "x64"],
+        docker_platform: "linux/amd64",
+        docker_arch: "amd64",
+        debian: "amd64",
+        qemu: "x86_64",
+        binfmt_magic: r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine: 62,
+        bits: 64,
+        big_endian: false,
+        clang_target: "x86_64-unknown-linux-gnu",
+        manylinux_image: "manylinux2014_x86_64",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::X86_64],
+        fast_cpu: None,
+    },
+    Row {
+        arch: Arch::I686,
+        name: "i686",
+        aliases: &["i386", "x86", "386"],
+        docker_platform: "linux/386",
+        docker_arch: "386",
+        debian: "i386",
+        qemu: "i386",
+        binfmt_magic: r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine: 3,
+        bits: 32,
+        big_endian: false,
+        clang_target: "i686-unknown-linux-gnu",
+        manylinux_image: "manylinux2014_i686",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::X86_64, Arch::I686],
+        fast_cpu: None,
+    },
+    Row {
+        arch: Arch::Aarch64,
+        name: "aarch64",
+        aliases: &["arm64"],
+        docker_platform: "linux/arm64",
+        docker_arch: "arm64",
+        debian: "arm64",
+        qemu: "aarch64",
+        binfmt_magic: r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine: 183,
+        bits: 64,
+        big_endian: false,
+        clang_target: "aarch64-unknown-linux-gnu",
+        manylinux_image: "manylinux2014_aarch64",
+        runner: "ubuntu-24.04-arm",
+        runs_on: &[Arch::Aarch64],
+        // Pointer authentication kept (Debian's and most arm64 binaries use
+        // it) but computed by QEMU's cheap implementation-defined hash
+        // instead of the architected QARMA: the same instructions stay
+        // valid, three times faster (`pauth=off` is faster still, but makes
+        // the non-hint PAC instructions of Armv8.3 code undefined).
+        fast_cpu: Some(FastCpu {
+            model: "max,pauth-impdef=on",
+            from: (6, 0),
+            until: Some((10, 0)),
+            why: "emulates pointer authentication slowly by default",
+        }),
+    },
+    Row {
+        arch: Arch::Ppc64le,
+        name: "ppc64le",
+        aliases: &["ppc64el", "powerpc64le"],
+        docker_platform: "linux/ppc64le",
+        docker_arch: "ppc64le",
+        debian: "ppc64el",
+        qemu: "ppc64le",
+        binfmt_magic: r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x15\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xff\xff\xfc\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\x00",
+        elf_machine: 21,
+        bits: 64,
+        big_endian: false,
+        clang_target: "powerpc64le-unknown-linux-gnu",
+        manylinux_image: "manylinux2014_ppc64le",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::Ppc64le],
+        fast_cpu: None,
+    },
+    Row {
+        arch: Arch::S390x,
+        name: "s390x",
+        aliases: &[],
+        docker_platform: "linux/s390x",
+        docker_arch: "s390x",
+        debian: "s390x",
+        qemu: "s390x",
+        binfmt_magic: r"\x7fELF\x02\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x16",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xff\xff\xfc\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff",
+        elf_machine: 22,
+        bits: 64,
+        big_endian: true,
+        clang_target: "s390x-unknown-linux-gnu",
+        manylinux_image: "manylinux2014_s390x",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::S390x],
+        fast_cpu: None,
+    },
+    Row {
+        arch: Arch::Armv7l,
+        name: "armv7l",
+        aliases: &["armv7", "armhf"],
+        docker_platform: "linux/arm/v7",
+        docker_arch: "arm",
+        debian: "armhf",
+        qemu: "arm",
+        binfmt_magic: r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine: 40,
+        bits: 32,
+        big_endian: false,
+        clang_target: "armv7-unknown-linux-gnueabihf",
+        manylinux_image: "manylinux_2_31_armv7l",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::Armv7l],
+        fast_cpu: None,
+    },
+    Row {
+        arch: Arch::Riscv64,
+        name: "riscv64",
+        aliases: &[],
+        docker_platform: "linux/riscv64",
+        docker_arch: "riscv64",
+        debian: "riscv64",
+        qemu: "riscv64",
+        binfmt_magic: r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00",
+        binfmt_mask: r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine: 243,
+        bits: 64,
+        big_endian: false,
+        clang_target: "riscv64-unknown-linux-gnu",
+        manylinux_image: "manylinux_2_39_riscv64",
+        runner: "ubuntu-24.04",
+        runs_on: &[Arch::Riscv64],
+        fast_cpu: None,
+    },
+];
+
 impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
+    pub const COUNT: usize = ROWS.len();
+    pub const ALL: [Arch; Arch::COUNT] = [
+        Arch::X86_64,
+        Arch::I686,
+        Arch::Aarch64,
+        Arch::Ppc64le,
+        Arch::S390x,
+        Arch::Armv7l,
+        Arch::Riscv64,
+    ];
+
+    pub fn row(self) -> &'static Row {
+        &ROWS[self as usize]
+    }
 
     /// The name manylinux and auditwheel use (`x86_64`, `aarch64`).
     pub fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-        }
+        self.row().name
     }
 
-    /// The name Docker uses for the architecture of an image (`amd64`, `arm64`).
+    /// The architecture Docker reports for an image (`amd64`, `arm64`).
     pub fn docker_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "amd64",
-            Arch::Aarch64 => "arm64",
-        }
+        self.row().docker_arch
     }
 
     /// From the architecture an engine reports (`amd64`, `arm64`; podman and
     /// some daemons also say `x86_64`, `aarch64`).
     pub fn from_docker_name(name: &str) -> Option<Arch> {
-        match name {
-            "amd64" | "x86_64" => Some(Arch::X86_64),
-            "arm64" | "aarch64" | "arm64/v8" => Some(Arch::Aarch64),
-            _ => None,
-        }
+        let name = name.strip_suffix("/v8").unwrap_or(name);
+        let name = name.strip_suffix("/v7").unwrap_or(name);
+        ROWS.iter()
+            .find(|r| r.docker_arch == name || r.name == name)
+            .map(|r| r.arch)
     }
 
     /// The `--platform` value of `docker run` and `docker build`.
     pub fn docker_platform(self) -> String {
-        format!("linux/{}", self.docker_name())
+        self.row().docker_platform.to_string()
     }
 
-    /// The architecture this program runs on; the other one needs emulation.
+    /// The architecture this program runs on.
     pub fn host() -> Option<Arch> {
-        match std::env::consts::ARCH {
-            "x86_64" => Some(Arch::X86_64),
-            "aarch64" => Some(Arch::Aarch64),
-            _ => None,
-        }
+        ROWS.iter()
+            .find(|r| r.name == std::env::consts::ARCH)
+            .map(|r| r.arch)
+    }
+
+    /// Whether a machine of `machine`'s arch runs this arch's code without
+    /// an emulator (x86_64 runs i686).
+    pub fn runs_natively_on(self, machine: Arch) -> bool {
+        self.row().runs_on.contains(&machine)
+    }
+
+    /// Whether this machine runs its code without an emulator.
+    pub fn is_native_here(self) -> bool {
+        Arch::host().is_some_and(|h| self.runs_natively_on(h))
+    }
+
+    /// The arches this machine needs QEMU for.
+    pub fn foreign() -> Vec<Arch> {
+        Arch::ALL
+            .into_iter()
+            .filter(|a| !Arch::host().is_some_and(|h| a.runs_natively_on(h)))
+            .collect()
     }
 
     pub fn parse(s: &str) -> Result<Arch> {
-        match s {
-            "x86_64" | "amd64" | "x64" => Ok(Arch::X86_64),
-            "arm64" | "aarch64" => Ok(Arch::Aarch64),
-            _ => {
-                bail!("unknown arch `{s}`: use x86_64 or arm64 (aarch64), or both, comma-separated")
-            }
-        }
+        ROWS.iter()
+            .find(|r| r.name == s || r.aliases.contains(&s))
+            .map(|r| r.arch)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown arch `{s}`: use one of {}, or `all`, comma-separated",
+                    Arch::ALL.map(Arch::name).join(", ")
+                )
+            })
     }
 }
 
@@ -489,6 +714,9 @@ fn class(p: &[u8]) -> Option<(impl Fn(u8) -> bool + '_, &[u8])> {
 /// Parses a comma-separated list of architectures, rejecting repeats.
 pub fn parse_arches<S: AsRef<str>>(items: &[S]) -> Result<Vec<Arch>> {
     let mut arches = Vec::new();
+    if items.len() == 1 && items[0].as_ref().trim() == "all" {
+        return Ok(Arch::ALL.to_vec());
+    }
     for item in items {
         let arch = Arch::parse(item.as_ref().trim())?;
         if arches.contains(&arch) {
@@ -500,7 +728,7 @@ pub fn parse_arches<S: AsRef<str>>(items: &[S]) -> Result<Vec<Arch>> {
         arches.push(arch);
     }
     if arches.is_empty() {
-        bail!("empty arch list: use x86_64, arm64, or both");
+        bail!("empty arch list: name at least one arch, such as x86_64, or `all`");
     }
     Ok(arches)
 }
@@ -517,7 +745,8 @@ mod tests {
         assert_eq!(Arch::parse("aarch64").unwrap(), Arch::Aarch64);
         let err = Arch::parse("arm").unwrap_err().to_string();
         assert!(
-            err.contains("`arm`") && err.contains("x86_64 or arm64"),
+            err.contains("`arm`")
+                && err.contains("x86_64, i686, aarch64, ppc64le, s390x, armv7l, riscv64, or `all`"),
             "{err}"
         );
         assert_eq!(Arch::Aarch64.docker_platform(), "linux/arm64");
@@ -796,6 +1025,21 @@ mod tests {
         }
         assert_eq!(Arch::from_docker_name("arm64"), Some(Arch::Aarch64));
         assert_eq!(Arch::from_docker_name("amd64"), Some(Arch::X86_64));
-        assert_eq!(Arch::from_docker_name("s390x"), None);
+        assert_eq!(Arch::from_docker_name("s390x"), Some(Arch::S390x));
+        assert_eq!(Arch::from_docker_name("arm"), Some(Arch::Armv7l));
+        assert_eq!(Arch::from_docker_name("386"), Some(Arch::I686));
+        assert_eq!(Arch::from_docker_name("mips64le"), None);
+        assert_eq!(Arch::parse("armhf").unwrap(), Arch::Armv7l);
+        assert_eq!(parse_arches(&["all"]).unwrap(), Arch::ALL.to_vec());
+        for row in &ROWS {
+            assert_eq!(row.arch.row().name, row.name, "rows are in Arch's order");
+            assert_eq!(Arch::parse(row.name).unwrap(), row.arch);
+            assert_eq!(
+                BuildId::parse(&format!("cp313-manylinux_{}", row.name))
+                    .unwrap()
+                    .arch,
+                row.arch
+            );
+        }
     }
 }

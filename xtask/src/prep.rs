@@ -46,7 +46,7 @@ impl flags::Prep {
 /// What emulated aarch64 builds need: the handler, the emulator, the image.
 fn emulation(sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
     println!("== qemu-register");
-    match qemu_register::aarch64_handler()? {
+    match qemu_register::handler(Arch::Aarch64)? {
         Some(h) if h.usable() => {
             println!("skipped: aarch64 handler already usable ({})", h.describe())
         }

@@ -7,6 +7,7 @@ use xshell::Shell;
 
 use crate::config::EngineSpec;
 use crate::engine::Engine;
+use crate::platform::Arch;
 use crate::{config::Config, flags, util};
 
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -83,47 +84,51 @@ impl CpuModel {
     }
 }
 
-/// `max` with pointer authentication kept (Debian's and most arm64 binaries
-/// use it) but computed by QEMU's cheap implementation-defined hash instead of
-/// the architected QARMA: the same instructions stay valid, three times faster
-/// (`pauth=off` is faster still, but makes the non-hint PAC instructions of
-/// code built for Armv8.3 and later undefined).
-pub const FAST_CPU: &str = "max,pauth-impdef=on";
-
-/// The model for emulated builds whose emulator is `version` (major, minor):
-/// QEMU 6.0 brought `pauth-impdef`, 10.0 made it the default of `max`.
-pub fn cpu_model(user: Option<(&str, &str)>, version: Option<(u32, u32)>) -> CpuModel {
+/// The model for `arch`'s emulated builds whose emulator is `version`
+/// (major, minor): the row's faster model where that QEMU has it and its
+/// default is slower.
+pub fn cpu_model(arch: Arch, user: Option<(&str, &str)>, version: Option<(u32, u32)>) -> CpuModel {
     if let Some((value, whence)) = user {
         return CpuModel {
             value: Some(value.to_string()),
             why: format!("given {whence}"),
         };
     }
-    match version {
-        Some(v @ (6..=9, _)) => CpuModel {
-            value: Some(FAST_CPU.into()),
-            why: format!("QEMU {}.{} emulates pointer authentication slowly by default", v.0, v.1),
-        },
-        Some(v) if v.0 >= 10 => CpuModel {
+    let Some(fast) = &arch.row().fast_cpu else {
+        return CpuModel {
             value: None,
-            why: format!("QEMU {}.{} computes pointer authentication cheaply already", v.0, v.1),
+            why: format!("no other model emulates {arch} faster"),
+        };
+    };
+    let (from, until) = (fast.from, fast.until.unwrap_or((u32::MAX, 0)));
+    match version {
+        Some(v) if v >= from && v < until => CpuModel {
+            value: Some(fast.model.into()),
+            why: format!("QEMU {}.{} {}", v.0, v.1, fast.why),
+        },
+        Some(v) if v < from => CpuModel {
+            value: None,
+            why: format!("QEMU {}.{} predates {}", v.0, v.1, fast.model),
         },
         Some(v) => CpuModel {
             value: None,
-            why: format!("QEMU {}.{} predates pauth-impdef", v.0, v.1),
+            why: format!("QEMU {}.{}'s default model is as fast", v.0, v.1),
         },
         None => CpuModel {
             value: None,
-            why: format!("the emulator's version is unknown here; with QEMU 6 to 9, --env QEMU_CPU={FAST_CPU} makes it faster"),
+            why: format!(
+                "the emulator's version is unknown here; with QEMU {}.{} or later, --env QEMU_CPU={} makes it faster",
+                from.0, from.1, fast.model
+            ),
         },
     }
 }
 
-/// The version of the emulator behind this host's aarch64 handler, when its
+/// The version of the emulator behind this host's `arch` handler, when its
 /// file is here to ask (a handler registered from a container names a path
 /// inside that container).
-pub fn host_qemu_version() -> Option<(u32, u32)> {
-    let handler = aarch64_handler().ok()??;
+pub fn host_qemu_version(arch: Arch) -> Option<(u32, u32)> {
+    let handler = handler(arch).ok()??;
     // The Debian name `aarch64-binfmt-P` refuses --version: ask the file it links to.
     let real = std::fs::canonicalize(&handler.interpreter).ok()?;
     let out = std::process::Command::new(real)
@@ -142,19 +147,25 @@ fn parse_qemu_version(text: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// The model for emulated work on this host: a `QEMU_CPU` the user set in
-/// this process's environment wins.
-pub fn host_cpu_model() -> CpuModel {
+/// The model for emulated work of `arch` on this host: a `QEMU_CPU` the user
+/// set in this process's environment wins.
+pub fn host_cpu_model(arch: Arch) -> CpuModel {
     let user = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty());
     cpu_model(
+        arch,
         user.as_deref().map(|v| (v, "in the environment")),
-        host_qemu_version(),
+        host_qemu_version(arch),
     )
 }
 
-/// The aarch64 handler, None when there is none (or binfmt_misc is not mounted).
-pub fn aarch64_handler() -> Result<Option<Binfmt>> {
-    read_entry(Utf8Path::new(BINFMT_DIR), "qemu-aarch64")
+/// This host's handler for `arch` (`qemu-<qemu name>`), None when there is
+/// none (or binfmt_misc is not mounted).
+pub fn handler(arch: Arch) -> Result<Option<Binfmt>> {
+    read_entry(Utf8Path::new(BINFMT_DIR), &handler_name(arch))
+}
+
+pub fn handler_name(arch: Arch) -> String {
+    format!("qemu-{}", arch.row().qemu)
 }
 
 pub fn read_entry(dir: &Utf8Path, name: &str) -> Result<Option<Binfmt>> {
@@ -180,11 +191,14 @@ fn qemu_entries() -> Vec<String> {
 }
 
 /// The arguments of the registration image: multiarch/qemu-user-static
-/// takes `--reset -p yes`; tonistiigi/binfmt takes `--install arm64` and never resets.
-pub fn image_args(image: &str, reset: bool) -> Vec<String> {
+/// takes `--reset -p yes` and registers every arch it carries;
+/// tonistiigi/binfmt takes `--install arm64,s390x` (its Docker names) and
+/// never resets.
+pub fn image_args(image: &str, reset: bool, arches: &[Arch]) -> Vec<String> {
     let name = image.rsplit('/').next().unwrap_or(image);
     if name.starts_with("binfmt") {
-        return vec!["--install".into(), "arm64".into()];
+        let names: Vec<&str> = arches.iter().map(|a| a.docker_name()).collect();
+        return vec!["--install".into(), names.join(",")];
     }
     let mut args = Vec::new();
     if reset {
@@ -197,57 +211,76 @@ pub fn image_args(image: &str, reset: bool) -> Vec<String> {
 impl flags::QemuRegister {
     pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
         let image = self.image.unwrap_or_else(|| config.qemu_image.clone());
-        let current = aarch64_handler()?;
-        match &current {
-            Some(entry) if entry.enabled && !self.reset => {
-                println!(
-                    "aarch64 handler already registered ({}): nothing to do (--reset re-registers it)",
-                    entry.describe()
-                );
-                if !entry.usable() {
-                    // The seed's setup: images then need the emulator at that path.
-                    eprintln!(
-                        "note: without flag F, containers need {} inside them (arm-image copies qemu-aarch64-static into its image); `--reset` registers with F instead",
-                        entry.interpreter
-                    );
-                }
-                return Ok(());
+        let asked = match self.arch.is_empty() {
+            true => Arch::foreign(),
+            false => crate::platform::parse_arches(&self.arch).map_err(util::usage)?,
+        };
+        // Every handler is looked at before anything is registered: a
+        // disabled one stops the command before a container starts.
+        let mut missing = Vec::new();
+        for arch in asked {
+            if arch.is_native_here() {
+                println!("{arch} runs natively on this machine: it needs no handler");
+                continue;
             }
-            Some(entry) if !self.reset => bail!(
-                "an aarch64 handler is registered but disabled ({}): enable it (`echo 1 | sudo tee {BINFMT_DIR}/qemu-aarch64`) or re-register with `cargo xtask qemu-register --reset`",
-                entry.describe()
-            ),
-            _ => {}
+            match handler(arch)? {
+                Some(entry) if entry.enabled && !self.reset => {
+                    println!(
+                        "{arch} handler already registered ({}): nothing to do (--reset re-registers it)",
+                        entry.describe()
+                    );
+                    if !entry.usable() {
+                        // The seed's setup: images then need the emulator at that path.
+                        eprintln!(
+                            "note: without flag F, containers need {} inside them (arm-image copies qemu-aarch64-static into its image); `--reset` registers with F instead",
+                            entry.interpreter
+                        );
+                    }
+                }
+                Some(entry) if !self.reset => bail!(
+                    "an {arch} handler is registered but disabled ({}): enable it (`echo 1 | sudo tee {BINFMT_DIR}/{}`) or re-register with `cargo xtask qemu-register --reset --arch {arch}`",
+                    entry.describe(),
+                    handler_name(arch)
+                ),
+                _ => missing.push(arch),
+            }
         }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = missing.iter().map(|a| a.name()).collect();
+        let names = names.join(", ");
         let args = if self.args.is_empty() {
-            image_args(&image, self.reset)
+            image_args(&image, self.reset, &missing)
         } else {
             self.args
         };
         if args.iter().any(|a| a == "--reset") {
             let others = qemu_entries();
             if !others.is_empty() {
-                eprintln!("warning: --reset removes every qemu handler on this host, not only aarch64: {}", others.join(", "));
+                eprintln!("warning: --reset removes every qemu handler on this host, not only {names}: {}", others.join(", "));
             }
         }
-        // The handler goes into this machine's kernel, through its own engine.
+        // The handlers go into this machine's kernel, through its own engine.
         let engine = Engine::ready(sh, runner.dry_run, &EngineSpec::Default)?;
         register(runner, &engine, &image, &args)
-            .with_context(|| format!("registering the aarch64 handler with `{image}`"))?;
+            .with_context(|| format!("registering the {names} handlers with `{image}`"))?;
         if runner.dry_run {
             return Ok(());
         }
-        match aarch64_handler()? {
-            Some(entry) if entry.usable() => {
-                println!("aarch64 handler registered ({})", entry.describe());
-                Ok(())
+        for arch in missing {
+            match handler(arch)? {
+                Some(entry) if entry.usable() => {
+                    println!("{arch} handler registered ({})", entry.describe());
+                }
+                Some(entry) => bail!(
+                    "`{image}` registered an {arch} handler without flag F ({}): containers would need the emulator inside them; use an image that registers with F (`-p yes`)",
+                    entry.describe()
+                ),
+                None => bail!("`{image}` ran, but no {arch} handler is registered in {BINFMT_DIR}: check that the image registers {arch}"),
             }
-            Some(entry) => bail!(
-                "`{image}` registered an aarch64 handler without flag F ({}): containers would need the emulator inside them; use an image that registers with F (`-p yes`)",
-                entry.describe()
-            ),
-            None => bail!("`{image}` ran, but no aarch64 handler is registered in {BINFMT_DIR}: check that the image registers aarch64"),
         }
+        Ok(())
     }
 }
 
@@ -332,15 +365,17 @@ mod tests {
             Some((10, 0))
         );
         assert_eq!(parse_qemu_version("nonsense"), None);
-        let fast = cpu_model(None, Some((7, 2)));
-        assert_eq!(fast.value.as_deref(), Some(FAST_CPU));
+        let arm = Arch::Aarch64;
+        let fast_model = arm.row().fast_cpu.as_ref().unwrap().model;
+        let fast = cpu_model(arm, None, Some((7, 2)));
+        assert_eq!(fast.value.as_deref(), Some(fast_model));
         assert!(fast.describe().contains("QEMU 7.2"), "{}", fast.describe());
-        assert_eq!(cpu_model(None, Some((10, 1))).value, None);
-        assert_eq!(cpu_model(None, Some((5, 2))).value, None);
-        let unknown = cpu_model(None, None);
+        assert_eq!(cpu_model(arm, None, Some((10, 1))).value, None);
+        assert_eq!(cpu_model(arm, None, Some((5, 2))).value, None);
+        let unknown = cpu_model(arm, None, None);
         assert_eq!(unknown.value, None);
-        assert!(unknown.why.contains(FAST_CPU), "{}", unknown.why);
-        let user = cpu_model(Some(("max,pauth=off", "with --env")), Some((7, 2)));
+        assert!(unknown.why.contains(fast_model), "{}", unknown.why);
+        let user = cpu_model(arm, Some(("max,pauth=off", "with --env")), Some((7, 2)));
         assert_eq!(user.value.as_deref(), Some("max,pauth=off"));
         assert_eq!(user.describe(), "QEMU_CPU=max,pauth=off (given with --env)");
     }
@@ -367,21 +402,26 @@ mod tests {
 
     #[test]
     fn registration_arguments() {
+        let arm = [Arch::Aarch64];
         assert_eq!(
-            image_args("multiarch/qemu-user-static", true),
+            image_args("multiarch/qemu-user-static", true, &arm),
             ["--reset", "-p", "yes"]
         );
         assert_eq!(
-            image_args("multiarch/qemu-user-static", false),
+            image_args("multiarch/qemu-user-static", false, &arm),
             ["-p", "yes"]
         );
         assert_eq!(
-            image_args("tonistiigi/binfmt", true),
+            image_args("tonistiigi/binfmt", true, &arm),
             ["--install", "arm64"]
         );
         assert_eq!(
-            image_args("docker.io/tonistiigi/binfmt:latest", false),
-            ["--install", "arm64"]
+            image_args(
+                "docker.io/tonistiigi/binfmt:latest",
+                false,
+                &[Arch::S390x, Arch::Armv7l, Arch::Riscv64]
+            ),
+            ["--install", "s390x,arm,riscv64"]
         );
     }
 }

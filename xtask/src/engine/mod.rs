@@ -75,7 +75,7 @@ pub struct Server {
 impl Server {
     /// Whether `arch` runs natively there (else under emulation).
     pub fn native(&self, arch: Arch) -> bool {
-        Arch::from_docker_name(&self.arch) == Some(arch)
+        Arch::from_docker_name(&self.arch).is_some_and(|machine| arch.runs_natively_on(machine))
     }
 }
 
@@ -143,7 +143,7 @@ impl Engine {
     pub fn native(&self, server: Option<&Server>, arch: Arch) -> bool {
         match server {
             Some(server) => server.native(arch),
-            None => self.is_local() && Some(arch) == Arch::host(),
+            None => self.is_local() && arch.is_native_here(),
         }
     }
 

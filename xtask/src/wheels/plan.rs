@@ -45,7 +45,7 @@ pub struct Plan {
     pub fail_fast: bool,
     pub pre_build: Vec<String>,
     pub post_build: Vec<String>,
-    pub arch_names: [Option<String>; 2],
+    pub arch_names: [Option<String>; Arch::COUNT],
     /// Folders outside the root, by the variable that holds their path in the container.
     pub input_dirs: Vec<(String, Utf8PathBuf)>,
     /// Extra arguments for creating each build container.

@@ -102,9 +102,9 @@ pub fn resolve_target(
     };
     // Only a daemon on this machine uses this machine's binfmt handlers.
     if !native && engine.is_local() && !runner.dry_run {
-        match qemu_register::aarch64_handler()? {
+        match qemu_register::handler(arch)? {
             Some(h) if h.enabled => {}
-            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
+            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register --arch {arch}`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
         }
     }
     let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
@@ -222,10 +222,11 @@ impl Target {
         if self.native || !self.engine.is_local() {
             return None;
         }
-        match qemu_register::aarch64_handler() {
+        let arch = self.arch;
+        match qemu_register::handler(arch) {
             Ok(Some(h)) if h.enabled => None,
-            Ok(Some(_)) => Some(format!("the {} binfmt handler was disabled during the run, so nothing of {} runs any more: run `cargo xtask qemu-register` (or `echo 1 > /proc/sys/fs/binfmt_misc/qemu-aarch64`), then build again", self.arch, self.arch)),
-            _ => Some(format!("the {} binfmt handler was removed during the run, so nothing of {} runs any more: run `cargo xtask qemu-register`, then build again", self.arch, self.arch)),
+            Ok(Some(_)) => Some(format!("the {arch} binfmt handler was disabled during the run, so nothing of {arch} runs any more: run `cargo xtask qemu-register --arch {arch}` (or `echo 1 > /proc/sys/fs/binfmt_misc/{}`), then build again", qemu_register::handler_name(arch))),
+            _ => Some(format!("the {arch} binfmt handler was removed during the run, so nothing of {arch} runs any more: run `cargo xtask qemu-register --arch {arch}`, then build again")),
         }
     }
 }
@@ -275,7 +276,7 @@ fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) 
 /// nothing, and shows the model the run gives when its emulator takes it.
 fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: bool) -> CpuModel {
     if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
-        return qemu_register::cpu_model(Some((v, "with --env or env")), None);
+        return qemu_register::cpu_model(arch, Some((v, "with --env or env")), None);
     }
     if plan.full_emulation {
         return CpuModel {
@@ -284,25 +285,28 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
         };
     }
     if let Some(v) = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty()) {
-        return qemu_register::cpu_model(Some((&v, "in the environment")), None);
+        return qemu_register::cpu_model(arch, Some((&v, "in the environment")), None);
     }
     // This machine's emulator file says whether the faster model helps; an
     // engine elsewhere emulates with one this tool cannot see.
     let model = match engine.is_local() {
-        true => qemu_register::host_cpu_model(),
-        false => CpuModel {
-            value: Some(qemu_register::FAST_CPU.into()),
-            why: "the engine's emulator takes it".into(),
+        true => qemu_register::host_cpu_model(arch),
+        false => match &arch.row().fast_cpu {
+            Some(fast) => CpuModel {
+                value: Some(fast.model.into()),
+                why: "the engine's emulator takes it".into(),
+            },
+            None => qemu_register::cpu_model(arch, None, None),
         },
     };
-    if model.value.is_none() || dry_run {
+    let Some(value) = model.value.clone().filter(|_| !dry_run) else {
         return model;
-    }
+    };
     let mut probe = engine.command();
     probe
         .args(["run", "--rm", "--network=none", "--platform"])
         .arg(arch.docker_platform())
-        .args(["--env", &format!("QEMU_CPU={}", qemu_register::FAST_CPU)])
+        .args(["--env", &format!("QEMU_CPU={value}")])
         .args(["--entrypoint", "true", image])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -313,8 +317,7 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
     CpuModel {
         value: None,
         why: format!(
-            "the emulator the kernel runs for {arch} refused QEMU_CPU={}: QEMU's own model",
-            qemu_register::FAST_CPU
+            "the emulator the kernel runs for {arch} refused QEMU_CPU={value}: QEMU's own model"
         ),
     }
 }

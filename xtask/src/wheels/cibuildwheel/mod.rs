@@ -87,6 +87,12 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("manylinux-aarch64-image", None),
     ("manylinux-pypy_x86_64-image", None),
     ("manylinux-pypy_aarch64-image", None),
+    ("manylinux-i686-image", None),
+    ("manylinux-ppc64le-image", None),
+    ("manylinux-s390x-image", None),
+    ("manylinux-armv7l-image", None),
+    ("manylinux-riscv64-image", None),
+    ("manylinux-pypy_i686-image", None),
     ("repair-wheel-command", None),
     (
         "audit-requires",
@@ -113,12 +119,6 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("xbuild-tools", Some("an iOS option")),
     ("xbuild-files", Some("an iOS option")),
     ("pyodide-version", Some("a Pyodide option")),
-    ("manylinux-i686-image", Some("i686 is not built here")),
-    ("manylinux-ppc64le-image", Some("ppc64le is not built here")),
-    ("manylinux-s390x-image", Some("s390x is not built here")),
-    ("manylinux-armv7l-image", Some("armv7l is not built here")),
-    ("manylinux-riscv64-image", Some("riscv64 is not built here")),
-    ("manylinux-pypy_i686-image", Some("i686 is not built here")),
     (
         "musllinux-x86_64-image",
         Some("musllinux wheels are not built here"),
@@ -149,6 +149,13 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ),
 ];
 
+/// The arch of `manylinux-<arch>-image` and `manylinux-pypy_<arch>-image`.
+fn image_key_arch(key: &str) -> Option<Arch> {
+    let name = key.strip_prefix("manylinux-")?.strip_suffix("-image")?;
+    let name = name.strip_prefix("pypy_").unwrap_or(name);
+    Arch::ALL.into_iter().find(|a| a.name() == name)
+}
+
 /// The platform tables: `linux` is read, the others are another platform's.
 const PLATFORMS: &[&str] = &["linux", "macos", "windows", "ios", "android", "pyodide"];
 
@@ -178,6 +185,12 @@ const ADOPTED: &[(&str, &str)] = &[
     ("manylinux-aarch64-image", "images"),
     ("manylinux-pypy_x86_64-image", "images"),
     ("manylinux-pypy_aarch64-image", "images"),
+    ("manylinux-i686-image", "images"),
+    ("manylinux-ppc64le-image", "images"),
+    ("manylinux-s390x-image", "images"),
+    ("manylinux-armv7l-image", "images"),
+    ("manylinux-riscv64-image", "images"),
+    ("manylinux-pypy_i686-image", "images"),
     ("enable", "enable"),
 ];
 
@@ -510,15 +523,8 @@ impl Tables<'_> {
                 Some(v) if (-3..=3).contains(&v) => config.steps.verbosity = v as i8,
                 _ => return Err(self.bad(key, "an integer from -3 to 3 is expected")),
             },
-            "manylinux-x86_64-image"
-            | "manylinux-aarch64-image"
-            | "manylinux-pypy_x86_64-image"
-            | "manylinux-pypy_aarch64-image" => {
-                let arch = if key.contains("x86_64") {
-                    Arch::X86_64
-                } else {
-                    Arch::Aarch64
-                };
+            _ if image_key_arch(key).is_some() => {
+                let arch = image_key_arch(key).expect("matched above");
                 let name = value
                     .as_str()
                     .ok_or_else(|| self.bad(key, "a string is expected"))?;
@@ -628,7 +634,12 @@ environment = { ONLY = "313" }
         );
         assert_eq!(c.build.to_string(), "cp312-* cp313-*");
         assert!(c.skip.is_empty(), "skip is set by our own file");
-        assert_eq!(c.arch, Arch::host().into_iter().collect::<Vec<_>>());
+        // auto: this machine's arch, and i686 beside x86_64.
+        let mut auto: Vec<Arch> = Arch::host().into_iter().collect();
+        if auto == [Arch::X86_64] {
+            auto.push(Arch::I686);
+        }
+        assert_eq!(c.arch, auto);
         assert_eq!(
             c.env,
             [
@@ -704,7 +715,7 @@ environment = { ONLY = "313" }
             ("build-verbosity = \"loud\"", "build-verbosity in "),
             ("test-requires = 3", "test-requires in "),
             ("environment = \"CFLAGS='-O2 -g\"", "unclosed quote"),
-            ("archs = \"i686\"", "names no arch this tool builds"),
+            ("archs = \"sparc\"", "`sparc` is not an arch cibuildwheel knows on Linux"),
             ("build-frontend = \"hatch\"", "not a frontend"),
             ("[[tool.cibuildwheel.overrides]]\nbefore-build = \"x\"", "overrides[0] in "),
             ("[[tool.cibuildwheel.overrides]]\nselect = \"*\"\ninherit.before-build = \"later\"\nbefore-build = \"x\"", "`later` is not none, prepend or append"),

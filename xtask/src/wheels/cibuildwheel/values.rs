@@ -6,22 +6,36 @@ use crate::config::{Frontend, Steps, RESERVED_ENV};
 use crate::platform::Arch;
 use crate::wheels::script::Var;
 
-/// cibuildwheel's `archs`, limited to what this tool builds: `auto`,
-/// `auto64` and `native` are this machine's arch.
+/// cibuildwheel's `archs` on Linux (its architecture.py): `auto` and
+/// `native` are this machine's arch (x86_64's `auto` adds i686, which it
+/// runs natively), `auto64` and `auto32` those of them that are 64 or 32
+/// bits, `all` every arch, and each name itself: an emulated arch only
+/// when named.
 pub(super) fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
+    let host = Arch::host();
+    let native: Vec<Arch> = Arch::ALL
+        .into_iter()
+        .filter(|a| host.is_some_and(|h| a.runs_natively_on(h)))
+        .collect();
     let mut out = Vec::new();
     for name in names {
         let add: Vec<Arch> = match name.as_str() {
-            "x86_64" => vec![Arch::X86_64],
-            "aarch64" | "arm64" => vec![Arch::Aarch64],
             "all" => Arch::ALL.to_vec(),
-            "auto" | "auto64" | "native" => Arch::host().into_iter().collect(),
-            "i686" | "ppc64le" | "s390x" | "armv7l" | "riscv64" | "auto32" => Vec::new(),
-            other => {
-                return Err(format!(
-                    "`{other}` is not an arch cibuildwheel knows on Linux"
-                ))
-            }
+            "native" => host.into_iter().collect(),
+            "auto" => native.clone(),
+            "auto64" => native.iter().copied().filter(|a| a.row().bits == 64).collect(),
+            "auto32" => native.iter().copied().filter(|a| a.row().bits == 32).collect(),
+            // macOS's name for aarch64, which cibuildwheel takes as a synonym.
+            "arm64" => vec![Arch::Aarch64],
+            other => match Arch::ALL.into_iter().find(|a| a.name() == other) {
+                Some(arch) => vec![arch],
+                None => {
+                    return Err(format!(
+                        "`{other}` is not an arch cibuildwheel knows on Linux: use auto, auto64, auto32, native, all or one of {}",
+                        Arch::ALL.map(Arch::name).join(", ")
+                    ))
+                }
+            },
         };
         for a in add {
             if !out.contains(&a) {
@@ -31,8 +45,9 @@ pub(super) fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
     }
     if out.is_empty() {
         return Err(format!(
-            "`{}` names no arch this tool builds (x86_64, aarch64)",
-            names.join(" ")
+            "`{}` names no arch of this machine ({})",
+            names.join(" "),
+            host.map_or("unknown", Arch::name)
         ));
     }
     Ok(out)
@@ -324,6 +339,29 @@ impl Steps {
 mod tests {
     use super::super::nearest;
     use super::*;
+
+    #[test]
+    fn archs_select_as_cibuildwheel_does() {
+        let names = |v: &[&str]| archs(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(names(&["all"]).unwrap(), Arch::ALL.to_vec());
+        assert_eq!(
+            names(&["s390x", "riscv64", "s390x"]).unwrap(),
+            [Arch::S390x, Arch::Riscv64]
+        );
+        assert_eq!(names(&["arm64"]).unwrap(), [Arch::Aarch64]);
+        if Arch::host() == Some(Arch::X86_64) {
+            assert_eq!(names(&["auto"]).unwrap(), [Arch::X86_64, Arch::I686]);
+            assert_eq!(names(&["auto64"]).unwrap(), [Arch::X86_64]);
+            assert_eq!(names(&["auto32"]).unwrap(), [Arch::I686]);
+            assert_eq!(names(&["native"]).unwrap(), [Arch::X86_64]);
+            assert_eq!(
+                names(&["auto64", "aarch64"]).unwrap(),
+                [Arch::X86_64, Arch::Aarch64]
+            );
+        }
+        let e = names(&["sparc"]).unwrap_err();
+        assert!(e.contains("`sparc`") && e.contains("riscv64"), "{e}");
+    }
 
     #[test]
     fn words_and_literals() {
