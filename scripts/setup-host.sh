@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes this machine able to build wheels: installs what is missing (Debian
-# packages), makes binfmt_misc and the aarch64 handler available, and starts
+# packages), makes binfmt_misc and the handlers of the emulated arches available, and starts
 # dockerd when no daemon answers. Safe to run again: it skips what is done.
 # When Docker cannot be made available, it fails and says why.
 set -euo pipefail
@@ -28,14 +28,16 @@ else
     echo "all present" >&2
 fi
 
-say "aarch64 emulation"
+say "emulation of the other arches (aarch64, ppc64le, s390x, armv7l, riscv64; i686 runs natively)"
 binfmt=/proc/sys/fs/binfmt_misc
 [ -e "$binfmt/register" ] || as_root mount -t binfmt_misc binfmt_misc "$binfmt" \
-    || die "binfmt_misc cannot be mounted at $binfmt: aarch64 builds need it"
-[ -e "$binfmt/qemu-aarch64" ] || as_root update-binfmts --enable qemu-aarch64 \
-    || die "the qemu-aarch64 binfmt handler cannot be registered (update-binfmts failed)"
-grep -q '^enabled' "$binfmt/qemu-aarch64" || as_root sh -c "echo 1 > $binfmt/qemu-aarch64"
-sed -n '1,3p' "$binfmt/qemu-aarch64" >&2
+    || die "binfmt_misc cannot be mounted at $binfmt: emulated builds need it"
+for qemu in aarch64 ppc64le s390x arm riscv64; do
+    [ -e "$binfmt/qemu-$qemu" ] || as_root update-binfmts --enable "qemu-$qemu" \
+        || die "the qemu-$qemu binfmt handler cannot be registered (update-binfmts failed)"
+    grep -q '^enabled' "$binfmt/qemu-$qemu" || as_root sh -c "echo 1 > $binfmt/qemu-$qemu"
+    echo "qemu-$qemu: $(sed -n '1p;3p' "$binfmt/qemu-$qemu" | tr '\n' ' ')" >&2
+done
 
 say "docker daemon"
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then

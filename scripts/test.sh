@@ -10,15 +10,20 @@ say() { printf '\n==> [%d s] %s\n' "$SECONDS" "$*"; }
 
 scripts/setup-host.sh
 
-say "stand-in images (x86_64 and arm64 side by side: arm64 runs its package scripts under emulation) and the native clang"
+say "stand-in images (two at a time: the emulated ones run their package scripts under QEMU) and the native clang"
 cargo build --quiet -p xtask
 mkdir -p target
-(start=$SECONDS; cargo xtask standin --arch arm64 && echo "the arm64 stand-in: $((SECONDS - start)) s") >target/standin-arm64.log 2>&1 &
-arm=$!
+# One arch's stand-in, into a log of its own, saying its time.
+standin() {
+    local start=$SECONDS
+    cargo xtask standin --arch "$1" >"target/standin-$1.log" 2>&1 || return 1
+    echo "the $1 stand-in: $((SECONDS - start)) s" >>"target/standin-$1.log"
+}
+# The other core's share: the emulated stand-ins, one after another.
+(standin aarch64 && standin s390x && standin armv7l) >target/standins.log 2>&1 &
+emulated=$!
 # Not left building when something else here fails.
-trap 'kill "$arm" ${engines:-} 2>/dev/null || true' EXIT
-# The other core's share while the arm64 stand-in builds: everything that
-# does not need it.
+trap 'kill "$emulated" ${engines:-} 2>/dev/null || true' EXIT
 cargo xtask standin --arch x86_64
 # The other engines get copies of the x86_64 stand-in: set up beside the
 # rest, into a log of their own.
@@ -28,6 +33,10 @@ engines=$!
 cargo xtask standin --qemu-register
 # The native compiler of --native-compiler, made as the stand-ins are.
 cargo xtask standin --native-clang
+for arch in i686 ppc64le riscv64; do
+    standin "$arch" || { tail -n 30 "target/standin-$arch.log" >&2; echo "error: the $arch stand-in failed (log: target/standin-$arch.log)" >&2; exit 1; }
+    tail -n 1 "target/standin-$arch.log"
+done
 
 say "format and lints, and the tests built"
 cargo fmt --all -- --check
@@ -43,9 +52,13 @@ say "a YAML parser for the workflow test, tmux for the live display's"
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
-say "the arm64 stand-in"
-wait "$arm" || { tail -n 30 target/standin-arm64.log >&2; echo "error: the arm64 stand-in failed (log: target/standin-arm64.log)" >&2; exit 1; }
-tail -n 2 target/standin-arm64.log
+say "the aarch64, s390x and armv7l stand-ins"
+wait "$emulated" || {
+    for arch in aarch64 s390x armv7l; do tail -n 30 "target/standin-$arch.log" >&2; done
+    echo "error: an emulated stand-in failed (logs: target/standin-ARCH.log)" >&2
+    exit 1
+}
+for arch in aarch64 s390x armv7l; do tail -n 1 "target/standin-$arch.log"; done
 scripts/test-engines.sh
 
 say "tests"

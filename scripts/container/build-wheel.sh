@@ -20,6 +20,13 @@
 # the command runs there with bash. The repaired, checked (and tested) wheel
 # is left alone in /xtask/out/INTERPRETER; the host copies it out.
 set -euo pipefail
+# A 32-bit arch on a 64-bit kernel of another (i686 on x86_64) builds under
+# its personality, as manylinux's entrypoint runs it, so that `uname -m` and
+# what reads it (sysconfig's platform, configure scripts) say the image's
+# arch.
+if [ -n "${XTASK_PERSONALITY:-}" ] && [ -z "${in_personality:-}" ]; then
+    in_personality=1 exec "$XTASK_PERSONALITY" bash "$0" "$@"
+fi
 interp=$1 plat=$2 sources=$3 package=$4 isolation=$5 pure=$6
 
 python=/opt/python/$interp/bin/python
@@ -268,7 +275,7 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     for driver in clang clang++; do
         dialect=; [ "$driver" = clang++ ] || dialect=$c_std
         printf -- '--target=%s\n--gcc-toolchain=%s\n--gcc-triple=%s\n-fuse-ld=lld\n-ffp-contract=fast\n%s%s' \
-            "$triple" "${gcc%/bin/gcc}" "$triple" "$link" "$dialect" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
+            "${XTASK_CLANG_TARGET:-$triple}" "${gcc%/bin/gcc}" "$triple" "$link" "$dialect" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
         mv "$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp" "$XTASK_NATIVE_CLANG/bin/$driver.cfg"
     done
     # What the project set itself (its environment, --env) stays: the
@@ -278,11 +285,11 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     [ -z "${CXX:-}" ] || kept+=("CXX=$CXX")
     export CC=${CC:-$XTASK_NATIVE_CLANG/bin/clang} CXX=${CXX:-$XTASK_NATIVE_CLANG/bin/clang++}
     # Cargo links with it too (rustc itself stays emulated): its variable
-    # for this machine's Rust target, such as aarch64-unknown-linux-gnu.
-    rust_libc=gnu
-    case $plat in musllinux*) rust_libc=musl ;; esac
-    machine=$(uname -m)
-    linker=CARGO_TARGET_${machine^^}_UNKNOWN_LINUX_${rust_libc^^}_LINKER
+    # for the image's Rust target, such as armv7-unknown-linux-gnueabihf.
+    rust_target=$XTASK_RUST_TARGET
+    case $plat in musllinux*) rust_target=${rust_target/-gnu/-musl} ;; esac
+    rust_target=${rust_target^^}
+    linker=CARGO_TARGET_${rust_target//-/_}_LINKER
     if [ -n "${!linker:-}" ]; then
         kept+=("$linker=${!linker}")
     else

@@ -1,12 +1,14 @@
 #!/bin/sh
-# usage: register [--reset] [-p yes|no]
+# usage: register [--reset] [-p yes|no] | register --install NAME,NAME|all
 set -eu
 reset=no
 persistent=no
+install=all
 while [ $# -gt 0 ]; do
     case "$1" in
         --reset) reset=yes ;;
         -p|--persistent) persistent="$2"; shift ;;
+        --install) install="$2" persistent=yes; shift ;;
         *) echo "register: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -20,9 +22,12 @@ if [ "$reset" = yes ]; then
 fi
 flags=""
 [ "$persistent" = yes ] && flags=F
-if [ -e "$dir/qemu-aarch64" ]; then
-    echo "qemu-aarch64: already registered"
-    exit 0
-fi
-printf '%s\n' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:'"$flags" > "$dir/register"
-echo "qemu-aarch64: registered with flags $flags"
+while read -r qemu docker magic mask; do
+    case ",$install," in ,all,|*",$docker,"*) ;; *) continue ;; esac
+    if [ -e "$dir/qemu-$qemu" ]; then
+        echo "qemu-$qemu: already registered"
+        continue
+    fi
+    printf '%s\n' ":qemu-$qemu:M::$magic:$mask:/usr/bin/qemu-$qemu-static:$flags" > "$dir/register"
+    echo "qemu-$qemu: registered with flags $flags"
+done < /etc/xtask-binfmt-entries

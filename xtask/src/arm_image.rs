@@ -14,7 +14,11 @@ impl flags::ArmImage {
         let tag = self.tag.unwrap_or_else(|| config.arm_image.tag.clone());
         if !qemu_copy::dest().exists() {
             eprintln!("the build context has no qemu-aarch64-static: copying it first");
-            qemu_copy::copy(runner, &qemu_copy::find(None)?, &qemu_copy::dest())?;
+            qemu_copy::copy(
+                runner,
+                &qemu_copy::find(Arch::Aarch64, None)?,
+                &qemu_copy::dest(),
+            )?;
         }
         let engine = Engine::ready(sh, runner.dry_run, config.engine(Arch::Aarch64))?;
         let context = qemu_copy::context_dir();

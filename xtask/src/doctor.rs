@@ -229,7 +229,7 @@ fn emulation_checks(found: &[Found]) -> Vec<Check> {
         }
     }
     let needs_emulation = emulated.contains(&Arch::Aarch64);
-    match qemu_copy::find(None) {
+    match qemu_copy::find(Arch::Aarch64, None) {
         Ok(path) => out.push(Check::new(
             "qemu-aarch64-static",
             Status::Ok,

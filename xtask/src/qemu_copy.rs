@@ -5,13 +5,20 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
+use crate::platform::Arch;
 use crate::{flags, util};
 
-/// Names the emulator goes by: Debian bookworm and older ship `-static`; newer
-/// Debian ships static `qemu-user` binaries without the suffix; binfmt-support
-/// registers a link under /usr/libexec.
-const CANDIDATES: &[&str] = &["qemu-aarch64-static", "qemu-aarch64"];
-const LIBEXEC: &str = "/usr/libexec/qemu-binfmt/aarch64-binfmt-P";
+/// Names the emulator of `arch` goes by: Debian bookworm and older ship
+/// `-static`; newer Debian ships static `qemu-user` binaries without the
+/// suffix; binfmt-support registers a link under /usr/libexec.
+fn candidates(arch: Arch) -> [String; 3] {
+    let q = arch.row().qemu;
+    [
+        format!("qemu-{q}-static"),
+        format!("qemu-{q}"),
+        format!("/usr/libexec/qemu-binfmt/{q}-binfmt-P"),
+    ]
+}
 
 pub fn context_dir() -> Utf8PathBuf {
     util::project_root().join("scripts/arm-image")
@@ -23,26 +30,27 @@ pub fn dest() -> Utf8PathBuf {
 
 impl flags::QemuCopy {
     pub fn run(self, _sh: &Shell, runner: &util::Runner) -> Result<()> {
-        let from = find(self.from.as_deref())?;
+        let from = find(Arch::Aarch64, self.from.as_deref())?;
         copy(runner, &from, &dest())
     }
 }
 
-/// The emulator to copy: `--from`, else the first candidate on PATH that is a
-/// static x86_64 ELF.
-pub fn find(from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
+/// The emulator of `arch` to copy: `--from`, else the first candidate on
+/// PATH that is a static x86_64 ELF.
+pub fn find(arch: Arch, from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
     if let Some(path) = from {
         check_static_x86_64(path).map_err(|e| util::usage(format!("--from: {e:#}")))?;
         return Ok(path.to_path_buf());
     }
+    let [static_name, plain, libexec] = candidates(arch);
     let mut found = Vec::new();
-    for name in CANDIDATES {
+    for name in [&static_name, &plain] {
         if let Ok(path) = which::which(name) {
             found.extend(Utf8PathBuf::from_path_buf(path).ok());
         }
     }
-    if Utf8Path::new(LIBEXEC).exists() {
-        found.push(LIBEXEC.into());
+    if Utf8Path::new(&libexec).exists() {
+        found.push(libexec.into());
     }
     let mut rejected = Vec::new();
     for path in found {
@@ -52,10 +60,10 @@ pub fn find(from: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
         }
     }
     if rejected.is_empty() {
-        bail!("qemu-aarch64-static not found: install it (Debian/Ubuntu: `sudo apt-get install qemu-user-static`) or pass --from PATH");
+        bail!("{static_name} not found: install it (Debian/Ubuntu: `sudo apt-get install qemu-user-static`) or pass --from PATH");
     }
     bail!(
-        "no usable qemu-aarch64-static ({}): install qemu-user-static or pass --from PATH",
+        "no usable {static_name} ({}): install qemu-user-static or pass --from PATH",
         rejected.join("; ")
     )
 }
@@ -79,8 +87,7 @@ fn elf_kind(b: &[u8]) -> Result<(), String> {
     let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
     let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-    const EM_X86_64: u16 = 62;
-    if u16_at(18) != EM_X86_64 {
+    if u16_at(18) != Arch::X86_64.row().elf_machine {
         return Err(format!(
             "is built for machine {} instead of x86_64",
             u16_at(18)

@@ -23,6 +23,13 @@ pub fn image_ref(arch: Arch) -> String {
 pub const POLICY: &str = "manylinux_2_41";
 
 pub const QEMU_REGISTER_IMAGE: &str = "xtask-standin:qemu-register";
+pub const QEMU_REGISTER_BINFMT_IMAGE: &str = "xtask-standin/binfmt:latest";
+
+fn engine_tag(engine: &Engine, from: &str, to: &str) -> std::process::Command {
+    let mut tag = engine.command();
+    tag.args(["tag", from, to]);
+    tag
+}
 
 impl flags::Standin {
     pub fn run(self, sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
@@ -180,26 +187,43 @@ fn native_tools(runner: &util::Runner, arch: Arch, ctx: &Utf8Path) -> Result<()>
     Ok(())
 }
 
-/// An image that registers the aarch64 handler the way multiarch/qemu-user-static
-/// does, built on the x86_64 stand-in with the host's emulator inside it.
+/// An image that registers binfmt handlers the way multiarch/qemu-user-static
+/// does (`--reset -p yes`: every arch it carries) and tonistiigi/binfmt does
+/// (`--install s390x,arm`: the ones named), built on the x86_64 stand-in
+/// with the host's emulator of every arch this machine cannot run, and
+/// their magic and masks from the arch table.
 pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<String> {
     let base = ensure(sh, engine, runner, Arch::X86_64)?;
     let recipe = util::project_root().join("scripts/qemu-register-standin");
-    let qemu = qemu_copy::find(None)?;
     let mut hash = util::Fnv::default();
     hash.write_tree(&recipe)?;
-    hash.write(&std::fs::read(&qemu).with_context(|| format!("reading {qemu}"))?);
+    let mut entries = String::new();
+    let mut emulators = Vec::new();
+    for arch in Arch::foreign() {
+        let row = arch.row();
+        let qemu = qemu_copy::find(arch, None)?;
+        hash.write(&std::fs::read(&qemu).with_context(|| format!("reading {qemu}"))?);
+        entries.push_str(&format!(
+            "{} {} {} {}\n",
+            row.qemu, row.docker_arch, row.binfmt_magic, row.binfmt_mask
+        ));
+        emulators.push((qemu, format!("qemu-{}-static", row.qemu)));
+    }
+    hash.write(entries.as_bytes());
     if let Some(info) = engine.inspect_image(sh, &base)? {
         hash.write(info.id.as_bytes());
     }
     let ctx = work_dir("qemu-register");
     if !runner.dry_run {
-        std::fs::create_dir_all(&ctx)?;
+        std::fs::create_dir_all(ctx.join("emulators"))?;
         for file in ["Dockerfile", "register.sh"] {
             std::fs::copy(recipe.join(file), ctx.join(file))?;
         }
+        std::fs::write(ctx.join("entries"), &entries)?;
     }
-    qemu_copy::copy(runner, &qemu, &ctx.join("qemu-aarch64-static"))?;
+    for (qemu, name) in &emulators {
+        qemu_copy::copy(runner, qemu, &ctx.join("emulators").join(name))?;
+    }
     let spec = ImageBuild {
         tag: QEMU_REGISTER_IMAGE.into(),
         arch: Arch::X86_64,
@@ -208,5 +232,12 @@ pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, runner: &util::Runner) 
         inputs: hash.hex(),
     };
     engine.build_if_changed(sh, runner, &spec)?;
+    // The same image under a tonistiigi/binfmt name: it takes that image's
+    // `--install` too.
+    runner.run(engine_tag(
+        engine,
+        QEMU_REGISTER_IMAGE,
+        QEMU_REGISTER_BINFMT_IMAGE,
+    ))?;
     Ok(QEMU_REGISTER_IMAGE.into())
 }

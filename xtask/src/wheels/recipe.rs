@@ -366,6 +366,11 @@ fn emulation_env(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     }
     if t.clang.is_some() {
         env.push(Var::NativeClang.set(NATIVE_CLANG));
+        env.push(Var::ClangTarget.set(t.arch.row().clang_target));
+        env.push(Var::RustTarget.set(t.arch.row().rust_target));
+    }
+    if let Some(program) = t.arch.row().personality {
+        env.push(Var::Personality.set(program));
     }
     env
 }

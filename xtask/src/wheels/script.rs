@@ -47,13 +47,20 @@ pub enum Var {
     UvRefused,
     /// The native clang of --native-compiler.
     NativeClang,
+    /// Its `--target` (the arch table's clang target).
+    ClangTarget,
+    /// The Rust target whose linker it is (glibc's; musl's is derived).
+    RustTarget,
+    /// The program the build runs under so that `uname -m` says the
+    /// image's arch (`linux32` for i686 on x86_64).
+    Personality,
     /// Where the interpreters' kept bytecode goes.
     Pycache,
 }
 
 impl Var {
     #[cfg(test)]
-    const ALL: [Var; 22] = [
+    const ALL: [Var; 25] = [
         Var::BeforeAll,
         Var::BeforeBuild,
         Var::RepairCommand,
@@ -75,6 +82,9 @@ impl Var {
         Var::UvConfig,
         Var::UvRefused,
         Var::NativeClang,
+        Var::ClangTarget,
+        Var::RustTarget,
+        Var::Personality,
         Var::Pycache,
     ];
 
@@ -101,6 +111,9 @@ impl Var {
             Var::UvConfig => "XTASK_UV_CONFIG",
             Var::UvRefused => "XTASK_UV_REFUSED",
             Var::NativeClang => "XTASK_NATIVE_CLANG",
+            Var::ClangTarget => "XTASK_CLANG_TARGET",
+            Var::RustTarget => "XTASK_RUST_TARGET",
+            Var::Personality => "XTASK_PERSONALITY",
             Var::Pycache => "XTASK_PYCACHE",
         }
     }
