@@ -300,7 +300,7 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     # build says it when asked (it runs natively: no cost).
     version=$(cat "$XTASK_NATIVE_CLANG/VERSION" 2>/dev/null) \
         || version=$("$XTASK_NATIVE_CLANG/bin/clang" --version | sed -n '1s/.*clang version \([^ ]*\).*/\1/p')
-    step "compiler: the native clang $version for $triple (--native-compiler)"
+    step "compiler: the native clang $version for ${XTASK_CLANG_TARGET:-$triple} (--native-compiler)"
 fi
 # --ccache: the compilers go through ccache, by its masquerade folder where
 # the image has one (gcc, g++ and their triplet names), else by CC and CXX.

@@ -817,10 +817,7 @@ pub fn offered(arch: &str) -> Vec<String> {
     // Asked of the image itself, not of this tool's selection (which the
     // tests check): the folders of its /opt/python.
     let image = standin(&["--arch", arch]);
-    let platform = match arch {
-        "x86_64" => "linux/amd64",
-        _ => "linux/arm64",
-    };
+    let platform = docker_platform(arch);
     let run = sh(
         "docker",
         &[
@@ -846,6 +843,20 @@ pub fn offered(arch: &str) -> Vec<String> {
     );
     seen.push((arch.to_string(), tags.clone()));
     tags
+}
+
+/// Docker's platform of each arch the tool builds.
+pub fn docker_platform(arch: &str) -> &'static str {
+    match arch {
+        "x86_64" => "linux/amd64",
+        "i686" => "linux/386",
+        "aarch64" | "arm64" => "linux/arm64",
+        "ppc64le" => "linux/ppc64le",
+        "s390x" => "linux/s390x",
+        "armv7l" => "linux/arm/v7",
+        "riscv64" => "linux/riscv64",
+        other => panic!("no platform for {other}"),
+    }
 }
 
 fn first(arch: &str, kind: &str) -> String {

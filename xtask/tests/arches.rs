@@ -1,0 +1,246 @@
+//! Every arch from one x86_64 machine, on the stand-ins: i686 natively,
+//! the others under QEMU with the native helpers.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+/// The arches, each with its ELF machine, class (1: 32-bit, 2: 64-bit) and
+/// byte order (1: little, 2: big), as the wheels' shared objects must have them.
+const ARCHES: &[(&str, u16, u8, u8)] = &[
+    ("x86_64", 62, 2, 1),
+    ("i686", 3, 1, 1),
+    ("aarch64", 183, 2, 1),
+    ("ppc64le", 21, 2, 1),
+    ("s390x", 22, 2, 2),
+    ("armv7l", 40, 1, 1),
+    ("riscv64", 243, 2, 1),
+];
+
+/// The first two CPythons of the stand-in of `arch`.
+fn two_cpythons(arch: &str) -> Vec<String> {
+    let cps: Vec<String> = offered(arch)
+        .into_iter()
+        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
+        .take(2)
+        .collect();
+    assert_eq!(
+        cps.len(),
+        2,
+        "the {arch} stand-in offers fewer than two CPythons"
+    );
+    cps
+}
+
+/// Every `.so` of `wheel`: its name, e_machine, class and byte order, read
+/// from its ELF header by the host's Python.
+fn shared_objects(wheel: &Path) -> Vec<(String, u16, u8, u8)> {
+    let script = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    if ".so" in n.rsplit("/", 1)[-1]:
+        b = z.read(n)[:20]
+        order = "little" if b[5] == 1 else "big"
+        print(n, int.from_bytes(b[18:20], order), b[4], b[5])
+"#;
+    let run = sh("python3", &["-c", script, wheel.to_str().unwrap()]).ok();
+    run.stdout
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (
+                w[0].to_string(),
+                w[1].parse().unwrap(),
+                w[2].parse().unwrap(),
+                w[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The facts of each wheel that must not depend on the compiler: its
+/// extension's machine, NEEDED entries and exported `PyInit_*`, and the
+/// policy auditwheel finds, read by pyelftools and auditwheel in the x86_64
+/// stand-in.
+fn wheel_facts(dir: &Path) -> Vec<String> {
+    let facts = r#"
+import io, os, subprocess, sys, zipfile
+from elftools.elf.elffile import ELFFile
+for name in sorted(os.listdir("/w")):
+    if not name.endswith(".whl"):
+        continue
+    path = "/w/" + name
+    z = zipfile.ZipFile(path)
+    so = [n for n in z.namelist() if n.startswith("democodec/_native") and n.endswith(".so")][0]
+    elf = ELFFile(io.BytesIO(z.read(so)))
+    needed = sorted(t.needed for t in elf.get_section_by_name(".dynamic").iter_tags() if t.entry.d_tag == "DT_NEEDED")
+    inits = sorted(s.name for s in elf.get_section_by_name(".dynsym").iter_symbols()
+                   if s.name.startswith("PyInit_") and s.entry.st_shndx != "SHN_UNDEF")
+    show = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True, check=True).stdout
+    policy = [l for l in show.replace("\n", " ").split(". ") if "platform tag" in l][0].split('"')[1]
+    print(name, elf["e_machine"], needed, inits, policy)
+"#;
+    let volume = format!("{}:/w:ro", dir.display());
+    let run = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--volume",
+            &volume,
+            "--entrypoint",
+            "/opt/_internal/tools/bin/python",
+            "xtask-standin:x86_64",
+            "-c",
+            facts,
+        ],
+    )
+    .ok();
+    run.stdout.lines().map(String::from).collect()
+}
+
+#[test]
+fn every_arch_in_one_run_each_in_its_own_container() {
+    let (_serial, inv) = on_x86_64_standin();
+    for (arch, ..) in ARCHES {
+        standin(&["--arch", arch]);
+    }
+    // The interpreters every stand-in has: the first two of the one with fewest.
+    let py = two_cpythons("riscv64").join(",");
+    let out = TempDir::new("all-arches");
+    let (run, logs) = xtask_logged(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "all",
+        "--py",
+        &py,
+        "--out",
+        out.str(),
+    ]);
+    let run = run.ok();
+    inv.check();
+    let wheels = wheels_in(out.path());
+    assert_eq!(wheels.len(), 2 * ARCHES.len(), "{wheels:?}");
+    for &(arch, machine, class, order) in ARCHES {
+        // Its own container, of its own stand-in, natively only for
+        // x86_64 and i686.
+        assert_has(
+            &run.stderr,
+            &format!("starting a container of xtask-standin:{arch} on docker"),
+        );
+        let how = match arch {
+            "x86_64" | "i686" => "(native)".to_string(),
+            _ => "(emulated, ".to_string(),
+        };
+        assert_has(
+            &run.stdout,
+            &format!("{arch}: xtask-standin:{arch} on docker {how}"),
+        );
+        for tag in py.split(',') {
+            let id = format!("{tag}-manylinux_{arch}");
+            let wheel = wheels
+                .iter()
+                .find(|w| {
+                    w.contains(&format!("-{tag}-{tag}-")) && w.ends_with(&format!("_{arch}.whl"))
+                })
+                .unwrap_or_else(|| panic!("no {id} wheel: {wheels:?}"));
+            // Repaired for this arch's policy, every tag of this arch.
+            let plats = wheel.trim_end_matches(".whl").rsplit('-').next().unwrap();
+            assert!(
+                plats.split('.').all(|p| p.ends_with(&format!("_{arch}"))),
+                "{wheel}"
+            );
+            assert!(plats.contains(&format!("manylinux_2_41_{arch}")), "{wheel}");
+            let objects = shared_objects(&out.path().join(wheel));
+            assert!(
+                objects
+                    .iter()
+                    .any(|(n, ..)| n.starts_with("democodec/_native")),
+                "{wheel}: {objects:?}"
+            );
+            assert!(
+                objects
+                    .iter()
+                    .any(|(n, ..)| n.starts_with("demo_codec.libs/libbz2")),
+                "{wheel}: libbz2 not grafted: {objects:?}"
+            );
+            for (name, m, c, o) in &objects {
+                assert_eq!((*m, *c, *o), (machine, class, order), "{wheel}: {name}");
+            }
+            // The tests ran, in that arch's container: the extension they
+            // import is of that machine (s390x's big-endian).
+            let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+            assert!(
+                log.lines().any(|l| l.contains(" passed in ")),
+                "no pytest summary for {id}:\n{log}"
+            );
+        }
+    }
+    // i686 builds under linux32, as manylinux's entrypoint runs them: the
+    // build's platform is i686, not the kernel's x86_64.
+    let log = std::fs::read_to_string(logs.join(format!(
+        "{}-manylinux_i686.log",
+        py.split(',').next().unwrap()
+    )))
+    .unwrap();
+    assert!(
+        log.contains("linux-i686") && !log.contains("linux-x86_64"),
+        "the i686 build saw x86_64:\n{log}"
+    );
+
+    // --native-compiler on every emulated arch of this machine but aarch64
+    // (e2e's own test): the same wheels as the image's gcc, tests passing.
+    let emulated = ["ppc64le", "s390x", "armv7l", "riscv64"];
+    let first = py.split(',').next().unwrap();
+    let clang = TempDir::new("all-arches-clang");
+    let (run, logs) = xtask_logged(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        &emulated.join(","),
+        "--py",
+        first,
+        "--native-compiler",
+        "--out",
+        clang.str(),
+    ]);
+    let run = run.ok();
+    inv.check();
+    let gcc = TempDir::new("all-arches-gcc");
+    for wheel in wheels_in(out.path()) {
+        if wheel.contains(&format!("-{first}-"))
+            && emulated
+                .iter()
+                .any(|a| wheel.ends_with(&format!("_{a}.whl")))
+        {
+            std::fs::copy(out.path().join(&wheel), gcc.path().join(&wheel)).unwrap();
+        }
+    }
+    let (a, b) = (wheel_facts(gcc.path()), wheel_facts(clang.path()));
+    assert_eq!(a.len(), emulated.len(), "{a:?}");
+    assert_eq!(a, b, "the native clang's wheels differ from gcc's");
+    for arch in emulated {
+        let id = format!("{first}-manylinux_{arch}");
+        let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+        let target = match arch {
+            "ppc64le" => "powerpc64le-unknown-linux-gnu",
+            "s390x" => "s390x-unknown-linux-gnu",
+            "armv7l" => "armv7-unknown-linux-gnueabihf",
+            _ => "riscv64-unknown-linux-gnu",
+        };
+        assert_has(&log, &format!("==> compiler: the native clang "));
+        assert_has(&log, &format!(" for {target} (--native-compiler)"));
+        assert!(
+            log.lines().any(|l| l.contains(" passed in ")),
+            "no pytest summary for {id}:\n{log}"
+        );
+        assert_has(
+            &run.stdout,
+            &format!("{arch}: xtask-standin:{arch} on docker (emulated, "),
+        );
+    }
+}
