@@ -254,7 +254,21 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     triple=$(gcc -dumpmachine) || fail "--native-compiler: \`gcc -dumpmachine\` failed"
     # The linker options the image's gcc passes by itself (Debian's adds
     # --as-needed, which decides what the extension NEEDs).
-    link_spec=$(gcc -dumpspecs | awk '/^\*link:/ { getline; print }')
+    # The *link spec with the specs it names (%(link_os) on ppc64le) put
+    # in their places.
+    link_spec=$(gcc -dumpspecs | awk '
+        function expand(name, depth,   text, out, at, len) {
+            text = spec[name]; out = ""
+            while (depth < 10 && match(text, /%\([A-Za-z0-9_]+\)/)) {
+                # RSTART and RLENGTH are global: kept before recursing.
+                at = RSTART; len = RLENGTH
+                out = out substr(text, 1, at - 1) expand(substr(text, at + 2, len - 3), depth + 1)
+                text = substr(text, at + len)
+            }
+            return out text
+        }
+        /^\*[^:]+:$/ { name = substr($0, 2, length($0) - 2); getline; spec[name] = $0 }
+        END { print expand("link", 0) }')
     link=
     for option in --as-needed --build-id --hash-style=gnu; do
         case $link_spec in *"$option"*) link+="-Wl,$option"$'\n' ;; esac
