@@ -244,3 +244,93 @@ fn every_arch_in_one_run_each_in_its_own_container() {
         );
     }
 }
+
+/// `qemu-register --arch` registers exactly the handlers asked for (with
+/// an image that takes names, as tonistiigi/binfmt does), each one running
+/// its arch's code in a container with no emulator inside; a build for an
+/// arch without a handler is refused before any container starts, naming
+/// the arch and the command that registers it.
+#[test]
+fn qemu_register_registers_the_arches_asked_for() {
+    let _serial = serial();
+    standin(&["--qemu-register"]);
+    standin(&["--arch", "s390x"]);
+    standin(&["--arch", "riscv64"]);
+    let binfmt = "xtask-standin/binfmt:latest";
+    let saved = BinfmtState::save();
+    let inv = Invariants::before();
+    let present = |name: &str| Path::new("/proc/sys/fs/binfmt_misc").join(name).exists();
+    BinfmtState::remove("qemu-s390x");
+    BinfmtState::remove("qemu-riscv64");
+    BinfmtState::remove("qemu-ppc64le");
+
+    // No handler: the build is refused, nothing started.
+    let out = TempDir::new("no-handler");
+    let run = xtask(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64,riscv64",
+        "--py",
+        "cp313",
+        "--out",
+        out.str(),
+    ])
+    .fails(1);
+    assert_has(
+        run.error_line(),
+        "no riscv64 binfmt handler is enabled: run `cargo xtask qemu-register --arch riscv64`",
+    );
+    assert!(!out.path().exists() || wheels_in(out.path()).is_empty());
+
+    let run = xtask(&[
+        "qemu-register",
+        "--arch",
+        "s390x,riscv64,i686",
+        "--image",
+        binfmt,
+    ])
+    .ok();
+    assert_has(
+        &run.stdout,
+        "i686 runs natively on this machine: it needs no handler",
+    );
+    assert_has(&run.stderr, "--install s390x,riscv64");
+    for arch in ["s390x", "riscv64"] {
+        assert_has(&run.stdout, &format!("{arch} handler registered"));
+        let entry =
+            std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{arch}")).unwrap();
+        assert!(
+            entry.contains("enabled")
+                && entry.contains(&format!("interpreter /usr/bin/qemu-{arch}-static"))
+                && entry.contains("flags: F"),
+            "{entry}"
+        );
+        let uname = sh(
+            "docker",
+            &[
+                "run",
+                "--rm",
+                "--platform",
+                docker_platform(arch),
+                &format!("xtask-standin:{arch}"),
+                "uname",
+                "-m",
+            ],
+        )
+        .ok();
+        assert_eq!(uname.stdout.trim(), arch);
+    }
+    // Only those: ppc64le was not asked for.
+    assert!(
+        !present("qemu-ppc64le"),
+        "a handler not asked for was registered"
+    );
+    // Asked again: nothing to do, no container.
+    let run = xtask(&["qemu-register", "--arch", "s390x", "--image", binfmt]).ok();
+    assert_has(&run.stdout, "s390x handler already registered");
+    assert!(!run.stderr.contains("--privileged"), "{}", run.stderr);
+    inv.check();
+    drop(saved);
+    assert!(present("qemu-ppc64le"));
+}

@@ -472,7 +472,10 @@ fn qemu_register_through_a_privileged_container() {
     BinfmtState::remove("qemu-aarch64");
     let doctor = xtask(&["doctor"]).fails(1);
     assert_has(&doctor.stdout, "FAIL  aarch64 emulation");
-    assert_has(&doctor.stdout, "fix: `cargo xtask qemu-register`");
+    assert_has(
+        &doctor.stdout,
+        "fix: `cargo xtask qemu-register --arch aarch64`",
+    );
     let run = xtask(&["qemu-register", "--image", &image]).ok();
     assert_has(&run.stderr, "--privileged");
     assert_has(&run.stdout, "aarch64 handler registered");
@@ -785,7 +788,7 @@ fn bad_input_says_what_and_starts_nothing() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["wheels", "--arch", "sparc", "--out", out],
-            "unknown arch `sparc`: use x86_64 or arm64",
+            "unknown arch `sparc`: use one of x86_64, i686, aarch64, ppc64le, s390x, armv7l, riscv64, or `all`",
         ),
         (
             &["wheels", "--py", "cp3.12", "--out", out],

@@ -573,13 +573,13 @@ fn a_build_killed_for_memory_says_so() {
 /// build of the same run lands; the handler is enabled again after.
 #[test]
 fn binfmt_handler_disabled_during_a_run() {
-    handler_lost_during_a_run("0", "the aarch64 binfmt handler was disabled during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`");
+    handler_lost_during_a_run("0", "the aarch64 binfmt handler was disabled during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register --arch aarch64`");
 }
 
 /// The same with the handler removed (not only disabled): said as removed.
 #[test]
 fn binfmt_handler_removed_during_a_run() {
-    handler_lost_during_a_run("-1", "the aarch64 binfmt handler was removed during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register`, then build again");
+    handler_lost_during_a_run("-1", "the aarch64 binfmt handler was removed during the run, so nothing of aarch64 runs any more: run `cargo xtask qemu-register --arch aarch64`, then build again");
 }
 
 /// Writes `what` to the aarch64 handler once a run's emulated build is
