@@ -232,7 +232,7 @@ fn every_arch_in_one_run_each_in_its_own_container() {
             "armv7l" => "armv7-unknown-linux-gnueabihf",
             _ => "riscv64-unknown-linux-gnu",
         };
-        assert_has(&log, &format!("==> compiler: the native clang "));
+        assert_has(&log, "==> compiler: the native clang ");
         assert_has(&log, &format!(" for {target} (--native-compiler)"));
         assert!(
             log.lines().any(|l| l.contains(" passed in ")),
