@@ -99,6 +99,14 @@ fn write_atomically(path: &Utf8PathBuf, text: &str) -> Result<()> {
     crate::cleanup::write_whole(path, text)
 }
 
+/// The arch of a GitHub runner's machine.
+fn runner_machine(runner: &str) -> Arch {
+    match runner.ends_with("-arm") {
+        true => Arch::Aarch64,
+        false => Arch::X86_64,
+    }
+}
+
 /// A YAML scalar in double quotes (JSON's string syntax is YAML's too).
 fn q(s: &str) -> String {
     util::json_string(s)
@@ -117,7 +125,10 @@ pub fn workflow(ids: &[BuildId], per: Per, extra: &[String]) -> String {
     y.push_str(
         "# Written by `cargo xtask ci github`; run it again after changing the\n\
          # configuration. Each job builds on a runner of its own architecture\n\
-         # (aarch64 natively, no QEMU); the last job gathers every wheel.\n\
+         # (x86_64 and i686 on x86_64, aarch64 on arm64, no QEMU); the arches\n\
+         # GitHub has no runner of build on x86_64 under QEMU, registered by\n\
+         # the tool itself, with the native compiler; the last job gathers\n\
+         # every wheel.\n\
          name: wheels\n\
          on:\n  push:\n    tags: [\"v*\"]\n  workflow_dispatch:\n\
          jobs:\n  build:\n    name: ${{ matrix.name }}\n    runs-on: ${{ matrix.runner }}\n\
@@ -134,11 +145,17 @@ pub fn workflow(ids: &[BuildId], per: Per, extra: &[String]) -> String {
             .collect(),
     };
     for (name, arch, select) in entries {
+        let runner = github_runner(arch);
+        let (emulate, select) = match arch.runs_natively_on(runner_machine(runner)) {
+            true => ("", select),
+            false => (arch.name(), format!("{select} --native-compiler")),
+        };
         let _ = writeln!(
             y,
-            "          - {{name: {}, runner: {}, select: {}}}",
+            "          - {{name: {}, runner: {}, emulate: {}, select: {}}}",
             q(&name),
-            q(github_runner(arch)),
+            q(runner),
+            q(emulate),
             q(&select)
         );
     }
@@ -146,6 +163,9 @@ pub fn workflow(ids: &[BuildId], per: Per, extra: &[String]) -> String {
         y,
         "    steps:\n\
          \x20     - uses: actions/checkout@v4\n\
+         \x20     - name: QEMU\n\
+         \x20       if: matrix.emulate != ''\n\
+         \x20       run: \"cargo xtask qemu-register --arch ${{{{ matrix.emulate }}}}\"\n\
          \x20     - name: Build\n\
          \x20       run: {}\n\
          \x20     - uses: actions/upload-artifact@v4\n\
@@ -186,7 +206,7 @@ mod tests {
     fn one_job_per_build() {
         let ids = [id("cp311-manylinux_x86_64"), id("cp311-manylinux_aarch64")];
         let y = workflow(&ids, Per::Build, &["--standin".into()]);
-        assert!(y.contains(r#"- {name: "cp311-manylinux_aarch64", runner: "ubuntu-24.04-arm", select: "--only cp311-manylinux_aarch64"}"#), "{y}");
+        assert!(y.contains(r#"- {name: "cp311-manylinux_aarch64", runner: "ubuntu-24.04-arm", emulate: "", select: "--only cp311-manylinux_aarch64"}"#), "{y}");
         assert!(
             y.contains(
                 r#"run: "cargo xtask wheels ${{ matrix.select }} --standin --out wheelhouse""#
@@ -194,6 +214,23 @@ mod tests {
             "{y}"
         );
         assert_eq!(y.matches("- {name:").count(), 2);
+    }
+
+    #[test]
+    fn arches_without_a_runner_build_emulated_with_the_helpers() {
+        let ids = [
+            id("cp313-manylinux_i686"),
+            id("cp313-manylinux_s390x"),
+            id("cp313-manylinux_riscv64"),
+        ];
+        let y = workflow(&ids, Per::Build, &[]);
+        assert!(y.contains(r#"- {name: "cp313-manylinux_i686", runner: "ubuntu-24.04", emulate: "", select: "--only cp313-manylinux_i686"}"#), "{y}");
+        assert!(y.contains(r#"- {name: "cp313-manylinux_s390x", runner: "ubuntu-24.04", emulate: "s390x", select: "--only cp313-manylinux_s390x --native-compiler"}"#), "{y}");
+        assert!(
+            y.contains(r#"run: "cargo xtask qemu-register --arch ${{ matrix.emulate }}""#),
+            "{y}"
+        );
+        assert!(y.contains("if: matrix.emulate != ''"), "{y}");
     }
 
     #[test]

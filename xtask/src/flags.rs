@@ -54,10 +54,10 @@ pub enum Cmd {
 /// Build, repair and check wheels in manylinux containers
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root."
+    after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --arch all --py cp313     (every arch: i686 natively, the others under QEMU)\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root."
 )]
 pub struct Wheels {
-    /// Architectures: x86_64, arm64 (aarch64), or both, comma-separated [config: arch]
+    /// Architectures, comma-separated: x86_64, i686, aarch64 (arm64), ppc64le, s390x, armv7l, riscv64, or all [config: arch]
     #[arg(long, value_name = "ARCH", value_delimiter = ',')]
     pub arch: Vec<String>,
 
