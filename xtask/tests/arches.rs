@@ -298,28 +298,7 @@ fn qemu_register_registers_the_arches_asked_for() {
     assert_has(&run.stderr, "--install s390x,riscv64");
     for arch in ["s390x", "riscv64"] {
         assert_has(&run.stdout, &format!("{arch} handler registered"));
-        let entry =
-            std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{arch}")).unwrap();
-        assert!(
-            entry.contains("enabled")
-                && entry.contains(&format!("interpreter /usr/bin/qemu-{arch}-static"))
-                && entry.contains("flags: F"),
-            "{entry}"
-        );
-        let uname = sh(
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--platform",
-                docker_platform(arch),
-                &format!("xtask-standin:{arch}"),
-                "uname",
-                "-m",
-            ],
-        )
-        .ok();
-        assert_eq!(uname.stdout.trim(), arch);
+        assert_registered_and_runs(arch);
     }
     // Only those: ppc64le was not asked for.
     assert!(

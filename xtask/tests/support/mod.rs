@@ -401,6 +401,35 @@ impl BinfmtState {
     }
 }
 
+/// The handler `qemu-<arch>` (the arch's own QEMU name) is enabled with
+/// flag F and the stand-in register image's emulator, and runs the arch's
+/// stand-in in a container that has no emulator inside.
+#[track_caller]
+pub fn assert_registered_and_runs(arch: &str) {
+    let entry = std::fs::read_to_string(Path::new(BINFMT).join(format!("qemu-{arch}"))).unwrap();
+    assert!(
+        entry.contains("enabled")
+            && entry.contains(&format!("interpreter /usr/bin/qemu-{arch}-static"))
+            && entry.contains("flags: F"),
+        "{entry}"
+    );
+    let image = format!("xtask-standin:{arch}");
+    let uname = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            docker_platform(arch),
+            &image,
+            "uname",
+            "-m",
+        ],
+    )
+    .ok();
+    assert_eq!(uname.stdout.trim(), arch);
+}
+
 /// The line that registers an entry again from what /proc showed of it.
 pub fn register_line(name: &str, text: &str) -> String {
     let mut offset = "0".to_string();

@@ -15,7 +15,7 @@ pub(super) fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
     let host = Arch::host();
     let native: Vec<Arch> = Arch::ALL
         .into_iter()
-        .filter(|a| host.is_some_and(|h| a.runs_natively_on(h)))
+        .filter(|a| a.is_native_here())
         .collect();
     let mut out = Vec::new();
     for name in names {
