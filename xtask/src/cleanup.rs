@@ -174,8 +174,11 @@ pub struct Partial {
 
 impl Partial {
     pub fn beside(kept: &camino::Utf8Path) -> Partial {
+        // Unique to this call: threads of one run may make the same file.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = kept.file_name().unwrap_or("file");
-        let path = kept.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let path = kept.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()));
         Partial {
             _undo: UndoGuard::new(Undo::Path(path.clone())),
             path,
@@ -208,4 +211,37 @@ pub fn write_whole(path: &camino::Utf8Path, text: &str) -> anyhow::Result<()> {
     let partial = Partial::beside(path);
     std::fs::write(partial.path(), text).with_context(|| format!("writing {}", partial.path()))?;
     partial.keep()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builds of one run are threads of one process: each thread's
+    /// partial file is its own, so every one of them is kept whole.
+    #[test]
+    fn threads_writing_one_file_each_keep_theirs_whole() {
+        let dir = std::env::temp_dir().join(format!("xtask-partial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = camino::Utf8PathBuf::try_from(dir.join("kept")).unwrap();
+        let texts: Vec<String> = (0..8).map(|i| format!("{i}").repeat(100_000)).collect();
+        let results: Vec<anyhow::Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = texts
+                .iter()
+                .map(|text| s.spawn(|| write_whole(&file, text)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in results {
+            result.unwrap();
+        }
+        let kept = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            texts.contains(&kept),
+            "a mix of the threads' texts was kept"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(left.len(), 1, "partial files were left: {left:?}");
+    }
 }

@@ -53,6 +53,9 @@ pub fn uv_path(arch: Arch) -> Result<Uv> {
 /// The pinned uv for machines of `arch`, fetched from PyPI the first time
 /// (pip checks the pinned hashes), then taken from where it is kept.
 pub fn uv(arch: Arch) -> Result<Uv> {
+    // The builds of a run ask at once: one fetches, the others wait for it.
+    static FETCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
     let uv = uv_path(arch)?;
     if uv.path.is_file() {
         return Ok(uv);
@@ -267,6 +270,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     if Arch::host() != Some(Arch::X86_64) {
         bail!("--native-compiler: the native clang is made for x86_64 machines, and this one is not: build without --native-compiler");
     }
+    // The emulated arches' builds of a run ask at once: one makes it.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(kept) = clang_kept() {
         return Ok(kept);
     }

@@ -110,6 +110,13 @@ fn every_arch_in_one_run_each_in_its_own_container() {
     }
     // The interpreters every stand-in has: the first two of the one with fewest.
     let py = two_cpythons("riscv64").join(",");
+    // From no kept native uv or clang, as on a fresh clone: the emulated
+    // arches' builds all ask for them at once, and one of each serves them
+    // (the clang is taken out of its image again, which is kept).
+    let kept_uv = root().join("target/xtask/native/x86_64");
+    if kept_uv.exists() {
+        std::fs::remove_dir_all(&kept_uv).unwrap();
+    }
     let out = TempDir::new("all-arches");
     let (run, logs) = xtask_logged(&[
         "wheels",
@@ -136,6 +143,14 @@ fn every_arch_in_one_run_each_in_its_own_container() {
             "x86_64" | "i686" => "(native)".to_string(),
             _ => "(emulated, ".to_string(),
         };
+        if how != "(native)" {
+            let line = run
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(&format!("{arch}: ")))
+                .unwrap_or_else(|| panic!("no {arch} line in the summary"));
+            assert_has(line, "environments made by the native uv");
+        }
         assert_has(
             &run.stdout,
             &format!("{arch}: xtask-standin:{arch} on docker {how}"),
