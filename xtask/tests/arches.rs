@@ -279,24 +279,66 @@ fn qemu_register_registers_the_arches_asked_for() {
     BinfmtState::remove("qemu-riscv64");
     BinfmtState::remove("qemu-ppc64le");
 
-    // No handler: the build is refused, nothing started.
+    // No handler, and no other arch: refused, nothing started or written.
     let out = TempDir::new("no-handler");
+    let lone = out.path().join("lone");
     let run = xtask(&[
         "wheels",
         "--standin",
         "--arch",
-        "x86_64,riscv64",
+        "riscv64",
         "--py",
         "cp313",
         "--out",
-        out.str(),
+        lone.to_str().unwrap(),
     ])
     .fails(1);
     assert_has(
         run.error_line(),
         "no riscv64 binfmt handler is enabled: run `cargo xtask qemu-register --arch riscv64`",
     );
-    assert!(!out.path().exists() || wheels_in(out.path()).is_empty());
+    assert!(!lone.exists());
+    // With another arch: riscv64's builds fail, saying so, without a
+    // container; x86_64's wheel lands.
+    let (run, logs) = xtask_logged(&[
+        "wheels",
+        "--standin",
+        "--arch",
+        "riscv64,x86_64",
+        "--py",
+        "cp313",
+        "--out",
+        out.str(),
+    ]);
+    let run = run.fails(1);
+    assert_has(&run.stderr, "1 of 2 builds did not produce a wheel");
+    assert_has(&run.stderr, "starting a container of xtask-standin:x86_64");
+    assert!(
+        !run.stderr
+            .contains("starting a container of xtask-standin:riscv64"),
+        "{}",
+        run.stderr
+    );
+    let why =
+        "no riscv64 binfmt handler is enabled: run `cargo xtask qemu-register --arch riscv64`";
+    assert_has(&run.stderr, &format!("riscv64 builds fail, the others go on: building for riscv64 on this host needs QEMU emulation, and {why}"));
+    assert_has(&run.stdout, "cp313-manylinux_riscv64  FAILED");
+    assert_has(
+        &run.stdout,
+        "cp313-manylinux_riscv64 failed: building for riscv64",
+    );
+    assert_has(
+        &std::fs::read_to_string(logs.join("cp313-manylinux_riscv64.log")).unwrap(),
+        why,
+    );
+    let wheels: Vec<String> = wheels_in(out.path())
+        .into_iter()
+        .filter(|w| w.ends_with(".whl"))
+        .collect();
+    assert!(
+        matches!(wheels.as_slice(), [w] if w.contains("-cp313-cp313-") && w.ends_with("_x86_64.whl")),
+        "{wheels:?}"
+    );
 
     let run = xtask(&[
         "qemu-register",

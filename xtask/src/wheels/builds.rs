@@ -18,8 +18,8 @@ use super::recipe::{
     cache_volume_command, cache_volumes, ccache_volume, lone_build, untar, Recipe,
 };
 use super::report::{json_summary, print_summary, Done, Outcome};
-use super::select::{Offer, Selected};
-use super::target::Target;
+use super::select::{Build, Offer, Selected};
+use super::target::{runnable, Target};
 use super::Plan;
 use crate::cleanup::{Undo, UndoGuard};
 use crate::engine::{Container, FirstOutput};
@@ -43,29 +43,38 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
     let run_id = util::run_id();
     let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;
 
-    for (engine, volume) in cache_volumes(plan, targets) {
+    // The targets that cannot run come last (run_planned): their images
+    // are listed without running anything, and their builds fail.
+    let runnable = runnable(targets);
+    for (engine, volume) in cache_volumes(plan, &targets[..runnable]) {
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
     // A lone build's recipe is made before its container starts; its share
     // of the cores is the whole (one worker).
-    let lone = lone_build(plan, targets, runner.secrets).map(|b| {
+    let lone = lone_build(plan, &targets[..runnable], runner.secrets).map(|b| {
         let t = &targets[b.target];
         Recipe::new(plan, t, b, &plan.build_env(1))
     });
-    let (containers, kept) = start_all(runner, plan, targets, &run_id, lone.as_ref())?;
+    let (containers, kept) = start_all(runner, plan, &targets[..runnable], &run_id, lone.as_ref())?;
+    let listed = targets[runnable..]
+        .iter()
+        .map(|t| t.engine.list_image_dir(&t.image, t.arch, "/opt/python"))
+        .collect::<Result<Vec<_>>>()?;
+    let offered = containers.iter().map(|c| &c.offered).chain(&listed);
     let offers: Vec<Offer> = targets
         .iter()
-        .zip(&containers)
-        .map(|(t, c)| Offer {
+        .zip(offered)
+        .map(|(t, dirs)| Offer {
             arch: t.arch,
             image: &t.image,
-            dirs: &c.offered,
+            dirs,
         })
         .collect();
     let Selected { builds, excluded } = plan.selector.builds(&offers)?;
     for line in excluded {
         eprintln!("==> {line}");
     }
+    let (builds, blocked): (Vec<_>, Vec<_>) = builds.into_iter().partition(|b| b.target < runnable);
     let workers = plan.workers(builds.len());
     let recipes: Vec<Recipe> = match lone {
         // Known before the start, and the images agreed.
@@ -93,9 +102,13 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-    let results = run_builds(runner, plan, targets, &containers, &recipes, workers, &logs);
+    let mut results = run_builds(runner, plan, targets, &containers, &recipes, workers, &logs);
     let notes = ccache_notes(&containers, &ccache_before, targets);
     drop(containers);
+    for b in &blocked {
+        results.push(blocked_build(b, &targets[b.target], &logs)?);
+    }
+    let builds = [builds, blocked].concat();
 
     print_summary(plan, targets, &builds, &results, &notes);
     for line in &kept {
@@ -112,6 +125,18 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .filter(|d| matches!(d.outcome, Outcome::Failed { .. } | Outcome::Skipped))
         .count();
     Ok((failed, results.len()))
+}
+
+/// A build of a target that cannot run: failed, saying why in its log.
+fn blocked_build(b: &Build, t: &Target, logs: &Utf8Path) -> Result<Done> {
+    let why = t.blocked.clone().expect("a blocked target");
+    let log = logs.join(format!("{}.log", b.id));
+    std::fs::write(&log, format!("not built: {why}\n"))
+        .with_context(|| format!("writing {log}"))?;
+    Ok(Done {
+        outcome: Outcome::Failed { reason: why, log },
+        time: std::time::Duration::ZERO,
+    })
 }
 
 /// Runs every recipe, `workers` at a time, emulated ones first (the

@@ -39,7 +39,7 @@ use builds::execute;
 use landing::Provenance;
 pub use plan::Plan;
 use recipe::print_dry_run;
-use target::resolve_target;
+use target::{resolve_target, runnable};
 
 /// What readies a new build container, run by its first process (an exec
 /// would cost a round trip), with no Python (a second under emulation): list the
@@ -187,10 +187,24 @@ fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usi
             .collect::<Result<Vec<_>>>();
         (git.join().expect("the git thread panicked"), targets)
     });
-    let targets = targets?;
+    let mut targets = targets?;
+    // An arch that cannot run here fails its builds and the others go on;
+    // when none can run, nothing starts.
+    if let Some(why) = targets.iter().find_map(|t| t.blocked.as_ref()) {
+        if targets.iter().all(|t| t.blocked.is_some()) {
+            bail!("{why}");
+        }
+    }
+    targets.sort_by_key(|t| t.blocked.is_some());
+    for t in &targets {
+        if let Some(why) = &t.blocked {
+            eprintln!("==> {} builds fail, the others go on: {why}", t.arch);
+        }
+    }
     plan.take_provenance(provenance);
     if runner.dry_run {
-        print_dry_run(plan, &targets, runner.secrets)?;
+        let runnable = runnable(&targets);
+        print_dry_run(plan, &targets[..runnable], runner.secrets)?;
         return Ok((0, 0));
     }
     execute(runner, plan, &targets)

@@ -27,11 +27,20 @@ pub struct Target {
     pub uv: Option<Result<Uv, String>>,
     /// For an emulated arch with `--native-compiler`: the native clang.
     pub clang: Option<Clang>,
+    /// Why its builds cannot run on this machine (no binfmt handler): they
+    /// fail with this, and the other arches' builds go on.
+    pub blocked: Option<String>,
     pub image: String,
     pub image_id: String,
     /// The variables the image sets (its `ENV`).
     pub image_env: Vec<(String, String)>,
     pub plat: String,
+}
+
+/// How many of `targets` can run: those first, then those that cannot
+/// (their builds fail), as `run_planned` orders them.
+pub fn runnable(targets: &[Target]) -> usize {
+    targets.iter().take_while(|t| t.blocked.is_none()).count()
 }
 
 /// One arch's engine, image and platform tag, each asked of the engine that
@@ -101,20 +110,22 @@ pub fn resolve_target(
         None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
     };
     // Only a daemon on this machine uses this machine's binfmt handlers.
-    if !native && engine.is_local() && !runner.dry_run {
-        match qemu_register::handler(arch)? {
-            Some(h) if h.enabled => {}
-            _ => bail!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register --arch {arch}`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)"),
-        }
-    }
-    let cpu = (!native).then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
+    let blocked = match !native && engine.is_local() {
+        true => match qemu_register::handler(arch)? {
+            Some(h) if h.enabled => None,
+            _ => Some(format!("building for {arch} on this host needs QEMU emulation, and no {arch} binfmt handler is enabled: run `cargo xtask qemu-register --arch {arch}`, or build on a native {arch} engine (--engine {arch}=ssh://user@host)")),
+        },
+        false => None,
+    };
+    let emulated = !native && blocked.is_none();
+    let cpu = emulated.then(|| emulated_cpu(plan, &engine, &image, arch, runner.dry_run));
     // The arch of the engine's machine (this one's when not asked): the
     // native tools must be of it.
     let machine = server
         .as_ref()
         .map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
-    let uv = (!native).then(|| native_uv(plan, machine, runner.dry_run));
-    let clang = match !native && plan.native_compiler {
+    let uv = emulated.then(|| native_uv(plan, machine, runner.dry_run));
+    let clang = match emulated && plan.native_compiler {
         true => Some(native_clang(sh, runner, machine, arch)?),
         false => None,
     };
@@ -125,6 +136,7 @@ pub fn resolve_target(
         cpu,
         uv,
         clang,
+        blocked,
         image_env: info.as_ref().map(|i| i.env.clone()).unwrap_or_default(),
         image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
@@ -136,6 +148,9 @@ impl Target {
     /// How its builds run: natively, or emulated with which CPU model and
     /// what makes their environments.
     pub fn how(&self) -> String {
+        if let Some(why) = &self.blocked {
+            return format!("not run: {why}");
+        }
         let Some(cpu) = &self.cpu else {
             return "native".into();
         };
