@@ -41,6 +41,7 @@ pub enum Cmd {
     QemuRegister(QemuRegister),
     QemuCopy(QemuCopy),
     ArmImage(ArmImage),
+    CrossImage(CrossImage),
     X64Image(X64Image),
     Doctor(Doctor),
     Prep(Prep),
@@ -216,15 +217,43 @@ pub struct QemuRegister {
     pub args: Vec<String>,
 }
 
-/// Copy the host's qemu-aarch64-static into the cross-arch image's build context
+/// Copy the host's static emulator of an arch (qemu-aarch64-static by default) into its cross-arch image's build context
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask qemu-copy\n  cargo xtask qemu-copy --from /usr/bin/qemu-aarch64"
+    after_help = "Examples:\n  cargo xtask qemu-copy\n  cargo xtask qemu-copy --from /usr/bin/qemu-aarch64\n  cargo xtask qemu-copy --arch s390x     (into scripts/cross-image/s390x, for cross-image)"
 )]
 pub struct QemuCopy {
-    /// The emulator to copy [default: qemu-aarch64-static or qemu-aarch64 on PATH]
+    /// The arch whose emulator is copied: aarch64 into scripts/arm-image (for arm-image),
+    /// any other emulated arch into scripts/cross-image/ARCH (for cross-image) [default: aarch64]
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+
+    /// The emulator to copy [default: qemu-ARCH-static or qemu-ARCH on PATH]
     #[arg(long, value_name = "PATH")]
     pub from: Option<Utf8PathBuf>,
+}
+
+/// Build a cross-arch manylinux image of any emulated arch (runs on an x86_64 host under QEMU)
+#[derive(Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  cargo xtask cross-image --arch ppc64le\n  cargo xtask cross-image --arch riscv64 --base quay.io/pypa/manylinux_2_39_riscv64 --tag manylinux_riscv64\n\narm-image is this for aarch64, with its own configuration (arm-image.base, arm-image.tag)."
+)]
+pub struct CrossImage {
+    /// The arch of the image: aarch64, ppc64le, s390x, armv7l or riscv64
+    #[arg(long, value_name = "ARCH")]
+    pub arch: String,
+
+    /// Base image [config: images.<arch>; default: that arch's manylinux image]
+    #[arg(long)]
+    pub base: Option<String>,
+
+    /// Tag of the image built [default: manylinux_<arch>]
+    #[arg(long)]
+    pub tag: Option<String>,
+
+    /// Pull the base even when it is present locally
+    #[arg(long)]
+    pub pull: bool,
 }
 
 /// Build the cross-arch aarch64 manylinux image (runs on an x86_64 host under QEMU)

@@ -6,6 +6,7 @@ mod bench;
 mod ci;
 mod cleanup;
 mod config;
+mod cross_image;
 mod debian;
 mod doctor;
 mod engine;
@@ -64,6 +65,7 @@ fn dispatch(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::QemuRegister(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::QemuCopy(cmd) => cmd.run(&sh, &runner),
         Cmd::ArmImage(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::CrossImage(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::X64Image(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::Doctor(cmd) => cmd.run(&sh, &config),
         Cmd::Prep(cmd) => cmd.run(&sh, &runner, &config),

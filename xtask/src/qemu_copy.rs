@@ -1,5 +1,7 @@
-//! `cargo xtask qemu-copy`: puts the host's static aarch64 emulator into the
-//! cross-arch image's build context (needed where the binfmt handler lacks flag F).
+//! `cargo xtask qemu-copy`: puts the host's static emulator of an arch into
+//! its cross-arch image's build context (needed where the binfmt handler
+//! lacks flag F): aarch64's into scripts/arm-image (arm-image), any other
+//! emulated arch's into scripts/cross-image/ARCH (cross-image).
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -20,19 +22,76 @@ fn candidates(arch: Arch) -> [String; 3] {
     ]
 }
 
-pub fn context_dir() -> Utf8PathBuf {
-    util::project_root().join("scripts/arm-image")
+/// The build context of `arch`'s cross-arch image.
+pub fn context_dir(arch: Arch) -> Utf8PathBuf {
+    match arch {
+        Arch::Aarch64 => util::project_root().join("scripts/arm-image"),
+        _ => util::project_root()
+            .join("scripts/cross-image")
+            .join(arch.name()),
+    }
 }
 
-pub fn dest() -> Utf8PathBuf {
-    context_dir().join("qemu-aarch64-static")
+/// Where the emulator goes in that context (and in the image, under /usr/bin).
+pub fn dest(arch: Arch) -> Utf8PathBuf {
+    context_dir(arch).join(format!("qemu-{}-static", arch.row().qemu))
+}
+
+/// The arch of `--arch`: one this machine emulates.
+pub fn emulated_arch(arch: &str, command: &str) -> Result<Arch> {
+    let emulated = Arch::foreign()
+        .into_iter()
+        .map(Arch::name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Ok(parsed) = Arch::parse(arch) else {
+        return Err(util::usage(format!(
+            "{command} --arch {arch}: unknown arch: name one of {emulated}"
+        )));
+    };
+    if parsed.is_native_here() {
+        return Err(util::usage(format!(
+            "{command} --arch {arch}: this machine runs {parsed} natively, so its images need no emulator: build in its manylinux image as it is, or name one of {emulated}"
+        )));
+    }
+    Ok(parsed)
 }
 
 impl flags::QemuCopy {
     pub fn run(self, _sh: &Shell, runner: &util::Runner) -> Result<()> {
-        let from = find(Arch::Aarch64, self.from.as_deref())?;
-        copy(runner, &from, &dest())
+        let arch = match &self.arch {
+            Some(arch) => emulated_arch(arch, "qemu-copy")?,
+            None => Arch::Aarch64,
+        };
+        let from = find(arch, self.from.as_deref())?;
+        ready_context(runner, arch, &from)
     }
+}
+
+/// Copies `from` into `arch`'s build context; for cross-image's contexts,
+/// with the Dockerfile (scripts/cross-image/Dockerfile) beside it.
+pub fn ready_context(runner: &util::Runner, arch: Arch, from: &Utf8Path) -> Result<()> {
+    let dir = context_dir(arch);
+    if !runner.dry_run {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    }
+    dockerfile(runner, arch)?;
+    copy(runner, from, &dest(arch))
+}
+
+/// Puts scripts/cross-image/Dockerfile into cross-image's context of
+/// `arch` when it differs (arm-image's context has its own).
+pub fn dockerfile(runner: &util::Runner, arch: Arch) -> Result<()> {
+    if arch == Arch::Aarch64 {
+        return Ok(());
+    }
+    let template = util::project_root().join("scripts/cross-image/Dockerfile");
+    let to = context_dir(arch).join("Dockerfile");
+    let text = std::fs::read(&template).with_context(|| format!("reading {template}"))?;
+    if std::fs::read(&to).ok().as_ref() == Some(&text) {
+        return Ok(());
+    }
+    copy(runner, &template, &to)
 }
 
 /// The emulator of `arch` to copy: `--from`, else the first candidate on

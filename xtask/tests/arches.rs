@@ -370,3 +370,104 @@ fn qemu_register_registers_the_arches_asked_for() {
     drop(saved);
     assert!(present("qemu-ppc64le"));
 }
+
+/// cross-image makes the seed's cross-arch image for any emulated arch:
+/// the emulator qemu-copy put in its context is in the image, where a
+/// handler without flag F looks for it, and the image builds wheels.
+#[test]
+fn cross_image_of_an_emulated_arch() {
+    let _serial = serial();
+    standin(&["--arch", "s390x"]);
+    let contexts = root().join("scripts/cross-image");
+    // Bad arches: refused, naming the fix, nothing written.
+    for (command, arch, says) in [
+        ("cross-image", "i686", "this machine runs i686 natively"),
+        ("qemu-copy", "x86_64", "this machine runs x86_64 natively"),
+        (
+            "cross-image",
+            "sparc",
+            "unknown arch: name one of aarch64, ppc64le, s390x, armv7l, riscv64",
+        ),
+    ] {
+        let run = xtask(&[command, "--arch", arch]).fails(2);
+        assert_has(
+            run.error_line(),
+            &format!("{command} --arch {arch}: {says}"),
+        );
+        assert!(!contexts.join(arch).exists());
+    }
+    // qemu-copy --arch readies the context: the host's emulator and the Dockerfile.
+    xtask(&["qemu-copy", "--arch", "s390x"]).ok();
+    let host = sh("sh", &["-c", "command -v qemu-s390x-static"]).ok();
+    assert_eq!(
+        std::fs::read(contexts.join("s390x/qemu-s390x-static")).unwrap(),
+        std::fs::read(host.stdout.trim()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(contexts.join("s390x/Dockerfile")).unwrap(),
+        std::fs::read(contexts.join("Dockerfile")).unwrap()
+    );
+    let inv = Invariants::before();
+    let tag = "xtask-test-cross:s390x";
+    let build = || {
+        xtask(&[
+            "cross-image",
+            "--arch",
+            "s390x",
+            "--base",
+            "xtask-standin:s390x",
+            "--tag",
+            tag,
+        ])
+    };
+    build().ok();
+    let arch = sh(
+        "docker",
+        &["image", "inspect", "--format", "{{.Architecture}}", tag],
+    )
+    .ok();
+    assert_eq!(arch.stdout.trim(), "s390x");
+    let ls = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            "linux/s390x",
+            "--entrypoint",
+            "",
+            tag,
+            "ls",
+            "/usr/bin/qemu-s390x-static",
+        ],
+    );
+    assert_eq!(ls.status, 0, "{}", ls.stderr);
+    // Nothing changed: nothing is rebuilt.
+    let id = image_id(tag);
+    assert_has(&build().ok().stderr, "is up to date");
+    assert_eq!(image_id(tag), id);
+    // Wheels build in it.
+    let out = TempDir::new("cross-out");
+    let py = two_cpythons("s390x").remove(0);
+    xtask(&[
+        "wheels",
+        "--arch",
+        "s390x",
+        "--image",
+        tag,
+        "--py",
+        &py,
+        "--no-test",
+        "--out",
+        out.str(),
+    ])
+    .ok();
+    let wheels = wheels_in(out.path());
+    assert!(
+        wheels
+            .iter()
+            .any(|w| w.contains(&format!("-{py}-{py}-")) && w.ends_with("_s390x.whl")),
+        "{wheels:?}"
+    );
+    inv.check();
+}
