@@ -14,20 +14,20 @@ impl flags::Prep {
             println!("{}", check.line());
         }
 
-        // A native aarch64 engine needs no emulation, emulator or cross-arch image.
-        let aarch64 = Engine::from_spec(config.engine(Arch::Aarch64))?;
-        let native = !runner.dry_run && aarch64.server(sh)?.native(Arch::Aarch64);
-        if native || !config.arch.contains(&Arch::Aarch64) {
-            println!(
-                "== qemu-register, qemu-copy, arm-image: skipped, aarch64 builds {}",
-                if native {
-                    format!("natively on {}", aarch64.describe())
-                } else {
-                    "are not configured".to_string()
-                }
-            );
-        } else {
-            emulation(sh, runner, config)?;
+        // An arch whose engine runs it natively needs no emulation.
+        let mut emulated = Vec::new();
+        for &arch in &config.arch {
+            let engine = Engine::from_spec(config.engine(arch))?;
+            match !runner.dry_run && engine.server(sh)?.native(arch) {
+                true => println!("{arch} builds natively on {}", engine.describe()),
+                false => emulated.push(arch),
+            }
+        }
+        match emulated.is_empty() {
+            true => println!(
+                "== qemu-register, qemu-copy, arm-image: skipped, no configured arch is emulated"
+            ),
+            false => emulation(sh, runner, config, &emulated)?,
         }
 
         println!("== x64-image");
@@ -43,18 +43,32 @@ impl flags::Prep {
     }
 }
 
-/// What emulated aarch64 builds need: the handler, the emulator, the image.
-fn emulation(sh: &Shell, runner: &util::Runner, config: &Config) -> Result<()> {
+/// What emulated builds need: each arch's handler; for aarch64 also the
+/// seed's emulator copy and cross-arch image.
+fn emulation(sh: &Shell, runner: &util::Runner, config: &Config, arches: &[Arch]) -> Result<()> {
     println!("== qemu-register");
-    match qemu_register::handler(Arch::Aarch64)? {
-        Some(h) if h.usable() => {
-            println!("skipped: aarch64 handler already usable ({})", h.describe())
+    let mut missing = Vec::new();
+    for &arch in arches {
+        match qemu_register::handler(arch)? {
+            Some(h) if h.usable() => {
+                println!("skipped: {arch} handler already usable ({})", h.describe())
+            }
+            // i686 on x86_64 has no handler and needs none.
+            _ if arch.is_native_here() => {}
+            _ => missing.push(arch.name().to_string()),
         }
-        _ => flags::QemuRegister::default()
-            .run(sh, runner, config)
-            .context("prep: qemu-register")?,
     }
-
+    if !missing.is_empty() {
+        flags::QemuRegister {
+            arch: missing,
+            ..Default::default()
+        }
+        .run(sh, runner, config)
+        .context("prep: qemu-register")?;
+    }
+    if !arches.contains(&Arch::Aarch64) {
+        return Ok(());
+    }
     println!("== qemu-copy");
     flags::QemuCopy::default()
         .run(sh, runner)

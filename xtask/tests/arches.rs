@@ -362,6 +362,39 @@ fn qemu_register_registers_the_arches_asked_for() {
         !present("qemu-ppc64le"),
         "a handler not asked for was registered"
     );
+    // prep registers the handlers of the configured emulated arches that
+    // have none (ppc64le here), and aarch64's copy and image only for it.
+    let dir = TempDir::new("prep-arches");
+    let config = dir.path().join("wheels.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[workspace.metadata.wheels]
+root = "{root}"
+package = "demo/python"
+include = ["demo/native", "README.md"]
+arch = ["x86_64", "ppc64le", "i686"]
+qemu-image = "{binfmt}"
+[workspace.metadata.wheels.images]
+x86_64 = "xtask-standin:x86_64"
+i686 = "xtask-standin:i686"
+ppc64le = "xtask-standin:ppc64le"
+[workspace.metadata.wheels.x64-image]
+base = "xtask-standin:x86_64"
+tag = "xtask-test-x64:latest"
+packages = []
+"#,
+            root = root().display()
+        ),
+    )
+    .unwrap();
+    let prep = xtask(&["--config", config.to_str().unwrap(), "prep"]).ok();
+    assert_has(&prep.stdout, "ppc64le handler registered");
+    assert_has(&prep.stderr, "--install ppc64le");
+    assert!(!prep.stdout.contains("== qemu-copy"), "{}", prep.stdout);
+    assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
+    assert_registered_and_runs("ppc64le");
+
     // Asked again: nothing to do, no container.
     let run = xtask(&["qemu-register", "--arch", "s390x", "--image", binfmt]).ok();
     assert_has(&run.stdout, "s390x handler already registered");
