@@ -207,6 +207,26 @@ fn every_arch_in_one_run_each_in_its_own_container() {
         "the i686 build saw x86_64:\n{log}"
     );
 
+    // verify checks every wheel with auditwheel in a stand-in of its arch.
+    let verified = xtask(&["verify", out.str(), "--standin"]).ok();
+    assert!(!verified.stdout.contains("FAIL"), "{}", verified.stdout);
+    for wheel in wheels.iter().filter(|w| w.ends_with(".whl")) {
+        assert_has(&verified.stdout, &format!("ok    {wheel} ("));
+    }
+    // matrix lists every arch's builds from its image, as wheels selected them.
+    let matrix = xtask(&["matrix", "--standin", "--arch", "all", "--py", &py]).ok();
+    let mut listed: Vec<&str> = matrix.stdout.lines().collect();
+    listed.sort();
+    let mut built: Vec<String> = ARCHES
+        .iter()
+        .flat_map(|(arch, ..)| {
+            py.split(',')
+                .map(move |tag| format!("{tag}-manylinux_{arch}"))
+        })
+        .collect();
+    built.sort();
+    assert_eq!(listed, built);
+
     // --native-compiler on every emulated arch of this machine but aarch64
     // (e2e's own test): the same wheels as the image's gcc, tests passing.
     let emulated = ["ppc64le", "s390x", "armv7l", "riscv64"];
