@@ -387,6 +387,12 @@ pub enum BenchCase {
     DemoBoth,
     /// The heavy package, aarch64 (emulated), one CPython
     HeavyArm,
+    /// The demo, one CPython, on each of the seven arches, cibuildwheel's way beside it
+    DemoArches,
+    /// The heavy package with --native-compiler on each emulated arch, against x86_64
+    HeavyArches,
+    /// Every arch in one run, the CPythons every stand-in has, against cibuildwheel
+    AllArches,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

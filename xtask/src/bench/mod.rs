@@ -63,6 +63,8 @@ struct Case {
     arches: Vec<Arch>,
     /// (tag, /opt/python folder) of each interpreter.
     pythons: Vec<(String, String)>,
+    /// The ways it is built.
+    ways: Vec<Way>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -120,20 +122,29 @@ impl flags::Bench {
                 .context("a stand-in offers no CPython")
         };
         let (cp, arm_cp) = (first_cp(&x86_all)?, first_cp(&arm_all)?);
-        let cases = self.cases(&x86_all, arm_all, &cp, &arm_cp);
-        let ways = [
+        // The CPythons every stand-in has, in x86_64's order.
+        let mut common: Vec<(String, String)> = x86_all
+            .iter()
+            .filter(|(t, _)| t.starts_with("cp"))
+            .cloned()
+            .collect();
+        for arch in Arch::ALL {
+            let there = offered(arch)?;
+            common.retain(|p| there.contains(p));
+        }
+        let ways = vec![
             Way::Baseline,
             Way::Cibuildwheel,
             Way::Wheels(1),
             Way::Wheels(cores),
             Way::NativeCompiler,
         ];
+        let cases = self.cases(&x86_all, arm_all, &cp, &arm_cp, &common, &ways);
 
         let mut report = self.report_head(&machine(sh))?;
         let emulation = main_table(
             &mut report,
             &cases,
-            &ways,
             reps,
             &xtask,
             &cibuildwheel,
@@ -141,6 +152,7 @@ impl flags::Bench {
             &work,
         )?;
         emulation_factors(&mut report, &emulation, &cp.0)?;
+        arch_table(&mut report, &emulation, &cp.0)?;
 
         if self.case.is_empty() {
             self.other_tables(
@@ -200,6 +212,8 @@ impl flags::Bench {
         arm_all: Vec<(String, String)>,
         cp: &(String, String),
         arm_cp: &(String, String),
+        common: &[(String, String)],
+        ways: &[Way],
     ) -> Vec<Case> {
         let all_name = format!("all {}", x86_all.len());
         let case = |key, package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
@@ -208,13 +222,24 @@ impl flags::Bench {
             } else {
                 "heavy"
             };
+            // The native compiler only changes emulated builds.
+            let emulated = arches.iter().any(|a| !a.is_native_here());
             Case {
                 key,
                 name: format!("{what}, {name}"),
                 package,
                 arches,
                 pythons,
+                ways: ways
+                    .iter()
+                    .copied()
+                    .filter(|w| *w != Way::NativeCompiler || emulated)
+                    .collect(),
             }
+        };
+        let how = |arch: Arch| match arch.is_native_here() {
+            true => arch.name().to_string(),
+            false => format!("{arch} (emulated)"),
         };
         let mut cases = vec![
             case(
@@ -276,8 +301,62 @@ impl flags::Bench {
                 vec![arm_cp.clone()],
             ));
         }
-        if !self.case.is_empty() {
-            cases.retain(|c| self.case.contains(&c.key));
+        // Each arch, one CPython, cibuildwheel's way beside this tool's (the
+        // old scripts' way is left out: minutes per emulated build).
+        for arch in Arch::ALL {
+            let mut c = case(
+                BenchCase::DemoArches,
+                Package::Demo,
+                &format!("{}, {}", how(arch), cp.0),
+                vec![arch],
+                vec![cp.clone()],
+            );
+            c.ways
+                .retain(|w| matches!(w, Way::Cibuildwheel | Way::Wheels(1) | Way::NativeCompiler));
+            cases.push(c);
+        }
+        // The heavy package: x86_64, and each emulated arch with the native compiler.
+        for arch in Arch::ALL.into_iter().filter(|&a| a != Arch::I686) {
+            let mut c = case(
+                BenchCase::HeavyArches,
+                Package::Heavy,
+                &format!("{}, {}", how(arch), cp.0),
+                vec![arch],
+                vec![cp.clone()],
+            );
+            c.ways.retain(|w| match arch.is_native_here() {
+                true => *w == Way::Wheels(1),
+                false => *w == Way::NativeCompiler,
+            });
+            cases.push(c);
+        }
+        let mut all = case(
+            BenchCase::AllArches,
+            Package::Demo,
+            &format!(
+                "all {} arches, {}",
+                Arch::COUNT,
+                common
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            ),
+            Arch::ALL.to_vec(),
+            common.to_vec(),
+        );
+        all.ways
+            .retain(|w| matches!(w, Way::Cibuildwheel | Way::Wheels(_)));
+        cases.push(all);
+        match self.case.is_empty() {
+            // The per-arch cases take an hour under emulation: asked for by name.
+            true => cases.retain(|c| {
+                !matches!(
+                    c.key,
+                    BenchCase::DemoArches | BenchCase::HeavyArches | BenchCase::AllArches
+                )
+            }),
+            false => cases.retain(|c| self.case.contains(&c.key)),
         }
         cases
     }
@@ -358,15 +437,13 @@ impl flags::Bench {
     }
 }
 
-/// The main table: each case built each way, `reps` rounds, each round in a
-/// rotated order; after each case cibuildwheel's wheels and this tool's are
-/// compared. Returns each one-interpreter case's `wheels --jobs 1` median,
-/// for the emulation factors.
-#[allow(clippy::too_many_arguments)]
+/// The main table: each case built each of its ways, `reps` rounds, each
+/// round in a rotated order; after each case cibuildwheel's wheels and this
+/// tool's are compared. Returns each one-arch, one-interpreter case's
+/// medians, for the emulation factors and the table of arches.
 fn main_table(
     report: &mut String,
     cases: &[Case],
-    ways: &[Way],
     reps: usize,
     xtask: &Utf8Path,
     cibuildwheel: &Utf8Path,
@@ -376,6 +453,7 @@ fn main_table(
     let mut emulation = Vec::new();
     for case in cases {
         let inputs = inputs(case.package, work)?;
+        let ways = &case.ways;
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
         for rep in 0..reps {
             // Each round in another order: no way always runs right
@@ -383,11 +461,8 @@ fn main_table(
             for k in 0..ways.len() {
                 let i = (k + rep) % ways.len();
                 let way = &ways[i];
-                // One core: `--jobs N` is `--jobs 1`, measured once; the
-                // native compiler only changes emulated builds.
-                if ways[..i].contains(way)
-                    || (*way == Way::NativeCompiler && !case.arches.contains(&Arch::Aarch64))
-                {
+                // One core: `--jobs N` is `--jobs 1`, measured once.
+                if ways[..i].contains(way) {
                     continue;
                 }
                 let t = measure(xtask, cibuildwheel, engine, work, case, &inputs, *way, i)
@@ -402,8 +477,16 @@ fn main_table(
                 times[i].push(t);
             }
         }
-        let base = median(&times[0]);
-        let cibw = median(&times[1]);
+        let of = |way: Way| {
+            ways.iter()
+                .position(|w| *w == way)
+                .filter(|&i| !times[i].is_empty())
+                .map(|i| median(&times[i]))
+        };
+        let against = |m: Duration, other: Option<Duration>| {
+            other.map_or("-".to_string(), |o| format!("{:.2}", ratio(m, o)))
+        };
+        let (base, cibw) = (of(Way::Baseline), of(Way::Cibuildwheel));
         for (i, way) in ways.iter().enumerate() {
             if times[i].is_empty() {
                 continue;
@@ -411,27 +494,31 @@ fn main_table(
             let m = median(&times[i]);
             writeln!(
                 report,
-                "| {} | {} | {} | {:.2} | {:.2} |",
+                "| {} | {} | {} | {} | {} |",
                 case.name,
                 way.name(),
                 secs(m),
-                ratio(m, base),
-                ratio(m, cibw)
+                against(m, base),
+                against(m, cibw)
             )?;
         }
-        same_wheels(&work.join("out-1"), &work.join("out-2"))
-            .with_context(|| format!("{}: cibuildwheel's wheels against this tool's", case.name))?;
+        let out = |way: Way| {
+            ways.iter()
+                .position(|w| *w == way)
+                .map(|i| work.join(format!("out-{i}")))
+        };
+        if let (Some(theirs), Some(ours)) = (out(Way::Cibuildwheel), out(Way::Wheels(1))) {
+            same_wheels(&theirs, &ours).with_context(|| {
+                format!("{}: cibuildwheel's wheels against this tool's", case.name)
+            })?;
+        }
         if case.arches.len() == 1 && case.pythons.len() == 1 {
-            let native_compiler = ways
-                .iter()
-                .position(|w| *w == Way::NativeCompiler)
-                .filter(|&i| !times[i].is_empty())
-                .map(|i| median(&times[i]));
             emulation.push(Emulation {
                 package: case.package,
                 arch: case.arches[0],
-                wheels: median(&times[2]),
-                native_compiler,
+                wheels: of(Way::Wheels(1)),
+                native_compiler: of(Way::NativeCompiler),
+                cibuildwheel: cibw,
             });
         }
     }
@@ -443,8 +530,9 @@ fn main_table(
 struct Emulation {
     package: Package,
     arch: Arch,
-    wheels: Duration,
+    wheels: Option<Duration>,
     native_compiler: Option<Duration>,
+    cibuildwheel: Option<Duration>,
 }
 
 /// For each package measured on one interpreter natively and emulated: how
@@ -457,18 +545,90 @@ fn emulation_factors(report: &mut String, emulation: &[Emulation], cp: &str) -> 
                 .iter()
                 .find(|e| e.package == package && e.arch == arch)
         };
-        if let (Some(x86), Some(arm)) = (find(Arch::X86_64), find(Arch::Aarch64)) {
+        if let (Some(x86), Some(arm)) = (
+            find(Arch::X86_64).and_then(|e| e.wheels),
+            find(Arch::Aarch64).filter(|e| e.wheels.is_some()),
+        ) {
             let name = if package == Package::Demo {
                 "demo"
             } else {
                 "heavy"
             };
-            let (x86, wheels) = (x86.wheels, arm.wheels);
+            let wheels = arm.wheels.expect("measured");
             writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(wheels), secs(x86), ratio(wheels, x86))?;
             if let Some(native) = arm.native_compiler {
                 writeln!(report, "With the native compiler ({name}, {}, `wheels --jobs 1 --native-compiler`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(native), secs(x86), ratio(native, x86))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// One row per arch: the demo's one-CPython build this tool's way (with
+/// and without the native compiler) and cibuildwheel's, each against
+/// x86_64's `wheels --jobs 1`; then the heavy package with the native
+/// compiler against x86_64's.
+fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<()> {
+    let rows = |package: Package| -> Vec<&Emulation> {
+        Arch::ALL
+            .into_iter()
+            .filter_map(|a| {
+                emulation
+                    .iter()
+                    .rev()
+                    .find(|e| e.package == package && e.arch == a)
+            })
+            .collect()
+    };
+    let x86 = |package| {
+        rows(package)
+            .into_iter()
+            .find(|e| e.arch == Arch::X86_64)
+            .and_then(|e| e.wheels)
+    };
+    let cell = |d: Option<Duration>| d.map_or("-".to_string(), secs);
+    let times = |d: Option<Duration>, of: Option<Duration>| match (d, of) {
+        (Some(d), Some(of)) => format!("{:.1}x", ratio(d, of)),
+        _ => "-".to_string(),
+    };
+    let demo = rows(Package::Demo);
+    if let (Some(x86), true) = (x86(Package::Demo), demo.len() > 2) {
+        writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1`, with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
+        writeln!(report, "| arch | wheels --jobs 1 | to x86_64 | --native-compiler | to x86_64 | cibuildwheel | to x86_64 | wheels / cibuildwheel |\n|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        for e in demo {
+            let x = Some(x86);
+            writeln!(
+                report,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                e.arch,
+                cell(e.wheels),
+                times(e.wheels, x),
+                cell(e.native_compiler),
+                times(e.native_compiler, x),
+                cell(e.cibuildwheel),
+                times(e.cibuildwheel, x),
+                match (e.wheels, e.cibuildwheel) {
+                    (Some(w), Some(c)) => format!("{:.2}", ratio(w, c)),
+                    _ => "-".to_string(),
+                }
+            )?;
+        }
+        writeln!(report)?;
+    }
+    let heavy = rows(Package::Heavy);
+    if let (Some(x86), true) = (x86(Package::Heavy), heavy.len() > 2) {
+        writeln!(report, "The heavy package, {cp}, `--no-test`, with `--native-compiler` on each emulated arch, against x86_64's `wheels --jobs 1`.\n")?;
+        writeln!(report, "| arch | time | to x86_64 |\n|---|---:|---:|")?;
+        for e in heavy.into_iter().filter(|e| e.arch != Arch::X86_64) {
+            writeln!(
+                report,
+                "| {} (--native-compiler) | {} | {} |",
+                e.arch,
+                cell(e.native_compiler),
+                times(e.native_compiler, Some(x86))
+            )?;
+        }
+        writeln!(report)?;
     }
     Ok(())
 }

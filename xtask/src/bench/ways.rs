@@ -27,13 +27,15 @@ pub(super) fn inputs(package: Package, work: &Utf8Path) -> Result<Inputs> {
     };
     let config = work.join(format!("{name}.toml"));
     let list: Vec<String> = include.iter().map(|i| format!("\"{i}\"")).collect();
+    let images: String = Arch::ALL
+        .iter()
+        .map(|&a| format!("{a} = \"{}\"\n", bench_image_ref(a)))
+        .collect();
     std::fs::write(
         &config,
         format!(
-            "[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"{package}\"\ninclude = [{}]\n[workspace.metadata.wheels.images]\nx86_64 = \"{}\"\naarch64 = \"{}\"\n",
+            "[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"{package}\"\ninclude = [{}]\n[workspace.metadata.wheels.images]\n{images}",
             list.join(", "),
-            bench_image_ref(Arch::X86_64),
-            bench_image_ref(Arch::Aarch64)
         ),
     )?;
     Ok(Inputs {
