@@ -499,10 +499,12 @@ fn cross_image_of_an_emulated_arch() {
     let id = image_id(tag);
     assert_has(&build().ok().stderr, "is up to date");
     assert_eq!(image_id(tag), id);
-    // Wheels build in it.
+    // Wheels build in it, and are tested there; with --full-emulation, as
+    // where the native uv cannot be had: the emulated pip makes the test
+    // environment (the interpreter's ensurepip, as in manylinux's images).
     let out = TempDir::new("cross-out");
     let py = two_cpythons("s390x").remove(0);
-    xtask(&[
+    let run = xtask(&[
         "wheels",
         "--arch",
         "s390x",
@@ -510,11 +512,16 @@ fn cross_image_of_an_emulated_arch() {
         tag,
         "--py",
         &py,
-        "--no-test",
+        "--full-emulation",
         "--out",
         out.str(),
     ])
     .ok();
+    assert_has(
+        &run.stdout,
+        "environments made by the emulated pip (--full-emulation)",
+    );
+    assert_has(&run.stdout, "  passed  ");
     let wheels = wheels_in(out.path());
     assert!(
         wheels
