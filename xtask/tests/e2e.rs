@@ -202,35 +202,11 @@ fn arm64_wheel_from_the_arm_image() {
     xtask(&["qemu-copy"]).ok();
     let inv = Invariants::before();
     let tag = "xtask-test-arm:latest";
-    let run = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
-    let arch = sh(
-        "docker",
-        &["image", "inspect", "--format", "{{.Architecture}}", tag],
-    )
-    .ok();
-    assert_eq!(arch.stdout.trim(), "arm64");
-    // The copied emulator is in the image (for hosts whose handler lacks F).
-    let ls = sh(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--platform",
-            "linux/arm64",
-            "--entrypoint",
-            "",
-            tag,
-            "ls",
-            "/usr/bin/qemu-aarch64-static",
-        ],
-    );
-    assert_eq!(ls.status, 0, "{}{}", run.stderr, ls.stderr);
-
-    // Built again with nothing changed: nothing is rebuilt.
-    let id = image_id(tag);
-    let again = xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag]).ok();
-    assert_has(&again.stderr, "is up to date");
-    assert_eq!(image_id(tag), id);
+    // The copied emulator is in the image (for hosts whose handler lacks
+    // F); built again with nothing changed, nothing is rebuilt.
+    assert_cross_image(tag, "aarch64", || {
+        xtask(&["arm-image", "--base", "xtask-standin:aarch64", "--tag", tag])
+    });
 
     // With tests and the native uv, and beside it (each build mostly one
     // core's work) with a pip setting uv would not be told of.
@@ -1633,42 +1609,7 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     // Read by auditwheel and pyelftools in the x86_64 stand-in.
     let (a, b) = (wheels_in(gcc.path()), wheels_in(clang.path()));
     assert_eq!(a, b, "the two builds' wheel names (their tags) differ");
-    let facts = r#"
-import io, subprocess, sys, zipfile
-from elftools.elf.elffile import ELFFile
-for path in sys.argv[1:]:
-    z = zipfile.ZipFile(path)
-    so = [n for n in z.namelist() if n.startswith("democodec/_native") and n.endswith(".so")][0]
-    elf = ELFFile(io.BytesIO(z.read(so)))
-    needed = sorted(t.needed for t in elf.get_section_by_name(".dynamic").iter_tags() if t.entry.d_tag == "DT_NEEDED")
-    inits = sorted(s.name for s in elf.get_section_by_name(".dynsym").iter_symbols()
-                   if s.name.startswith("PyInit_") and s.entry.st_shndx != "SHN_UNDEF")
-    show = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True, check=True).stdout
-    policy = [l for l in show.replace("\n", " ").split(". ") if "platform tag" in l][0].split('"')[1]
-    print(elf["e_machine"], needed, inits, policy)
-"#;
-    let volume = |dir: &TempDir, at: &str| format!("{}:{at}:ro", dir.str());
-    let seen = sh(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--volume",
-            &volume(&gcc, "/gcc"),
-            "--volume",
-            &volume(&clang, "/clang"),
-            "--entrypoint",
-            "/opt/_internal/tools/bin/python",
-            "xtask-standin:x86_64",
-            "-c",
-            facts,
-            &format!("/gcc/{}", a[0]),
-            &format!("/clang/{}", b[0]),
-        ],
-    )
-    .ok();
-    let lines: Vec<&str> = seen.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", seen.stdout);
+    let lines = wheel_facts(&[gcc.path().join(&a[0]), clang.path().join(&b[0])]);
     assert_eq!(lines[0], lines[1], "gcc's wheel, then clang's");
     assert!(lines[1].starts_with("EM_AARCH64 ["), "{}", lines[1]);
     assert!(lines[1].contains("['PyInit__native']"), "{}", lines[1]);

@@ -875,6 +875,86 @@ pub fn offered(arch: &str) -> Vec<String> {
 }
 
 /// Docker's platform of each arch the tool builds.
+/// The facts of each wheel that must not depend on the compiler, one line
+/// per wheel in order: its demo extension's ELF machine, NEEDED entries and
+/// exported `PyInit_*`, and the policy `auditwheel show` finds; read by
+/// pyelftools and auditwheel in the x86_64 stand-in.
+pub fn wheel_facts(wheels: &[PathBuf]) -> Vec<String> {
+    let facts = r#"
+import io, subprocess, sys, zipfile
+from elftools.elf.elffile import ELFFile
+for path in sys.argv[1:]:
+    z = zipfile.ZipFile(path)
+    so = [n for n in z.namelist() if n.startswith("democodec/_native") and n.endswith(".so")][0]
+    elf = ELFFile(io.BytesIO(z.read(so)))
+    needed = sorted(t.needed for t in elf.get_section_by_name(".dynamic").iter_tags() if t.entry.d_tag == "DT_NEEDED")
+    inits = sorted(s.name for s in elf.get_section_by_name(".dynsym").iter_symbols()
+                   if s.name.startswith("PyInit_") and s.entry.st_shndx != "SHN_UNDEF")
+    show = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True, check=True).stdout
+    policy = [l for l in show.replace("\n", " ").split(". ") if "platform tag" in l][0].split('"')[1]
+    print(elf["e_machine"], needed, inits, policy)
+"#;
+    // Each wheel by its own name (auditwheel reads its tags), in a folder of its own.
+    let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
+    let mut inside = Vec::new();
+    for (i, wheel) in wheels.iter().enumerate() {
+        let at = format!("/w/{i}/{}", wheel.file_name().unwrap().to_string_lossy());
+        args.extend(["--volume".into(), format!("{}:{at}:ro", wheel.display())]);
+        inside.push(at);
+    }
+    args.extend(
+        [
+            "--entrypoint",
+            "/opt/_internal/tools/bin/python",
+            "xtask-standin:x86_64",
+            "-c",
+            facts,
+        ]
+        .map(String::from),
+    );
+    args.extend(inside);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = sh("docker", &args).ok();
+    let lines: Vec<String> = run.stdout.lines().map(String::from).collect();
+    assert_eq!(lines.len(), wheels.len(), "{}", run.stdout);
+    lines
+}
+
+/// A cross-arch image of `arch` as `arm-image` and `cross-image` make it,
+/// built by `build`: of that arch, with the host's emulator inside at
+/// /usr/bin/qemu-ARCH-static (for hosts whose handler lacks flag F); built
+/// again with nothing changed, it is up to date and not rebuilt.
+pub fn assert_cross_image(tag: &str, arch: &str, build: impl Fn() -> Run) {
+    let run = build().ok();
+    let platform = docker_platform(arch);
+    let inspect = sh(
+        "docker",
+        &["image", "inspect", "--format", "{{.Architecture}}", tag],
+    )
+    .ok();
+    let docker_arch = platform.split('/').nth(1).unwrap();
+    assert_eq!(inspect.stdout.trim(), docker_arch);
+    let emulator = format!("/usr/bin/qemu-{arch}-static");
+    let ls = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            platform,
+            "--entrypoint",
+            "",
+            tag,
+            "ls",
+            &emulator,
+        ],
+    );
+    assert_eq!(ls.status, 0, "{}{}", run.stderr, ls.stderr);
+    let id = image_id(tag);
+    assert_has(&build().ok().stderr, "is up to date");
+    assert_eq!(image_id(tag), id);
+}
+
 pub fn docker_platform(arch: &str) -> &'static str {
     match arch {
         "x86_64" => "linux/amd64",
