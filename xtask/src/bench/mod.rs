@@ -114,7 +114,19 @@ impl flags::Bench {
                 .filter_map(|d| PythonTag::from_dir(&d).map(|t| (t.to_string(), d)))
                 .collect())
         };
-        let (x86_all, arm_all) = (offered(Arch::X86_64)?, offered(Arch::Aarch64)?);
+        // Each stand-in listed once (a created container each).
+        let listed = Arch::ALL
+            .into_iter()
+            .map(|arch| offered(arch).map(|all| (arch, all)))
+            .collect::<Result<Vec<_>>>()?;
+        let of = |arch| {
+            listed
+                .iter()
+                .find(|(a, _)| *a == arch)
+                .map(|(_, all)| all.clone())
+                .expect("every arch listed")
+        };
+        let (x86_all, arm_all) = (of(Arch::X86_64), of(Arch::Aarch64));
         let first_cp = |all: &[(String, String)]| {
             all.iter()
                 .find(|(t, _)| t.starts_with("cp"))
@@ -128,8 +140,7 @@ impl flags::Bench {
             .filter(|(t, _)| t.starts_with("cp"))
             .cloned()
             .collect();
-        for arch in Arch::ALL {
-            let there = offered(arch)?;
+        for (_, there) in &listed {
             common.retain(|p| there.contains(p));
         }
         let ways = vec![
