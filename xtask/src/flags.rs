@@ -311,7 +311,7 @@ pub struct Prep {}
 /// Build an offline stand-in for a manylinux image from Debian packages
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask standin --arch x86_64\n  cargo xtask standin --arch arm64\n  cargo xtask standin --qemu-register\n\nThe image reference is the last line of stdout."
+    after_help = "Examples:\n  cargo xtask standin --arch x86_64\n  cargo xtask standin --arch arm64\n  cargo xtask standin --arch x86_64 --musllinux\n  cargo xtask standin --qemu-register\n\nThe image reference is the last line of stdout."
 )]
 pub struct Standin {
     /// The architecture of the stand-in
@@ -322,6 +322,10 @@ pub struct Standin {
         conflicts_with_all = ["qemu_register", "native_clang"]
     )]
     pub arch: Option<String>,
+
+    /// The musllinux stand-in (a musl CPython on the x86_64 one) instead of the manylinux one
+    #[arg(long, requires = "arch")]
+    pub musllinux: bool,
 
     /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)
     #[arg(long, conflicts_with = "native_clang")]

@@ -173,18 +173,7 @@ fn fetch_static(base: &str, release: &str, sums_sha256: &str, kept: &Utf8Path) -
     let get = |name: &str| -> Result<Utf8PathBuf> {
         let url = format!("{base}/{release}/{name}");
         let to = dir.join(name);
-        let out = std::process::Command::new("curl")
-            .args(["--fail", "--silent", "--show-error", "--location"])
-            .args(["--connect-timeout", "10", "--output", to.as_str(), &url])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .context("starting curl (to fetch manylinux's static clang)")?;
-        if !out.status.success() {
-            bail!(
-                "fetching {url} failed: {}",
-                util::last_line(&out.stderr, "no message")
-            );
-        }
+        util::curl(&url, &to, "manylinux's static clang")?;
         Ok(to)
     };
     let sums = get("sha256sums.txt")?;

@@ -5,11 +5,12 @@
 //! CPython 3.13, 3.14, 3.15 and PyPy 3.11, every other arch's CPython 3.13
 //! and 3.14.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
 use crate::config::Config;
+use crate::cleanup::Partial;
 use crate::config::EngineSpec;
 use crate::engine::{Engine, ImageBuild};
 use crate::platform::Arch;
@@ -46,7 +47,10 @@ impl flags::Standin {
             Some(arch) => {
                 let arch = Arch::parse(&arch).map_err(util::usage)?;
                 let engine = Engine::ready(sh, runner.dry_run, config.engine(arch))?;
-                ensure(sh, &engine, runner, arch)?
+                match self.musllinux {
+                    true => ensure_musllinux(sh, &engine, runner, arch)?,
+                    false => ensure(sh, &engine, runner, arch)?,
+                }
             }
             None => {
                 let engine = Engine::ready(sh, runner.dry_run, &EngineSpec::Default)?;
@@ -95,12 +99,13 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     debian::rootfs(sh, runner, arch, &recipe, &ctx, cpu.as_deref())?;
     wheelhouse(sh, runner, arch, &recipe, &ctx)?;
     native_tools(runner, arch, &ctx)?;
-    for file in ["Dockerfile", "setup.sh"] {
-        if !runner.dry_run {
-            std::fs::copy(recipe.join(file), ctx.join(file))
-                .with_context(|| format!("copying {file} into {ctx}"))?;
-        }
-    }
+    // The x86_64 stand-in builds the free-threaded CPython from Debian's source.
+    let built: &[&str] = match arch {
+        Arch::X86_64 => &["python3"],
+        _ => &[],
+    };
+    sources(runner, &ctx, built)?;
+    copy_recipe(runner, &recipe, &ctx, &["Dockerfile", "setup.sh", "layout.sh", "cpython.sh"])?;
     let mut build_args = vec![("ARCH".into(), arch.name().into())];
     if let Some(model) = cpu {
         build_args.push(("QEMU_CPU".into(), model));
@@ -114,6 +119,116 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     };
     runner.run(engine.build_command(sh, &spec))?;
     Ok(tag)
+}
+
+/// The musllinux stand-in's tag: x86_64 only.
+pub const MUSLLINUX: &str = "xtask-standin:x86_64-musllinux";
+
+/// The policy the musllinux stand-in's AUDITWHEEL_PLAT names.
+pub const MUSL_POLICY: &str = "musllinux_1_2";
+
+/// The musllinux stand-in (scripts/standin/musllinux): the x86_64 one with
+/// a CPython, zlib and libbz2 built against Debian's musl; built when
+/// missing or when its recipe or base changed.
+pub fn ensure_musllinux(
+    sh: &Shell,
+    engine: &Engine,
+    runner: &util::Runner,
+    arch: Arch,
+) -> Result<String> {
+    if arch != Arch::X86_64 {
+        return Err(util::usage(format!("there is a musllinux stand-in for x86_64 only, not {arch}: build {arch}'s musllinux wheels in quay.io/pypa/musllinux_1_2_{arch} (without --standin)")));
+    }
+    let base = ensure(sh, engine, runner, Arch::X86_64)?;
+    let recipe = recipe_dir().join("musllinux");
+    let mut hash = util::Fnv::default();
+    hash.write_tree(&recipe)?;
+    for file in ["layout.sh", "cpython.sh", "sources.txt"] {
+        hash.write(&std::fs::read(recipe_dir().join(file))?);
+    }
+    if let Some(info) = engine.inspect_image(sh, &base)? {
+        hash.write(info.id.as_bytes());
+    }
+    let inputs = hash.hex();
+    if engine.up_to_date(sh, MUSLLINUX, &inputs)? {
+        return Ok(MUSLLINUX.into());
+    }
+    let ctx = work_dir("x86_64-musllinux");
+    let _lock = match runner.dry_run {
+        true => None,
+        false => Some(util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
+            format!("the musllinux stand-in is being built by another command (pid {pid}): wait for it to finish, then run this again")
+        })?),
+    };
+    eprintln!("building the musllinux stand-in image {MUSLLINUX}: CPython against musl, a few minutes, once");
+    if !runner.dry_run {
+        std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
+    }
+    sources(runner, &ctx, &["python3", "zlib", "bzip2"])?;
+    copy_recipe(runner, &recipe, &ctx, &["Dockerfile", "setup.sh", "apk"])?;
+    copy_recipe(runner, &recipe_dir(), &ctx, &["layout.sh", "cpython.sh"])?;
+    let spec = ImageBuild {
+        tag: MUSLLINUX.into(),
+        arch: Arch::X86_64,
+        context: ctx,
+        build_args: vec![("BASE".into(), base)],
+        inputs,
+    };
+    runner.run(engine.build_command(sh, &spec))?;
+    Ok(MUSLLINUX.into())
+}
+
+fn copy_recipe(runner: &util::Runner, from: &Utf8Path, ctx: &Utf8Path, files: &[&str]) -> Result<()> {
+    if runner.dry_run {
+        return Ok(());
+    }
+    for file in files {
+        std::fs::copy(from.join(file), ctx.join(file))
+            .with_context(|| format!("copying {file} into {ctx}"))?;
+    }
+    Ok(())
+}
+
+/// `ctx`/sources: Debian's source tarballs of sources.txt whose names start
+/// with one of `names`, each fetched once from Debian's pool into
+/// target/standin/sources and checked against its pinned sha256.
+fn sources(runner: &util::Runner, ctx: &Utf8Path, names: &[&str]) -> Result<()> {
+    if runner.dry_run {
+        return Ok(());
+    }
+    let list = recipe_dir().join("sources.txt");
+    let text = std::fs::read_to_string(&list).with_context(|| format!("reading {list}"))?;
+    let kept = work_dir("sources");
+    let dir = ctx.join("sources");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    std::fs::create_dir_all(&kept).with_context(|| format!("creating {kept}"))?;
+    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let (path, sha) = line
+            .split_once(' ')
+            .with_context(|| format!("{list}: `{line}` is not `<pool path> <sha256>`"))?;
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if !names.iter().any(|n| name.starts_with(n)) {
+            continue;
+        }
+        let file = kept.join(name);
+        if !file.exists() || util::sha256(&file)? != sha {
+            let url = format!("{}/pool/main/{path}", debian::ARCHIVE);
+            eprintln!("fetching {url}");
+            let partial = Partial::beside(&file);
+            util::curl(&url, partial.path(), &format!("Debian's {name}"))
+                .context("the stand-in builds CPython from Debian's source, which must be reachable")?;
+            let seen = util::sha256(partial.path())?;
+            if seen != sha {
+                bail!("{url} has sha256 {seen}, not {sha} as {list} pins: pin what Debian {} lists now", debian::SUITE);
+            }
+            partial.keep()?;
+        }
+        std::fs::hard_link(&file, dir.join(name))
+            .or_else(|_| std::fs::copy(&file, dir.join(name)).map(drop))
+            .with_context(|| format!("copying {file} into {dir}"))?;
+    }
+    Ok(())
 }
 
 /// The CPU model the package scripts of a foreign arch run with under

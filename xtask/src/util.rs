@@ -236,6 +236,20 @@ fn walk(dir: &Utf8Path, files: &mut Vec<Utf8PathBuf>) -> Result<()> {
 }
 
 /// The SHA-256 of a file, in hex, by coreutils' sha256sum.
+/// Fetches `url` into `to` with curl (`what` names it for the messages).
+pub fn curl(url: &str, to: &Utf8Path, what: &str) -> Result<()> {
+    let out = Command::new("curl")
+        .args(["--fail", "--silent", "--show-error", "--location"])
+        .args(["--connect-timeout", "10", "--output", to.as_str(), url])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("starting curl (to fetch {what})"))?;
+    if !out.status.success() {
+        bail!("fetching {url} failed: {}", last_line(&out.stderr, "no message"));
+    }
+    Ok(())
+}
+
 pub fn sha256(path: &Utf8Path) -> Result<String> {
     let out = Command::new("sha256sum")
         .arg("--")

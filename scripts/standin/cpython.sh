@@ -1,0 +1,30 @@
+#!/bin/bash
+# Builds a CPython that Debian does not ship from Debian's source tarball of
+# one it does, at image build time: the x86_64 stand-in's free-threaded one
+# and the musllinux stand-in's musl one.
+# Usage: cpython.sh PREFIX [configure options...]   (CC as configure takes it)
+set -euo pipefail
+prefix=$1
+shift
+src=$(mktemp -d)
+tar -xf /tmp/sources/python3.*.orig.tar.xz -C "$src" --strip-components=1
+cd "$src"
+# Neither optimised nor with its test modules: the stand-ins' interpreters
+# build wheels and run tests, and are made on every fresh machine.
+log() { echo "cpython.sh: $*" >&2; }
+run() { # log-name command...
+    local name=$1
+    shift
+    if ! "$@" >"/tmp/cpython-$name.log" 2>&1; then
+        log "$name failed: the end of its log"
+        tail -40 "/tmp/cpython-$name.log" >&2
+        exit 1
+    fi
+}
+log "configure --prefix=$prefix $*"
+run configure ./configure --prefix="$prefix" --with-ensurepip=no --disable-test-modules "$@"
+log "make -j$(nproc)"
+run make make -j"$(nproc)"
+run install make install
+cd /
+rm -rf "$src" /tmp/cpython-*.log
