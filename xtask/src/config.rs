@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::platform::{parse_arches, Arch, Patterns, Selection};
+use crate::platform::{parse_arches, Arch, Libc, Patterns, Selection};
 
 const SECTION: &str = "workspace.metadata.wheels";
 
@@ -35,6 +35,8 @@ pub struct Config {
     /// Where repaired wheels land, relative to the project root.
     pub out: Utf8PathBuf,
     pub arch: Vec<Arch>,
+    /// The C libraries to build for: manylinux (glibc), musllinux (musl) or both.
+    pub libc: Vec<Libc>,
     pub python: Selection,
     pub build_isolation: bool,
     /// Keep pip's cache in a named volume between runs.
@@ -57,6 +59,8 @@ pub struct Config {
     /// an environment variable holding its path in the container.
     pub input_dirs: Vec<(String, Utf8PathBuf)>,
     pub images: PerArch,
+    /// The image of each arch's musllinux builds.
+    pub musllinux_images: PerArch,
     pub plat: [Option<String>; Arch::COUNT],
     /// The engine each architecture builds on.
     pub engines: [EngineSpec; Arch::COUNT],
@@ -227,6 +231,8 @@ impl Default for Config {
             out: "dist".into(),
             // The seed's two: the others are asked for by name (or `all`).
             arch: vec![Arch::X86_64, Arch::Aarch64],
+            // manylinux alone: the wheels the seed's users ship.
+            libc: vec![Libc::Glibc],
             python: Selection::All,
             build_isolation: true,
             pip_cache: false,
@@ -239,6 +245,7 @@ impl Default for Config {
             arch_names: Default::default(),
             input_dirs: Vec::new(),
             images: PerArch(Arch::ALL.map(|a| format!("quay.io/pypa/{}", a.row().manylinux_image))),
+            musllinux_images: PerArch(Arch::ALL.map(|a| format!("quay.io/pypa/musllinux_1_2_{a}"))),
             plat: Default::default(),
             engines: Default::default(),
             container_args: Vec::new(),
@@ -315,6 +322,9 @@ impl Config {
         if let Some(v) = r.strings("arch")? {
             self.arch = parse_arches(&v).map_err(|e| r.invalid("arch", e))?;
         }
+        if let Some(v) = r.strings("libc")? {
+            self.libc = Libc::parse_list(&v).map_err(|e| r.invalid("libc", e))?;
+        }
         if let Some(v) = r.strings_or_string("python")? {
             self.python = Selection::parse_list(&v).map_err(|e| r.invalid("python", e))?;
         }
@@ -384,6 +394,9 @@ impl Config {
     fn read_images(&mut self, r: &mut Reader) -> Result<()> {
         if let Some(images) = r.table("images")? {
             read_per_arch(images, |arch, v| self.images.0[arch as usize] = v)?;
+        }
+        if let Some(images) = r.table("musllinux-images")? {
+            read_per_arch(images, |arch, v| self.musllinux_images.0[arch as usize] = v)?;
         }
         if let Some(plat) = r.table("plat")? {
             read_per_arch(plat, |arch, v| self.plat[arch as usize] = Some(v))?;
@@ -476,6 +489,14 @@ impl Config {
                 EngineSpec::parse(value).map_err(|e| anyhow::anyhow!("--engine `{item}`: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The image of `arch`'s builds for `libc`.
+    pub fn image(&self, arch: Arch, libc: Libc) -> &str {
+        match libc {
+            Libc::Glibc => self.images.get(arch),
+            Libc::Musl => self.musllinux_images.get(arch),
+        }
     }
 
     pub fn plat(&self, arch: Arch) -> Option<&str> {

@@ -55,22 +55,26 @@ pub enum Cmd {
 /// Build, repair and check wheels in manylinux containers
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --arch all --py cp313     (every arch: i686 natively, the others under QEMU)\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root."
+    after_help = "Examples:\n  cargo xtask wheels --arch x86_64 --py cp312\n  cargo xtask wheels --arch x86_64,arm64 --py cp311,cp312,pp310 --out wheelhouse\n  cargo xtask wheels --arch all --py cp313     (every arch: i686 natively, the others under QEMU)\n  cargo xtask wheels --arch x86_64 --libc manylinux,musllinux     (musllinux wheels too)\n  cargo xtask wheels --standin --arch x86_64 --py all     (offline stand-in image)\n\nPaths given here are relative to the current folder; paths in Cargo.toml to the project root."
 )]
 pub struct Wheels {
     /// Architectures, comma-separated: x86_64, i686, aarch64 (arm64), ppc64le, s390x, armv7l, riscv64, or all [config: arch]
     #[arg(long, value_name = "ARCH", value_delimiter = ',')]
     pub arch: Vec<String>,
 
+    /// C libraries: manylinux (glibc), musllinux (musl), manylinux,musllinux or all [config: libc; default: manylinux]
+    #[arg(long, value_name = "LIST")]
+    pub libc: Option<String>,
+
     /// Interpreters, comma-separated: cp3XY, cp3XYt (free-threaded), pp3XY (PyPy), or all [config: python]
     #[arg(long, value_name = "LIST")]
     pub py: Option<String>,
 
-    /// Image to build in (one arch only) [config: images.<arch>]
+    /// Image to build in (one arch and libc only) [config: images.<arch>, musllinux-images.<arch>]
     #[arg(long)]
     pub image: Option<String>,
 
-    /// Platform tag for auditwheel (one arch only) [config: plat.<arch>; default: the image's AUDITWHEEL_PLAT]
+    /// Platform tag for auditwheel (one arch and libc only) [config: plat.<arch> for manylinux; default: the image's AUDITWHEEL_PLAT]
     #[arg(long)]
     pub plat: Option<String>,
 
@@ -419,6 +423,10 @@ pub struct Select {
     /// Architectures, comma-separated [config: arch]
     #[arg(long, value_name = "ARCH", value_delimiter = ',')]
     pub arch: Vec<String>,
+
+    /// C libraries: manylinux, musllinux, manylinux,musllinux or all [config: libc]
+    #[arg(long, value_name = "LIST")]
+    pub libc: Option<String>,
 
     /// Interpreters, comma-separated, or all [config: python]
     #[arg(long, value_name = "LIST")]

@@ -6,7 +6,7 @@ use xshell::Shell;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::platform::{Arch, BuildId};
+use crate::platform::{Arch, BuildId, Libc};
 use crate::util::{self, usage, Runner};
 use crate::wheels::cibuildwheel;
 use crate::wheels::package::RequiresPython;
@@ -56,6 +56,7 @@ pub fn selected(
     let mut selector = Selector::new(
         Asked {
             arch: &select.arch,
+            libc: select.libc.as_deref(),
             py: select.py.as_deref(),
             build: select.build.as_deref(),
             skip: select.skip.as_deref(),
@@ -69,22 +70,23 @@ pub fn selected(
     };
     selector.require(RequiresPython::read(&package).map_err(usage)?, &asked)?;
     let mut images = Vec::new();
-    for &arch in &selector.arches {
+    for &(arch, libc) in &selector.platforms {
         let engine = Engine::ready(sh, false, config.engine(arch))
             .with_context(|| format!("{arch} builds"))?;
-        let image = if select.standin {
-            standin::ensure(sh, &engine, runner, arch)?
-        } else {
-            config.images.get(arch).to_string()
+        let image = match (select.standin, libc) {
+            (true, Libc::Glibc) => standin::ensure(sh, &engine, runner, arch)?,
+            (true, Libc::Musl) => standin::ensure_musllinux(sh, &engine, runner, arch)?,
+            (false, _) => config.image(arch, libc).to_string(),
         };
         engine.ensure_image(sh, runner, &image, arch, false)?;
         let dirs = engine.list_image_dir(&image, arch, "/opt/python")?;
-        images.push((arch, image, dirs));
+        images.push((arch, libc, image, dirs));
     }
     let offers: Vec<Offer> = images
         .iter()
-        .map(|(arch, image, dirs)| Offer {
+        .map(|(arch, libc, image, dirs)| Offer {
             arch: *arch,
+            libc: *libc,
             image,
             dirs,
         })

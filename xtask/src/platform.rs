@@ -476,34 +476,100 @@ impl fmt::Display for Selection {
     }
 }
 
-/// One wheel to build: `cp312-manylinux_x86_64`.
+/// The C library a wheel is built against: glibc (manylinux wheels, the
+/// default) or musl (musllinux wheels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Libc {
+    #[default]
+    Glibc,
+    Musl,
+}
+
+impl Libc {
+    pub const ALL: [Libc; 2] = [Libc::Glibc, Libc::Musl];
+
+    /// The platform tag's family: `manylinux` or `musllinux`.
+    pub fn family(self) -> &'static str {
+        match self {
+            Libc::Glibc => "manylinux",
+            Libc::Musl => "musllinux",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Libc> {
+        match s {
+            "manylinux" | "glibc" => Ok(Libc::Glibc),
+            "musllinux" | "musl" => Ok(Libc::Musl),
+            _ => bail!("unknown libc `{s}`: use manylinux (glibc), musllinux (musl) or both, as in manylinux,musllinux"),
+        }
+    }
+
+    /// `manylinux`, `musllinux`, `manylinux,musllinux` or `all`, in the
+    /// order given.
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Libc>> {
+        let items: Vec<&str> = items
+            .iter()
+            .flat_map(|s| s.as_ref().split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items == ["all"] {
+            return Ok(Libc::ALL.to_vec());
+        }
+        let mut libcs = Vec::new();
+        for item in items {
+            let libc = Libc::parse(item)?;
+            if libcs.contains(&libc) {
+                bail!("`{item}` is given twice: name manylinux and musllinux once each");
+            }
+            libcs.push(libc);
+        }
+        if libcs.is_empty() {
+            bail!("no libc given: name manylinux, musllinux or both");
+        }
+        Ok(libcs)
+    }
+}
+
+impl fmt::Display for Libc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.family())
+    }
+}
+
+/// One wheel to build: `cp312-manylinux_x86_64`, `cp313-musllinux_aarch64`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildId {
     pub python: PythonTag,
     pub arch: Arch,
+    pub libc: Libc,
 }
 
 impl fmt::Display for BuildId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-manylinux_{}", self.python, self.arch)
+        write!(f, "{}-{}_{}", self.python, self.libc.family(), self.arch)
     }
 }
 
 impl BuildId {
-    /// `cp312-manylinux_x86_64`, `pp310-manylinux_aarch64`.
+    /// `cp312-manylinux_x86_64`, `pp310-manylinux_aarch64`, `cp313-musllinux_x86_64`.
     pub fn parse(s: &str) -> Result<BuildId> {
         let err = || {
             anyhow::anyhow!(
-                "`{s}` is not a build identifier: write <interpreter>-manylinux_<arch>, such as cp312-manylinux_x86_64"
+                "`{s}` is not a build identifier: write <interpreter>-manylinux_<arch> or <interpreter>-musllinux_<arch>, such as cp312-manylinux_x86_64"
             )
         };
         let (python, platform) = s.split_once('-').ok_or_else(err)?;
-        let arch = platform.strip_prefix("manylinux_").ok_or_else(err)?;
+        let (family, arch) = platform.split_once('_').ok_or_else(err)?;
         Ok(BuildId {
             python: PythonTag::parse(python)?,
             arch: Arch::parse(arch)
                 .ok()
                 .filter(|a| a.name() == arch)
+                .ok_or_else(err)?,
+            libc: Libc::ALL
+                .into_iter()
+                .find(|l| l.family() == family)
                 .ok_or_else(err)?,
         })
     }
@@ -554,7 +620,7 @@ impl fmt::Display for Patterns {
 /// Whether some build of `arch` could pass the patterns, whatever the image
 /// offers: tried on every interpreter a manylinux image might carry, so that
 /// an arch the patterns rule out needs no container at all.
-pub fn could_select(build: &Patterns, skip: &Patterns, arch: Arch) -> bool {
+pub fn could_select(build: &Patterns, skip: &Patterns, arch: Arch, libc: Libc) -> bool {
     let minors = 6..=30;
     let tags = minors.clone().flat_map(|minor| {
         [
@@ -569,7 +635,7 @@ pub fn could_select(build: &Patterns, skip: &Patterns, arch: Arch) -> bool {
             PythonTag::PyPy { minor },
         ]
     });
-    tags.map(|python| BuildId { python, arch }.to_string())
+    tags.map(|python| BuildId { python, arch, libc }.to_string())
         .any(|id| (build.is_empty() || build.matches(&id)) && !skip.matches(&id))
 }
 

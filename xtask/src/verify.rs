@@ -13,7 +13,7 @@ use xshell::Shell;
 
 use crate::config::Config;
 use crate::engine::{Container, ContainerSpec, Engine, FirstProcess};
-use crate::platform::{Arch, BuildId, PythonTag};
+use crate::platform::{Arch, BuildId, Libc, PythonTag};
 use crate::util::{self, usage, Runner};
 use crate::wheels::landing::{MANIFEST, SUMS};
 use crate::{flags, qemu_register, standin};
@@ -131,7 +131,8 @@ fn wheels_in(dir: &Utf8Path) -> Result<Vec<String>> {
 }
 
 /// The build identifier a wheel's name stands for: its interpreter (the ABI
-/// tag tells a free-threaded build) and the arch of its platform tags.
+/// tag tells a free-threaded build), the arch of its platform tags and
+/// their family (manylinux or musllinux).
 pub fn build_id(wheel: &str) -> Result<BuildId, String> {
     let parts: Vec<&str> = wheel.trim_end_matches(".whl").split('-').collect();
     let bad = || {
@@ -152,9 +153,14 @@ pub fn build_id(wheel: &str) -> Result<BuildId, String> {
     } else {
         python.to_string()
     };
+    let libc = match plat.starts_with("musllinux_") {
+        true => Libc::Musl,
+        false => Libc::Glibc,
+    };
     Ok(BuildId {
         python: PythonTag::parse(&tag).map_err(|_| bad())?,
         arch,
+        libc,
     })
 }
 

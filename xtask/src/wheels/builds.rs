@@ -66,6 +66,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .zip(offered)
         .map(|(t, dirs)| Offer {
             arch: t.arch,
+            libc: t.libc,
             image: &t.image,
             dirs,
         })

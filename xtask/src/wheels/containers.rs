@@ -69,7 +69,7 @@ pub(super) fn start_target(
     let how = t.how();
     eprintln!(
         "==> {}: starting a container of {} on {} ({how})",
-        t.arch,
+        t.name(),
         t.image,
         t.engine.describe()
     );
@@ -87,15 +87,17 @@ pub(super) fn start_target(
             code: Some(NO_OPT_PYTHON),
             ..
         }) => usage(format!(
-            "image `{}` is not a manylinux image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in quay.io/pypa/manylinux2014_{})",
-            t.image, t.arch
+            "image `{}` is not a {} image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in {})",
+            t.image,
+            t.libc,
+            crate::config::Config::default().image(t.arch, t.libc)
         )),
         Some(failed) => anyhow::anyhow!(
             "{} builds on {}: readying the container (the scripts and the inputs) failed ({failed})",
-            t.arch,
+            t.name(),
             t.engine.describe()
         ),
-        None => e.context(format!("{} builds on {}", t.arch, t.engine.describe())),
+        None => e.context(format!("{} builds on {}", t.name(), t.engine.describe())),
     })?;
     if let Some(tar) = tar {
         unreadable_inputs(plan, tar)?;

@@ -175,10 +175,12 @@ fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usi
         let git = s.spawn(|| Provenance::of(&plan.root));
         let targets: Vec<_> = plan
             .selector
-            .arches
+            .platforms
             .iter()
-            .map(|&arch| {
-                s.spawn(move || resolve_target(&util::thread_shell()?, runner, plan, config, arch))
+            .map(|&(arch, libc)| {
+                s.spawn(move || {
+                    resolve_target(&util::thread_shell()?, runner, plan, config, arch, libc)
+                })
             })
             .collect();
         let targets = targets
@@ -198,7 +200,7 @@ fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usi
     targets.sort_by_key(|t| t.blocked.is_some());
     for t in &targets {
         if let Some(why) = &t.blocked {
-            eprintln!("==> {} builds fail, the others go on: {why}", t.arch);
+            eprintln!("==> {} builds fail, the others go on: {why}", t.name());
         }
     }
     plan.take_provenance(provenance);

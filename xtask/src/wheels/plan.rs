@@ -7,11 +7,11 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use super::cibuildwheel::{self, Account};
 use super::landing::Provenance;
 use super::package::RequiresPython;
-use super::select::{Asked, Selector};
+use super::select::{platform_name, Asked, Selector};
 use super::INPUTS;
 use crate::config::{check_env_name, Config, Inherit, Override, PureWheel, Steps, Test};
 use crate::flags;
-use crate::platform::{Arch, BuildId};
+use crate::platform::{Arch, BuildId, Libc};
 use crate::util::usage;
 
 /// Everything a run needs, decided and validated before anything is started.
@@ -111,6 +111,7 @@ impl Plan {
         let mut selector = Selector::new(
             Asked {
                 arch: &flags.arch,
+                libc: flags.libc.as_deref(),
                 py: flags.py.as_deref(),
                 build: flags.build.as_deref(),
                 skip: flags.skip.as_deref(),
@@ -118,7 +119,7 @@ impl Plan {
             },
             config,
         )?;
-        check_one_arch_flags(&flags, &selector.arches, config)?;
+        check_one_arch_flags(&flags, &selector.platforms, config)?;
         let (root, package) = package_paths(&flags, config, cwd, whence)?;
         let asked = match (&flags.only, &flags.py) {
             (Some(_), _) => "--only".to_string(),
@@ -333,18 +334,25 @@ impl Whence<'_> {
 
 /// `--image` and `--plat` name one arch's image and tag; they are checked
 /// before anything starts.
-fn check_one_arch_flags(flags: &flags::Wheels, arches: &[Arch], config: &Config) -> Result<()> {
+fn check_one_arch_flags(
+    flags: &flags::Wheels,
+    platforms: &[(Arch, Libc)],
+    config: &Config,
+) -> Result<()> {
     for (flag, given) in [
         ("--image", flags.image.is_some()),
         ("--plat", flags.plat.is_some()),
     ] {
-        if given && arches.len() > 1 {
+        if given && platforms.len() > 1 {
+            let names: Vec<String> = platforms.iter().map(|&(a, l)| platform_name(a, l)).collect();
             return Err(usage(format!(
-                "{flag} applies to one arch, but {} are asked for: build one arch at a time, or set images/plat per arch in Cargo.toml",
-                arches.len()
+                "{flag} applies to one arch and libc, but {} are asked for ({}): build one at a time, or set images/musllinux-images/plat per arch in Cargo.toml",
+                platforms.len(),
+                names.join(", ")
             )));
         }
     }
+    let arches: Vec<Arch> = platforms.iter().map(|&(a, _)| a).collect();
     if let Some(image) = &flags.image {
         if image.trim().is_empty() {
             return Err(usage(

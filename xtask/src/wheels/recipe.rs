@@ -443,7 +443,7 @@ impl<'a> Start<'a> {
         }
         Start {
             spec: ContainerSpec {
-                name: container_name(run_id, t.arch),
+                name: container_name(run_id, t),
                 run_id,
                 image: &t.image,
                 arch: t.arch,
@@ -462,8 +462,8 @@ impl<'a> Start<'a> {
     }
 }
 
-fn container_name(run_id: &str, arch: Arch) -> String {
-    format!("xtask-wheels-{run_id}-{arch}")
+fn container_name(run_id: &str, t: &Target) -> String {
+    format!("xtask-wheels-{run_id}-{}", t.name())
 }
 
 /// Where the headers of interpreter `dir` of the target's image are kept
@@ -557,6 +557,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                 .iter()
                 .map(|t| Offer {
                     arch: t.arch,
+                    libc: t.libc,
                     image: &t.image,
                     dirs: &dirs,
                 })
@@ -631,6 +632,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                         free_threaded: false,
                     },
                     arch: t.arch,
+                    libc: t.libc,
                 };
                 let dir = format!(
                     "<each folder of /opt/python that build `{}`, skip `{}`{} keep>",

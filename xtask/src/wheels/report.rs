@@ -134,7 +134,7 @@ fn what_built(plan: &Plan, targets: &[Target], results: &[Done], notes: &[String
         let how = t.how();
         lines.push(format!(
             "{}: {} on {} ({how}), platform tag {}",
-            t.arch,
+            t.name(),
             t.image,
             t.engine.describe(),
             t.plat

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::package::RequiresPython;
 use crate::config::Config;
 use crate::platform::{
-    could_select, filter_builds, parse_arches, Arch, BuildId, Patterns, PythonTag, Selection,
+    could_select, filter_builds, parse_arches, Arch, BuildId, Libc, Patterns, PythonTag, Selection,
 };
 use crate::util::usage;
 
@@ -15,7 +15,11 @@ use crate::util::usage;
 /// Requires-Python of a run.
 #[derive(Clone, Debug)]
 pub struct Selector {
+    /// The arches of `platforms`, each once, in order.
     pub arches: Vec<Arch>,
+    /// What the targets are: each arch with each C library asked for
+    /// (manylinux first), less those the patterns rule out.
+    pub platforms: Vec<(Arch, Libc)>,
     pub pythons: Selection,
     /// Identifier patterns: what to build (empty: everything), what to skip.
     pub build: Patterns,
@@ -31,6 +35,8 @@ pub struct Selector {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Asked<'a> {
     pub arch: &'a [String],
+    /// `--libc`: manylinux, musllinux or both.
+    pub libc: Option<&'a str>,
     pub py: Option<&'a str>,
     pub build: Option<&'a str>,
     pub skip: Option<&'a str>,
@@ -50,6 +56,7 @@ pub struct Build {
 /// What one arch's image offers: the folders of its /opt/python.
 pub struct Offer<'a> {
     pub arch: Arch,
+    pub libc: Libc,
     pub image: &'a str,
     pub dirs: &'a [String],
 }
@@ -61,6 +68,23 @@ pub struct Selected {
     pub excluded: Vec<String>,
 }
 
+impl Offer<'_> {
+    /// `x86_64` for manylinux, `musllinux_x86_64` for musllinux: how
+    /// messages name the target.
+    pub fn name(&self) -> String {
+        platform_name(self.arch, self.libc)
+    }
+}
+
+/// How messages name a target: its arch for manylinux, which most runs
+/// build alone, `musllinux_<arch>` for musllinux.
+pub fn platform_name(arch: Arch, libc: Libc) -> String {
+    match libc {
+        Libc::Glibc => arch.name().into(),
+        Libc::Musl => format!("musllinux_{arch}"),
+    }
+}
+
 impl Selector {
     /// From the flags, else the configuration; arches that the patterns rule
     /// out entirely are dropped before any container starts.
@@ -69,6 +93,7 @@ impl Selector {
             let id = BuildId::parse(only).map_err(|e| usage(format!("--only: {e:#}")))?;
             return Ok(Selector {
                 arches: vec![id.arch],
+                platforms: vec![(id.arch, id.libc)],
                 pythons: Selection::Tags(vec![id.python]),
                 build: Patterns::default(),
                 skip: Patterns::default(),
@@ -101,20 +126,40 @@ impl Selector {
         };
         let build = patterns(asked.build, "build", &config.build)?;
         let skip = patterns(asked.skip, "skip", &config.skip)?;
-        let kept: Vec<Arch> = arches
+        let libcs = match asked.libc {
+            Some(l) => Libc::parse_list(&[l]).map_err(|e| usage(format!("--libc: {e:#}")))?,
+            None => config.libc.clone(),
+        };
+        let platforms: Vec<(Arch, Libc)> = libcs
             .iter()
-            .copied()
-            .filter(|&a| could_select(&build, &skip, a))
+            .flat_map(|&l| arches.iter().map(move |&a| (a, l)))
+            .filter(|&(a, l)| could_select(&build, &skip, a, l))
             .collect();
-        if kept.is_empty() {
-            let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+        if platforms.is_empty() {
+            let names: Vec<String> = libcs
+                .iter()
+                .flat_map(|l| arches.iter().map(move |a| format!("{l}_{a}")))
+                .collect();
+            let hint = match libcs.as_slice() {
+                [Libc::Glibc] if build.iter().any(|p| p.contains("musllinux")) => {
+                    " (musllinux builds are made only when asked: --libc musllinux, or libc in Cargo.toml)"
+                }
+                _ => "",
+            };
             return Err(usage(format!(
-                "build `{build}` and skip `{skip}` select no build for {}: widen --build or narrow --skip (identifiers look like cp312-manylinux_x86_64)",
+                "build `{build}` and skip `{skip}` select no build for {}: widen --build or narrow --skip (identifiers look like cp312-manylinux_x86_64){hint}",
                 names.join(", ")
             )));
         }
+        let mut kept: Vec<Arch> = Vec::new();
+        for &(a, _) in &platforms {
+            if !kept.contains(&a) {
+                kept.push(a);
+            }
+        }
         Ok(Selector {
             arches: kept,
+            platforms,
             pythons,
             build,
             skip,
@@ -180,9 +225,13 @@ impl Selector {
         let [python @ PythonTag::CPython { .. }] = tags.as_slice() else {
             return None;
         };
+        let [(_, libc)] = self.platforms.as_slice() else {
+            return None;
+        };
         let id = BuildId {
             python: *python,
             arch: *arch,
+            libc: *libc,
         };
         let kept = filter_builds(vec![(id.clone(), ())], &self.build, &self.skip).is_ok();
         (kept && self.allows(*python)).then(|| Build {
@@ -210,7 +259,7 @@ impl Selector {
                     if !allowed {
                         excluded.push(format!(
                             "{tag} on {}: skipped, the package's Requires-Python `{}` ({}) excludes Python 3.{}",
-                            offer.arch,
+                            offer.name(),
                             req.spec,
                             req.from,
                             tag.minor()
@@ -229,6 +278,7 @@ impl Selector {
                 let id = BuildId {
                     python,
                     arch: offer.arch,
+                    libc: offer.libc,
                 };
                 (id, (target, dir))
             }));
@@ -242,7 +292,8 @@ impl Selector {
             if let Some(why) = &why {
                 left_out.push(format!(
                     "{} on {}: skipped, {why}",
-                    id.python, offers[*target].arch
+                    id.python,
+                    offers[*target].name()
                 ));
             }
             why.is_none()

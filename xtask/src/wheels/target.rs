@@ -9,7 +9,7 @@ use super::Plan;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::native::{self, Clang, Uv};
-use crate::platform::Arch;
+use crate::platform::{Arch, Libc};
 use crate::qemu_register::{self, CpuModel};
 use crate::standin;
 use crate::util::{self, Runner};
@@ -17,6 +17,8 @@ use crate::util::{self, Runner};
 /// One architecture's image and platform tag, resolved.
 pub struct Target {
     pub arch: Arch,
+    /// glibc (manylinux) or musl (musllinux): one target, one container, each.
+    pub libc: Libc,
     pub engine: Engine,
     /// Whether the engine's machine runs this arch natively (else under emulation).
     pub native: bool,
@@ -51,6 +53,7 @@ pub fn resolve_target(
     plan: &Plan,
     config: &Config,
     arch: Arch,
+    libc: Libc,
 ) -> Result<Target> {
     let mut engine = Engine::chosen(runner.dry_run, config.engine(arch))
         .with_context(|| format!("{arch} builds"))?;
@@ -60,12 +63,13 @@ pub fn resolve_target(
             true => Ok(None),
             false => engine.server(&util::thread_shell()?).map(Some),
         });
-        let image = match plan.standin {
-            true => standin::ensure(sh, &engine, runner, arch),
-            false => Ok(plan
+        let image = match (plan.standin, libc) {
+            (true, Libc::Glibc) => standin::ensure(sh, &engine, runner, arch),
+            (true, Libc::Musl) => standin::ensure_musllinux(sh, &engine, runner, arch),
+            (false, _) => Ok(plan
                 .image
                 .clone()
-                .unwrap_or_else(|| config.images.get(arch).to_string())),
+                .unwrap_or_else(|| config.image(arch, libc).to_string())),
         }
         .map(|image| {
             let info = engine.ensure_image(sh, runner, &image, arch, plan.pull);
@@ -94,10 +98,12 @@ pub fn resolve_target(
     if let Some(info) = &info {
         info.check_arch(&image, arch)?;
     }
+    // plat.<arch> is of manylinux builds: musllinux ones take their image's.
+    let configured = config.plat(arch).filter(|_| libc == Libc::Glibc);
     let plat = plan
         .plat
         .clone()
-        .or_else(|| config.plat(arch).map(String::from))
+        .or_else(|| configured.map(String::from))
         .or_else(|| {
             info.as_ref()
                 .and_then(|i| i.env("AUDITWHEEL_PLAT"))
@@ -107,8 +113,20 @@ pub fn resolve_target(
     let plat = match plat {
         Some(plat) => plat,
         None if runner.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
-        None => return Err(util::usage(format!("image `{image}` is not a manylinux image (it sets no AUDITWHEEL_PLAT): build in quay.io/pypa/manylinux2014_{arch} or an image made from one; an image that follows the manylinux layout without that variable needs --plat (such as manylinux2014_{arch}) or plat.{arch} in Cargo.toml"))),
+        None => return Err(util::usage(format!("image `{image}` is not a {libc} image (it sets no AUDITWHEEL_PLAT): build in {} or an image made from one; an image that follows the {libc} layout without that variable needs --plat (such as {})", Config::default().image(arch, libc), match libc {
+            Libc::Glibc => format!("manylinux2014_{arch}, or plat.{arch} in Cargo.toml"),
+            Libc::Musl => format!("musllinux_1_2_{arch}"),
+        }))),
     };
+    // A manylinux image cannot make musllinux wheels, nor the other way round.
+    if !plat.starts_with('<') && !plat.starts_with(libc.family()) {
+        let other = Libc::ALL.into_iter().find(|&l| l != libc).unwrap_or(libc);
+        return Err(util::usage(format!(
+            "{} builds: image `{image}` makes {plat} wheels, not {libc} ones: build {libc} wheels in {} (musllinux-images.{arch} / images.{arch} in Cargo.toml), or ask for --libc {other}",
+            crate::wheels::select::platform_name(arch, libc),
+            Config::default().image(arch, libc)
+        )));
+    }
     // Only a daemon on this machine uses this machine's binfmt handlers.
     let blocked = match !native && engine.is_local() {
         true => match qemu_register::handler(arch)? {
@@ -131,6 +149,7 @@ pub fn resolve_target(
     };
     Ok(Target {
         arch,
+        libc,
         engine,
         native,
         cpu,
@@ -145,6 +164,11 @@ pub fn resolve_target(
 }
 
 impl Target {
+    /// How messages name it: `x86_64` (manylinux), `musllinux_x86_64`.
+    pub fn name(&self) -> String {
+        super::select::platform_name(self.arch, self.libc)
+    }
+
     /// How its builds run: natively, or emulated with which CPU model and
     /// what makes their environments.
     pub fn how(&self) -> String {
