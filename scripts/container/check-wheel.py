@@ -12,6 +12,8 @@ only, and nothing costly to import: the interpreter may have nothing else.
 import importlib
 import os
 import sys
+import sysconfig
+import warnings
 
 
 def fail(message):
@@ -51,6 +53,14 @@ def main():
         fail("%s holds no importable module" % name)
     sys.path.insert(0, target)
     wanted = sorted(modules) + sorted(extensions - modules)
+    # A free-threaded interpreter runs with the GIL off (unless PYTHON_GIL
+    # says otherwise); an extension that does not declare Py_mod_gil turns
+    # it back on when imported, and CPython warns. The first that does is named.
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_was = free_threaded and sys._is_gil_enabled()
+    if free_threaded:
+        print("gil: %s at the start" % ("enabled" if gil_was else "disabled"))
+        warnings.filterwarnings("ignore", message=".*global interpreter lock.*", category=RuntimeWarning)
     for module in wanted:
         what = "extension" if module in extensions else "import"
         try:
@@ -63,6 +73,11 @@ def main():
         except Exception as e:
             fail("%s %s: %s: %s" % (what, module, type(e).__name__, e))
         print("%s %s: ok" % (what, module))
+        if free_threaded and not gil_was and sys._is_gil_enabled():
+            gil_was = True
+            print("gil: enabled again by importing %s, which does not declare Py_mod_gil" % module)
+    if free_threaded and not gil_was:
+        print("gil: still disabled after every import")
 
 
 main()

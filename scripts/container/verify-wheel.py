@@ -6,8 +6,9 @@ For each wheel: its members safe to unpack (members.py), every file's hash
 and size against RECORD, the tags of the
 file name against the Tag lines of its WHEEL metadata, and auditwheel's
 verdict against the platform tags the name claims (each claimed manylinux
-tag must need at least the glibc auditwheel says the wheel needs; a
-pure-Python wheel, tagged `any`, has none). Prints
+or musllinux tag must be of the C library auditwheel finds the wheel's
+shared objects need, glibc or musl, and claim at least the version it
+says they need; a pure-Python wheel, tagged `any`, has none). Prints
 `ok NAME` or `FAIL NAME: what differs`, one line per wheel; exits 1 if any
 failed. Standard library only.
 """
@@ -28,14 +29,15 @@ import members  # noqa: E402  (beside this script)
 LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
-def glibc(tag):
-    """(major, minor, arch) of a manylinux platform tag, or None."""
-    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(.+)", tag)
+def libc(tag):
+    """(family, major, minor, arch) of a manylinux or musllinux platform
+    tag, or None."""
+    m = re.fullmatch(r"(manylinux|musllinux)_(\d+)_(\d+)_(.+)", tag)
     if m:
-        return int(m.group(1)), int(m.group(2)), m.group(3)
+        return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
     for old, version in LEGACY.items():
         if tag.startswith(old + "_"):
-            return version + (tag[len(old) + 1 :],)
+            return ("manylinux",) + version + (tag[len(old) + 1 :],)
     return None
 
 
@@ -95,17 +97,22 @@ def auditwheel_problem(path, plats):
     m = re.search(r'consistent with the following platform tag: "([^"]+)"', out.stdout.replace("\n", " "))
     if out.returncode != 0 or not m:
         return "auditwheel show failed: %s" % (out.stderr.strip() or out.stdout.strip())
-    need = glibc(m.group(1))
+    need = libc(m.group(1))
     if need is None:
-        return "auditwheel finds it fits no manylinux policy (%s)" % m.group(1)
+        return "auditwheel finds it fits no manylinux or musllinux policy (%s)" % m.group(1)
+    names = {"manylinux": "glibc", "musllinux": "musl"}
     for plat in plats:
-        claimed = glibc(plat)
+        claimed = libc(plat)
         if claimed is None:
-            return "%s is not a manylinux tag" % plat
-        if claimed[2] != need[2]:
-            return "%s is for %s, but the wheel is for %s" % (plat, claimed[2], need[2])
-        if claimed[:2] < need[:2]:
-            return "%s claims glibc %d.%d, but auditwheel finds it needs %s" % (plat, claimed[0], claimed[1], m.group(1))
+            return "%s is not a manylinux or musllinux tag" % plat
+        if claimed[3] != need[3]:
+            return "%s is for %s, but the wheel is for %s" % (plat, claimed[3], need[3])
+        if claimed[0] != need[0]:
+            return "%s claims %s, but auditwheel finds its shared objects need %s (%s)" % (
+                plat, names[claimed[0]], names[need[0]], m.group(1))
+        if claimed[1:3] < need[1:3]:
+            return "%s claims %s %d.%d, but auditwheel finds it needs %s" % (
+                plat, names[claimed[0]], claimed[1], claimed[2], m.group(1))
     return None
 
 

@@ -126,10 +126,12 @@ mod tests {
             BuildId {
                 python: PythonTag::parse("cp311").unwrap(),
                 arch: Arch::X86_64,
+                libc: Libc::Glibc,
             },
             BuildId {
                 python: PythonTag::parse("cp313t").unwrap(),
                 arch: Arch::Aarch64,
+                libc: Libc::Glibc,
             },
         ];
         assert_eq!(

@@ -952,11 +952,29 @@ mod tests {
         let id = BuildId {
             python: PythonTag::parse("cp312").unwrap(),
             arch: Arch::X86_64,
+            libc: Libc::Glibc,
         };
         assert_eq!(id.to_string(), "cp312-manylinux_x86_64");
+        let musl = BuildId::parse("cp313-musllinux_aarch64").unwrap();
+        assert_eq!(
+            (musl.arch, musl.libc, musl.to_string().as_str()),
+            (Arch::Aarch64, Libc::Musl, "cp313-musllinux_aarch64")
+        );
+        assert!(BuildId::parse("cp313-muslinux_x86_64").is_err());
+        assert_eq!(
+            Libc::parse_list(&["musllinux,manylinux"]).unwrap(),
+            [Libc::Musl, Libc::Glibc]
+        );
+        assert_eq!(Libc::parse_list(&["all"]).unwrap(), Libc::ALL);
+        assert!(Libc::parse_list(&["musl,musllinux"]).is_err());
+        assert_eq!(
+            Libc::parse("alpine").unwrap_err().to_string(),
+            "unknown libc `alpine`: use manylinux (glibc), musllinux (musl) or both, as in manylinux,musllinux"
+        );
         let id = BuildId {
             python: PythonTag::parse("pp39").unwrap(),
             arch: Arch::Aarch64,
+            libc: Libc::Glibc,
         };
         assert_eq!(id.to_string(), "pp39-manylinux_aarch64");
     }
@@ -1036,19 +1054,17 @@ mod tests {
     #[test]
     fn patterns_rule_out_arches_before_anything_starts() {
         let none = Patterns::default();
-        assert!(could_select(&none, &none, Arch::Aarch64));
-        assert!(!could_select(
-            &pats("*-manylinux_x86_64"),
-            &none,
-            Arch::Aarch64
-        ));
-        assert!(could_select(
-            &pats("*-manylinux_x86_64"),
-            &none,
-            Arch::X86_64
-        ));
-        assert!(!could_select(&none, &pats("*aarch64"), Arch::Aarch64));
-        assert!(could_select(&pats("cp3??t-*"), &none, Arch::Aarch64));
+        assert!(could_select(&none, &none, Arch::Aarch64, Libc::Glibc));
+        let x86 = pats("*-manylinux_x86_64");
+        assert!(!could_select(&x86, &none, Arch::Aarch64, Libc::Glibc));
+        assert!(could_select(&x86, &none, Arch::X86_64, Libc::Glibc));
+        assert!(!could_select(&x86, &none, Arch::X86_64, Libc::Musl));
+        let musl = pats("*-musllinux_*");
+        assert!(could_select(&musl, &none, Arch::Aarch64, Libc::Musl));
+        assert!(!could_select(&none, &musl, Arch::Aarch64, Libc::Musl));
+        assert!(could_select(&none, &musl, Arch::Aarch64, Libc::Glibc));
+        assert!(!could_select(&none, &pats("*aarch64"), Arch::Aarch64, Libc::Glibc));
+        assert!(could_select(&pats("cp3??t-*"), &none, Arch::Aarch64, Libc::Glibc));
     }
 
     #[test]

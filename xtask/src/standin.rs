@@ -124,9 +124,6 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
 /// The musllinux stand-in's tag: x86_64 only.
 pub const MUSLLINUX: &str = "xtask-standin:x86_64-musllinux";
 
-/// The policy the musllinux stand-in's AUDITWHEEL_PLAT names.
-pub const MUSL_POLICY: &str = "musllinux_1_2";
-
 /// The musllinux stand-in (scripts/standin/musllinux): the x86_64 one with
 /// a CPython, zlib and libbz2 built against Debian's musl; built when
 /// missing or when its recipe or base changed.

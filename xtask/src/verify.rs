@@ -46,27 +46,33 @@ impl flags::Verify {
                 Some(build_id(wheel).map_err(usage)?)
             });
         }
-        // Pure wheels are checked with the first arch's wheels.
-        let first_arch = ids
+        // Pure wheels are checked with the first arch's wheels; musllinux
+        // ones in a musllinux image, where auditwheel sees musl.
+        let first = ids
             .iter()
             .flatten()
-            .map(|id| id.arch)
+            .map(|id| (id.arch, id.libc))
             .next()
-            .unwrap_or(Arch::X86_64);
-        let arch_of = |i: usize| ids[i].as_ref().map_or(first_arch, |id| id.arch);
+            .unwrap_or((Arch::X86_64, Libc::Glibc));
+        let platform_of = |i: usize| ids[i].as_ref().map_or(first, |id| (id.arch, id.libc));
         if runner.dry_run {
             println!("would verify {} wheels in {dir}", wheels.len());
             return Ok(());
         }
 
         let mut verdicts: Vec<Result<String, String>> = check_sums(&dir, &wheels)?;
-        for arch in Arch::ALL {
-            let of_arch: Vec<usize> = (0..wheels.len()).filter(|&i| arch_of(i) == arch).collect();
+        let platforms = Libc::ALL
+            .into_iter()
+            .flat_map(|l| Arch::ALL.into_iter().map(move |a| (a, l)));
+        for platform in platforms {
+            let of_arch: Vec<usize> = (0..wheels.len())
+                .filter(|&i| platform_of(i) == platform)
+                .collect();
             if of_arch.is_empty() {
                 continue;
             }
             let names: Vec<&str> = of_arch.iter().map(|&i| wheels[i].as_str()).collect();
-            let lines = in_container(sh, runner, config, self.standin, arch, &dir, &names)?;
+            let lines = in_container(sh, runner, config, self.standin, platform, &dir, &names)?;
             for &i in &of_arch {
                 let found = lines.iter().find_map(|l| {
                     l.strip_prefix("ok ")
@@ -81,7 +87,10 @@ impl flags::Verify {
                     found.unwrap_or_else(|| Err("no verdict from the checking container".into()));
                 verdicts[i] = match (&verdicts[i], found) {
                     (Ok(v), Ok(())) if ids[i].is_none() => Ok(format!("{v}, RECORD, tags")),
-                    (Ok(v), Ok(())) => Ok(format!("{v}, RECORD, tags, auditwheel")),
+                    (Ok(v), Ok(())) => Ok(format!(
+                        "{v}, RECORD, tags, auditwheel in a {} image",
+                        platform.1
+                    )),
                     (Ok(_), Err(p)) => Err(p),
                     (Err(p), _) => Err(p.clone()),
                 };
@@ -211,22 +220,27 @@ fn check_sums(dir: &Utf8Path, wheels: &[String]) -> Result<Vec<Result<String, St
         .collect()
 }
 
-/// Runs verify-wheel.py on `names` in a container of `arch`; its output lines.
+fn libc_arch(arch: Arch, libc: Libc) -> String {
+    crate::wheels::select::platform_name(arch, libc)
+}
+
+/// Runs verify-wheel.py on `names` in a container of `arch` and `libc`;
+/// its output lines.
 fn in_container(
     sh: &Shell,
     runner: &Runner,
     config: &Config,
     use_standin: bool,
-    arch: Arch,
+    (arch, libc): (Arch, Libc),
     dir: &Utf8Path,
     names: &[&str],
 ) -> Result<Vec<String>> {
     let engine =
         Engine::ready(sh, false, config.engine(arch)).with_context(|| format!("{arch} checks"))?;
-    let image = if use_standin {
-        standin::ensure(sh, &engine, runner, arch)?
-    } else {
-        config.images.get(arch).to_string()
+    let image = match (use_standin, libc) {
+        (true, Libc::Glibc) => standin::ensure(sh, &engine, runner, arch)?,
+        (true, Libc::Musl) => standin::ensure_musllinux(sh, &engine, runner, arch)?,
+        (false, _) => config.image(arch, libc).to_string(),
     };
     engine.ensure_image(sh, runner, &image, arch, false)?;
     // auditwheel runs emulated on this machine's handler: with its faster CPU model.
@@ -241,7 +255,7 @@ fn in_container(
         quiet: true,
     };
     let spec = ContainerSpec {
-        name: format!("xtask-verify-{run_id}-{arch}"),
+        name: format!("xtask-verify-{run_id}-{}", libc_arch(arch, libc)),
         run_id: &run_id,
         image: &image,
         arch,

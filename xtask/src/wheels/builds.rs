@@ -104,7 +104,8 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
     let mut results = run_builds(runner, plan, targets, &containers, &recipes, workers, &logs);
-    let notes = ccache_notes(&containers, &ccache_before, targets);
+    let mut notes = ccache_notes(&containers, &ccache_before, targets);
+    notes.extend(gil_notes(&builds, &results));
     drop(containers);
     for b in &blocked {
         results.push(blocked_build(b, &targets[b.target], &logs)?);
@@ -126,6 +127,26 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .filter(|d| matches!(d.outcome, Outcome::Failed { .. } | Outcome::Skipped))
         .count();
     Ok((failed, results.len()))
+}
+
+/// What the import check saw on free-threaded interpreters: an extension
+/// that turned the GIL back on (as CPython warns) is named, per build.
+fn gil_notes(builds: &[Build], results: &[Done]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (b, d) in builds.iter().zip(results) {
+        let Outcome::Built { log, .. } = &d.outcome else {
+            continue;
+        };
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(module) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("gil: enabled again by importing "))
+        {
+            let module = module.split(',').next().unwrap_or(module);
+            notes.push(format!("{}: importing {module} enabled the GIL again, as CPython warns: it does not declare Py_mod_gil, so the wheel works but runs with the GIL (declare Py_MOD_GIL_NOT_USED once the extension is thread-safe)", b.id));
+        }
+    }
+    notes
 }
 
 /// A build of a target that cannot run: failed, saying why in its log.

@@ -247,9 +247,43 @@ impl Selector {
     pub fn builds(&self, offers: &[Offer]) -> Result<Selected> {
         let mut offered = Vec::new();
         let mut excluded = Vec::new();
+        let offers_tag = |offer: &Offer, tag: PythonTag| {
+            Selection::Tags(vec![tag]).resolve(offer.dirs).is_ok()
+        };
         for (target, offer) in offers.iter().enumerate() {
-            let mut chosen = self
-                .pythons
+            // An interpreter named that this target's image lacks is left
+            // out of it when another target's image has it (cp313t where
+            // the musllinux image has no free-threaded CPython).
+            let pythons = match &self.pythons {
+                Selection::Tags(tags) if offers.len() > 1 => {
+                    let (have, lack): (Vec<PythonTag>, Vec<PythonTag>) =
+                        tags.iter().partition(|&&t| offers_tag(offer, t));
+                    for tag in lack {
+                        if offers.iter().any(|o| offers_tag(o, tag)) {
+                            excluded.push(format!(
+                                "{tag} on {}: skipped, image `{}` does not offer it",
+                                offer.name(),
+                                offer.image
+                            ));
+                        } else {
+                            // Named, and offered nowhere: the image's error.
+                            return Err(usage(format!(
+                                "{:#}",
+                                Selection::Tags(vec![tag])
+                                    .resolve(offer.dirs)
+                                    .with_context(|| format!("image `{}`", offer.image))
+                                    .expect_err("not offered")
+                            )));
+                        }
+                    }
+                    match have.is_empty() {
+                        true => continue,
+                        false => Selection::Tags(have),
+                    }
+                }
+                _ => self.pythons.clone(),
+            };
+            let mut chosen = pythons
                 .resolve(offer.dirs)
                 .with_context(|| format!("image `{}`", offer.image))
                 .map_err(|e| usage(format!("{e:#}")))?;
@@ -349,11 +383,13 @@ mod tests {
         let offers = [
             Offer {
                 arch: Arch::X86_64,
+                libc: Libc::Glibc,
                 image: "x",
                 dirs: &x86,
             },
             Offer {
                 arch: Arch::Aarch64,
+                libc: Libc::Glibc,
                 image: "a",
                 dirs: &arm,
             },
@@ -386,6 +422,7 @@ mod tests {
         ]);
         let offers = [Offer {
             arch: Arch::X86_64,
+            libc: Libc::Glibc,
             image: "x",
             dirs: &x86,
         }];
@@ -436,6 +473,7 @@ mod tests {
         let x86 = dirs(&["cp313-cp313", "pp311-pypy311_pp80"]);
         let offers = [Offer {
             arch: Arch::X86_64,
+            libc: Libc::Glibc,
             image: "x",
             dirs: &x86,
         }];
@@ -514,6 +552,7 @@ mod tests {
         let err = s
             .builds(&[Offer {
                 arch: Arch::X86_64,
+                libc: Libc::Glibc,
                 image: "img",
                 dirs: &offered,
             }])

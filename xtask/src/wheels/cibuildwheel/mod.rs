@@ -8,7 +8,7 @@ use camino::Utf8Path;
 pub mod values;
 
 use crate::config::{Config, Inherit, Override, RESERVED_ENV};
-use crate::platform::{Arch, Patterns};
+use crate::platform::{Arch, Libc, Patterns};
 use values::{
     archs, config_settings, dependency_group, environment, frontend, literal, manylinux_image,
 };
@@ -93,6 +93,13 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("manylinux-armv7l-image", None),
     ("manylinux-riscv64-image", None),
     ("manylinux-pypy_i686-image", None),
+    ("musllinux-x86_64-image", None),
+    ("musllinux-i686-image", None),
+    ("musllinux-aarch64-image", None),
+    ("musllinux-ppc64le-image", None),
+    ("musllinux-s390x-image", None),
+    ("musllinux-armv7l-image", None),
+    ("musllinux-riscv64-image", None),
     ("repair-wheel-command", None),
     (
         "audit-requires",
@@ -119,41 +126,21 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("xbuild-tools", Some("an iOS option")),
     ("xbuild-files", Some("an iOS option")),
     ("pyodide-version", Some("a Pyodide option")),
-    (
-        "musllinux-x86_64-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-i686-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-aarch64-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-ppc64le-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-s390x-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-armv7l-image",
-        Some("musllinux wheels are not built here"),
-    ),
-    (
-        "musllinux-riscv64-image",
-        Some("musllinux wheels are not built here"),
-    ),
 ];
 
-/// The arch of `manylinux-<arch>-image` and `manylinux-pypy_<arch>-image`.
-fn image_key_arch(key: &str) -> Option<Arch> {
-    let name = key.strip_prefix("manylinux-")?.strip_suffix("-image")?;
+/// The arch and libc of `manylinux-<arch>-image`,
+/// `manylinux-pypy_<arch>-image` and `musllinux-<arch>-image`.
+fn image_key_arch(key: &str) -> Option<(Arch, Libc)> {
+    let (libc, name) = match key.strip_prefix("manylinux-") {
+        Some(rest) => (Libc::Glibc, rest),
+        None => (Libc::Musl, key.strip_prefix("musllinux-")?),
+    };
+    let name = name.strip_suffix("-image")?;
     let name = name.strip_prefix("pypy_").unwrap_or(name);
-    Arch::ALL.into_iter().find(|a| a.name() == name)
+    Arch::ALL
+        .into_iter()
+        .find(|a| a.name() == name)
+        .map(|a| (a, libc))
 }
 
 /// The platform tables: `linux` is read, the others are another platform's.
@@ -191,6 +178,13 @@ const ADOPTED: &[(&str, &str)] = &[
     ("manylinux-armv7l-image", "images"),
     ("manylinux-riscv64-image", "images"),
     ("manylinux-pypy_i686-image", "images"),
+    ("musllinux-x86_64-image", "musllinux-images"),
+    ("musllinux-i686-image", "musllinux-images"),
+    ("musllinux-aarch64-image", "musllinux-images"),
+    ("musllinux-ppc64le-image", "musllinux-images"),
+    ("musllinux-s390x-image", "musllinux-images"),
+    ("musllinux-armv7l-image", "musllinux-images"),
+    ("musllinux-riscv64-image", "musllinux-images"),
     ("enable", "enable"),
 ];
 
@@ -524,12 +518,14 @@ impl Tables<'_> {
                 _ => return Err(self.bad(key, "an integer from -3 to 3 is expected")),
             },
             _ if image_key_arch(key).is_some() => {
-                let arch = image_key_arch(key).expect("matched above");
+                let (arch, libc) = image_key_arch(key).expect("matched above");
                 let name = value
                     .as_str()
                     .ok_or_else(|| self.bad(key, "a string is expected"))?;
                 let image = manylinux_image(name, arch);
-                if !key.contains("pypy") {
+                if libc == Libc::Musl {
+                    config.musllinux_images.0[arch as usize] = image;
+                } else if !key.contains("pypy") {
                     config.images.0[arch as usize] = image;
                 } else if image != config.images.get(arch) {
                     // One image per arch builds every interpreter: PyPy's must be the same.
@@ -584,7 +580,7 @@ before-all = "yum install -y libffi-devel"
 archs = "auto"
 test-comand = "typo"
 container-engine = "podman"
-musllinux-x86_64-image = "musllinux_1_2"
+musllinux-x86_64-image = "musllinux_1_1"
 manylinux-x86_64-image = "manylinux_2_28"
 build-frontend = "build; args: --quiet"
 config-settings = { "cmake.verbose" = "true", "setup-args" = ["-Da=1", "-Db=2"] }
@@ -629,7 +625,8 @@ environment = { ONLY = "313" }
                 "config-settings",
                 "build-frontend",
                 "repair-wheel-command",
-                "manylinux-x86_64-image"
+                "manylinux-x86_64-image",
+                "musllinux-x86_64-image"
             ]
         );
         assert_eq!(c.build.to_string(), "cp312-* cp313-*");
@@ -670,6 +667,10 @@ environment = { ONLY = "313" }
             "quay.io/pypa/manylinux_2_28_x86_64"
         );
         assert_eq!(
+            c.musllinux_images.get(Arch::X86_64),
+            "quay.io/pypa/musllinux_1_1_x86_64"
+        );
+        assert_eq!(
             c.steps.config_settings,
             ["cmake.verbose=true", "setup-args=-Da=1", "setup-args=-Db=2"]
         );
@@ -681,7 +682,6 @@ environment = { ONLY = "313" }
         let lines = account.lines().join("\n");
         for want in [
             "[tool.cibuildwheel] container-engine: not used here (the engine of each arch",
-            "[tool.cibuildwheel] musllinux-x86_64-image: not used here (musllinux",
             "[tool.cibuildwheel] macos: not used here (another platform's table",
             "taken from [tool.cibuildwheel] overrides[0] (select `cp313-*`): before-build, environment, for the builds it selects",
             "[tool.cibuildwheel] overrides[0] (select `cp313-*`) archs: not used here (an override changes it for some builds only",

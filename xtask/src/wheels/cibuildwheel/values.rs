@@ -53,11 +53,13 @@ pub(super) fn archs(names: &[String]) -> Result<Vec<Arch>, String> {
     Ok(out)
 }
 
-/// A name cibuildwheel maps to quay.io's manylinux images, else an image.
+/// A name cibuildwheel maps to quay.io's manylinux or musllinux images, else an image.
 pub(super) fn manylinux_image(name: &str, arch: Arch) -> String {
     let known = name == "manylinux2014"
         || name == "manylinux2010"
         || name == "manylinux1"
+        || name == "musllinux_1_1"
+        || name == "musllinux_1_2"
         || (name.starts_with("manylinux_2_") && name[12..].bytes().all(|b| b.is_ascii_digit()));
     match known {
         true => format!("quay.io/pypa/{name}_{arch}"),
