@@ -94,13 +94,20 @@ def tag_problem(zf, filename):
 
 def auditwheel_problem(path, plats):
     out = subprocess.run(["auditwheel", "show", path], capture_output=True, text=True)
+    names = {"manylinux": "glibc", "musllinux": "musl"}
+    # auditwheel judges a wheel by the libc its name claims, and passes over
+    # (with a warning) the shared objects of the other.
+    for so, lib in re.findall(r"ignoring: (\S+) with (\w+) libc", out.stderr):
+        for plat in plats:
+            claimed = libc(plat)
+            if claimed and names[claimed[0]] != lib:
+                return "%s claims %s, but auditwheel finds %s needs %s" % (plat, names[claimed[0]], so, lib)
     m = re.search(r'consistent with the following platform tag: "([^"]+)"', out.stdout.replace("\n", " "))
     if out.returncode != 0 or not m:
         return "auditwheel show failed: %s" % (out.stderr.strip() or out.stdout.strip())
     need = libc(m.group(1))
     if need is None:
         return "auditwheel finds it fits no manylinux or musllinux policy (%s)" % m.group(1)
-    names = {"manylinux": "glibc", "musllinux": "musl"}
     for plat in plats:
         claimed = libc(plat)
         if claimed is None:

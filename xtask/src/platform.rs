@@ -1063,8 +1063,18 @@ mod tests {
         assert!(could_select(&musl, &none, Arch::Aarch64, Libc::Musl));
         assert!(!could_select(&none, &musl, Arch::Aarch64, Libc::Musl));
         assert!(could_select(&none, &musl, Arch::Aarch64, Libc::Glibc));
-        assert!(!could_select(&none, &pats("*aarch64"), Arch::Aarch64, Libc::Glibc));
-        assert!(could_select(&pats("cp3??t-*"), &none, Arch::Aarch64, Libc::Glibc));
+        assert!(!could_select(
+            &none,
+            &pats("*aarch64"),
+            Arch::Aarch64,
+            Libc::Glibc
+        ));
+        assert!(could_select(
+            &pats("cp3??t-*"),
+            &none,
+            Arch::Aarch64,
+            Libc::Glibc
+        ));
     }
 
     #[test]

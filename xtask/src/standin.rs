@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::config::Config;
 use crate::cleanup::Partial;
+use crate::config::Config;
 use crate::config::EngineSpec;
 use crate::engine::{Engine, ImageBuild};
 use crate::platform::Arch;
@@ -105,7 +105,12 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
         _ => &[],
     };
     sources(runner, &ctx, built)?;
-    copy_recipe(runner, &recipe, &ctx, &["Dockerfile", "setup.sh", "layout.sh", "cpython.sh"])?;
+    copy_recipe(
+        runner,
+        &recipe,
+        &ctx,
+        &["Dockerfile", "setup.sh", "layout.sh", "cpython.sh"],
+    )?;
     let mut build_args = vec![("ARCH".into(), arch.name().into())];
     if let Some(model) = cpu {
         build_args.push(("QEMU_CPU".into(), model));
@@ -175,7 +180,12 @@ pub fn ensure_musllinux(
     Ok(MUSLLINUX.into())
 }
 
-fn copy_recipe(runner: &util::Runner, from: &Utf8Path, ctx: &Utf8Path, files: &[&str]) -> Result<()> {
+fn copy_recipe(
+    runner: &util::Runner,
+    from: &Utf8Path,
+    ctx: &Utf8Path,
+    files: &[&str],
+) -> Result<()> {
     if runner.dry_run {
         return Ok(());
     }
@@ -200,7 +210,10 @@ fn sources(runner: &util::Runner, ctx: &Utf8Path, names: &[&str]) -> Result<()> 
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
     std::fs::create_dir_all(&kept).with_context(|| format!("creating {kept}"))?;
-    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let (path, sha) = line
             .split_once(' ')
             .with_context(|| format!("{list}: `{line}` is not `<pool path> <sha256>`"))?;
@@ -213,8 +226,9 @@ fn sources(runner: &util::Runner, ctx: &Utf8Path, names: &[&str]) -> Result<()> 
             let url = format!("{}/pool/main/{path}", debian::ARCHIVE);
             eprintln!("fetching {url}");
             let partial = Partial::beside(&file);
-            util::curl(&url, partial.path(), &format!("Debian's {name}"))
-                .context("the stand-in builds CPython from Debian's source, which must be reachable")?;
+            util::curl(&url, partial.path(), &format!("Debian's {name}")).context(
+                "the stand-in builds CPython from Debian's source, which must be reachable",
+            )?;
             let seen = util::sha256(partial.path())?;
             if seen != sha {
                 bail!("{url} has sha256 {seen}, not {sha} as {list} pins: pin what Debian {} lists now", debian::SUITE);

@@ -245,7 +245,10 @@ pub fn curl(url: &str, to: &Utf8Path, what: &str) -> Result<()> {
         .output()
         .with_context(|| format!("starting curl (to fetch {what})"))?;
     if !out.status.success() {
-        bail!("fetching {url} failed: {}", last_line(&out.stderr, "no message"));
+        bail!(
+            "fetching {url} failed: {}",
+            last_line(&out.stderr, "no message")
+        );
     }
     Ok(())
 }

@@ -344,7 +344,10 @@ fn check_one_arch_flags(
         ("--plat", flags.plat.is_some()),
     ] {
         if given && platforms.len() > 1 {
-            let names: Vec<String> = platforms.iter().map(|&(a, l)| platform_name(a, l)).collect();
+            let names: Vec<String> = platforms
+                .iter()
+                .map(|&(a, l)| platform_name(a, l))
+                .collect();
             return Err(usage(format!(
                 "{flag} applies to one arch and libc, but {} are asked for ({}): build one at a time, or set images/musllinux-images/plat per arch in Cargo.toml",
                 platforms.len(),

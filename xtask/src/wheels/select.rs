@@ -247,9 +247,8 @@ impl Selector {
     pub fn builds(&self, offers: &[Offer]) -> Result<Selected> {
         let mut offered = Vec::new();
         let mut excluded = Vec::new();
-        let offers_tag = |offer: &Offer, tag: PythonTag| {
-            Selection::Tags(vec![tag]).resolve(offer.dirs).is_ok()
-        };
+        let offers_tag =
+            |offer: &Offer, tag: PythonTag| Selection::Tags(vec![tag]).resolve(offer.dirs).is_ok();
         for (target, offer) in offers.iter().enumerate() {
             // An interpreter named that this target's image lacks is left
             // out of it when another target's image has it (cp313t where

@@ -864,7 +864,14 @@ pub fn offered(arch: &str) -> Vec<String> {
     let tags: Vec<String> = run
         .stdout
         .lines()
-        .map(|dir| dir.split('-').next().unwrap().to_string())
+        .map(|dir| {
+            // cp313-cp313t is the free-threaded cp313t.
+            let (py, abi) = dir.split_once('-').unwrap();
+            match py.starts_with("cp") && abi.ends_with('t') {
+                true => format!("{py}t"),
+                false => py.to_string(),
+            }
+        })
         .collect();
     assert!(
         !tags.is_empty(),
