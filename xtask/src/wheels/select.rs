@@ -403,6 +403,85 @@ mod tests {
         assert!(selected.excluded[0].starts_with("cp313 on x86_64: skipped"));
     }
 
+    /// cibuildwheel's documented selectors over musllinux builds (its
+    /// options page: `skip = "*-musllinux_*"` leaves them all out,
+    /// `build = "cp313-musllinux_x86_64"` one), and an interpreter one
+    /// target's image lacks left out of that target only.
+    #[test]
+    fn musllinux_builds_select_as_cibuildwheel_documents() {
+        let mut config = config();
+        config.libc = Libc::ALL.to_vec();
+        config.arch = vec![Arch::X86_64, Arch::Aarch64];
+        let glibc = dirs(&["cp313-cp313", "cp313-cp313t", "pp311-pypy311_pp80"]);
+        let musl = dirs(&["cp313-cp313", "pp311-pypy311_pp80"]);
+        let select = |asked: Asked| {
+            let s = Selector::new(asked, &config)?;
+            let offers: Vec<Offer> = s
+                .platforms
+                .iter()
+                .map(|&(arch, libc)| Offer {
+                    arch,
+                    libc,
+                    image: "i",
+                    dirs: match libc {
+                        Libc::Glibc => &glibc,
+                        Libc::Musl => &musl,
+                    },
+                })
+                .collect();
+            let selected = s.builds(&offers)?;
+            let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
+            anyhow::Ok((ids, selected.excluded))
+        };
+        let (ids, _) = select(Asked {
+            skip: Some("*-musllinux_*"),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert!(ids.iter().all(|i| i.contains("-manylinux_")), "{ids:?}");
+        assert_eq!(ids.len(), 6);
+        let (ids, _) = select(Asked {
+            build: Some("cp313-musllinux_x86_64"),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert_eq!(ids, ["cp313-musllinux_x86_64"]);
+        let (ids, _) = select(Asked {
+            build: Some("*-musllinux_aarch64"),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert_eq!(ids, ["cp313-musllinux_aarch64", "pp311-musllinux_aarch64"]);
+        let (ids, excluded) = select(Asked {
+            arch: &["x86_64".into()],
+            py: Some("cp313t"),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert_eq!(ids, ["cp313t-manylinux_x86_64"]);
+        assert_eq!(
+            excluded,
+            ["cp313t on musllinux_x86_64: skipped, image `i` does not offer it"]
+        );
+        let only = select(Asked {
+            only: Some("pp311-musllinux_aarch64"),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert_eq!(only.0, ["pp311-musllinux_aarch64"]);
+        // Named and offered by no target: the image's error.
+        let err = select(Asked {
+            py: Some("cp399"),
+            ..Asked::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("interpreter `cp399` is not in the image"),
+            "{err}"
+        );
+    }
+
     /// cibuildwheel 4's selection (its selector.py): PyPy 3.11 with `pypy`,
     /// PyPy 3.10 and older with `pypy-eol`, free-threaded CPython from 3.14
     /// on by default and 3.13t never, CPython 3.16 with `cpython-prerelease`.
