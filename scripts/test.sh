@@ -24,7 +24,9 @@ standin() {
 emulated=$!
 # Not left building when something else here fails.
 trap 'kill "$emulated" ${engines:-} 2>/dev/null || true' EXIT
+start=$SECONDS
 cargo xtask standin --arch x86_64
+echo "the x86_64 stand-in: $((SECONDS - start)) s"
 # The other engines get copies of the x86_64 stand-in: set up beside the
 # rest, into a log of their own.
 say "the other engines, beside what follows: a second dockerd over ssh, podman (root and rootless)"
@@ -33,6 +35,10 @@ engines=$!
 cargo xtask standin --qemu-register
 # The native compiler of --native-compiler, made as the stand-ins are.
 cargo xtask standin --native-clang
+# The musllinux stand-in: a musl CPython built on the x86_64 one.
+start=$SECONDS
+cargo xtask standin --arch x86_64 --musllinux >target/standin-musllinux.log 2>&1 || { tail -n 30 target/standin-musllinux.log >&2; echo "error: the musllinux stand-in failed (log: target/standin-musllinux.log)" >&2; exit 1; }
+echo "the musllinux stand-in: $((SECONDS - start)) s"
 for arch in i686 ppc64le riscv64; do
     standin "$arch" || { tail -n 30 "target/standin-$arch.log" >&2; echo "error: the $arch stand-in failed (log: target/standin-$arch.log)" >&2; exit 1; }
     tail -n 1 "target/standin-$arch.log"
