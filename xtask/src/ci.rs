@@ -11,7 +11,7 @@ use xshell::Shell;
 use crate::config::Config;
 use crate::flags;
 use crate::matrix::{github_runner, selected};
-use crate::platform::{Arch, BuildId};
+use crate::platform::{Arch, BuildId, Libc};
 use crate::util::{self, usage, Runner};
 
 /// One job per build identifier, or per architecture.
@@ -80,6 +80,7 @@ fn passed_on(select: &flags::Select, per: Per) -> Vec<String> {
     // `--only` already names one build exactly.
     if per == Per::Arch {
         for (flag, value) in [
+            ("--libc", &select.libc),
             ("--py", &select.py),
             ("--build", &select.build),
             ("--skip", &select.skip),
@@ -134,21 +135,27 @@ pub fn workflow(ids: &[BuildId], per: Per, extra: &[String]) -> String {
          jobs:\n  build:\n    name: ${{ matrix.name }}\n    runs-on: ${{ matrix.runner }}\n\
          \x20   strategy:\n      fail-fast: false\n      matrix:\n        include:\n",
     );
-    let entries: Vec<(String, Arch, String)> = match per {
+    // The native compiler is of glibc builds: a musllinux one's job builds
+    // with its image's.
+    let entries: Vec<(String, Arch, String, bool)> = match per {
         Per::Build => ids
             .iter()
-            .map(|id| (id.to_string(), id.arch, format!("--only {id}")))
+            .map(|id| {
+                let glibc = id.libc == Libc::Glibc;
+                (id.to_string(), id.arch, format!("--only {id}"), glibc)
+            })
             .collect(),
         Per::Arch => arches(ids)
             .into_iter()
-            .map(|arch| (arch.to_string(), arch, format!("--arch {arch}")))
+            .map(|arch| (arch.to_string(), arch, format!("--arch {arch}"), true))
             .collect(),
     };
-    for (name, arch, select) in entries {
+    for (name, arch, select, glibc) in entries {
         let runner = github_runner(arch);
         let (emulate, select) = match arch.runs_natively_on(runner_machine(runner)) {
             true => ("", select),
-            false => (arch.name(), format!("{select} --native-compiler")),
+            false if glibc => (arch.name(), format!("{select} --native-compiler")),
+            false => (arch.name(), select),
         };
         let _ = writeln!(
             y,
@@ -250,5 +257,28 @@ mod tests {
         assert!(y.contains(r#"select: "--arch aarch64""#), "{y}");
         assert!(y.contains(r#"--build 'cp3* pp*' --out wheelhouse"#), "{y}");
         assert!(passed_on(&select, Per::Build).is_empty());
+    }
+
+    #[test]
+    fn musllinux_builds_get_jobs_of_their_own_or_their_arch_s() {
+        let ids = [
+            id("cp313-manylinux_x86_64"),
+            id("cp313-musllinux_x86_64"),
+            id("cp313-musllinux_s390x"),
+        ];
+        let y = workflow(&ids, Per::Build, &[]);
+        assert!(y.contains(r#"- {name: "cp313-musllinux_x86_64", runner: "ubuntu-24.04", emulate: "", select: "--only cp313-musllinux_x86_64"}"#), "{y}");
+        assert!(y.contains(r#"- {name: "cp313-musllinux_s390x", runner: "ubuntu-24.04", emulate: "s390x", select: "--only cp313-musllinux_s390x"}"#), "{y}");
+        // A job per arch builds both libcs: the choice is passed on.
+        let select = flags::Select {
+            libc: Some("manylinux,musllinux".into()),
+            ..flags::Select::default()
+        };
+        let y = workflow(&ids, Per::Arch, &passed_on(&select, Per::Arch));
+        assert_eq!(y.matches("- {name:").count(), 2, "{y}");
+        assert!(
+            y.contains(r#"--libc manylinux,musllinux --out wheelhouse"#),
+            "{y}"
+        );
     }
 }

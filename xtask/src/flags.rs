@@ -401,6 +401,8 @@ pub enum BenchCase {
     HeavyArches,
     /// Every arch in one run, the CPythons every stand-in has, against cibuildwheel
     AllArches,
+    /// The demo, x86_64, one CPython: musllinux (the musllinux stand-in) beside manylinux
+    DemoMusllinux,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

@@ -75,7 +75,10 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     let tag = image_ref(arch);
     let recipe = recipe_dir();
     let mut hash = util::Fnv::default();
-    hash.write_tree(&recipe)?;
+    for file in recipe_files(&recipe, arch)? {
+        hash.write(file.as_bytes());
+        hash.write(&std::fs::read(recipe.join(&file)).with_context(|| format!("reading {file}"))?);
+    }
     hash.write(native::uv_version()?.as_bytes());
     hash.write(arch.name().as_bytes());
     hash.write(debian::SUITE.as_bytes());
@@ -124,6 +127,28 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     };
     runner.run(engine.build_command(sh, &spec))?;
     Ok(tag)
+}
+
+/// The files of the recipe folder that `arch`'s stand-in is made from, by
+/// name: the shared ones and its own package list; the source tarballs'
+/// list only where the x86_64 stand-in builds from it. The musllinux
+/// folder is its own recipe.
+fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for entry in recipe
+        .read_dir_utf8()
+        .with_context(|| format!("reading {recipe}"))?
+    {
+        let entry = entry?;
+        let name = entry.file_name().to_string();
+        let other_arch = name.starts_with("packages-") && name != format!("packages-{arch}.txt");
+        let sources = name == "sources.txt" && arch != Arch::X86_64;
+        if entry.file_type()?.is_file() && !other_arch && !sources {
+            files.push(name);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The musllinux stand-in's tag: x86_64 only.
@@ -366,4 +391,30 @@ pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, runner: &util::Runner) 
         QEMU_REGISTER_BINFMT_IMAGE,
     ))?;
     Ok(QEMU_REGISTER_IMAGE.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stand_in_is_made_from_its_own_files_of_the_recipe() {
+        let x86 = recipe_files(&recipe_dir(), Arch::X86_64).unwrap();
+        let arm = recipe_files(&recipe_dir(), Arch::Aarch64).unwrap();
+        for file in [
+            "Dockerfile",
+            "setup.sh",
+            "layout.sh",
+            "cpython.sh",
+            "packages.txt",
+        ] {
+            assert!(x86.iter().any(|f| f == file) && arm.iter().any(|f| f == file));
+        }
+        for file in ["packages-x86_64.txt", "sources.txt"] {
+            assert!(x86.iter().any(|f| f == file), "{x86:?}");
+            assert!(!arm.iter().any(|f| f == file), "{arm:?}");
+        }
+        // The musllinux stand-in's folder is its own recipe.
+        assert!(!x86.iter().any(|f| f == "musllinux"), "{x86:?}");
+    }
 }

@@ -41,6 +41,8 @@ enum Way {
     Cibuildwheel,
     /// `cargo xtask wheels --jobs 1 --native-compiler` (cases with aarch64).
     NativeCompiler,
+    /// `cargo xtask wheels --jobs 1 --libc musllinux`, in the musllinux stand-in.
+    Musllinux,
 }
 
 impl Way {
@@ -50,6 +52,7 @@ impl Way {
             Way::Wheels(n) => format!("wheels --jobs {n}"),
             Way::Cibuildwheel => format!("cibuildwheel {CIBUILDWHEEL}"),
             Way::NativeCompiler => "wheels --jobs 1 --native-compiler".into(),
+            Way::Musllinux => "wheels --jobs 1 --libc musllinux".into(),
         }
     }
 }
@@ -94,6 +97,9 @@ impl flags::Bench {
         for arch in Arch::ALL {
             standin::ensure(sh, &engine, &quiet, arch)?;
             bench_image(&engine, arch)?;
+        }
+        if self.case.contains(&BenchCase::DemoMusllinux) {
+            standin::ensure_musllinux(sh, &engine, &quiet, Arch::X86_64)?;
         }
         let work = util::project_root().join("target/bench");
         std::fs::create_dir_all(&work)?;
@@ -163,6 +169,7 @@ impl flags::Bench {
             &work,
         )?;
         emulation_factors(&mut report, &emulation, &cp.0)?;
+        musllinux_factor(&mut report, &emulation)?;
         arch_table(&mut report, &emulation, &cp.0)?;
 
         if self.case.is_empty() {
@@ -359,12 +366,24 @@ impl flags::Bench {
         all.ways
             .retain(|w| matches!(w, Way::Cibuildwheel | Way::Wheels(_)));
         cases.push(all);
+        let mut musl = case(
+            BenchCase::DemoMusllinux,
+            Package::Demo,
+            &format!("x86_64, {}, manylinux and musllinux", cp.0),
+            vec![Arch::X86_64],
+            vec![cp.clone()],
+        );
+        musl.ways = vec![Way::Wheels(1), Way::Musllinux];
+        cases.push(musl);
         match self.case.is_empty() {
             // The per-arch cases take an hour under emulation: asked for by name.
             true => cases.retain(|c| {
                 !matches!(
                     c.key,
-                    BenchCase::DemoArches | BenchCase::HeavyArches | BenchCase::AllArches
+                    BenchCase::DemoArches
+                        | BenchCase::HeavyArches
+                        | BenchCase::AllArches
+                        | BenchCase::DemoMusllinux
                 )
             }),
             false => cases.retain(|c| self.case.contains(&c.key)),
@@ -529,6 +548,7 @@ fn main_table(
                 arch: case.arches[0],
                 wheels: of(Way::Wheels(1)),
                 native_compiler: of(Way::NativeCompiler),
+                musllinux: of(Way::Musllinux),
                 cibuildwheel: cibw,
             });
         }
@@ -543,7 +563,27 @@ struct Emulation {
     arch: Arch,
     wheels: Option<Duration>,
     native_compiler: Option<Duration>,
+    /// `wheels --jobs 1 --libc musllinux`, where measured.
+    musllinux: Option<Duration>,
     cibuildwheel: Option<Duration>,
+}
+
+/// How much longer the musllinux build took than the manylinux one, side
+/// by side, where both were measured.
+fn musllinux_factor(report: &mut String, emulation: &[Emulation]) -> Result<()> {
+    for e in emulation {
+        if let (Some(many), Some(musl)) = (e.wheels, e.musllinux) {
+            writeln!(
+                report,
+                "musllinux against manylinux on {} (`wheels --jobs 1`, the demo, each in its stand-in): {} against {}, **{:.2}x**.\n",
+                e.arch,
+                secs(musl),
+                secs(many),
+                ratio(musl, many)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// For each package measured on one interpreter natively and emulated: how

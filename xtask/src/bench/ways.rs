@@ -34,8 +34,9 @@ pub(super) fn inputs(package: Package, work: &Utf8Path) -> Result<Inputs> {
     std::fs::write(
         &config,
         format!(
-            "[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"{package}\"\ninclude = [{}]\n[workspace.metadata.wheels.images]\n{images}",
+            "[workspace.metadata.wheels]\nroot = \"{root}\"\npackage = \"{package}\"\ninclude = [{}]\n[workspace.metadata.wheels.images]\n{images}[workspace.metadata.wheels.musllinux-images]\nx86_64 = \"{}\"\n",
             list.join(", "),
+            standin::MUSLLINUX,
         ),
     )?;
     Ok(Inputs {
@@ -241,7 +242,7 @@ pub(super) fn measure(
     match way {
         Way::Baseline => baseline(engine, work, case, inputs, &out)?,
         Way::Cibuildwheel => cibuildwheel(cibuildwheel_program, work, case, inputs, &out)?,
-        Way::Wheels(_) | Way::NativeCompiler => {
+        Way::Wheels(_) | Way::NativeCompiler | Way::Musllinux => {
             let jobs = match way {
                 Way::Wheels(jobs) => jobs,
                 _ => 1,
@@ -269,9 +270,11 @@ pub(super) fn measure(
                 "--out",
                 out.as_str(),
             ]);
-            if way == Way::NativeCompiler {
-                cmd.arg("--native-compiler");
-            }
+            match way {
+                Way::NativeCompiler => cmd.arg("--native-compiler"),
+                Way::Musllinux => cmd.args(["--libc", "musllinux"]),
+                _ => &mut cmd,
+            };
             run_quiet(&mut cmd)?;
         }
     }

@@ -189,6 +189,8 @@ impl Engine {
         self.build_if_changed(sh, runner, &spec)
     }
 
+    /// A failed step's container is removed too (`--force-rm`): nothing of
+    /// ours outlives the command.
     pub fn build_command(&self, sh: &Shell, spec: &ImageBuild) -> Command {
         let (program, endpoint) = (&self.program, &self.endpoint);
         let platform = spec.arch.docker_platform();
@@ -208,7 +210,7 @@ impl Engine {
         }
         cmd!(
             sh,
-            "{program} {endpoint...} build --platform {platform} {args...} --tag {tag} {context}"
+            "{program} {endpoint...} build --platform {platform} {args...} --force-rm --tag {tag} {context}"
         )
         .into()
     }
@@ -339,7 +341,7 @@ mod tests {
             crate::util::command_line(&cmd, &[]),
             "docker build --platform linux/arm64 --label org.xtask-wheels=image --label org.xtask-wheels.inputs=00ff \
              --label org.xtask-wheels.arch=aarch64 --build-arg BASE=quay.io/pypa/manylinux2014_aarch64 \
-             --tag manylinux_aarch64 /repo/scripts/arm-image"
+             --force-rm --tag manylinux_aarch64 /repo/scripts/arm-image"
         );
     }
 }

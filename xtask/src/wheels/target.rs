@@ -143,7 +143,9 @@ pub fn resolve_target(
         .as_ref()
         .map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
     let uv = emulated.then(|| native_uv(plan, machine, runner.dry_run));
-    let clang = match emulated && plan.native_compiler {
+    // The native clang targets glibc (`<arch>-linux-gnu`): musllinux
+    // builds keep their image's compiler.
+    let clang = match emulated && plan.native_compiler && libc == Libc::Glibc {
         true => Some(native_clang(sh, runner, machine, arch)?),
         false => None,
     };
@@ -188,6 +190,10 @@ impl Target {
                 "; compiler: the native clang {} (--native-compiler)",
                 clang.version
             ),
+            None if self.libc == Libc::Musl => {
+                "; compiler: the image's (the native clang of --native-compiler targets glibc)"
+                    .into()
+            }
             None => String::new(),
         };
         format!("emulated, {}; {envs}{compiler}", cpu.describe())
