@@ -50,9 +50,31 @@ for n in sorted(z.namelist()):
     .stdout
 }
 
+/// The musllinux stand-in, whose shell tools are busybox's applets, as
+/// Alpine's are: every build in it runs the scripts with them.
 fn standin_musllinux() {
     let image = standin(&["--arch", "x86_64", "--musllinux"]);
     assert_eq!(image, "xtask-standin:x86_64-musllinux");
+    let tools = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network=none",
+            &image,
+            "sh",
+            "-c",
+            "for t in sh tar head sed find cp mktemp readlink; do command -v $t; done",
+        ],
+    )
+    .ok();
+    let paths: Vec<&str> = tools.stdout.lines().collect();
+    assert_eq!(paths.len(), 8, "{}", tools.stdout);
+    assert!(
+        paths.iter().all(|p| p.starts_with("/opt/busybox/bin/")),
+        "{}",
+        tools.stdout
+    );
 }
 
 #[test]

@@ -49,3 +49,8 @@ mkdir -p /opt/python
 layout "$python" "cp3${version#3.}-cp3${version#3.}"
 venv "$python" /opt/_internal/tools /opt/wheelhouse/tools.txt
 install -m 755 /tmp/apk /sbin/apk
+# Alpine's tools: busybox's applets, first on PATH (the Dockerfile), so that
+# what runs in the musllinux images' shell runs here too. bash stays, as in
+# the musllinux images; the compiler, Python and patchelf are not applets.
+mkdir -p /opt/busybox/bin
+busybox --install -s /opt/busybox/bin

@@ -232,7 +232,7 @@ impl Container {
         runner: &Runner,
         spec: &ContainerSpec,
         setup: &FirstProcess,
-        input: Option<ChildStdout>,
+        input: Option<std::fs::File>,
     ) -> Result<(Container, String, Option<FirstOutput>)> {
         let guard = UndoGuard::new(Undo::run(&engine.rm(&spec.name)));
         let mut cmd = spec.command(engine, setup, runner.secrets);

@@ -73,15 +73,19 @@ pub(super) fn start_target(
         t.image,
         t.engine.describe()
     );
-    let start = Start::new(plan, t, run_id, script_files(&container_scripts())?, lone);
-    let mut tar = match start.unpack {
-        true => Some(inputs_tar(plan)?),
+    let mut start = Start::new(plan, t, run_id, script_files(&container_scripts())?, lone);
+    // The inputs' tar is made whole first: the first process reads exactly
+    // its bytes (busybox's tar, unlike GNU's, reads on to the end of its
+    // input, and the container's stdin stays open).
+    let input = match start.unpack {
+        true => {
+            let (file, size) = inputs_file(plan)?;
+            start.first.args[0] = size.to_string();
+            Some(file)
+        }
         false => None,
     };
-    let input = tar.as_mut().map(|tar| tar.stdout.take().expect("piped"));
     let started = Container::start(&t.engine, runner, &start.spec, &start.first, input);
-    // The container holds the pipe no more: tar ends, by itself or by SIGPIPE.
-    let tar = tar.map(|mut tar| tar.wait()).transpose()?;
     let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
         Some(ReadyingFailed {
             code: Some(NO_OPT_PYTHON),
@@ -99,9 +103,6 @@ pub(super) fn start_target(
         ),
         None => e.context(format!("{} builds on {}", t.name(), t.engine.describe())),
     })?;
-    if let Some(tar) = tar {
-        unreadable_inputs(plan, tar)?;
-    }
     let (offered, auditwheel) = parse_setup(&offered);
     copy_input_dirs(runner, plan, &c)?;
     if let Some(Ok(uv)) = &t.uv {
@@ -147,6 +148,28 @@ pub(super) fn inputs_tar(plan: &Plan) -> Result<Child> {
         .stdout(Stdio::piped())
         .spawn()
         .context("starting tar (is it installed?)")
+}
+
+/// `plan`'s inputs as one tar file, opened, and its size: in a temporary
+/// file that is gone however the command ends.
+fn inputs_file(plan: &Plan) -> Result<(std::fs::File, u64)> {
+    let path = Utf8PathBuf::from_path_buf(std::env::temp_dir().join("xtask-inputs.tar"))
+        .map_err(|p| anyhow::anyhow!("the temporary folder {} is not UTF-8", p.display()))?;
+    let partial = crate::cleanup::Partial::beside(&path);
+    let file = std::fs::File::create(partial.path())
+        .with_context(|| format!("creating {}", partial.path()))?;
+    let status = plan
+        .tar_command()
+        .stdout(file)
+        .status()
+        .context("starting tar (is it installed?)")?;
+    unreadable_inputs(plan, status)?;
+    let file = std::fs::File::open(partial.path())
+        .with_context(|| format!("opening {}", partial.path()))?;
+    let size = file.metadata()?.len();
+    // Open, it stays readable once its name is gone.
+    drop(partial);
+    Ok((file, size))
 }
 
 /// Runs `cmd` with `plan`'s inputs as one tar stream on its stdin: its

@@ -55,7 +55,7 @@ while [ $# -gt 1 ]; do
   printf '%s' "$2" >"/xtask/bin/$1" || exit 1
   shift 2
 done
-if [ "$unpack" = 1 ]; then tar -x -o -f - -C /xtask/src || exit 1; fi
+if [ "$unpack" != 0 ]; then head -c "$unpack" | tar -x -o -f - -C /xtask/src || exit 1; fi
 { a=$(readlink -f "$(command -v auditwheel)") && ls -d "${a%/bin/*}"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }"#;
 
 /// SETUP's exit status when the image has no /opt/python.

@@ -437,7 +437,8 @@ impl<'a> Start<'a> {
         lone: Option<&Recipe>,
     ) -> Start<'a> {
         let unpack = plan.pre_build.is_empty();
-        let mut args = vec![if unpack { "1" } else { "0" }.to_string()];
+        // The inputs' tar's size in bytes (known once it is made), or 0.
+        let mut args = vec![if unpack { "<bytes>" } else { "0" }.to_string()];
         for (path, text) in scripts {
             args.extend([path, text]);
         }

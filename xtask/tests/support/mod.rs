@@ -861,24 +861,23 @@ pub fn offered(arch: &str) -> Vec<String> {
         ],
     )
     .ok();
-    let tags: Vec<String> = run
-        .stdout
-        .lines()
-        .map(|dir| {
-            // cp313-cp313t is the free-threaded cp313t.
-            let (py, abi) = dir.split_once('-').unwrap();
-            match py.starts_with("cp") && abi.ends_with('t') {
-                true => format!("{py}t"),
-                false => py.to_string(),
-            }
-        })
-        .collect();
+    let tags: Vec<String> = run.stdout.lines().map(dir_tag).collect();
     assert!(
         !tags.is_empty(),
         "the {arch} stand-in offers no interpreter"
     );
     seen.push((arch.to_string(), tags.clone()));
     tags
+}
+
+/// The interpreter tag of a folder of /opt/python: `cp313-cp313t` is the
+/// free-threaded `cp313t`.
+pub fn dir_tag(dir: &str) -> String {
+    let (py, abi) = dir.split_once('-').unwrap_or((dir, ""));
+    match py.starts_with("cp") && abi.ends_with('t') {
+        true => format!("{py}t"),
+        false => py.to_string(),
+    }
 }
 
 /// Docker's platform of each arch the tool builds.
@@ -1024,8 +1023,8 @@ pub fn standin_dir(tag: &str) -> String {
     .ok();
     out.stdout
         .lines()
-        .find(|d| d.starts_with(&format!("{tag}-")))
-        .unwrap_or_else(|| panic!("no /opt/python/{tag}-* in the stand-in"))
+        .find(|d| dir_tag(d) == tag)
+        .unwrap_or_else(|| panic!("no /opt/python folder of {tag} in the stand-in"))
         .to_string()
 }
 
