@@ -781,7 +781,7 @@ fn selection_errors_name_the_value_and_start_nothing() {
         (
             &["--arch", "x86_64", "--build", "*-manylinux_aarch64"],
             2,
-            "select no build for x86_64",
+            "select no build for manylinux_x86_64",
         ),
         (&["--only", "cp399-manylinux_x86_64"], 2, &offers),
         (

@@ -509,7 +509,7 @@ fn verify_catches_what_changed() {
         assert!(
             line.starts_with("ok    demo_codec-0.1.0-")
                 && line.ends_with(
-                    "(sha256, manifest.json, RECORD, tags, auditwheel, rebuilt identically)"
+                    "(sha256, manifest.json, RECORD, tags, auditwheel in a manylinux image, rebuilt identically)"
                 ),
             "{line}"
         );
