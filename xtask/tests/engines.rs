@@ -350,6 +350,9 @@ fn podman_as_root_builds_and_leaves_nothing() {
     require_engines();
     assert_eq!(podman_containers(None), Vec::<String>::new());
     let out = TempDir::new("podman-out");
+    // A CPython and the PyPy: what an engine does is the same for every
+    // interpreter of one kind.
+    let py = format!("{},{}", cp(), pp());
     let run = xtask(&[
         "--engine",
         "x86_64=podman",
@@ -358,7 +361,7 @@ fn podman_as_root_builds_and_leaves_nothing() {
         "--arch",
         "x86_64",
         "--py",
-        "all",
+        &py,
         "--out",
         out.str(),
     ])
@@ -370,7 +373,7 @@ fn podman_as_root_builds_and_leaves_nothing() {
         "a podman container outlived the run"
     );
     let wheels = wheels_in(out.path());
-    assert_eq!(wheels.len(), offered("x86_64").len(), "{wheels:?}");
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
     assert_has(
         &run.stdout,
         "x86_64: xtask-standin:x86_64 on podman (native)",
@@ -443,6 +446,7 @@ fn podman_limits_are_named_and_the_readme_advice_builds() {
     let dir = TempDir::new("podman-limits");
     let conf = dir.path().join("containers.conf");
     std::fs::write(&conf, "[containers]\n").unwrap();
+    let py = format!("{},{}", cp(), pp());
     let wheels = |out: &str, limits: &[&str]| {
         let mut args = vec![
             "--engine",
@@ -452,7 +456,7 @@ fn podman_limits_are_named_and_the_readme_advice_builds() {
             "--arch",
             "x86_64",
             "--py",
-            "all",
+            &py,
             "--no-test",
             "--out",
             out,
@@ -483,12 +487,7 @@ fn podman_limits_are_named_and_the_readme_advice_builds() {
         ],
     )
     .ok();
-    assert_eq!(
-        wheels_in(Path::new(out)).len(),
-        offered("x86_64").len(),
-        "{}",
-        run.stdout
-    );
+    assert_eq!(wheels_in(Path::new(out)).len(), 2, "{}", run.stdout);
     assert_eq!(podman_containers(None), Vec::<String>::new());
     inv.check();
 }
@@ -500,6 +499,7 @@ fn rootless_podman_builds_wheels_its_user_owns() {
     assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());
     // Rootless networking needs /dev/net/tun, which this host denies; builds need no network.
     let checkout = UserCheckout::new(ROOTLESS, "container-args = [\"--network=none\"]\n");
+    let py = format!("{},{}", cp(), pp());
     let run = checkout
         .run(&[
             "--engine",
@@ -509,10 +509,10 @@ fn rootless_podman_builds_wheels_its_user_owns() {
             "--arch",
             "x86_64",
             "--py",
-            "all",
+            &py,
         ])
         .ok();
-    for tag in offered("x86_64") {
+    for tag in [cp(), pp()] {
         assert_row(&run.stdout, &x86(&tag), "ok");
     }
     assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());
