@@ -370,7 +370,9 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
     let config = native_but_pure_on_pypy(dir.path(), "");
     let config = config.to_str().unwrap();
     let pp_dir = standin_dir(&pp());
-    let run = wheels_x86(config, &["--py", "all"]).fails(1);
+    // A CPython, whose wheel has the extension, and the PyPy.
+    let py = format!("{},{}", cp(), pp());
+    let run = wheels_x86(config, &["--py", &py]).fails(1);
     assert_row(&run.stdout, &x86(&pp()), "FAILED");
     assert_has(&run.stdout, &format!("{pp_dir} built a pure-Python wheel, speedy-1-py3-none-any.whl: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave {pp_dir} out with --pure-wheel skip"));
     assert_row(&run.stdout, &x86(&cp()), "ok");
@@ -380,7 +382,7 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
         config,
         &[
             "--py",
-            "all",
+            &py,
             "--pure-wheel",
             "skip",
             "--out",
@@ -397,7 +399,7 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
         config,
         &[
             "--py",
-            "all",
+            &py,
             "--pure-wheel",
             "accept",
             "--out",
