@@ -21,11 +21,7 @@ const ARCHES: &[(&str, u16, u8, u8)] = &[
 
 /// The first two CPythons of the stand-in of `arch`.
 fn two_cpythons(arch: &str) -> Vec<String> {
-    let cps: Vec<String> = offered(arch)
-        .into_iter()
-        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
-        .take(2)
-        .collect();
+    let cps: Vec<String> = gil_cpythons(arch).into_iter().take(2).collect();
     assert_eq!(
         cps.len(),
         2,

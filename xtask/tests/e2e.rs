@@ -615,7 +615,7 @@ fn dry_run_starts_nothing_and_writes_nothing() {
         "--image",
         "xtask-standin:x86_64",
         "--py",
-        &format!("{},{}", cp(), pp()),
+        &cp_and_pp(),
         "--out",
         out.to_str().unwrap(),
         "--env",

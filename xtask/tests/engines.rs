@@ -352,7 +352,7 @@ fn podman_as_root_builds_and_leaves_nothing() {
     let out = TempDir::new("podman-out");
     // A CPython and the PyPy: what an engine does is the same for every
     // interpreter of one kind.
-    let py = format!("{},{}", cp(), pp());
+    let py = cp_and_pp();
     let run = xtask(&[
         "--engine",
         "x86_64=podman",
@@ -446,7 +446,7 @@ fn podman_limits_are_named_and_the_readme_advice_builds() {
     let dir = TempDir::new("podman-limits");
     let conf = dir.path().join("containers.conf");
     std::fs::write(&conf, "[containers]\n").unwrap();
-    let py = format!("{},{}", cp(), pp());
+    let py = cp_and_pp();
     let wheels = |out: &str, limits: &[&str]| {
         let mut args = vec![
             "--engine",
@@ -499,7 +499,7 @@ fn rootless_podman_builds_wheels_its_user_owns() {
     assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());
     // Rootless networking needs /dev/net/tun, which this host denies; builds need no network.
     let checkout = UserCheckout::new(ROOTLESS, "container-args = [\"--network=none\"]\n");
-    let py = format!("{},{}", cp(), pp());
+    let py = cp_and_pp();
     let run = checkout
         .run(&[
             "--engine",

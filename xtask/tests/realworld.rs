@@ -297,11 +297,7 @@ const MODULE_C: &str = "#include <Python.h>\nstatic struct PyModuleDef m = {PyMo
 fn requires_python_decides_which_interpreters_build() {
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("requires");
-    // The GIL-enabled CPythons (a free-threaded one has its own's version).
-    let cps: Vec<String> = offered("x86_64")
-        .into_iter()
-        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
-        .collect();
+    let cps = gil_cpythons("x86_64");
     // Requires the second CPython on: the first and PyPy (Python 3.11) are out.
     let floor = cps[1].trim_start_matches("cp3");
     let pyproject = format!("[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[project]\nname = \"req\"\nversion = \"1\"\nrequires-python = \">=3.{floor}\"\n");
@@ -371,7 +367,7 @@ fn a_pure_wheel_on_pypy_is_named_and_the_choice_offered() {
     let config = config.to_str().unwrap();
     let pp_dir = standin_dir(&pp());
     // A CPython, whose wheel has the extension, and the PyPy.
-    let py = format!("{},{}", cp(), pp());
+    let py = cp_and_pp();
     let run = wheels_x86(config, &["--py", &py]).fails(1);
     assert_row(&run.stdout, &x86(&pp()), "FAILED");
     assert_has(&run.stdout, &format!("{pp_dir} built a pure-Python wheel, speedy-1-py3-none-any.whl: the package has no extension module for this interpreter; ship that wheel with --pure-wheel accept, or leave {pp_dir} out with --pure-wheel skip"));
@@ -556,10 +552,7 @@ fn a_build_requirement_the_image_lacks_is_named() {
 fn a_cibuildwheel_configuration_builds_the_same_way() {
     let (_serial, inv) = on_x86_64_standin();
     let dir = TempDir::new("cibw");
-    let cps: Vec<String> = offered("x86_64")
-        .into_iter()
-        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
-        .collect();
+    let cps = gil_cpythons("x86_64");
     let pyproject = format!(
         r#"[build-system]
 requires = ["setuptools>=61"]
@@ -718,10 +711,7 @@ setup(packages=["keys"], ext_modules=[Extension("keys._c", ["keys/_c.c"])])
         "--dry-run",
     ])
     .ok();
-    let cps: Vec<String> = offered("x86_64")
-        .into_iter()
-        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
-        .collect();
+    let cps = gil_cpythons("x86_64");
     let (run, logs) = wheels_x86_logged(config.to_str().unwrap(), &[]);
     let run = run.ok();
     for out in [&dry.stderr, &run.stdout] {
@@ -900,10 +890,7 @@ fn commands_find_the_environment_cibuildwheel_gives() {
         ("env_probe/_c.c", MODULE_C),
     ];
     let config = package(dir.path(), &files, "");
-    let cps: Vec<String> = offered("x86_64")
-        .into_iter()
-        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
-        .collect();
+    let cps = gil_cpythons("x86_64");
     let json = dir.path().join("summary.json");
     let mut cmd = wheels_x86_cmd(
         config.to_str().unwrap(),

@@ -496,7 +496,7 @@ fn verify_catches_what_changed() {
     let config = config.to_str().unwrap();
     let out = dir.path().join("out");
     // A CPython wheel and a PyPy one.
-    let py = format!("{},{}", cp(), pp());
+    let py = cp_and_pp();
     wheels_x86(
         config,
         &["--py", &py, "--env", "SOURCE_DATE_EPOCH=1700000000"],

@@ -981,6 +981,20 @@ fn first(arch: &str, kind: &str) -> String {
         .unwrap_or_else(|| panic!("the {arch} stand-in offers no {kind} interpreter"))
 }
 
+/// The CPythons of the stand-in of `arch` that keep the GIL (a
+/// free-threaded one shares its version with one of them).
+pub fn gil_cpythons(arch: &str) -> Vec<String> {
+    offered(arch)
+        .into_iter()
+        .filter(|t| t.starts_with("cp") && !t.ends_with('t'))
+        .collect()
+}
+
+/// `--py` for the x86_64 stand-in's first CPython and its PyPy.
+pub fn cp_and_pp() -> String {
+    format!("{},{}", cp(), pp())
+}
+
 /// The x86_64 stand-in's first CPython.
 pub fn cp() -> String {
     first("x86_64", "cp")
