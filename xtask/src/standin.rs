@@ -131,8 +131,8 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
 
 /// The files of the recipe folder that `arch`'s stand-in is made from, by
 /// name: the shared ones and its own package list; the source tarballs'
-/// list only where the x86_64 stand-in builds from it. The musllinux
-/// folder is its own recipe.
+/// list and the script that builds CPython from them only where the x86_64
+/// stand-in builds from them. The musllinux folder is its own recipe.
 fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for entry in recipe
@@ -142,7 +142,8 @@ fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
         let entry = entry?;
         let name = entry.file_name().to_string();
         let other_arch = name.starts_with("packages-") && name != format!("packages-{arch}.txt");
-        let sources = name == "sources.txt" && arch != Arch::X86_64;
+        let sources =
+            ["sources.txt", "cpython.sh"].contains(&name.as_str()) && arch != Arch::X86_64;
         if entry.file_type()?.is_file() && !other_arch && !sources {
             files.push(name);
         }
@@ -155,7 +156,8 @@ fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
 pub const MUSLLINUX: &str = "xtask-standin:x86_64-musllinux";
 
 /// The musllinux stand-in (scripts/standin/musllinux): the x86_64 one with
-/// a CPython, zlib and libbz2 built against Debian's musl; built when
+/// a CPython (optimised by profile), zlib and libbz2 built against Debian's
+/// musl; built when
 /// missing or when its recipe or base changed.
 pub fn ensure_musllinux(
     sh: &Shell,
@@ -192,7 +194,12 @@ pub fn ensure_musllinux(
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
     }
     sources(runner, &ctx, &["python3", "zlib", "bzip2"])?;
-    copy_recipe(runner, &recipe, &ctx, &["Dockerfile", "setup.sh", "apk"])?;
+    copy_recipe(
+        runner,
+        &recipe,
+        &ctx,
+        &["Dockerfile", "setup.sh", "pgo.py", "apk"],
+    )?;
     copy_recipe(runner, &recipe_dir(), &ctx, &["layout.sh", "cpython.sh"])?;
     let spec = ImageBuild {
         tag: MUSLLINUX.into(),
@@ -401,16 +408,10 @@ mod tests {
     fn a_stand_in_is_made_from_its_own_files_of_the_recipe() {
         let x86 = recipe_files(&recipe_dir(), Arch::X86_64).unwrap();
         let arm = recipe_files(&recipe_dir(), Arch::Aarch64).unwrap();
-        for file in [
-            "Dockerfile",
-            "setup.sh",
-            "layout.sh",
-            "cpython.sh",
-            "packages.txt",
-        ] {
+        for file in ["Dockerfile", "setup.sh", "layout.sh", "packages.txt"] {
             assert!(x86.iter().any(|f| f == file) && arm.iter().any(|f| f == file));
         }
-        for file in ["packages-x86_64.txt", "sources.txt"] {
+        for file in ["packages-x86_64.txt", "sources.txt", "cpython.sh"] {
             assert!(x86.iter().any(|f| f == file), "{x86:?}");
             assert!(!arm.iter().any(|f| f == file), "{arm:?}");
         }
