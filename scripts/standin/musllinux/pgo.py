@@ -3,7 +3,7 @@
 # setuptools building a C extension's wheel, auditwheel repairing it, pytest
 # testing it), run by the interpreter in its build folder (cpython.sh). A
 # failing step fails the build.
-import glob, os, subprocess, sys, tempfile
+import glob, os, shutil, subprocess, sys, tempfile
 
 wheelhouse = "/opt/wheelhouse"
 work = tempfile.mkdtemp()
@@ -52,3 +52,5 @@ run("-m", "pip", "install", "--quiet", "--no-index", "--target", installed,
     glob.glob(os.path.join(repaired, "*.whl"))[0])
 env["PYTHONPATH"] = os.pathsep.join([installed, site])
 run("-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(project, "tests"), cwd=work)
+# Nothing of it stays in the image.
+shutil.rmtree(work)
