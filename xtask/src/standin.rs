@@ -157,8 +157,7 @@ pub const MUSLLINUX: &str = "xtask-standin:x86_64-musllinux";
 
 /// The musllinux stand-in (scripts/standin/musllinux): the x86_64 one with
 /// a CPython (optimised by profile), zlib and libbz2 built against Debian's
-/// musl; built when
-/// missing or when its recipe or base changed.
+/// musl; built when missing or when its recipe or base changed.
 pub fn ensure_musllinux(
     sh: &Shell,
     engine: &Engine,
