@@ -992,7 +992,7 @@ fn env_and_pre_build_reach_each_build_as_data() {
     let out = dir.path().join("out");
     let wheels = wheels_in(&out);
     // Each build, of either kind of interpreter.
-    let built = [cp(), pp()];
+    let built = cp_and_pp_tags();
     assert_eq!(wheels.len(), built.len(), "{wheels:?}");
     for py in &built {
         let wheel = wheels
@@ -1276,7 +1276,7 @@ fn live_lines_in_a_terminal() {
         live(&screen).is_empty(),
         "live lines left on the screen:\n{screen}"
     );
-    for tag in [cp(), pp()] {
+    for tag in cp_and_pp_tags() {
         assert_has(&screen, &format!("==> {}: ok, ", x86(&tag)));
         assert_row(&screen, &x86(&tag), "ok");
     }

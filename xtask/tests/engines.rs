@@ -512,7 +512,7 @@ fn rootless_podman_builds_wheels_its_user_owns() {
             &py,
         ])
         .ok();
-    for tag in [cp(), pp()] {
+    for tag in cp_and_pp_tags() {
         assert_row(&run.stdout, &x86(&tag), "ok");
     }
     assert_eq!(podman_containers(Some(ROOTLESS)), Vec::<String>::new());

@@ -990,9 +990,15 @@ pub fn gil_cpythons(arch: &str) -> Vec<String> {
         .collect()
 }
 
-/// `--py` for the x86_64 stand-in's first CPython and its PyPy.
+/// The x86_64 stand-in's first CPython and its PyPy: what the tests whose
+/// point is not the interpreters build.
+pub fn cp_and_pp_tags() -> [String; 2] {
+    [cp(), pp()]
+}
+
+/// `--py` for those two.
 pub fn cp_and_pp() -> String {
-    format!("{},{}", cp(), pp())
+    cp_and_pp_tags().join(",")
 }
 
 /// The x86_64 stand-in's first CPython.
