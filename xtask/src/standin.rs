@@ -142,9 +142,9 @@ fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
         let entry = entry?;
         let name = entry.file_name().to_string();
         let other_arch = name.starts_with("packages-") && name != format!("packages-{arch}.txt");
-        let sources =
+        let from_source =
             ["sources.txt", "cpython.sh"].contains(&name.as_str()) && arch != Arch::X86_64;
-        if entry.file_type()?.is_file() && !other_arch && !sources {
+        if entry.file_type()?.is_file() && !other_arch && !from_source {
             files.push(name);
         }
     }
