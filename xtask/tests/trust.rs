@@ -326,10 +326,7 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     // A CPython and the PyPy: the build that fails beside one that passes.
     let py = cp_and_pp();
     let run = wheels_x86(config.to_str().unwrap(), &["--py", &py]).fails(1);
-    let cps = [cp()];
-    for tag in &cps {
-        assert_row(&run.stdout, &x86(tag), "ok");
-    }
+    assert_row(&run.stdout, &x86(&cp()), "ok");
     assert_row(&run.stdout, &x86(&pp()), "FAILED");
     assert_has(
         &run.stdout,
@@ -342,7 +339,8 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
         .into_iter()
         .filter(|w| !w.starts_with("earlier-"))
         .collect();
-    assert_eq!(wheels.len(), cps.len(), "{wheels:?}");
+    // The CPython's wheel alone.
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
     assert!(
         !wheels.iter().any(|w| w.contains(&format!("-{}-", pp()))),
         "a wheel whose tests failed landed: {wheels:?}"
@@ -354,7 +352,7 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
     // SHA256SUMS holds the wheel that landed, and checks.
     assert_sums_check(&out);
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
-    assert_eq!(sums.lines().count(), cps.len(), "{sums}");
+    assert_eq!(sums.lines().count(), 1, "{sums}");
     assert!(sums.contains(&wheel_tags(&cp())), "{sums}");
     let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     let parsed = sh("python3", &["-c", "import json,sys; e=json.load(open(sys.argv[1]))[0]; print(e['id'], e['test'], e['interpreter'], e['auditwheel'], e['source_date_epoch'], e['commit'], e['image'])", out.join("manifest.json").to_str().unwrap()]).ok();
@@ -376,7 +374,7 @@ fn a_suite_failing_on_one_interpreter_fails_that_build_only() {
         &["--py", &py, "--no-test", "--out", out2.to_str().unwrap()],
     )
     .ok();
-    assert_eq!(wheels_in(&out2).len(), 2);
+    assert_eq!(wheels_in(&out2).len(), cp_and_pp_tags().len());
     assert!(run.stdout.contains("not run"), "{}", run.stdout);
     std::fs::write(
         &config,
