@@ -87,6 +87,17 @@ impl UndoGuard {
 }
 
 impl UndoGuard {
+    /// Registers `undo` in place of this guard's (the same slot: a signal
+    /// taken meanwhile performs one or the other).
+    pub fn replace(&mut self, undo: Undo) {
+        let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        match list.iter().position(|u| *u == self.0) {
+            Some(i) => list[i] = undo.clone(),
+            None => list.push(undo.clone()),
+        }
+        self.0 = undo;
+    }
+
     /// Forgets the undo: what it would have removed is left in place.
     pub fn disarm(self) {
         let mut list = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());

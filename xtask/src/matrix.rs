@@ -51,8 +51,7 @@ pub fn selected(
 ) -> Result<Vec<BuildId>> {
     // As `wheels` does: a [tool.cibuildwheel] fills what our configuration leaves out.
     let package = config.dir.join(&config.root).join(&config.package);
-    let (config, _) = cibuildwheel::adopt(config, &package).map_err(usage)?;
-    let config = &config;
+    let config = &cibuildwheel::adopt_configured(config)?;
     let mut selector = Selector::new(
         Asked {
             arch: &select.arch,
@@ -64,6 +63,11 @@ pub fn selected(
         },
         config,
     )?;
+    if select.standin && select.libc.is_none() {
+        for line in selector.leave_out_missing_standins() {
+            eprintln!("{line}");
+        }
+    }
     let asked = match &select.py {
         Some(_) => "--py".to_string(),
         None => format!("python (in {})", config.file),

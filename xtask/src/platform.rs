@@ -47,6 +47,9 @@ pub struct Row {
     pub rust_target: &'static str,
     /// manylinux's default image (quay.io/pypa/<image>).
     pub manylinux_image: &'static str,
+    /// cibuildwheel 4's default manylinux image, for packages with a
+    /// `[tool.cibuildwheel]` table.
+    pub cibuildwheel_image: &'static str,
     /// The GitHub runner its jobs go on.
     pub runner: &'static str,
     /// Which machines run its code without an emulator.
@@ -84,6 +87,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "x86_64-unknown-linux-gnu",
         rust_target: "x86_64-unknown-linux-gnu",
         manylinux_image: "manylinux2014_x86_64",
+        cibuildwheel_image: "manylinux_2_28_x86_64",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::X86_64],
         fast_cpu: None,
@@ -104,6 +108,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "i686-unknown-linux-gnu",
         rust_target: "i686-unknown-linux-gnu",
         manylinux_image: "manylinux2014_i686",
+        cibuildwheel_image: "manylinux_2_28_i686",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::X86_64, Arch::I686],
         fast_cpu: None,
@@ -124,6 +129,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "aarch64-unknown-linux-gnu",
         rust_target: "aarch64-unknown-linux-gnu",
         manylinux_image: "manylinux2014_aarch64",
+        cibuildwheel_image: "manylinux_2_28_aarch64",
         runner: "ubuntu-24.04-arm",
         runs_on: &[Arch::Aarch64],
         // Pointer authentication kept (Debian's and most arm64 binaries use
@@ -154,6 +160,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "powerpc64le-unknown-linux-gnu",
         rust_target: "powerpc64le-unknown-linux-gnu",
         manylinux_image: "manylinux2014_ppc64le",
+        cibuildwheel_image: "manylinux_2_28_ppc64le",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Ppc64le],
         fast_cpu: None,
@@ -174,6 +181,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "s390x-unknown-linux-gnu",
         rust_target: "s390x-unknown-linux-gnu",
         manylinux_image: "manylinux2014_s390x",
+        cibuildwheel_image: "manylinux_2_28_s390x",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::S390x],
         fast_cpu: None,
@@ -194,6 +202,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "armv7-unknown-linux-gnueabihf",
         rust_target: "armv7-unknown-linux-gnueabihf",
         manylinux_image: "manylinux_2_31_armv7l",
+        cibuildwheel_image: "manylinux_2_31_armv7l",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Armv7l],
         fast_cpu: None,
@@ -214,6 +223,7 @@ pub const ROWS: [Row; 7] = [
         clang_target: "riscv64-unknown-linux-gnu",
         rust_target: "riscv64gc-unknown-linux-gnu",
         manylinux_image: "manylinux_2_39_riscv64",
+        cibuildwheel_image: "manylinux_2_39_riscv64",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Riscv64],
         fast_cpu: None,

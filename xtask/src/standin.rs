@@ -13,7 +13,7 @@ use crate::cleanup::Partial;
 use crate::config::Config;
 use crate::config::EngineSpec;
 use crate::engine::{Engine, ImageBuild};
-use crate::platform::Arch;
+use crate::platform::{Arch, Libc};
 use crate::{debian, flags, native, qemu_copy, qemu_register, util};
 
 pub fn image_ref(arch: Arch) -> String {
@@ -152,6 +152,12 @@ fn recipe_files(recipe: &Utf8Path, arch: Arch) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Whether there is a stand-in for `arch`'s `libc` builds: musllinux has
+/// one for x86_64 only.
+pub fn exists(arch: Arch, libc: Libc) -> bool {
+    libc == Libc::Glibc || arch == Arch::X86_64
+}
+
 /// The musllinux stand-in's tag: x86_64 only.
 pub const MUSLLINUX: &str = "xtask-standin:x86_64-musllinux";
 
@@ -164,7 +170,7 @@ pub fn ensure_musllinux(
     runner: &util::Runner,
     arch: Arch,
 ) -> Result<String> {
-    if arch != Arch::X86_64 {
+    if !exists(arch, Libc::Musl) {
         return Err(util::usage(format!("there is a musllinux stand-in for x86_64 only, not {arch}: build {arch}'s musllinux wheels in quay.io/pypa/musllinux_1_2_{arch} (without --standin)")));
     }
     let base = ensure(sh, engine, runner, Arch::X86_64)?;

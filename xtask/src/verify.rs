@@ -23,6 +23,8 @@ const DIR: &str = "/xtask/verify";
 
 impl flags::Verify {
     pub fn run(self, sh: &Shell, runner: &Runner, config: &Config) -> Result<()> {
+        // The images the wheels were built in: the package's own, where it names them.
+        let config = &crate::wheels::cibuildwheel::adopt_configured(config)?;
         let dir = match &self.dir {
             Some(dir) => util::absolute_from_cwd(dir)?,
             None => config.dir.join(&config.out),

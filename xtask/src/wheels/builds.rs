@@ -17,7 +17,7 @@ use super::progress::{Line, Progress};
 use super::recipe::{
     cache_volume_command, cache_volumes, ccache_volume, lone_build, untar, Recipe,
 };
-use super::report::{json_summary, print_summary, Done, Outcome};
+use super::report::{json_summary, print_summary, Done, JsonOnStop, Outcome};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, Target};
 use super::Plan;
@@ -28,7 +28,12 @@ use crate::util::{self, Runner};
 
 /// The run; once its builds ran, the summary (and the JSON one) is written
 /// and it returns how many builds gave no wheel, of how many.
-pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result<(usize, usize)> {
+pub(super) fn execute(
+    runner: &Runner,
+    plan: &Plan,
+    targets: &[Target],
+    stopped: Option<&JsonOnStop>,
+) -> Result<(usize, usize)> {
     let target = util::project_root().join("target/xtask");
     // Runs into one output folder would mix their SHA256SUMS and manifests;
     // runs of other projects (other folders) go on side by side.
@@ -103,7 +108,7 @@ pub(super) fn execute(runner: &Runner, plan: &Plan, targets: &[Target]) -> Resul
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-    let mut results = run_builds(runner, plan, targets, &containers, &recipes, workers, &logs);
+    let mut results = run_builds(runner, plan, targets, &containers, &recipes, &logs, stopped);
     let mut notes = ccache_notes(&containers, &ccache_before, targets);
     notes.extend(gil_notes(&builds, &results));
     drop(containers);
@@ -161,7 +166,7 @@ fn blocked_build(b: &Build, t: &Target, logs: &Utf8Path) -> Result<Done> {
     })
 }
 
-/// Runs every recipe, `workers` at a time, emulated ones first (the
+/// Runs every recipe, as many at a time as the plan has workers, emulated ones first (the
 /// slowest); with `--fail-fast`, a failure skips the builds not yet begun.
 fn run_builds(
     runner: &Runner,
@@ -169,13 +174,19 @@ fn run_builds(
     targets: &[Target],
     containers: &[Running],
     recipes: &[Recipe],
-    workers: usize,
     logs: &Utf8Path,
+    stopped: Option<&JsonOnStop>,
 ) -> Vec<Done> {
+    let workers = plan.workers(recipes.len());
     let mut order: Vec<usize> = (0..recipes.len()).collect();
     order.sort_by_key(|&i| targets[recipes[i].build.target].native);
     let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..recipes.len()).map(|_| None).collect());
+    // A stop from here on leaves each build's entry in the JSON summary.
+    let builds: Vec<&Build> = recipes.iter().map(|r| &r.build).collect();
+    if let Some(stopped) = stopped {
+        stopped.update(&builds, &results.lock().unwrap());
+    }
     let stop = AtomicBool::new(false);
     let progress = Progress::new(plan.verbose);
     // On a live display the commands go to the logs, not the terminal.
@@ -229,10 +240,14 @@ fn run_builds(
                     }
                     outcome
                 };
-                results.lock().unwrap()[i] = Some(Done {
+                let mut results = results.lock().unwrap();
+                results[i] = Some(Done {
                     outcome,
                     time: start.elapsed(),
                 });
+                if let Some(stopped) = stopped {
+                    stopped.update(&builds, &results);
+                }
             });
         }
     });

@@ -30,7 +30,6 @@ mod target;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::cleanup::{Undo, UndoGuard};
 use crate::config::Config;
 use crate::flags;
 use crate::util::{self, Runner};
@@ -39,6 +38,7 @@ use builds::execute;
 use landing::Provenance;
 pub use plan::Plan;
 use recipe::print_dry_run;
+use report::JsonOnStop;
 use target::{resolve_target, runnable};
 
 /// What readies a new build container, run by its first process (an exec
@@ -144,11 +144,8 @@ impl flags::Wheels {
             (Some(file), false) if file.as_str() != "-" => Some(file.clone()),
             _ => None,
         };
-        let stopped = json.clone().map(|file| {
-            let why = "the run was interrupted before its builds finished";
-            UndoGuard::new(Undo::Write(file, report::json_of_stop(why)))
-        });
-        let ran = run_planned(runner, config, &mut plan);
+        let stopped = json.clone().map(JsonOnStop::new);
+        let ran = run_planned(runner, &mut plan, stopped.as_ref());
         if let Some(stopped) = stopped {
             stopped.disarm();
         }
@@ -167,7 +164,11 @@ impl flags::Wheels {
 
 /// Everything after the plan: the targets resolved, then the dry run or the
 /// run; how many builds gave no wheel, of how many.
-fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usize, usize)> {
+fn run_planned(
+    runner: &Runner,
+    plan: &mut Plan,
+    stopped: Option<&JsonOnStop>,
+) -> Result<(usize, usize)> {
     // Each question costs tens of milliseconds: git and each arch's
     // engine are asked at once (a shell each).
     let (provenance, targets) = std::thread::scope(|s| {
@@ -178,9 +179,7 @@ fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usi
             .platforms
             .iter()
             .map(|&(arch, libc)| {
-                s.spawn(move || {
-                    resolve_target(&util::thread_shell()?, runner, plan, config, arch, libc)
-                })
+                s.spawn(move || resolve_target(&util::thread_shell()?, runner, plan, arch, libc))
             })
             .collect();
         let targets = targets
@@ -209,7 +208,7 @@ fn run_planned(runner: &Runner, config: &Config, plan: &mut Plan) -> Result<(usi
         print_dry_run(plan, &targets[..runnable], runner.secrets)?;
         return Ok((0, 0));
     }
-    execute(runner, plan, &targets)
+    execute(runner, plan, &targets, stopped)
 }
 
 #[cfg(test)]

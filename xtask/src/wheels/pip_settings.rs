@@ -24,6 +24,11 @@ const HARMLESS: &[&str] = &[
 /// Certificates pip (through requests) reads and uv does not.
 const CERTIFICATES: &[&str] = &["PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"];
 
+/// Whether variable `name` goes into uv's configuration (or stops it).
+pub fn reads(name: &str) -> bool {
+    name.starts_with("PIP_") || CERTIFICATES.contains(&name)
+}
+
 /// uv's configuration (a uv.toml) for the variables `env` sets, later
 /// entries winning; or why pip makes the environments. `words` are the
 /// project's `environment`: bash words the container evaluates, taken

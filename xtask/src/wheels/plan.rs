@@ -59,6 +59,9 @@ pub struct Plan {
     pub json: Option<Utf8PathBuf>,
     /// What became of each key of the package's `[tool.cibuildwheel]`.
     pub cibuildwheel: Account,
+    /// The configuration with the package's `[tool.cibuildwheel]` adopted:
+    /// what every later stage (targets, images, engines) reads.
+    pub config: Config,
     /// cibuildwheel's steps and settings of the build in the container.
     pub steps: Steps,
     /// `[[tool.cibuildwheel.overrides]]`, applied per build (see `for_build`).
@@ -71,6 +74,20 @@ pub struct Plan {
     /// wheels carry.
     pub provenance: Provenance,
     pub epoch: Epoch,
+}
+
+/// The variables whose values are never shown: the configuration's secrets
+/// and, where one of them is a setting of pip's, the native uv's
+/// configuration made of it (a token in an index URL goes there too).
+fn secrets(config: &Config, env: &[(String, String)]) -> Vec<String> {
+    let mut secrets = config.secret_env.clone();
+    let pip_secret = env
+        .iter()
+        .any(|(k, _)| secrets.contains(k) && super::pip_settings::reads(k));
+    if pip_secret {
+        secrets.push(super::script::Var::UvConfig.name().to_string());
+    }
+    secrets
 }
 
 /// Where `SOURCE_DATE_EPOCH` came from, for the summary and the manifest.
@@ -119,6 +136,11 @@ impl Plan {
             },
             config,
         )?;
+        if flags.standin && flags.libc.is_none() {
+            for line in selector.leave_out_missing_standins() {
+                eprintln!("==> {line}");
+            }
+        }
         check_one_arch_flags(&flags, &selector.platforms, config)?;
         let (root, package) = package_paths(&flags, config, cwd, whence)?;
         let asked = match (&flags.only, &flags.py) {
@@ -142,6 +164,7 @@ impl Plan {
             Some((_, v)) => Epoch::Given(v.clone()),
             None => Epoch::Unset,
         };
+        let secrets = secrets(config, &env);
         let jobs = flags.jobs.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(usize::from)
@@ -160,7 +183,7 @@ impl Plan {
             include,
             out,
             env,
-            secrets: config.secret_env.clone(),
+            secrets,
             isolation: config.build_isolation && !flags.no_isolation,
             pip_cache: config.pip_cache || flags.pip_cache,
             ccache: config.ccache || flags.ccache,
@@ -184,6 +207,7 @@ impl Plan {
             verbose: flags.verbose,
             keep_container: flags.keep_container,
             cibuildwheel,
+            config: config.clone(),
             steps: config.steps.clone(),
             pure_wheel: match &flags.pure_wheel {
                 Some(v) => PureWheel::parse(v).map_err(|e| usage(format!("--pure-wheel {e}")))?,

@@ -1,6 +1,7 @@
 //! What a run says at the end: one row per build, the images, and for each
 //! failure its reason and the last lines of its log.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -10,6 +11,7 @@ use super::plan::Epoch;
 use super::select::Build;
 use super::target::Target;
 use super::Plan;
+use crate::cleanup::{Undo, UndoGuard};
 use crate::util;
 
 pub(super) enum Outcome {
@@ -199,25 +201,98 @@ fn failures(builds: &[Build], results: &[Done]) -> Vec<String> {
 
 /// The summary as JSON, for CI tools: one object per build.
 pub(super) fn json_summary(builds: &[Build], results: &[Done]) -> String {
-    let s = |v: &str| util::json_string(v);
     let entries: Vec<String> = builds
         .iter()
         .zip(results)
-        .map(|(b, d)| {
-            let (result, wheel, reason, log, test) = match &d.outcome {
-                Outcome::Built { wheel, test, log } => ("ok", s(wheel.as_str()), "null".into(), s(log.as_str()), s(test)),
-                Outcome::Failed { reason, log } => ("failed", "null".into(), s(reason), s(log.as_str()), "null".into()),
-                Outcome::Skipped => ("skipped", "null".into(), s("--fail-fast stopped the run"), "null".into(), "null".into()),
-                Outcome::Pure { log } => ("skipped", "null".into(), s("a pure-Python wheel (--pure-wheel skip)"), s(log.as_str()), "null".into()),
-            };
-            format!(
-                "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {:.1}, \"wheel\": {wheel}, \"test\": {test}, \"reason\": {reason}, \"log\": {log}}}",
-                s(&b.id.to_string()),
-                d.time.as_secs_f64()
-            )
-        })
+        .map(|(b, d)| json_entry(b, d))
         .collect();
     format!("[\n{}\n]\n", entries.join(",\n"))
+}
+
+fn json_entry(b: &Build, d: &Done) -> String {
+    let s = |v: &str| util::json_string(v);
+    let (result, wheel, reason, log, test) = match &d.outcome {
+        Outcome::Built { wheel, test, log } => (
+            "ok",
+            s(wheel.as_str()),
+            "null".into(),
+            s(log.as_str()),
+            s(test),
+        ),
+        Outcome::Failed { reason, log } => (
+            "failed",
+            "null".into(),
+            s(reason),
+            s(log.as_str()),
+            "null".into(),
+        ),
+        Outcome::Skipped => (
+            "skipped",
+            "null".into(),
+            s("--fail-fast stopped the run"),
+            "null".into(),
+            "null".into(),
+        ),
+        Outcome::Pure { log } => (
+            "skipped",
+            "null".into(),
+            s("a pure-Python wheel (--pure-wheel skip)"),
+            s(log.as_str()),
+            "null".into(),
+        ),
+    };
+    format!(
+        "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {:.1}, \"wheel\": {wheel}, \"test\": {test}, \"reason\": {reason}, \"log\": {log}}}",
+        s(&b.id.to_string()),
+        d.time.as_secs_f64()
+    )
+}
+
+/// The JSON summary a run leaves when it is stopped (a signal): once its
+/// builds are known, each finished build's entry and, for each other, an
+/// entry with result `stopped`; before that, `json_of_stop`'s one entry.
+pub(super) struct JsonOnStop {
+    file: Utf8PathBuf,
+    guard: Mutex<UndoGuard>,
+}
+
+impl JsonOnStop {
+    pub const WHY: &'static str = "the run was interrupted before its builds finished";
+
+    pub fn new(file: Utf8PathBuf) -> JsonOnStop {
+        let guard = UndoGuard::new(Undo::Write(file.clone(), json_of_stop(Self::WHY)));
+        JsonOnStop {
+            file,
+            guard: Mutex::new(guard),
+        }
+    }
+
+    /// What a stop now leaves: `results` of `builds` so far (None: not finished).
+    pub fn update(&self, builds: &[&Build], results: &[Option<Done>]) {
+        let entries: Vec<String> = builds
+            .iter()
+            .zip(results)
+            .map(|(b, d)| match d {
+                Some(d) => json_entry(b, d),
+                None => format!(
+                    "  {{\"id\": {}, \"result\": \"stopped\", \"seconds\": 0.0, \"wheel\": null, \"test\": null, \"reason\": {}, \"log\": null}}",
+                    util::json_string(&b.id.to_string()),
+                    util::json_string("stopped by a signal before it finished")
+                ),
+            })
+            .collect();
+        let text = format!("[\n{}\n]\n", entries.join(",\n"));
+        let mut guard = self.guard.lock().unwrap_or_else(|e| e.into_inner());
+        guard.replace(Undo::Write(self.file.clone(), text));
+    }
+
+    /// The run finished (or failed, and says so itself): nothing to leave.
+    pub fn disarm(self) {
+        self.guard
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .disarm();
+    }
 }
 
 /// The JSON summary of a run that stopped before its builds finished: one

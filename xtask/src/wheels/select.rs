@@ -168,6 +168,25 @@ impl Selector {
         })
     }
 
+    /// With `--standin`, where the libc was not asked for by name: the
+    /// platforms that have no stand-in are left out, a line each saying so
+    /// (the stand-ins are test images; the real images build every libc).
+    pub fn leave_out_missing_standins(&mut self) -> Vec<String> {
+        let (kept, left): (Vec<_>, Vec<_>) = self
+            .platforms
+            .iter()
+            .partition(|&&(a, l)| crate::standin::exists(a, l));
+        if kept.is_empty() {
+            return Vec::new();
+        }
+        self.platforms = kept;
+        self.arches
+            .retain(|a| self.platforms.iter().any(|(p, _)| p == a));
+        left.into_iter()
+            .map(|(a, l)| format!("{}: left out, there is no {l} stand-in for {a} (the real image, without --standin, builds it)", platform_name(a, l)))
+            .collect()
+    }
+
     /// Takes the package's Requires-Python: an interpreter named (by `asked`,
     /// such as `--py`) that it excludes is an error before anything starts.
     pub fn require(&mut self, req: Option<RequiresPython>, asked: &str) -> Result<()> {
@@ -529,7 +548,9 @@ mod tests {
         );
         assert_eq!(ids(&["pypy"]).0, ["cp313", "cp314", "cp314t", "pp311"]);
         assert_eq!(ids(&["pypy-eol"]).0, ["cp313", "cp314", "cp314t", "pp310"]);
-        let all = crate::wheels::cibuildwheel::values::enable_groups(&["all".into()]).unwrap();
+        let all = crate::wheels::cibuildwheel::values::enable_groups(&["all".into()])
+            .unwrap()
+            .0;
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         assert_eq!(
             ids(&all).0,

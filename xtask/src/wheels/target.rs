@@ -51,10 +51,10 @@ pub fn resolve_target(
     sh: &Shell,
     runner: &Runner,
     plan: &Plan,
-    config: &Config,
     arch: Arch,
     libc: Libc,
 ) -> Result<Target> {
+    let config = &plan.config;
     let mut engine = Engine::chosen(runner.dry_run, config.engine(arch))
         .with_context(|| format!("{arch} builds"))?;
     // The engine's version and the image, asked at once.

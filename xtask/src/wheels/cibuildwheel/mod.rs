@@ -25,6 +25,8 @@ pub struct Account {
     pub unknown: Vec<(String, Option<&'static str>)>,
     /// Each overrides entry honoured: which builds, which keys.
     pub overrides: Vec<String>,
+    /// cibuildwheel 4's defaults taken, where they differ from this tool's.
+    pub defaults: Option<String>,
 }
 
 impl Account {
@@ -35,6 +37,11 @@ impl Account {
             return Vec::new();
         };
         let mut lines = Vec::new();
+        if let Some(defaults) = &self.defaults {
+            lines.push(format!(
+                "[tool.cibuildwheel] in {file}: cibuildwheel 4's defaults, {defaults}"
+            ));
+        }
         if !self.adopted.is_empty() {
             lines.push(format!(
                 "taken from [tool.cibuildwheel] in {file}: {}",
@@ -188,6 +195,14 @@ const ADOPTED: &[(&str, &str)] = &[
     ("enable", "enable"),
 ];
 
+/// `config` with the `[tool.cibuildwheel]` of the package it names adopted
+/// (see `adopt`): what `matrix`, `ci` and `verify` read, as `wheels` does.
+pub fn adopt_configured(config: &Config) -> anyhow::Result<Config> {
+    let package = config.dir.join(&config.root).join(&config.package);
+    let (config, _) = adopt(config, &package).map_err(crate::util::usage)?;
+    Ok(config)
+}
+
 /// `config` with what the package's `[tool.cibuildwheel]` (and its `.linux`
 /// table) says, for each key the configuration file does not set; and the
 /// account of every key.
@@ -229,6 +244,7 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         cibw,
         linux,
     };
+    cibuildwheel_defaults(&mut config, &mut account);
     for &(key, ours) in ADOPTED {
         if config.given.iter().any(|g| g == ours) {
             continue;
@@ -238,6 +254,19 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         };
         if tables.apply(key, value, &mut config, package, &doc)? {
             account.adopted.push(key.to_string());
+        }
+        if key == "enable" {
+            let (_, obsolete) = values::enable_groups(&tables.list(key, value)?)
+                .expect("checked when it was applied");
+            for name in obsolete {
+                let (_, meant) = values::OBSOLETE_ENABLE
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("an obsolete value");
+                account
+                    .unused
+                    .push((format!("enable `{name}`"), format!("obsolete: {meant}")));
+            }
         }
     }
     // With a table, cibuildwheel's selection: its groups only when enabled.
@@ -254,6 +283,30 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         config.overrides = tables.overrides(overrides, package, &doc, &mut account)?;
     }
     Ok((config, account))
+}
+
+/// cibuildwheel 4's defaults where they differ from this tool's, for what
+/// the configuration file does not set (the table's keys then win): its
+/// images (`manylinux_2_28`, armv7l's `manylinux_2_31`, riscv64's
+/// `manylinux_2_39`) and musllinux wheels beside manylinux ones. Without a
+/// table, this tool keeps the seed's `manylinux2014` and manylinux alone,
+/// the wheels its users shipped.
+fn cibuildwheel_defaults(config: &mut Config, account: &mut Account) {
+    let mut defaults = Vec::new();
+    if !config.given.iter().any(|g| g == "images") {
+        for arch in Arch::ALL {
+            config.images.0[arch as usize] =
+                format!("quay.io/pypa/{}", arch.row().cibuildwheel_image);
+        }
+        defaults.push("its manylinux_2_28 images (armv7l manylinux_2_31, riscv64 manylinux_2_39)");
+    }
+    if !config.given.iter().any(|g| g == "libc") {
+        config.libc = Libc::ALL.to_vec();
+        defaults.push("musllinux wheels beside manylinux ones");
+    }
+    if !defaults.is_empty() {
+        account.defaults = Some(defaults.join(", "));
+    }
 }
 
 /// The keys an overrides entry sets per build (cibuildwheel's others, such
@@ -533,10 +586,9 @@ impl Tables<'_> {
                 }
             }
             "enable" => {
-                config.steps.enable = Some(
-                    values::enable_groups(&self.list(key, value)?)
-                        .map_err(|e| self.bad(key, &e))?,
-                )
+                let (groups, _) = values::enable_groups(&self.list(key, value)?)
+                    .map_err(|e| self.bad(key, &e))?;
+                config.steps.enable = Some(groups);
             }
             "repair-wheel-command" => {
                 config.steps.repair_command = Some(self.words(key, value, " && ")?)

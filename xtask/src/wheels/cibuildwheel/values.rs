@@ -398,25 +398,45 @@ pub const ENABLE_GROUPS: &[&str] = &[
     "pyodide-prerelease",
 ];
 
-/// `enable`'s values as groups (`all`: every group); a value cibuildwheel 4
-/// does not know is an error that names it.
-pub fn enable_groups(values: &[String]) -> Result<Vec<String>, String> {
+/// Values of `enable` that cibuildwheel once took and 4 dropped, and what
+/// each meant: real projects still carry them, so they are named, not refused.
+pub const OBSOLETE_ENABLE: &[(&str, &str)] = &[
+    (
+        "cpython-freethreading",
+        "it enabled free-threaded CPython 3.13t, which cibuildwheel 4 builds no more; 3.14t and later are built without it",
+    ),
+    (
+        "cpython-experimental-riscv64",
+        "it enabled riscv64 builds, which cibuildwheel 4 makes without it",
+    ),
+];
+
+/// `enable`'s values as groups (`all`: every group), and the obsolete values
+/// among them (see OBSOLETE_ENABLE); a value cibuildwheel never knew is an
+/// error that names it.
+pub fn enable_groups(values: &[String]) -> Result<(Vec<String>, Vec<&'static str>), String> {
     let mut groups = Vec::new();
+    let mut obsolete = Vec::new();
     for value in values {
         match value.as_str() {
-            "all" => return Ok(ENABLE_GROUPS.iter().map(|g| g.to_string()).collect()),
-            g if ENABLE_GROUPS.contains(&g) => groups.push(g.to_string()),
-            "cpython-freethreading" => return Err("`cpython-freethreading` is not a group of cibuildwheel 4, which builds free-threaded CPython 3.14 and later without it and 3.13t no more: remove it".into()),
-            "cpython-experimental-riscv64" => return Err("`cpython-experimental-riscv64` is not a group of cibuildwheel 4, which builds riscv64 without it: remove it".into()),
-            other => {
-                return Err(format!(
-                    "`{other}` is not an enable group: cibuildwheel 4's are all, {}",
-                    ENABLE_GROUPS.join(", ")
-                ))
+            "all" => groups = ENABLE_GROUPS.iter().map(|g| g.to_string()).collect(),
+            g if ENABLE_GROUPS.contains(&g) => {
+                if !groups.iter().any(|have| have == g) {
+                    groups.push(g.to_string())
+                }
             }
+            other => match OBSOLETE_ENABLE.iter().find(|(name, _)| *name == other) {
+                Some((name, _)) => obsolete.push(*name),
+                None => {
+                    return Err(format!(
+                        "`{other}` is not an enable group: cibuildwheel 4's are all, {}",
+                        ENABLE_GROUPS.join(", ")
+                    ))
+                }
+            },
         }
     }
-    Ok(groups)
+    Ok((groups, obsolete))
 }
 
 #[cfg(test)]
@@ -424,7 +444,7 @@ mod enable_tests {
     use super::*;
 
     fn groups(values: &[&str]) -> Result<Vec<String>, String> {
-        enable_groups(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+        enable_groups(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>()).map(|(g, _)| g)
     }
 
     #[test]
@@ -435,8 +455,18 @@ mod enable_tests {
             groups(&["pypi"]).unwrap_err(),
             "`pypi` is not an enable group: cibuildwheel 4's are all, cpython-prerelease, graalpy, pypy, pypy-eol, pyodide-eol, pyodide-prerelease"
         );
-        assert!(groups(&["cpython-freethreading"])
-            .unwrap_err()
-            .starts_with("`cpython-freethreading` is not a group of cibuildwheel 4"));
+        // Values cibuildwheel 4 dropped are named, and the rest still counts.
+        let values = [
+            "cpython-freethreading",
+            "pypy",
+            "cpython-experimental-riscv64",
+        ];
+        let (groups, obsolete) =
+            enable_groups(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>()).unwrap();
+        assert_eq!(groups, ["pypy"]);
+        assert_eq!(
+            obsolete,
+            ["cpython-freethreading", "cpython-experimental-riscv64"]
+        );
     }
 }
