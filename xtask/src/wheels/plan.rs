@@ -752,6 +752,71 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_setting_of_pips_makes_uvs_configuration_secret() {
+        let root = tree();
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut c = config(&root);
+        c.secret_env = vec!["PIP_INDEX_URL".into(), "TOKEN".into()];
+        let token = env(&[
+            ("PIP_INDEX_URL", "https://u:t@example/simple"),
+            ("TOKEN", "t"),
+        ]);
+        assert_eq!(
+            secrets(&c, &token),
+            ["PIP_INDEX_URL", "TOKEN", "XTASK_UV_CONFIG"]
+        );
+        // A secret that pip does not read leaves uv's configuration shown.
+        assert_eq!(
+            secrets(&c, &env(&[("TOKEN", "t")])),
+            ["PIP_INDEX_URL", "TOKEN"]
+        );
+        c.secret_env.clear();
+        assert!(secrets(&c, &token).is_empty());
+    }
+
+    #[test]
+    fn the_stand_ins_leave_out_the_libcs_they_lack_unless_asked_by_name() {
+        let root = tree();
+        let mut c = config(&root);
+        c.libc = Libc::ALL.to_vec();
+        let w = |args: &[&str]| {
+            use clap::Parser;
+            let mut argv = vec!["cargo xtask", "wheels"];
+            argv.extend_from_slice(args);
+            let flags::Cmd::Wheels(w) = flags::Xtask::try_parse_from(argv).unwrap().subcommand
+            else {
+                unreachable!()
+            };
+            w
+        };
+        let p = Plan::new(w(&["--standin", "--arch", "x86_64,aarch64"]), &c, &root).unwrap();
+        assert_eq!(
+            p.selector.platforms,
+            [
+                (Arch::X86_64, Libc::Glibc),
+                (Arch::Aarch64, Libc::Glibc),
+                (Arch::X86_64, Libc::Musl)
+            ]
+        );
+        // The real images build every libc.
+        let p = Plan::new(w(&["--arch", "x86_64,aarch64"]), &c, &root).unwrap();
+        assert_eq!(p.selector.platforms.len(), 4);
+        // Asked for by name, it stays, and the stand-in's refusal names it.
+        let p = Plan::new(
+            w(&["--standin", "--arch", "aarch64", "--libc", "musllinux"]),
+            &c,
+            &root,
+        )
+        .unwrap();
+        assert_eq!(p.selector.platforms, [(Arch::Aarch64, Libc::Musl)]);
+    }
+
+    #[test]
     fn overrides_apply_to_the_builds_they_select_as_inherit_says() {
         let root = tree();
         let mut p = plan(&root, &[]).unwrap();

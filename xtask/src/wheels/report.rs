@@ -303,3 +303,50 @@ pub(super) fn json_of_stop(why: &str) -> String {
         util::json_string(why)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::BuildId;
+
+    #[test]
+    fn a_stop_keeps_the_finished_builds_and_names_the_stopped_ones() {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-json-stop-{}.json", util::run_id()));
+        let build = |id: &str| Build {
+            id: BuildId::parse(id).unwrap(),
+            dir: id.split('-').next().unwrap().to_string(),
+            target: 0,
+        };
+        let (a, b) = (
+            build("cp313-manylinux_x86_64"),
+            build("cp314-manylinux_x86_64"),
+        );
+        let stop = JsonOnStop::new(dir.clone());
+        let done = Done {
+            outcome: Outcome::Built {
+                wheel: "dist/a.whl".into(),
+                test: "passed".into(),
+                log: "logs/a.log".into(),
+            },
+            time: Duration::from_secs(3),
+        };
+        stop.update(&[&a, &b], &[Some(done), None]);
+        // What a signal would now leave: performed by dropping the guard.
+        drop(stop);
+        let text = std::fs::read_to_string(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[1].contains(r#""id": "cp313-manylinux_x86_64", "result": "ok", "seconds": 3.0, "wheel": "dist/a.whl""#), "{text}");
+        assert!(
+            lines[2].contains(r#""id": "cp314-manylinux_x86_64", "result": "stopped""#),
+            "{text}"
+        );
+        // Disarmed (the run finished), it leaves nothing.
+        let stop = JsonOnStop::new(dir.clone());
+        stop.disarm();
+        assert!(!dir.exists());
+    }
+}

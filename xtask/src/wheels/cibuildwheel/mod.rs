@@ -618,6 +618,62 @@ mod tests {
     }
 
     #[test]
+    fn a_table_brings_cibuildwheel_4s_images_and_musllinux() {
+        let dir = package(
+            r#"[tool.cibuildwheel]
+musllinux-aarch64-image = "ghcr.io/me/musl:1"
+enable = ["cpython-freethreading", "pypy"]
+"#,
+        );
+        let (c, account) = adopt(&Config::default(), &dir).unwrap();
+        let images: Vec<&str> = Arch::ALL.iter().map(|&a| c.image(a, Libc::Glibc)).collect();
+        assert_eq!(
+            images,
+            [
+                "quay.io/pypa/manylinux_2_28_x86_64",
+                "quay.io/pypa/manylinux_2_28_i686",
+                "quay.io/pypa/manylinux_2_28_aarch64",
+                "quay.io/pypa/manylinux_2_28_ppc64le",
+                "quay.io/pypa/manylinux_2_28_s390x",
+                "quay.io/pypa/manylinux_2_31_armv7l",
+                "quay.io/pypa/manylinux_2_39_riscv64",
+            ]
+        );
+        assert_eq!(c.image(Arch::Aarch64, Libc::Musl), "ghcr.io/me/musl:1");
+        assert_eq!(
+            c.image(Arch::X86_64, Libc::Musl),
+            "quay.io/pypa/musllinux_1_2_x86_64"
+        );
+        assert_eq!(c.libc, [Libc::Glibc, Libc::Musl]);
+        assert_eq!(c.steps.enable.as_deref(), Some(&["pypy".to_string()][..]));
+        let lines = account.lines();
+        assert!(
+            lines[0].ends_with("cibuildwheel 4's defaults, its manylinux_2_28 images (armv7l manylinux_2_31, riscv64 manylinux_2_39), musllinux wheels beside manylinux ones"),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l == "[tool.cibuildwheel] enable `cpython-freethreading`: not used here (obsolete: it enabled free-threaded CPython 3.13t, which cibuildwheel 4 builds no more; 3.14t and later are built without it)"),
+            "{lines:?}"
+        );
+        // What the configuration file sets wins over cibuildwheel's defaults.
+        let ours = Config {
+            given: vec!["images".into(), "libc".into()],
+            ..Config::default()
+        };
+        let (c, account) = adopt(&ours, &dir).unwrap();
+        assert_eq!(
+            c.image(Arch::X86_64, Libc::Glibc),
+            "quay.io/pypa/manylinux2014_x86_64"
+        );
+        assert_eq!(c.libc, [Libc::Glibc]);
+        assert_eq!(account.defaults, None);
+        // Without a table, this tool's own defaults.
+        let plain = package("[project]\nname = \"plain\"\n");
+        let (c, _) = adopt(&Config::default(), &plain).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
     fn every_key_is_adopted_or_named() {
         let dir = package(
             r#"[tool.cibuildwheel]
