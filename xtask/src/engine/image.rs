@@ -73,6 +73,37 @@ impl Engine {
             .ok_or_else(|| anyhow::anyhow!("`{image}` is still missing after the pull"))
     }
 
+    /// The interpreter folders of image `image` (whose id is `id`): its
+    /// /opt/python, listed once per image id (an id names its content) and
+    /// kept under target/xtask/listings, so a run lists before it starts
+    /// anything at the cost of a file read.
+    pub fn list_interpreters(&self, image: &str, id: &str, arch: Arch) -> Result<Vec<String>> {
+        let key: String = id
+            .trim_start_matches("sha256:")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let file = crate::util::project_root().join(format!("target/xtask/listings/{key}"));
+        if !key.is_empty() {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                return Ok(text.lines().map(String::from).collect());
+            }
+        }
+        let names = self.list_image_dir(image, arch, "/opt/python")?;
+        if !key.is_empty() {
+            // Whole or not at all: another run may be reading it.
+            let partial = crate::cleanup::Partial::beside(&file);
+            let written = file
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(partial.path(), names.join("\n")));
+            if written.is_ok() {
+                let _ = partial.keep();
+            }
+        }
+        Ok(names)
+    }
+
     /// The entries of a folder of an image, read without running anything in
     /// it (a created container, copied from), so no emulation is needed.
     pub fn list_image_dir(&self, image: &str, arch: Arch, dir: &str) -> Result<Vec<String>> {

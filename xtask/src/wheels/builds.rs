@@ -14,11 +14,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::containers::{ccache_counts, copy_inputs, headers, start_all, Running};
 use super::landing::{self, Entry};
 use super::progress::{Line, Progress};
-use super::recipe::{
-    cache_volume_command, cache_volumes, ccache_volume, lone_build, untar, Recipe,
-};
+use super::decision::Decision;
+use super::recipe::{cache_volume_command, cache_volumes, ccache_volume, untar, Recipe};
 use super::report::{json_summary, print_summary, Done, JsonOnStop, Outcome};
-use super::select::{Build, Offer, Selected};
+use super::select::Build;
 use super::target::{runnable, Target};
 use super::Plan;
 use crate::cleanup::{Undo, UndoGuard};
@@ -32,6 +31,7 @@ pub(super) fn execute(
     runner: &Runner,
     plan: &Plan,
     targets: &[Target],
+    decision: Decision,
     stopped: Option<&JsonOnStop>,
 ) -> Result<(usize, usize)> {
     let target = util::project_root().join("target/xtask");
@@ -54,49 +54,15 @@ pub(super) fn execute(
     for (engine, volume) in cache_volumes(plan, &targets[..runnable]) {
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
-    // A lone build's recipe is made before its container starts; its share
-    // of the cores is the whole (one worker).
-    let lone = lone_build(plan, &targets[..runnable], runner.secrets).map(|b| {
-        let t = &targets[b.target];
-        Recipe::new(plan, t, b, &plan.build_env(1))
-    });
-    let (containers, kept) = start_all(runner, plan, &targets[..runnable], &run_id, lone.as_ref())?;
-    let listed = targets[runnable..]
-        .iter()
-        .map(|t| t.engine.list_image_dir(&t.image, t.arch, "/opt/python"))
-        .collect::<Result<Vec<_>>>()?;
-    let offered = containers.iter().map(|c| &c.offered).chain(&listed);
-    let offers: Vec<Offer> = targets
-        .iter()
-        .zip(offered)
-        .map(|(t, dirs)| Offer {
-            arch: t.arch,
-            libc: t.libc,
-            image: &t.image,
-            dirs,
-        })
-        .collect();
-    let Selected { builds, excluded } = plan.selector.builds(&offers)?;
-    for line in excluded {
-        eprintln!("==> {line}");
-    }
-    let (builds, blocked): (Vec<_>, Vec<_>) = builds.into_iter().partition(|b| b.target < runnable);
+    let Decision {
+        recipes,
+        blocked,
+        lone,
+    } = decision;
+    let lone = lone.then(|| &recipes[0]);
+    let (containers, kept) = start_all(runner, plan, &targets[..runnable], &run_id, lone)?;
+    let builds: Vec<Build> = recipes.iter().map(|r| r.build.clone()).collect();
     let workers = plan.workers(builds.len());
-    let recipes: Vec<Recipe> = match lone {
-        // Known before the start, and the images agreed.
-        Some(lone) if matches!(builds.as_slice(), [b] if *b == lone.build) => vec![lone],
-        Some(lone) => bail!(
-            "the build the container started with, {}, is not the one the image offers",
-            lone.build.id
-        ),
-        None => {
-            let build_env = plan.build_env(builds.len());
-            builds
-                .iter()
-                .map(|b| Recipe::new(plan, &targets[b.target], b.clone(), &build_env))
-                .collect()
-        }
-    };
 
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("creating the output folder {}", plan.out))?;

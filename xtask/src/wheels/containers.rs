@@ -12,11 +12,10 @@ use camino::Utf8PathBuf;
 use super::recipe::{headers_cache, Recipe, Start, NATIVE_DIR};
 use super::target::Target;
 use super::{
-    container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS, NO_OPT_PYTHON,
-};
+    container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS};
 use crate::cleanup::Partial;
 use crate::engine::{Container, FirstOutput, ReadyingFailed};
-use crate::util::{self, usage, Runner};
+use crate::util::{self, Runner};
 
 /// ccache's counters in a container: (hits, misses).
 pub(super) fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
@@ -48,15 +47,13 @@ pub(super) fn ccache_counts(c: &Container) -> Option<(u64, u64)> {
 /// A target's container, started and ready.
 pub(super) struct Started {
     container: Container,
-    /// The interpreter folders of its image's /opt/python.
-    offered: Vec<String>,
     /// Its auditwheel's version, for the manifest.
     auditwheel: String,
     /// The output of the build its first process runs, when it runs one.
     first_output: Option<FirstOutput>,
 }
 
-/// Starts one arch's container, lists its interpreters, and copies the
+/// Starts one arch's container, and copies the
 /// scripts and (unless each build has its own) the inputs in; with `lone`,
 /// its first process then runs that build.
 pub(super) fn start_target(
@@ -86,16 +83,7 @@ pub(super) fn start_target(
         false => None,
     };
     let started = Container::start(&t.engine, runner, &start.spec, &start.first, input);
-    let (c, offered, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
-        Some(ReadyingFailed {
-            code: Some(NO_OPT_PYTHON),
-            ..
-        }) => usage(format!(
-            "image `{}` is not a {} image: it has no /opt/python (expected /opt/python/<tag>/bin/python, as in {})",
-            t.image,
-            t.libc,
-            crate::config::Config::default().image(t.arch, t.libc)
-        )),
+    let (c, readied, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
         Some(failed) => anyhow::anyhow!(
             "{} builds on {}: readying the container (the scripts and the inputs) failed ({failed})",
             t.name(),
@@ -103,7 +91,7 @@ pub(super) fn start_target(
         ),
         None => e.context(format!("{} builds on {}", t.name(), t.engine.describe())),
     })?;
-    let (offered, auditwheel) = parse_setup(&offered);
+    let auditwheel = parse_setup(&readied);
     copy_input_dirs(runner, plan, &c)?;
     if let Some(Ok(uv)) = &t.uv {
         let dir = uv.path.parent().expect("a folder");
@@ -116,7 +104,6 @@ pub(super) fn start_target(
     }
     Ok(Started {
         container: c,
-        offered,
         auditwheel,
         first_output,
     })
@@ -237,7 +224,6 @@ pub(super) fn start_all(
     for result in started {
         let Started {
             mut container,
-            offered,
             auditwheel,
             first_output,
         } = result?;
@@ -255,7 +241,6 @@ pub(super) fn start_all(
         }
         containers.push(Running {
             container,
-            offered,
             auditwheel,
             first: Mutex::new(first_output),
         });
@@ -269,8 +254,6 @@ pub(super) struct Running {
     /// Declared (so dropped) before the container, which waits for its client.
     pub first: Mutex<Option<FirstOutput>>,
     pub container: Container,
-    /// The interpreter folders of its image's /opt/python.
-    pub offered: Vec<String>,
     pub auditwheel: String,
 }
 

@@ -16,6 +16,7 @@
 mod builds;
 pub mod cibuildwheel;
 mod containers;
+mod decision;
 pub mod landing;
 pub mod package;
 mod pip_settings;
@@ -35,6 +36,7 @@ use crate::flags;
 use crate::util::{self, Runner};
 
 use builds::execute;
+use decision::decide;
 use landing::Provenance;
 pub use plan::Plan;
 use recipe::print_dry_run;
@@ -42,13 +44,11 @@ use report::JsonOnStop;
 use target::{resolve_target, runnable};
 
 /// What readies a new build container, run by its first process (an exec
-/// would cost a round trip), with no Python (a second under emulation): list the
-/// interpreters (exit 42 when there is no /opt/python), make the folders,
+/// would cost a round trip), with no Python (a second under emulation): make the folders,
 /// write the scripts given as arguments (pairs of a path under /xtask/bin and
 /// its text), unpack the inputs from stdin when the first argument is 1, and
 /// find auditwheel's version (for the manifest) by its dist-info folder.
-const SETUP: &str = r#"ls -1 /opt/python || exit 42
-mkdir -p /xtask/src /xtask/out /xtask/bin || exit 1
+const SETUP: &str = r#"mkdir -p /xtask/src /xtask/out /xtask/bin || exit 1
 unpack=$1; shift
 while [ $# -gt 1 ]; do
   case $1 in */*) mkdir -p "/xtask/bin/${1%/*}" || exit 1 ;; esac
@@ -58,26 +58,13 @@ done
 if [ "$unpack" != 0 ]; then head -c "$unpack" | tar -x -o -f - -C /xtask/src || exit 1; fi
 { a=$(readlink -f "$(command -v auditwheel)") && ls -d "${a%/bin/*}"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }"#;
 
-/// SETUP's exit status when the image has no /opt/python.
-const NO_OPT_PYTHON: i32 = 42;
-
-/// The interpreter folders and auditwheel's version, from SETUP's output.
-fn parse_setup(output: &str) -> (Vec<String>, String) {
-    let mut dirs = Vec::new();
-    let mut auditwheel = "unknown".to_string();
-    for line in output.lines() {
-        match line
-            .rsplit('/')
-            .next()
-            .and_then(|l| l.strip_prefix("auditwheel-"))
-        {
-            Some(v) if line.starts_with('/') => {
-                auditwheel = v.trim_end_matches(".dist-info").to_string()
-            }
-            _ => dirs.push(line.to_string()),
-        }
-    }
-    (dirs, auditwheel)
+/// auditwheel's version (for the manifest), from SETUP's output.
+fn parse_setup(output: &str) -> String {
+    output
+        .lines()
+        .filter(|line| line.starts_with('/'))
+        .find_map(|line| line.rsplit('/').next()?.strip_prefix("auditwheel-"))
+        .map_or("unknown".into(), |v| v.trim_end_matches(".dist-info").to_string())
 }
 
 /// The scripts that run inside the build containers.
@@ -203,12 +190,13 @@ fn run_planned(
         }
     }
     plan.take_provenance(provenance);
+    let decision = decide(runner, plan, &targets)?;
     if runner.dry_run {
         let runnable = runnable(&targets);
-        print_dry_run(plan, &targets[..runnable], runner.secrets)?;
+        print_dry_run(plan, &targets[..runnable], &decision, runner.secrets)?;
         return Ok((0, 0));
     }
-    execute(runner, plan, &targets, stopped)
+    execute(runner, plan, &targets, decision, stopped)
 }
 
 #[cfg(test)]
@@ -218,11 +206,10 @@ mod tests {
     #[test]
     fn setup_makes_the_container_folders() {
         assert!(SETUP.contains(&format!("mkdir -p {SRC} {OUT}")));
-        let (dirs, version) = parse_setup(
-            "cp311-cp311\npp39-pypy39_pp73\n/opt/_internal/tools/lib/python3.11/site-packages/auditwheel-6.8.2.dist-info\n",
+        let version = parse_setup(
+            "/opt/_internal/tools/lib/python3.11/site-packages/auditwheel-6.8.2.dist-info\n",
         );
-        assert_eq!(dirs, ["cp311-cp311", "pp39-pypy39_pp73"]);
         assert_eq!(version, "6.8.2");
-        assert_eq!(parse_setup("cp312-cp312\n").1, "unknown");
+        assert_eq!(parse_setup(""), "unknown");
     }
 }

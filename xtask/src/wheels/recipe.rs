@@ -10,14 +10,15 @@ use anyhow::Result;
 
 use super::pip_settings;
 use super::script::Var;
-use super::select::{Build, Offer, Selected};
+use super::decision::Decision;
+use super::select::Build;
 use super::target::Target;
 use super::{
     container_scripts, script_files, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
     SRC,
 };
 use crate::engine::{exec_command, short_id, ContainerSpec, Engine, FirstCommand, FirstProcess};
-use crate::platform::{Arch, BuildId, PythonTag, Selection};
+use crate::platform::{Arch, BuildId};
 use crate::qemu_register::CpuModel;
 use crate::util;
 
@@ -398,16 +399,16 @@ pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
     format!("xtask-wheels-ccache-{arch}-{}", short_id(image_id))
 }
 
-/// The build of a run that is known before its container starts (one arch,
-/// one CPython named, so its folder is known), when nothing has to reach the
+/// Whether a run's one build may run in its container's first process,
+/// which saves the round trip of an exec: when nothing has to reach the
 /// container between its start and the build (a pre-build command and its
-/// inputs, input dirs, headers), no ccache counters are read, and the
-/// container is not kept: the container's first process runs it, which
-/// saves the round trip of an exec. Not with secrets either: `docker run`
-/// keeps its environment in the container's configuration, an exec does not.
-/// Nor when a native tool is copied in after the start.
-pub(super) fn lone_build(plan: &Plan, targets: &[Target], secrets: &[String]) -> Option<Build> {
-    let simple = plan.pre_build.is_empty()
+/// inputs, input dirs, headers, a native tool copied in), no ccache
+/// counters are read, the container is not kept, and only one container
+/// starts. Not with secrets either: `docker run` keeps its environment in
+/// the container's configuration, an exec does not.
+pub(super) fn lone_allowed(plan: &Plan, targets: &[Target], secrets: &[String]) -> bool {
+    targets.len() == 1
+        && plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
         && !targets
             .iter()
@@ -415,8 +416,7 @@ pub(super) fn lone_build(plan: &Plan, targets: &[Target], secrets: &[String]) ->
         && !plan.env.iter().any(|(k, _)| secrets.contains(k))
         && !plan.ccache
         && !plan.keep_container
-        && !plan.needs_include();
-    simple.then(|| plan.selector.known_build()).flatten()
+        && !plan.needs_include()
 }
 
 /// How a target's container starts: its `docker run`, and what its first
@@ -542,61 +542,30 @@ pub(super) fn untar(dir: &str) -> Command {
     cmd
 }
 
-/// The dry run: each command the run would carry out, from the same
-/// recipes, shell-quoted. The builds are the run's, selected by the same
-/// `Selector` from the interpreters named (their usual folders), with the
-/// same variables; with `--py all`, one placeholder per image stands for
-/// every folder of its /opt/python that the selection keeps.
-pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String]) -> Result<()> {
+/// The dry run: each command the run would carry out, from the run's own
+/// decision (its builds and their recipes), shell-quoted, in the run's
+/// order: the cache volumes, then per target its container's start, the
+/// copies in, and its builds.
+pub(super) fn print_dry_run(
+    plan: &Plan,
+    targets: &[Target],
+    decision: &Decision,
+    secrets: &[String],
+) -> Result<()> {
     let q = |c: &Command| util::command_line(c, &[]);
-    // The builds, as the run selects them from what the images offer.
-    let builds: Option<Vec<Build>> = match &plan.selector.pythons {
-        Selection::All => None,
-        Selection::Tags(tags) => {
-            let dirs: Vec<String> = tags.iter().map(|t| t.dir_guess()).collect();
-            let offers: Vec<Offer> = targets
-                .iter()
-                .map(|t| Offer {
-                    arch: t.arch,
-                    libc: t.libc,
-                    image: &t.image,
-                    dirs: &dirs,
-                })
-                .collect();
-            let Selected { builds, excluded } = plan.selector.builds(&offers)?;
-            for line in excluded {
-                eprintln!("==> {line}");
-            }
-            Some(builds)
-        }
-    };
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
-    let lone = lone_build(plan, targets, secrets);
-    // As many builds as the run makes; with `all`, as many as run at once.
-    let build_env = match (&lone, &builds) {
-        (Some(_), _) => plan.build_env(1),
-        (None, Some(builds)) => plan.build_env(builds.len()),
-        (None, None) => plan.build_env(plan.jobs),
-    };
-    if let Some(builds) = &builds {
-        eprintln!(
-            "==> {} builds, {} at a time",
-            builds.len(),
-            plan.workers(builds.len())
-        );
-    }
+    let n = decision.recipes.len();
+    eprintln!("==> {n} builds, {} at a time", plan.workers(n));
     for (i, t) in targets.iter().enumerate() {
         // The scripts' texts go as arguments: named here, not printed.
         let dir = container_scripts();
-        let scripts = script_files(&dir)
-            .unwrap_or_default()
+        let scripts = script_files(&dir)?
             .into_iter()
             .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
             .collect();
-        let lone = lone.clone().map(|b| Recipe::new(plan, t, b, &build_env));
-        let start = Start::new(plan, t, "RUN", scripts, lone.as_ref());
+        let start = Start::new(plan, t, "RUN", scripts, decision.lone_recipe());
         let line = start.spec.command(&t.engine, &start.first, secrets);
         match start.unpack {
             true => println!("{} | {}", q(&plan.tar_command()), q(&line)),
@@ -619,44 +588,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
             let cp = t.engine.cp("-", &format!("{name}:/opt"));
             println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
         }
-        let recipes: Vec<Recipe> = match &builds {
-            Some(builds) => builds
-                .iter()
-                .filter(|b| b.target == i)
-                .map(|b| Recipe::new(plan, t, b.clone(), &build_env))
-                .collect(),
-            None => {
-                // A placeholder folder has no identifier: its hooks cannot be filled.
-                let id = BuildId {
-                    python: PythonTag::CPython {
-                        minor: 0,
-                        free_threaded: false,
-                    },
-                    arch: t.arch,
-                    libc: t.libc,
-                };
-                let dir = format!(
-                    "<each folder of /opt/python that build `{}`, skip `{}`{} keep>",
-                    plan.selector.build,
-                    plan.selector.skip,
-                    if plan.selector.enable.is_some() || plan.selector.requires_python.is_some() {
-                        ", enable and Requires-Python"
-                    } else {
-                        ""
-                    }
-                );
-                let mut recipe = Recipe::new(plan, t, Build { id, target: i, dir }, &build_env);
-                recipe.pre_build = None;
-                recipe.post_build = None;
-                for (k, v) in &mut recipe.env {
-                    if k == "CIBUILDWHEEL_BUILD_IDENTIFIER" {
-                        *v = "<the build's identifier>".into();
-                    }
-                }
-                vec![recipe]
-            }
-        };
-        for recipe in recipes {
+        for recipe in decision.recipes.iter().filter(|r| r.build.target == i) {
             let root = util::shell_quote(plan.root.as_str());
             if let Some(pre) = &recipe.pre_build {
                 println!("(cd {root} && {})", q(pre));
@@ -665,7 +597,7 @@ pub(super) fn print_dry_run(plan: &Plan, targets: &[Target], secrets: &[String])
                 println!("{} | {}", q(&plan.tar_command()), q(&unpack));
             }
             // A lone build runs in the container's first process.
-            if lone.is_none() {
+            if !decision.lone {
                 println!(
                     "{} | {}",
                     util::command_line(&recipe.exec(&t.engine, name, secrets), secrets),

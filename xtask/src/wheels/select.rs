@@ -204,18 +204,6 @@ impl Selector {
         Ok(())
     }
 
-    fn allows(&self, python: PythonTag) -> bool {
-        self.requires_python
-            .as_ref()
-            .is_none_or(|r| r.allows(python))
-            && self.enabled(python)
-    }
-
-    /// Whether cibuildwheel's `enable` lets this interpreter be built.
-    fn enabled(&self, python: PythonTag) -> bool {
-        self.not_enabled(python).is_none()
-    }
-
     /// Why cibuildwheel 4's selection leaves this interpreter out, when a
     /// `[tool.cibuildwheel]` table asks for it: the `enable` group it needs
     /// is not named, or cibuildwheel 4 builds it no more.
@@ -233,31 +221,6 @@ impl Selector {
         };
         (!enable.iter().any(|e| e == group))
             .then(|| format!("[tool.cibuildwheel] enable does not name {group}"))
-    }
-
-    /// The one build known before any image is asked (one arch, one CPython
-    /// named, so its folder is known), when the selection keeps it.
-    pub fn known_build(&self) -> Option<Build> {
-        let ([arch], Selection::Tags(tags)) = (self.arches.as_slice(), &self.pythons) else {
-            return None;
-        };
-        let [python @ PythonTag::CPython { .. }] = tags.as_slice() else {
-            return None;
-        };
-        let [(_, libc)] = self.platforms.as_slice() else {
-            return None;
-        };
-        let id = BuildId {
-            python: *python,
-            arch: *arch,
-            libc: *libc,
-        };
-        let kept = filter_builds(vec![(id.clone(), ())], &self.build, &self.skip).is_ok();
-        (kept && self.allows(*python)).then(|| Build {
-            dir: python.dir_guess(),
-            id,
-            target: 0,
-        })
     }
 
     /// The builds, given what each arch's image offers (in the run's order of
@@ -599,35 +562,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.arches, [Arch::Aarch64]);
-        let known = s.known_build().unwrap();
-        assert_eq!(known.id.to_string(), "cp313-manylinux_aarch64");
-        assert_eq!(known.dir, "cp313-cp313");
+        assert_eq!(s.platforms, [(Arch::Aarch64, Libc::Glibc)]);
+        assert_eq!(s.pythons, Selection::Tags(vec![PythonTag::parse("cp313").unwrap()]));
     }
 
     #[test]
-    fn a_build_is_known_ahead_only_when_the_selection_keeps_it() {
-        let asked = |py, skip| Asked {
-            arch: &[],
-            py: Some(py),
-            skip,
-            ..Asked::default()
-        };
+    fn a_named_interpreter_that_requires_python_excludes_is_an_error() {
         let one_arch = Config {
             arch: vec![Arch::X86_64],
             ..config()
         };
-        let s = Selector::new(asked("cp313", None), &one_arch).unwrap();
-        assert!(s.known_build().is_some());
-        let s = Selector::new(asked("cp313", Some("cp313-*")), &one_arch);
-        assert!(s.unwrap().known_build().is_none());
-        let s = Selector::new(asked("pp311", None), &one_arch).unwrap();
-        assert!(
-            s.known_build().is_none(),
-            "a PyPy folder is not known ahead"
-        );
-        let s = Selector::new(asked("cp313", None), &config()).unwrap();
-        assert!(s.known_build().is_none(), "two arches");
-        let mut s = Selector::new(asked("cp313", None), &one_arch).unwrap();
+        let asked = Asked {
+            py: Some("cp313"),
+            ..Asked::default()
+        };
+        let mut s = Selector::new(asked, &one_arch).unwrap();
         let req = RequiresPython {
             spec: ">=3.14".into(),
             from: "setup.cfg".into(),
