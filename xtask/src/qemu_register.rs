@@ -124,20 +124,79 @@ pub fn cpu_model(arch: Arch, user: Option<(&str, &str)>, version: Option<(u32, u
     }
 }
 
-/// The version of the emulator behind this host's `arch` handler, when its
-/// file is here to ask (a handler registered from a container names a path
-/// inside that container).
+/// The version of the emulator this host's kernel runs for `arch`, asked of
+/// that emulator itself: a program of the arch (its ELF header, which is
+/// what the handler matches) is run with `QEMU_VERSION` set, and qemu-user
+/// prints its version and exits before it loads anything. With flag F that
+/// is the file opened when the handler was registered, which may be
+/// another than the file at the handler's path now. None when no handler
+/// is enabled, or what runs is not QEMU.
 pub fn host_qemu_version(arch: Arch) -> Option<(u32, u32)> {
     let handler = handler(arch).ok()??;
-    // The Debian name `aarch64-binfmt-P` refuses --version: ask the file it links to.
-    let real = std::fs::canonicalize(&handler.interpreter).ok()?;
-    let out = std::process::Command::new(real)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    parse_qemu_version(&String::from_utf8_lossy(&out.stdout))
+    if !handler.enabled || arch.is_native_here() {
+        return None;
+    }
+    let probe = probe_file(arch).ok()?;
+    // A file just written may still be open in a child forked meanwhile
+    // (until it execs): "text file busy" passes.
+    for _ in 0..20 {
+        match std::process::Command::new(&probe)
+            .env("QEMU_VERSION", "1")
+            .env_remove("QEMU_CPU")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+        {
+            Ok(out) => return parse_qemu_version(&String::from_utf8_lossy(&out.stdout)),
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// A file the kernel hands to `arch`'s handler: the bytes its binfmt magic
+/// names (an ELF header of the arch), made once under target/xtask/probes.
+fn probe_file(arch: Arch) -> Result<camino::Utf8PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = util::project_root().join(format!("target/xtask/probes/{arch}"));
+    if file.is_file() {
+        return Ok(file);
+    }
+    let mut header = magic_bytes(arch.row().binfmt_magic);
+    header.resize(64, 0);
+    let partial = crate::cleanup::Partial::beside(&file);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    }
+    std::fs::write(partial.path(), &header)
+        .with_context(|| format!("writing {}", partial.path()))?;
+    std::fs::set_permissions(partial.path(), std::fs::Permissions::from_mode(0o755))?;
+    partial.keep()?;
+    Ok(file)
+}
+
+/// The bytes of a binfmt magic written with `\xNN` escapes.
+fn magic_bytes(magic: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut rest = magic;
+    while !rest.is_empty() {
+        match rest.strip_prefix("\\x") {
+            Some(hex) if hex.len() >= 2 => {
+                bytes.push(u8::from_str_radix(&hex[..2], 16).expect("hex in a binfmt magic"));
+                rest = &hex[2..];
+            }
+            _ => {
+                let c = rest.chars().next().expect("not empty");
+                let mut buf = [0; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    bytes
 }
 
 /// `qemu-aarch64 version 7.2.22 (Debian ...)` -> (7, 2).
@@ -351,6 +410,24 @@ fn register(runner: &util::Runner, engine: &Engine, image: &str, args: &[String]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_is_an_elf_header_of_its_arch() {
+        for arch in Arch::ALL {
+            let row = arch.row();
+            let bytes = magic_bytes(row.binfmt_magic);
+            assert_eq!(bytes.len(), 20, "{arch}");
+            assert_eq!(&bytes[..4], b"\x7fELF", "{arch}");
+            // EI_CLASS: 1 for 32-bit, 2 for 64-bit.
+            assert_eq!(bytes[4], if row.bits == 64 { 2 } else { 1 }, "{arch}");
+            // e_machine, in the byte order EI_DATA names (1: little endian).
+            let machine = match bytes[5] {
+                1 => u16::from_le_bytes([bytes[18], bytes[19]]),
+                _ => u16::from_be_bytes([bytes[18], bytes[19]]),
+            };
+            assert_eq!(machine, row.elf_machine, "{arch}");
+        }
+    }
 
     #[test]
     fn the_cpu_model_follows_the_emulator() {

@@ -12,9 +12,9 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::containers::{ccache_counts, copy_inputs, headers, start_all, Running};
+use super::decision::Decision;
 use super::landing::{self, Entry};
 use super::progress::{Line, Progress};
-use super::decision::Decision;
 use super::recipe::{cache_volume_command, cache_volumes, ccache_volume, untar, Recipe};
 use super::report::{json_summary, print_summary, Done, JsonOnStop, Outcome};
 use super::select::Build;

@@ -11,8 +11,7 @@ use camino::Utf8PathBuf;
 
 use super::recipe::{headers_cache, Recipe, Start, NATIVE_DIR};
 use super::target::Target;
-use super::{
-    container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS};
+use super::{container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS};
 use crate::cleanup::Partial;
 use crate::engine::{Container, FirstOutput, ReadyingFailed};
 use crate::util::{self, Runner};

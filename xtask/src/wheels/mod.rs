@@ -64,7 +64,9 @@ fn parse_setup(output: &str) -> String {
         .lines()
         .filter(|line| line.starts_with('/'))
         .find_map(|line| line.rsplit('/').next()?.strip_prefix("auditwheel-"))
-        .map_or("unknown".into(), |v| v.trim_end_matches(".dist-info").to_string())
+        .map_or("unknown".into(), |v| {
+            v.trim_end_matches(".dist-info").to_string()
+        })
 }
 
 /// The scripts that run inside the build containers.

@@ -8,9 +8,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use anyhow::Result;
 
+use super::decision::Decision;
 use super::pip_settings;
 use super::script::Var;
-use super::decision::Decision;
 use super::select::Build;
 use super::target::Target;
 use super::{

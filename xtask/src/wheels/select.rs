@@ -563,7 +563,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.arches, [Arch::Aarch64]);
         assert_eq!(s.platforms, [(Arch::Aarch64, Libc::Glibc)]);
-        assert_eq!(s.pythons, Selection::Tags(vec![PythonTag::parse("cp313").unwrap()]));
+        assert_eq!(
+            s.pythons,
+            Selection::Tags(vec![PythonTag::parse("cp313").unwrap()])
+        );
     }
 
     #[test]

@@ -312,13 +312,12 @@ fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) 
 
 /// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
 /// the build, else in this process's environment), else the fastest that
-/// the emulator the kernel runs takes. That one is asked, with one tiny
-/// container, whenever the faster model would be given: with flag F the
-/// kernel runs the file opened when the handler was registered, which may
-/// be older than the file at the handler's path now (whose version says
-/// whether the faster model is worth asking for at all), and a model it
-/// does not know would end every emulated process. The dry run asks
-/// nothing, and shows the model the run gives when its emulator takes it.
+/// the emulator takes. On this machine that emulator is asked its version
+/// (`qemu_register::host_qemu_version`, as every command that runs
+/// emulated code asks it); an engine elsewhere emulates with one this tool
+/// cannot ask, so the faster model is tried there with one tiny container,
+/// as a model its emulator does not know would end every emulated process.
+/// The dry run starts nothing, and shows the model the run tries.
 fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: bool) -> CpuModel {
     if let Some((_, v)) = plan.env.iter().find(|(k, _)| k == "QEMU_CPU") {
         return qemu_register::cpu_model(arch, Some((v, "with --env or env")), None);
@@ -329,29 +328,27 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
             why: "--full-emulation".into(),
         };
     }
+    if engine.is_local() {
+        return qemu_register::host_cpu_model(arch);
+    }
     if let Some(v) = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty()) {
         return qemu_register::cpu_model(arch, Some((&v, "in the environment")), None);
     }
-    // This machine's emulator file says whether the faster model helps; an
-    // engine elsewhere emulates with one this tool cannot see.
-    let model = match engine.is_local() {
-        true => qemu_register::host_cpu_model(arch),
-        false => match &arch.row().fast_cpu {
-            Some(fast) => CpuModel {
-                value: Some(fast.model.into()),
-                why: "the engine's emulator takes it".into(),
-            },
-            None => qemu_register::cpu_model(arch, None, None),
-        },
+    let Some(fast) = &arch.row().fast_cpu else {
+        return qemu_register::cpu_model(arch, None, None);
     };
-    let Some(value) = model.value.clone().filter(|_| !dry_run) else {
+    let model = CpuModel {
+        value: Some(fast.model.into()),
+        why: "the engine's emulator takes it".into(),
+    };
+    if dry_run {
         return model;
-    };
+    }
     let mut probe = engine.command();
     probe
         .args(["run", "--rm", "--network=none", "--platform"])
         .arg(arch.docker_platform())
-        .args(["--env", &format!("QEMU_CPU={value}")])
+        .args(["--env", &format!("QEMU_CPU={}", fast.model)])
         .args(["--entrypoint", "true", image])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -362,7 +359,8 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
     CpuModel {
         value: None,
         why: format!(
-            "the emulator the kernel runs for {arch} refused QEMU_CPU={value}: QEMU's own model"
+            "the {arch} engine's emulator refused QEMU_CPU={}: QEMU's own model",
+            fast.model
         ),
     }
 }
