@@ -9,7 +9,7 @@
 #   PURE         what a pure-Python wheel gets: fail, accept (ship it
 #                unrepaired) or skip (exit 3, nothing in /xtask/out)
 # Besides its arguments it reads the XTASK_* variables, each named and
-# described once in xtask/src/wheels/script.rs (a unit test holds this
+# described once in xtask/src/wheels/contract.rs (a unit test holds this
 # script to exactly those names); lists come one item a line. Every argument
 # and value is data: nothing here is eval'd but the project's own commands
 # and settings (before-all, before-build, the environment's bash words,
@@ -89,12 +89,6 @@ evaluate_env() {
 }
 evaluate_env "${XTASK_ENVIRONMENT:-}" environment
 
-# {project} and {package} of a command run in the copied sources.
-placed() {
-    local cmd=${1//\{project\}/$(printf %q "$2")}
-    printf '%s' "${cmd//\{package\}/$(printf %q "$2/$package")}"
-}
-
 # Installs site/sitecustomize.py as the sitecustomize of interpreter $1
 # (see that file: kept bytecode, kills named, a parallel compile).
 # The standard library's folder is found on disk (PREFIX/bin/python3.12
@@ -134,7 +128,7 @@ before_all_python() {
 if [ -n "${XTASK_BEFORE_ALL:-}" ]; then
     until mkdir /xtask/before-all.lock 2>/dev/null; do sleep 0.2; done
     if [ ! -e /xtask/before-all.done ]; then
-        command=$(placed "$XTASK_BEFORE_ALL" "$sources")
+        command=$XTASK_BEFORE_ALL
         bin=$(before_all_python)
         [ -z "$bin" ] || install_site "$bin/python"
         step "before-all: $command${bin:+ (with $bin first on PATH)}"

@@ -9,9 +9,12 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use camino::Utf8PathBuf;
 
-use super::recipe::{headers_cache, Recipe, Start, NATIVE_DIR};
+use super::contract::{
+    container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS, NATIVE_DIR,
+};
+use super::plan::Plan;
+use super::recipe::{headers_cache, Recipe, Start};
 use super::target::Target;
-use super::{container_scripts, parse_setup, script_files, Plan, CCACHE_DIR, INPUTS};
 use crate::cleanup::Partial;
 use crate::engine::{Container, FirstOutput, ReadyingFailed};
 use crate::util::{self, Runner};

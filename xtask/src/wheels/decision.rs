@@ -4,14 +4,17 @@
 //! recipe. The run (builds.rs) carries out these recipes and the dry run
 //! (recipe.rs's `print_dry_run`) prints them: the two cannot differ.
 
+use std::process::Command;
+
 use anyhow::Result;
 
-use super::recipe::{lone_allowed, Recipe};
+use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
+use super::plan::Plan;
+use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, untar, Recipe, Start};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, Target};
-use super::Plan;
 use crate::platform::Selection;
-use crate::util::{usage, Runner};
+use crate::util::{self, usage, Runner};
 
 /// The run's builds and their recipes.
 pub(super) struct Decision {
@@ -109,4 +112,74 @@ fn interpreters(runner: &Runner, plan: &Plan, t: &Target) -> Result<Vec<String>>
                 t.image
             )),
         })
+}
+
+/// The dry run: each command the run would carry out, from the run's own
+/// decision (its builds and their recipes), shell-quoted, in the run's
+/// order: the cache volumes, then per target its container's start, the
+/// copies in, and its builds.
+pub(super) fn print_dry_run(
+    plan: &Plan,
+    targets: &[Target],
+    decision: &Decision,
+    secrets: &[String],
+) -> Result<()> {
+    let q = |c: &Command| util::command_line(c, &[]);
+    for (engine, volume) in cache_volumes(plan, targets) {
+        println!("{}", q(&cache_volume_command(engine, &volume)));
+    }
+    let n = decision.recipes.len();
+    eprintln!("==> {n} builds, {} at a time", plan.workers(n));
+    for (i, t) in targets.iter().enumerate() {
+        // The scripts' texts go as arguments: named here, not printed.
+        let dir = container_scripts();
+        let scripts = script_files(&dir)?
+            .into_iter()
+            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
+            .collect();
+        let start = Start::new(plan, t, "RUN", scripts, decision.lone_recipe());
+        let line = start.spec.command(&t.engine, &start.first, secrets);
+        match start.unpack {
+            true => println!("{} | {}", q(&plan.tar_command()), q(&line)),
+            false => println!("{}", q(&line)),
+        }
+        let name = &start.spec.name;
+        for (key, dir) in &plan.input_dirs {
+            let dest = format!("{name}:{INPUTS}/{key}");
+            println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
+        }
+        if let Some(Ok(uv)) = &t.uv {
+            let dir = uv.path.parent().expect("a folder");
+            println!(
+                "{}",
+                q(&t.engine
+                    .cp(&format!("{dir}/."), &format!("{name}:{NATIVE_DIR}")))
+            );
+        }
+        if let Some(clang) = &t.clang {
+            let cp = t.engine.cp("-", &format!("{name}:/opt"));
+            println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
+        }
+        for recipe in decision.recipes.iter().filter(|r| r.build.target == i) {
+            let root = util::shell_quote(plan.root.as_str());
+            if let Some(pre) = &recipe.pre_build {
+                println!("(cd {root} && {})", q(pre));
+            }
+            if let Some(unpack) = recipe.unpack_inputs(&t.engine, name) {
+                println!("{} | {}", q(&plan.tar_command()), q(&unpack));
+            }
+            // A lone build runs in the container's first process.
+            if !decision.lone {
+                println!(
+                    "{} | {}",
+                    util::command_line(&recipe.exec(&t.engine, name, secrets), secrets),
+                    q(&untar(plan.out.as_str()))
+                );
+            }
+            if let Some(post) = &recipe.post_build {
+                println!("(cd {root} && {})", q(post));
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,9 +8,9 @@
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::plan::Plan;
 use super::recipe::Recipe;
 use super::target::Target;
-use super::Plan;
 use crate::util;
 
 pub const SUMS: &str = "SHA256SUMS";

@@ -16,6 +16,7 @@
 mod builds;
 pub mod cibuildwheel;
 mod containers;
+mod contract;
 mod decision;
 pub mod landing;
 pub mod package;
@@ -24,95 +25,22 @@ pub mod plan;
 mod progress;
 pub mod recipe;
 mod report;
-mod script;
 pub mod select;
 mod target;
 
-use anyhow::{bail, Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use anyhow::{bail, Result};
+use camino::Utf8Path;
 
 use crate::config::Config;
 use crate::flags;
 use crate::util::{self, Runner};
 
 use builds::execute;
-use decision::decide;
+use decision::{decide, print_dry_run};
 use landing::Provenance;
 pub use plan::Plan;
-use recipe::print_dry_run;
 use report::JsonOnStop;
 use target::{resolve_target, runnable};
-
-/// What readies a new build container, run by its first process (an exec
-/// would cost a round trip), with no Python (a second under emulation): make the folders,
-/// write the scripts given as arguments (pairs of a path under /xtask/bin and
-/// its text), unpack the inputs from stdin when the first argument is 1, and
-/// find auditwheel's version (for the manifest) by its dist-info folder.
-const SETUP: &str = r#"mkdir -p /xtask/src /xtask/out /xtask/bin || exit 1
-unpack=$1; shift
-while [ $# -gt 1 ]; do
-  case $1 in */*) mkdir -p "/xtask/bin/${1%/*}" || exit 1 ;; esac
-  printf '%s' "$2" >"/xtask/bin/$1" || exit 1
-  shift 2
-done
-if [ "$unpack" != 0 ]; then head -c "$unpack" | tar -x -o -f - -C /xtask/src || exit 1; fi
-{ a=$(readlink -f "$(command -v auditwheel)") && ls -d "${a%/bin/*}"/lib/python*/site-packages/auditwheel-*.dist-info 2>/dev/null || true; }"#;
-
-/// auditwheel's version (for the manifest), from SETUP's output.
-fn parse_setup(output: &str) -> String {
-    output
-        .lines()
-        .filter(|line| line.starts_with('/'))
-        .find_map(|line| line.rsplit('/').next()?.strip_prefix("auditwheel-"))
-        .map_or("unknown".into(), |v| {
-            v.trim_end_matches(".dist-info").to_string()
-        })
-}
-
-/// The scripts that run inside the build containers.
-fn container_scripts() -> Utf8PathBuf {
-    util::project_root().join("scripts/container")
-}
-
-/// The scripts' paths under `dir` and their text, for SETUP's arguments.
-fn script_files(dir: &Utf8Path) -> Result<Vec<(String, String)>> {
-    fn walk(base: &Utf8Path, dir: &Utf8Path, out: &mut Vec<(String, String)>) -> Result<()> {
-        for entry in dir
-            .read_dir_utf8()
-            .with_context(|| format!("reading {dir}"))?
-        {
-            let path = entry?.into_path();
-            if path.is_dir() {
-                if path.file_name() != Some("__pycache__") {
-                    walk(base, &path, out)?;
-                }
-            } else {
-                let text =
-                    std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-                let rel = path.strip_prefix(base).expect("below base").to_string();
-                out.push((rel, text));
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-/// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken
-/// for something a run left behind.
-pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
-
-/// Where the inputs, work folders and results live inside the container.
-const SRC: &str = "/xtask/src";
-const BIN: &str = "/xtask/bin";
-const OUT: &str = "/xtask/out";
-/// Where `--ccache` keeps its cache in the container (a volume).
-const CCACHE_DIR: &str = "/xtask/ccache";
-/// Where `input-dirs` are copied, each under its variable's name.
-const INPUTS: &str = "/xtask/inputs";
 
 impl flags::Wheels {
     pub fn run(self, runner: &Runner, config: &Config) -> Result<()> {
@@ -199,19 +127,4 @@ fn run_planned(
         return Ok((0, 0));
     }
     execute(runner, plan, &targets, decision, stopped)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn setup_makes_the_container_folders() {
-        assert!(SETUP.contains(&format!("mkdir -p {SRC} {OUT}")));
-        let version = parse_setup(
-            "/opt/_internal/tools/lib/python3.11/site-packages/auditwheel-6.8.2.dist-info\n",
-        );
-        assert_eq!(version, "6.8.2");
-        assert_eq!(parse_setup(""), "unknown");
-    }
 }

@@ -5,10 +5,10 @@ use anyhow::Result;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::cibuildwheel::{self, Account};
+use super::contract::INPUTS;
 use super::landing::Provenance;
 use super::package::RequiresPython;
 use super::select::{platform_name, Asked, Selector};
-use super::INPUTS;
 use crate::config::{check_env_name, Config, Inherit, Override, PureWheel, Steps, Test};
 use crate::flags;
 use crate::platform::{Arch, BuildId, Libc};
@@ -85,7 +85,7 @@ fn secrets(config: &Config, env: &[(String, String)]) -> Vec<String> {
         .iter()
         .any(|(k, _)| secrets.contains(k) && super::pip_settings::reads(k));
     if pip_secret {
-        secrets.push(super::script::Var::UvConfig.name().to_string());
+        secrets.push(super::contract::Var::UvConfig.name().to_string());
     }
     secrets
 }
@@ -996,13 +996,15 @@ mod tests {
         let root = tree();
         let mut p = plan(&root, &["--no-isolation"]).unwrap();
         assert_eq!(
-            p.script_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
+            p.build_args("cp311-cp311", "manylinux2014_x86_64", "/xtask/src")
+                .command()
                 .join(" "),
             "sh -c bash /xtask/bin/build-wheel.sh \"$@\" >&2 && cd \"/xtask/out/$1\" && exec tar -c -h -- *.whl sh cp311-cp311 manylinux2014_x86_64 /xtask/src pkg 0 fail"
         );
         let skip = plan(&root, &["--pure-wheel", "skip"]).unwrap();
         assert!(skip
-            .script_args("x", "y", "z")
+            .build_args("x", "y", "z")
+            .command()
             .ends_with(&["1".into(), "skip".into()]));
         let e = plan(&root, &["--pure-wheel", "ship"]).unwrap_err();
         assert_eq!(

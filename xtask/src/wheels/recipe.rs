@@ -1,22 +1,19 @@
 //! What a run carries out, decided once: each target's container start line
 //! and each build's recipe (its host hooks, environment, exec arguments and
-//! staging folder). The run (builds.rs) follows them; the dry run prints them.
+//! staging folder). decision.rs makes them before anything starts; the run
+//! (builds.rs) follows them and the dry run prints them.
 
 use std::process::{Command, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use anyhow::Result;
-
-use super::decision::Decision;
+use super::contract::{
+    BuildArgs, Placeholders, Var, CCACHE_DIR, NATIVE_CLANG, NATIVE_DIR, PYCACHE_DIR, SETUP, SRC,
+};
 use super::pip_settings;
-use super::script::Var;
+use super::plan::Plan;
 use super::select::Build;
 use super::target::Target;
-use super::{
-    container_scripts, script_files, Plan, BIN, CCACHE_DIR, INPUTS, OUT, PIP_CACHE_VOLUME, SETUP,
-    SRC,
-};
 use crate::engine::{exec_command, short_id, ContainerSpec, Engine, FirstCommand, FirstProcess};
 use crate::platform::{Arch, BuildId};
 use crate::qemu_register::CpuModel;
@@ -64,7 +61,7 @@ impl Recipe {
             .iter()
             .cloned()
             .chain(build_env.iter().cloned())
-            .chain(plan.steps_env(&build.dir))
+            .chain(plan.steps_env(&build.dir, &sources))
             .chain(test_env)
             .chain(uv_settings(plan, t))
             // Each step knows which build it is, as cibuildwheel tells it.
@@ -79,7 +76,7 @@ impl Recipe {
             build.id
         ));
         Recipe {
-            args: plan.script_args(&build.dir, &t.plat, &sources),
+            args: plan.build_args(&build.dir, &t.plat, &sources).command(),
             build,
             include,
             pre_build,
@@ -169,24 +166,21 @@ impl Plan {
         t.cpu.is_some() && !self.full_emulation
     }
 
-    /// The command that builds one interpreter's wheel in the container:
-    /// the build script, all it prints on stderr (the log), then the wheel
-    /// as a tar stream on stdout, which the host unpacks (no `cp` after).
-    /// Only `*.whl` members, links followed: nothing in the stream can make
-    /// the host's tar write outside the folder it unpacks into.
-    pub fn script_args(&self, dir: &str, plat: &str, sources: &str) -> Vec<String> {
-        vec![
-            "sh".into(),
-            "-c".into(),
-            format!("bash {BIN}/build-wheel.sh \"$@\" >&2 && cd \"{OUT}/$1\" && exec tar -c -h -- *.whl"),
-            "sh".into(),
-            dir.into(),
-            plat.into(),
-            sources.into(),
-            self.package.to_string(),
-            if self.isolation { "1" } else { "0" }.into(),
-            self.pure_wheel.name().into(),
-        ]
+    /// build-wheel.sh's arguments for interpreter `dir`.
+    pub fn build_args<'a>(
+        &'a self,
+        dir: &'a str,
+        plat: &'a str,
+        sources: &'a str,
+    ) -> BuildArgs<'a> {
+        BuildArgs {
+            interpreter: dir,
+            plat,
+            sources,
+            package: &self.package,
+            isolation: self.isolation,
+            pure_wheel: self.pure_wheel,
+        }
     }
 
     /// The variables that give one of `workers` concurrent builds its share
@@ -232,38 +226,23 @@ impl Plan {
 
     /// The variables that make the in-container script run `before-build`
     /// in the package's copy of interpreter `dir` (`{project}`, `{package}`
-    /// filled in), and cibuildwheel's other steps and settings.
-    pub fn steps_env(&self, dir: &str) -> Vec<(String, String)> {
+    /// filled in), and cibuildwheel's other steps and settings; `sources`:
+    /// where the inputs are, where before-all runs.
+    pub fn steps_env(&self, dir: &str, sources: &str) -> Vec<(String, String)> {
+        let build = Placeholders::of_build(dir, &self.package);
         let mut env = Vec::new();
         if let Some(command) = &self.before_build {
-            env.push(Var::BeforeBuild.set(self.fill_paths(command, dir)));
+            env.push(Var::BeforeBuild.set(build.command(command)));
         }
         // Present, even empty (no repair), when the project has its own.
         if let Some(command) = &self.steps.repair_command {
-            env.push(Var::RepairCommand.set(self.fill_paths(command, dir)));
+            env.push(Var::RepairCommand.set(build.command(command)));
         }
-        let (project, package) = self.copied_paths(dir);
-        env.extend(self.steps.env(&project, &package));
+        env.extend(
+            self.steps
+                .env(&build, &Placeholders::at(sources, &self.package)),
+        );
         env
-    }
-
-    /// The copied sources of interpreter `dir` in the container: the root
-    /// (cibuildwheel's `{project}`) and the package (`{package}`).
-    fn copied_paths(&self, dir: &str) -> (String, String) {
-        // Where build-wheel.sh copies the sources for this interpreter.
-        let project = format!("/xtask/work/{dir}/src");
-        let package = format!("{project}/{}", self.package);
-        (project, package)
-    }
-
-    /// `{project}` and `{package}` of a command run in the container by
-    /// bash: the quoted paths of the copied sources of interpreter `dir`,
-    /// as a package folder may hold spaces or shell characters.
-    fn fill_paths(&self, command: &str, dir: &str) -> String {
-        let (project, package) = self.copied_paths(dir);
-        command
-            .replace("{project}", &crate::util::shell_quote(&project))
-            .replace("{package}", &crate::util::shell_quote(&package))
     }
 
     /// The variables that make the in-container script test one build's
@@ -278,7 +257,8 @@ impl Plan {
         if test.skip.matches(&id.to_string()) {
             return Vec::new();
         }
-        let command = self.fill_paths(command, dir);
+        let build = Placeholders::of_build(dir, &self.package);
+        let command = build.command(command);
         let mut env = vec![
             Var::TestCommand.set(command),
             Var::TestRequires.list(&test.requires),
@@ -288,7 +268,7 @@ impl Plan {
             env.push(Var::TestExtras.set(test.extras.join(",")));
         }
         if let Some(before) = &self.steps.before_test {
-            env.push(Var::BeforeTest.set(self.fill_paths(before, dir)));
+            env.push(Var::BeforeTest.set(build.command(before)));
         }
         env
     }
@@ -341,13 +321,9 @@ fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     }
 }
 
-/// Where the bytecode of emulated builds is kept (a volume; see keeps_bytecode).
-const PYCACHE_DIR: &str = "/xtask/pycache";
-
-/// Where the native tools are copied in the container (containers.rs): uv,
-/// and the native clang (its tar holds `clang/`, unpacked in /opt).
-pub(super) const NATIVE_DIR: &str = "/xtask/native";
-pub(super) const NATIVE_CLANG: &str = "/opt/clang";
+/// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken
+/// for something a run left behind.
+pub const PIP_CACHE_VOLUME: &str = "xtask-wheels-pip-cache";
 
 /// The variables of every process of target `t`'s container: the emulated
 /// CPU model, where Python keeps its bytecode, and the native uv and its
@@ -540,74 +516,4 @@ pub(super) fn untar(dir: &str) -> Command {
         dir,
     ]);
     cmd
-}
-
-/// The dry run: each command the run would carry out, from the run's own
-/// decision (its builds and their recipes), shell-quoted, in the run's
-/// order: the cache volumes, then per target its container's start, the
-/// copies in, and its builds.
-pub(super) fn print_dry_run(
-    plan: &Plan,
-    targets: &[Target],
-    decision: &Decision,
-    secrets: &[String],
-) -> Result<()> {
-    let q = |c: &Command| util::command_line(c, &[]);
-    for (engine, volume) in cache_volumes(plan, targets) {
-        println!("{}", q(&cache_volume_command(engine, &volume)));
-    }
-    let n = decision.recipes.len();
-    eprintln!("==> {n} builds, {} at a time", plan.workers(n));
-    for (i, t) in targets.iter().enumerate() {
-        // The scripts' texts go as arguments: named here, not printed.
-        let dir = container_scripts();
-        let scripts = script_files(&dir)?
-            .into_iter()
-            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
-            .collect();
-        let start = Start::new(plan, t, "RUN", scripts, decision.lone_recipe());
-        let line = start.spec.command(&t.engine, &start.first, secrets);
-        match start.unpack {
-            true => println!("{} | {}", q(&plan.tar_command()), q(&line)),
-            false => println!("{}", q(&line)),
-        }
-        let name = &start.spec.name;
-        for (key, dir) in &plan.input_dirs {
-            let dest = format!("{name}:{INPUTS}/{key}");
-            println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
-        }
-        if let Some(Ok(uv)) = &t.uv {
-            let dir = uv.path.parent().expect("a folder");
-            println!(
-                "{}",
-                q(&t.engine
-                    .cp(&format!("{dir}/."), &format!("{name}:{NATIVE_DIR}")))
-            );
-        }
-        if let Some(clang) = &t.clang {
-            let cp = t.engine.cp("-", &format!("{name}:/opt"));
-            println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
-        }
-        for recipe in decision.recipes.iter().filter(|r| r.build.target == i) {
-            let root = util::shell_quote(plan.root.as_str());
-            if let Some(pre) = &recipe.pre_build {
-                println!("(cd {root} && {})", q(pre));
-            }
-            if let Some(unpack) = recipe.unpack_inputs(&t.engine, name) {
-                println!("{} | {}", q(&plan.tar_command()), q(&unpack));
-            }
-            // A lone build runs in the container's first process.
-            if !decision.lone {
-                println!(
-                    "{} | {}",
-                    util::command_line(&recipe.exec(&t.engine, name, secrets), secrets),
-                    q(&untar(plan.out.as_str()))
-                );
-            }
-            if let Some(post) = &recipe.post_build {
-                println!("(cd {root} && {})", q(post));
-            }
-        }
-    }
-    Ok(())
 }

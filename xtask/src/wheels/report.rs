@@ -8,9 +8,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::landing::{MANIFEST, SUMS};
 use super::plan::Epoch;
+use super::plan::Plan;
 use super::select::Build;
 use super::target::Target;
-use super::Plan;
 use crate::cleanup::{Undo, UndoGuard};
 use crate::util;
 

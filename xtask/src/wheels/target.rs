@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::Plan;
+use super::plan::Plan;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::native::{self, Clang, Uv};

@@ -4,7 +4,7 @@
 
 use crate::config::{Frontend, Steps, RESERVED_ENV};
 use crate::platform::Arch;
-use crate::wheels::script::Var;
+use crate::wheels::contract::{Placeholders, Var};
 
 /// cibuildwheel's `archs` on Linux (its architecture.py): `auto` and
 /// `native` are this machine's arch (x86_64's `auto` adds i686, which it
@@ -296,9 +296,10 @@ pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
 
 impl Steps {
     /// The variables that carry these steps to build-wheel.sh, with
-    /// `{project}` and `{package}` of config-settings filled in (they reach
-    /// the frontend as arguments: the paths unquoted).
-    pub fn env(&self, project: &str, package: &str) -> Vec<(String, String)> {
+    /// `{project}` and `{package}` filled in: of before-all where the
+    /// inputs are (`inputs`), of config-settings in the build's copy
+    /// (`build`).
+    pub fn env(&self, build: &Placeholders, inputs: &Placeholders) -> Vec<(String, String)> {
         let mut env = Vec::new();
         let lines = |pairs: &[(String, String)]| -> Vec<String> {
             pairs.iter().map(|(k, w)| format!("{k}={w}")).collect()
@@ -310,16 +311,13 @@ impl Steps {
             env.push(Var::TestEnvironment.list(&lines(&self.test_env_eval)));
         }
         if let Some(c) = &self.before_all {
-            env.push(Var::BeforeAll.set(c));
+            env.push(Var::BeforeAll.set(inputs.command(c)));
         }
         if !self.config_settings.is_empty() {
             let settings: Vec<String> = self
                 .config_settings
                 .iter()
-                .map(|s| {
-                    s.replace("{project}", project)
-                        .replace("{package}", package)
-                })
+                .map(|s| build.value(s))
                 .collect();
             env.push(Var::ConfigSettings.list(&settings));
         }
