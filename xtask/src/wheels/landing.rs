@@ -16,46 +16,6 @@ use crate::util;
 pub const SUMS: &str = "SHA256SUMS";
 pub const MANIFEST: &str = "manifest.json";
 
-/// Where the sources come from, as git tells.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Provenance {
-    pub commit: Option<String>,
-    /// Seconds since 1970 of the last commit.
-    pub commit_time: Option<String>,
-    /// Uncommitted changes (or untracked files) under the root.
-    pub dirty: bool,
-}
-
-impl Provenance {
-    /// Empty when `root` is not in a git checkout (or git is missing).
-    pub fn of(root: &Utf8Path) -> Provenance {
-        let git = |args: &[&str]| {
-            std::process::Command::new("git")
-                .args(["-c", "safe.directory=*", "-C", root.as_str()])
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        };
-        // Both asked at once: each git start is tens of milliseconds.
-        let (last, status) = std::thread::scope(|s| {
-            let status = s.spawn(|| git(&["status", "--porcelain", "--", "."]));
-            let last = git(&["log", "-1", "--format=%H %ct"]);
-            (last, status.join().expect("the git thread panicked"))
-        });
-        let Some(last) = last else {
-            return Provenance::default();
-        };
-        let (commit, time) = last.split_once(' ').unwrap_or((&last, ""));
-        Provenance {
-            commit: Some(commit.to_string()),
-            commit_time: Some(time.to_string()).filter(|t| !t.is_empty()),
-            dirty: status.is_some_and(|s| !s.is_empty()),
-        }
-    }
-}
-
 /// One wheel's record in manifest.json.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Entry {

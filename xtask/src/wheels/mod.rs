@@ -37,7 +37,7 @@ use crate::util::{self, Runner};
 
 use builds::execute;
 use decision::{decide, print_dry_run};
-use landing::Provenance;
+use package::Provenance;
 pub use plan::Plan;
 use report::JsonOnStop;
 use target::{resolve_target, runnable};

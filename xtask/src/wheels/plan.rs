@@ -6,7 +6,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use super::cibuildwheel::{self, Account};
 use super::contract::INPUTS;
-use super::landing::Provenance;
+use super::package::Provenance;
 use super::package::RequiresPython;
 use super::select::{platform_name, Asked, Selector};
 use crate::config::{check_env_name, Config, Inherit, Override, PureWheel, Steps, Test};
