@@ -128,7 +128,7 @@ impl Runner<'_> {
     /// Echoes the command (as xshell does) and runs it with inherited output.
     pub fn run(&self, cmd: impl Into<Command>) -> Result<()> {
         let mut cmd = cmd.into();
-        let Some(line) = self.announce(&cmd) else {
+        let Some(line) = self.announce(&cmd, None) else {
             return Ok(());
         };
         let status = cmd
@@ -143,33 +143,31 @@ impl Runner<'_> {
     /// Like `run`, but the command's error output becomes part of the error,
     /// so that a summary can say why (such as "no space left on device").
     pub fn run_captured(&self, cmd: impl Into<Command>) -> Result<()> {
-        self.run_captured_reading(cmd, std::process::Stdio::null())
-    }
-
-    /// `run_captured`, with `stdin` on the command's standard input.
-    pub fn run_captured_reading(
-        &self,
-        cmd: impl Into<Command>,
-        stdin: impl Into<std::process::Stdio>,
-    ) -> Result<()> {
         let mut cmd = cmd.into();
-        let Some(line) = self.announce(&cmd) else {
+        let Some(line) = self.announce(&cmd, None) else {
             return Ok(());
         };
-        let out = cmd
-            .stdin(stdin)
-            .output()
-            .with_context(|| format!("could not start `{line}`"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("`{line}` failed ({}): {}", out.status, stderr.trim());
-        }
-        Ok(())
+        captured(cmd.stdin(std::process::Stdio::null()), &line)
     }
 
-    /// Prints the command; its line when it is to run, None under `--dry-run`.
-    fn announce(&self, cmd: &Command) -> Option<String> {
-        let line = command_line(cmd, self.secrets);
+    /// `run_captured`, with file `input` on the command's standard input
+    /// (shown as `< input`).
+    pub fn run_captured_from(&self, cmd: impl Into<Command>, input: &Utf8Path) -> Result<()> {
+        let mut cmd = cmd.into();
+        let Some(line) = self.announce(&cmd, Some(input)) else {
+            return Ok(());
+        };
+        let file = std::fs::File::open(input).with_context(|| format!("opening {input}"))?;
+        captured(cmd.stdin(file), &line)
+    }
+
+    /// Prints the command (and the file on its stdin); its line when it is
+    /// to run, None under `--dry-run`.
+    fn announce(&self, cmd: &Command, input: Option<&Utf8Path>) -> Option<String> {
+        let mut line = command_line(cmd, self.secrets);
+        if let Some(input) = input {
+            line = format!("{line} < {}", shell_quote(input.as_str()));
+        }
         if self.dry_run {
             println!("{line}");
             return None;
@@ -179,6 +177,18 @@ impl Runner<'_> {
         }
         Some(line)
     }
+}
+
+/// Runs `cmd` (shown as `line`), its error output part of the error.
+fn captured(cmd: &mut Command, line: &str) -> Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start `{line}`"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!("`{line}` failed ({}): {}", out.status, stderr.trim());
+    }
+    Ok(())
 }
 
 /// FNV-1a: a stable content hash for "has this input changed" labels

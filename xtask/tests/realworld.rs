@@ -284,7 +284,9 @@ fn package(dir: &Path, files: &[(&str, &str)], extra_config: &str) -> PathBuf {
     let config = dir.join("pkg.toml");
     write(
         &config,
-        &format!("[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\n{extra_config}"),
+        // manylinux alone, as these tests are not about the libc (a
+        // `[tool.cibuildwheel]` table would bring musllinux too: libcs.rs).
+        &format!("[workspace.metadata.wheels]\npackage = \"pkg\"\nout = \"out\"\nlibc = [\"manylinux\"]\n{extra_config}"),
     );
     config
 }
@@ -763,7 +765,7 @@ fn a_cibuildwheel_repair_wheel_command_replaces_the_repair() {
     let dir = TempDir::new("repair-command");
     demo_tree(&dir.path().join("tree"));
     let config = dir.path().join("demo.toml");
-    std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\nout = \"out\"\n").unwrap();
+    std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\nout = \"out\"\nlibc = [\"manylinux\"]\n").unwrap();
     let pyproject = dir.path().join("tree/demo/python/pyproject.toml");
     let base = std::fs::read_to_string(&pyproject).unwrap();
     let build = |command: &str, out: &str| -> (Run, Vec<String>) {

@@ -222,8 +222,31 @@ impl ContainerSpec<'_> {
     }
 }
 
+impl ContainerSpec<'_> {
+    /// The start line as it is shown (the log, the dry run): the long
+    /// arguments (scripts) by their size, secrets masked; after `input`,
+    /// the command whose output is its stdin, where there is one.
+    pub fn shown(
+        &self,
+        engine: &Engine,
+        setup: &FirstProcess,
+        secrets: &[String],
+        input: Option<&Command>,
+    ) -> String {
+        let cmd = self.command(engine, setup, secrets);
+        let mut shown = engine.command();
+        shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
+        let line = crate::util::command_line(&shown, secrets);
+        match input {
+            Some(input) => format!("{} | {line}", crate::util::command_line(input, secrets)),
+            None => line,
+        }
+    }
+}
+
 impl Container {
-    /// Starts it, runs `setup` fed with `input`, and returns what the setup
+    /// Starts it, runs `setup` fed with `input` (made by `input_from`, for
+    /// the line shown), and returns what the setup
     /// printed (and with `setup.then`, that command's output); registered for
     /// removal before it exists, so no signal can leak it. A failed setup is
     /// a `ReadyingFailed` error.
@@ -232,14 +255,17 @@ impl Container {
         runner: &Runner,
         spec: &ContainerSpec,
         setup: &FirstProcess,
-        input: Option<std::fs::File>,
+        input: Option<(std::fs::File, &Command)>,
     ) -> Result<(Container, String, Option<FirstOutput>)> {
         let guard = UndoGuard::new(Undo::run(&engine.rm(&spec.name)));
         let mut cmd = spec.command(engine, setup, runner.secrets);
-        // The scripts' texts are arguments: named, not printed.
-        let mut shown = engine.command();
-        shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
-        let line = crate::util::command_line(&shown, runner.secrets);
+        let line = spec.shown(
+            engine,
+            setup,
+            runner.secrets,
+            input.as_ref().map(|(_, from)| *from),
+        );
+        let input = input.map(|(file, _)| file);
         if !runner.quiet {
             eprintln!("$ {line}");
         }
@@ -367,8 +393,7 @@ impl Container {
 
     /// `docker cp` of the tar file `tar` (on its stdin), unpacked into `to`.
     pub fn copy_tar_in(&self, runner: &Runner, tar: &Utf8Path, to: &str) -> Result<()> {
-        let file = std::fs::File::open(tar).with_context(|| format!("opening {tar}"))?;
-        runner.run_captured_reading(self.engine.cp("-", &format!("{}:{to}", self.name)), file)
+        runner.run_captured_from(self.engine.cp("-", &format!("{}:{to}", self.name)), tar)
     }
 
     /// `docker cp` from the container to a host folder (files then belong to the caller).

@@ -469,7 +469,10 @@ fn exec_in_container(
     exec.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(writer);
-    feed(&format!("$ {}", util::command_line(&exec, runner.secrets)))?;
+    feed(&format!(
+        "$ {}",
+        r.exec_line(&c.engine, &c.name, runner.secrets)
+    ))?;
     let mut child = exec.spawn().context("running the build in the container")?;
     // The pipe ends when the child's copies of it close, not ours.
     drop(exec);

@@ -84,6 +84,8 @@ pub(super) fn start_target(
         }
         false => None,
     };
+    let tar = plan.tar_command();
+    let input = input.map(|file| (file, &tar));
     let started = Container::start(&t.engine, runner, &start.spec, &start.first, input);
     let (c, readied, first_output) = started.map_err(|e| match e.downcast_ref::<ReadyingFailed>() {
         Some(failed) => anyhow::anyhow!(
@@ -159,6 +161,16 @@ fn inputs_file(plan: &Plan) -> Result<(std::fs::File, u64)> {
     // Open, it stays readable once its name is gone.
     drop(partial);
     Ok((file, size))
+}
+
+/// The size in bytes of `plan`'s inputs as one tar stream, counted as the
+/// host's tar makes it (nothing is written): what the dry run shows of a
+/// container's start, as the run has it.
+pub(super) fn inputs_size(plan: &Plan) -> Result<u64> {
+    let mut tar = inputs_tar(plan)?;
+    let size = std::io::copy(&mut tar.stdout.take().expect("piped"), &mut std::io::sink())?;
+    unreadable_inputs(plan, tar.wait()?)?;
+    Ok(size)
 }
 
 /// Runs `cmd` with `plan`'s inputs as one tar stream on its stdin: its

@@ -8,9 +8,10 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use super::containers::inputs_size;
 use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
 use super::plan::Plan;
-use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, untar, Recipe, Start};
+use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, Recipe, Start};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, Target};
 use crate::platform::Selection;
@@ -130,19 +131,20 @@ pub(super) fn print_dry_run(
     }
     let n = decision.recipes.len();
     eprintln!("==> {n} builds, {} at a time", plan.workers(n));
+    let scripts = script_files(&container_scripts())?;
+    let tar = plan.tar_command();
     for (i, t) in targets.iter().enumerate() {
-        // The scripts' texts go as arguments: named here, not printed.
-        let dir = container_scripts();
-        let scripts = script_files(&dir)?
-            .into_iter()
-            .map(|(path, _)| (path.clone(), format!("<the text of {dir}/{path}>")))
-            .collect();
-        let start = Start::new(plan, t, "RUN", scripts, decision.lone_recipe());
-        let line = start.spec.command(&t.engine, &start.first, secrets);
-        match start.unpack {
-            true => println!("{} | {}", q(&plan.tar_command()), q(&line)),
-            false => println!("{}", q(&line)),
-        }
+        let mut start = Start::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
+        let line = match start.unpack {
+            true => {
+                start.first.args[0] = inputs_size(plan)?.to_string();
+                start
+                    .spec
+                    .shown(&t.engine, &start.first, secrets, Some(&tar))
+            }
+            false => start.spec.shown(&t.engine, &start.first, secrets, None),
+        };
+        println!("{line}");
         let name = &start.spec.name;
         for (key, dir) in &plan.input_dirs {
             let dest = format!("{name}:{INPUTS}/{key}");
@@ -170,11 +172,7 @@ pub(super) fn print_dry_run(
             }
             // A lone build runs in the container's first process.
             if !decision.lone {
-                println!(
-                    "{} | {}",
-                    util::command_line(&recipe.exec(&t.engine, name, secrets), secrets),
-                    q(&untar(plan.out.as_str()))
-                );
+                println!("{}", recipe.exec_line(&t.engine, name, secrets));
             }
             if let Some(post) = &recipe.post_build {
                 println!("(cd {root} && {})", q(post));

@@ -102,6 +102,17 @@ impl Recipe {
         exec_command(engine, name, &self.env, secrets, &args)
     }
 
+    /// The exec as it is shown (the build's log, the dry run): the exec,
+    /// secrets masked, piped into the host's tar that unpacks the wheel in
+    /// its staging folder.
+    pub fn exec_line(&self, engine: &Engine, name: &str, secrets: &[String]) -> String {
+        format!(
+            "{} | {}",
+            util::command_line(&self.exec(engine, name, secrets), secrets),
+            util::command_line(&untar(self.stage.as_str()), &[])
+        )
+    }
+
     /// After a pre-build: the exec that unpacks its own copy of the inputs,
     /// streamed on its stdin.
     pub fn unpack_inputs(&self, engine: &Engine, name: &str) -> Option<Command> {
