@@ -718,7 +718,7 @@ fn the_dry_run_shows_the_runs_builds_and_environments() {
         dry.stdout
     );
     let (env, dir) = &shown[0];
-    assert!(dir.starts_with(&format!("{first}-")), "{dir}");
+    assert_eq!(dir, &standin_dir(first));
     assert!(env.contains(&"XTASK_CCACHE=1".to_string()), "{env:?}");
     let built: Vec<String> = std::fs::read_dir(&logs)
         .unwrap()
@@ -732,6 +732,107 @@ fn the_dry_run_shows_the_runs_builds_and_environments() {
         &ran, &shown[0],
         "the run's variables and folder against the dry run's"
     );
+}
+
+/// A `[tool.cibuildwheel]` table's images are the ones `wheels`, its dry
+/// run and `matrix` use (derived stand-ins under other tags, as a project
+/// names its own), and cibuildwheel 4's musllinux builds come beside the
+/// manylinux ones; an overrides entry reaches the builds it selects. The
+/// dry run is the run: a native, an emulated and a musllinux container.
+#[test]
+fn a_cibuildwheel_tables_images_are_the_ones_wheels_matrix_and_the_dry_run_use() {
+    let (_serial, inv) = on_x86_64_standin();
+    let images = [
+        (
+            "x86_64",
+            standin(&["--arch", "x86_64"]),
+            "xtask-test-cibw:x86_64",
+        ),
+        (
+            "aarch64",
+            standin(&["--arch", "aarch64"]),
+            "xtask-test-cibw:aarch64",
+        ),
+        (
+            "musllinux_x86_64",
+            standin(&["--arch", "x86_64", "--musllinux"]),
+            "xtask-test-cibw:musllinux",
+        ),
+    ];
+    for (_, from, to) in &images {
+        sh("docker", &["tag", from, to]).ok();
+    }
+    let dir = TempDir::new("cibw-images");
+    demo_tree(&dir.path().join("tree"));
+    let pyproject = dir.path().join("tree/demo/python/pyproject.toml");
+    let base = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        format!(
+            r#"{base}
+[tool.cibuildwheel]
+archs = ["x86_64", "aarch64"]
+build = "cp313-*"
+skip = "*-musllinux_aarch64"
+manylinux-x86_64-image = "xtask-test-cibw:x86_64"
+manylinux-aarch64-image = "xtask-test-cibw:aarch64"
+musllinux-x86_64-image = "xtask-test-cibw:musllinux"
+
+[[tool.cibuildwheel.overrides]]
+select = "*-musllinux_*"
+environment = {{ ONLY_MUSL = "yes" }}
+"#
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("demo.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\nroot = \"tree\"\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\n").unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--no-test",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let dry = xtask(&[&args[..], &["--dry-run"]].concat()).ok();
+    let (run, logs) = xtask_logged(&args);
+    let run = run.ok();
+    let matrix = xtask(&["--config", config.to_str().unwrap(), "matrix"]).ok();
+    for (_, _, tag) in &images {
+        sh("docker", &["rmi", tag]).ok();
+    }
+    inv.check();
+    assert_dry_run_is_the_run(&dry.stdout, &run, &logs);
+    for (name, _, image) in &images {
+        assert_has(&run.stdout, &format!("{name}: {image} on docker ("));
+        assert_has(&dry.stdout, &format!(" {image} sh -c "));
+    }
+    assert_has(
+        &run.stderr,
+        "cibuildwheel 4's defaults, musllinux wheels beside manylinux ones",
+    );
+    let ids = [
+        "cp313-manylinux_x86_64",
+        "cp313-manylinux_aarch64",
+        "cp313-musllinux_x86_64",
+    ];
+    let mut listed: Vec<&str> = matrix.stdout.lines().collect();
+    listed.sort();
+    let mut want = ids.to_vec();
+    want.sort();
+    assert_eq!(listed, want, "matrix");
+    assert_eq!(wheels_in(&out).len(), 3, "{:?}", wheels_in(&out));
+    for id in ids {
+        let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+        let exec = log.lines().next().unwrap();
+        assert_eq!(
+            exec.contains("--env ONLY_MUSL=yes"),
+            id.contains("musllinux"),
+            "{id}: {exec}"
+        );
+    }
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn every_x86_64_interpreter_manylinux_and_musllinux_in_one_run() {
         "test-command = \"pytest -q {package}/tests\"\ntest-requires = [\"pytest\"]\n",
     );
     let cfg = config.to_str().unwrap();
-    let (run, logs) = xtask_logged(&[
+    let args = [
         "wheels",
         "--config",
         cfg,
@@ -100,8 +100,25 @@ fn every_x86_64_interpreter_manylinux_and_musllinux_in_one_run() {
         "all",
         "--out",
         out.str(),
-    ]);
+    ];
+    let dry = xtask(&[&["--dry-run"], &args[..]].concat()).ok();
+    let (run, logs) = xtask_logged(&args);
     let run = run.ok();
+    // The dry run showed this run: PyPy and the free-threaded CPython
+    // among its builds, in both containers.
+    assert_dry_run_is_the_run(&dry.stdout, &run, &logs);
+    assert_has(
+        &dry.stdout,
+        "CIBUILDWHEEL_BUILD_IDENTIFIER=cp313t-manylinux_x86_64",
+    );
+    assert_has(
+        &dry.stdout,
+        "CIBUILDWHEEL_BUILD_IDENTIFIER=cp313-musllinux_x86_64",
+    );
+    assert_has(
+        &dry.stdout,
+        &format!("CIBUILDWHEEL_BUILD_IDENTIFIER={}", x86(&pp())),
+    );
     let wheels = wheels_in(out.path());
     // Every interpreter of the manylinux stand-in, cp313t among them, and
     // the musllinux one's CPython: one container each.

@@ -946,3 +946,119 @@ fn commands_find_the_environment_cibuildwheel_gives() {
     assert_eq!(before_all, 1, "before-all ran {before_all} times");
     inv.check();
 }
+
+/// A token in `PIP_INDEX_URL`, passed by `environment-pass`, reaches the
+/// builds (pip's and, under emulation, the native uv's settings) and can
+/// be read nowhere: not in the dry run, the output, any log, the JSON
+/// summary, `ps` during the run, nor `docker inspect` of the kept
+/// containers, on a native and an emulated target.
+#[test]
+fn a_token_passed_by_environment_pass_is_nowhere_to_be_read() {
+    const TOKEN: &str = "tok3n-xtask-secret-9f1c";
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "aarch64"]);
+    let dir = TempDir::new("cibw-token");
+    // The stand-ins install offline (PIP_NO_INDEX): the index is named, never asked.
+    let index = format!("https://user:{TOKEN}@index.invalid/simple");
+    let files = [
+        (
+            "pyproject.toml",
+            format!("{PYPROJECT}\n[tool.cibuildwheel]\nenvironment-pass = [\"PIP_INDEX_URL\"]\nbefore-build = \"case $PIP_INDEX_URL in *tok3n-*) echo index passed on;; esac\"\n"),
+        ),
+        ("setup.py", "from setuptools import Extension, setup\nsetup(name='tokpkg', version='1', ext_modules=[Extension('tokpkg', ['tokpkg.c'])])\n".to_string()),
+        ("tokpkg.c", MODULE_C.replace("\"_c\"", "\"tokpkg\"").replace("PyInit__c", "PyInit_tokpkg")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let config = package(dir.path(), &files, "");
+    let json = dir.path().join("summary.json");
+    let py = arm_cp();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64,aarch64",
+        "--py",
+        &py,
+        "--json",
+        json.to_str().unwrap(),
+        "--keep-container",
+    ];
+    let mut dry = xtask_cmd(&[&args[..], &["--dry-run"]].concat());
+    let dry: Run = dry.env("PIP_INDEX_URL", &index).output().unwrap().into();
+    let dry = dry.ok();
+    let mut cmd = xtask_cmd(&args);
+    cmd.env("PIP_INDEX_URL", &index)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    // Every process's command line, read over and over while the run goes on.
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ps = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.push_str(&sh("ps", &["-eo", "args"]).stdout);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            seen
+        })
+    };
+    let run: Run = child.wait_with_output().unwrap().into();
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let ps = ps.join().unwrap();
+    let run = run.ok();
+    let kept = containers_of_ours();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let mut seen = vec![
+        (
+            "the dry run".to_string(),
+            format!("{}{}", dry.stdout, dry.stderr),
+        ),
+        (
+            "the run's output".to_string(),
+            format!("{}{}", run.stdout, run.stderr),
+        ),
+        ("ps".to_string(), ps.clone()),
+        (
+            "the JSON summary".to_string(),
+            std::fs::read_to_string(&json).unwrap(),
+        ),
+    ];
+    for c in &kept {
+        seen.push((
+            format!("docker inspect {c}"),
+            sh("docker", &["inspect", c]).ok().stdout,
+        ));
+        sh("docker", &["rm", "--force", c]).ok();
+    }
+    let logs = logs_of(pid);
+    for log in std::fs::read_dir(&logs).unwrap() {
+        let log = log.unwrap().path();
+        seen.push((
+            log.display().to_string(),
+            std::fs::read_to_string(&log).unwrap(),
+        ));
+    }
+    for (what, text) in &seen {
+        assert!(!text.contains(TOKEN), "the token shows in {what}:\n{text}");
+    }
+    // It was there to be seen: ps saw the builds, and the builds the token.
+    assert_has(&ps, " exec --env ");
+    for id in [x86(&py), format!("{py}-manylinux_aarch64")] {
+        assert_row(&run.stdout, &id, "ok");
+        let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+        assert_has(&log, "\nindex passed on\n");
+        assert_has(log.lines().next().unwrap(), "--env PIP_INDEX_URL ");
+    }
+    // Under emulation the native uv was told the index, by the client's environment.
+    let arm = std::fs::read_to_string(logs.join(format!("{py}-manylinux_aarch64.log"))).unwrap();
+    assert_has(arm.lines().next().unwrap(), "--env XTASK_UV_CONFIG ");
+    assert_has(&arm, "environments: made by the native uv");
+    assert_has(&dry.stdout, "--env XTASK_UV_CONFIG ");
+    inv.check();
+}

@@ -1168,3 +1168,85 @@ pub fn demo_tree(tree: &Path) {
     }
     std::fs::copy(root().join("README.md"), tree.join("README.md")).unwrap();
 }
+
+/// The dry run is the run: every command the dry run printed (`dry`, its
+/// stdout) is one the run logged, and no other: the run's `$` lines on
+/// stderr (the containers' starts, the copies, the volumes), then the first
+/// line of each build's log (its exec), builds in the summary's order.
+/// Only what names one run is made alike: the run id, and the process id
+/// in the staging folder's name. The starts of several containers go on at
+/// once, so those lines are compared as a set; the builds in order.
+pub fn assert_dry_run_is_the_run(dry: &str, run: &Run, logs: &Path) {
+    fn alike(line: &str) -> String {
+        let mut line = line.to_string();
+        for marker in ["xtask-wheels-", "org.xtask-wheels.run=", ".xtask-partial-"] {
+            let mut out = String::new();
+            let mut rest = line.as_str();
+            while let Some(i) = rest.find(marker) {
+                out.push_str(&rest[..i + marker.len()]);
+                rest = &rest[i + marker.len()..];
+                let digits = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                if marker == ".xtask-partial-" {
+                    // A process id.
+                    out.push_str("PID");
+                    rest = &rest[digits..];
+                } else if let Some(after) = rest.strip_prefix("RUN") {
+                    out.push_str("RUN");
+                    rest = after;
+                } else if digits > 0 && rest[digits..].starts_with('-') {
+                    // A run id: `<process id>-<8 hex digits>`.
+                    let hex = &rest[digits + 1..];
+                    let len = hex
+                        .find(|c: char| !c.is_ascii_hexdigit())
+                        .unwrap_or(hex.len());
+                    if len == 8 {
+                        out.push_str("RUN");
+                        rest = &hex[len..];
+                    }
+                }
+            }
+            out.push_str(rest);
+            line = out;
+        }
+        line
+    }
+    let is_build = |l: &str| l.contains(" exec ") && l.contains("CIBUILDWHEEL_BUILD_IDENTIFIER=");
+    let dry: Vec<String> = dry.lines().map(alike).collect();
+    let (dry_builds, mut dry_rest): (Vec<String>, Vec<String>) =
+        dry.into_iter().partition(|l| is_build(l));
+    let mut run_rest: Vec<String> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(alike)
+        .collect();
+    let ids: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| (w.starts_with("cp") || w.starts_with("pp")) && w.contains("linux_"))
+        .collect();
+    assert!(!ids.is_empty(), "no build in the summary:\n{}", run.stdout);
+    let run_builds: Vec<String> = ids
+        .iter()
+        .filter_map(|id| {
+            let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+            let first = log
+                .lines()
+                .next()
+                .unwrap_or("")
+                .strip_prefix("$ ")?
+                .to_string();
+            is_build(&first).then(|| alike(&first))
+        })
+        .collect();
+    dry_rest.sort();
+    run_rest.sort();
+    assert_eq!(
+        dry_rest, run_rest,
+        "the containers' starts and copies: dry run, then run"
+    );
+    assert_eq!(dry_builds, run_builds, "the builds: dry run, then run");
+}

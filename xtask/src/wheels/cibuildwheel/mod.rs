@@ -69,71 +69,278 @@ impl Account {
     }
 }
 
-/// Every option key cibuildwheel knows (its resources/defaults.toml), and
-/// why this tool does not use it, where it does not.
-const KEYS: &[(&str, Option<&str>)] = &[
-    ("build", None),
-    ("skip", None),
-    ("test-skip", None),
-    ("enable", None),
-    ("archs", None),
-    ("environment", None),
-    ("environment-pass", None),
-    ("before-all", None),
-    ("before-build", None),
-    ("before-test", None),
-    ("test-command", None),
-    ("test-requires", None),
-    ("test-sources", None),
-    ("test-extras", None),
-    ("test-groups", None),
-    ("config-settings", None),
-    ("build-frontend", None),
-    ("build-verbosity", None),
-    ("manylinux-x86_64-image", None),
-    ("manylinux-aarch64-image", None),
-    ("manylinux-pypy_x86_64-image", None),
-    ("manylinux-pypy_aarch64-image", None),
-    ("manylinux-i686-image", None),
-    ("manylinux-ppc64le-image", None),
-    ("manylinux-s390x-image", None),
-    ("manylinux-armv7l-image", None),
-    ("manylinux-riscv64-image", None),
-    ("manylinux-pypy_i686-image", None),
-    ("musllinux-x86_64-image", None),
-    ("musllinux-i686-image", None),
-    ("musllinux-aarch64-image", None),
-    ("musllinux-ppc64le-image", None),
-    ("musllinux-s390x-image", None),
-    ("musllinux-armv7l-image", None),
-    ("musllinux-riscv64-image", None),
-    ("repair-wheel-command", None),
-    (
-        "audit-requires",
-        Some("abi3audit is not run: each wheel is imported in the interpreter that built it"),
-    ),
-    (
-        "audit-command",
-        Some("abi3audit is not run: each wheel is imported in the interpreter that built it"),
-    ),
-    (
-        "dependency-versions",
-        Some("the images' own build tools are used, as the image has them"),
-    ),
-    (
-        "container-engine",
-        Some("the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml"),
-    ),
-    ("test-environment", None),
-    (
-        "test-runtime",
-        Some("tests run in the container that built the wheel"),
-    ),
-    ("overrides", None),
-    ("xbuild-tools", Some("an iOS option")),
-    ("xbuild-files", Some("an iOS option")),
-    ("pyodide-version", Some("a Pyodide option")),
+/// Every option key cibuildwheel knows (its resources/defaults.toml), in
+/// the order the used ones are applied: whether an overrides entry may set
+/// it per build, and this tool's own key that wins over it when the
+/// configuration file sets it, or why it is not used here.
+const KEYS: &[Key] = &[
+    Key {
+        name: "build",
+        scope: Scope::Run,
+        used: Use::Ours("build"),
+    },
+    Key {
+        name: "skip",
+        scope: Scope::Run,
+        used: Use::Ours("skip"),
+    },
+    Key {
+        name: "archs",
+        scope: Scope::Run,
+        used: Use::Ours("arch"),
+    },
+    Key {
+        name: "environment",
+        scope: Scope::PerBuild,
+        used: Use::Ours("env"),
+    },
+    Key {
+        name: "environment-pass",
+        scope: Scope::Run,
+        used: Use::Ours("env"),
+    },
+    Key {
+        name: "before-all",
+        scope: Scope::Run,
+        used: Use::Ours("before-all"),
+    },
+    Key {
+        name: "before-build",
+        scope: Scope::PerBuild,
+        used: Use::Ours("before-build"),
+    },
+    Key {
+        name: "before-test",
+        scope: Scope::PerBuild,
+        used: Use::Ours("before-test"),
+    },
+    Key {
+        name: "test-command",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-command"),
+    },
+    Key {
+        name: "test-requires",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-requires"),
+    },
+    Key {
+        name: "test-sources",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-sources"),
+    },
+    Key {
+        name: "test-environment",
+        scope: Scope::Run,
+        used: Use::Ours("test-environment"),
+    },
+    Key {
+        name: "test-skip",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-skip"),
+    },
+    Key {
+        name: "test-extras",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-extras"),
+    },
+    Key {
+        name: "test-groups",
+        scope: Scope::PerBuild,
+        used: Use::Ours("test-groups"),
+    },
+    Key {
+        name: "config-settings",
+        scope: Scope::PerBuild,
+        used: Use::Ours("config-settings"),
+    },
+    Key {
+        name: "build-frontend",
+        scope: Scope::PerBuild,
+        used: Use::Ours("build-frontend"),
+    },
+    Key {
+        name: "build-verbosity",
+        scope: Scope::PerBuild,
+        used: Use::Ours("build-verbosity"),
+    },
+    Key {
+        name: "repair-wheel-command",
+        scope: Scope::PerBuild,
+        used: Use::Ours("repair-wheel-command"),
+    },
+    Key {
+        name: "manylinux-x86_64-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-aarch64-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-pypy_x86_64-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-pypy_aarch64-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-i686-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-ppc64le-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-s390x-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-armv7l-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-riscv64-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "manylinux-pypy_i686-image",
+        scope: Scope::Run,
+        used: Use::Ours("images"),
+    },
+    Key {
+        name: "musllinux-x86_64-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-i686-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-aarch64-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-ppc64le-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-s390x-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-armv7l-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "musllinux-riscv64-image",
+        scope: Scope::Run,
+        used: Use::Ours("musllinux-images"),
+    },
+    Key {
+        name: "enable",
+        scope: Scope::Run,
+        used: Use::Ours("enable"),
+    },
+    Key {
+        name: "audit-requires",
+        scope: Scope::Run,
+        used: Use::Unused(
+            "abi3audit is not run: each wheel is imported in the interpreter that built it",
+        ),
+    },
+    Key {
+        name: "audit-command",
+        scope: Scope::Run,
+        used: Use::Unused(
+            "abi3audit is not run: each wheel is imported in the interpreter that built it",
+        ),
+    },
+    Key {
+        name: "dependency-versions",
+        scope: Scope::Run,
+        used: Use::Unused("the images' own build tools are used, as the image has them"),
+    },
+    Key {
+        name: "container-engine",
+        scope: Scope::Run,
+        used: Use::Unused(
+            "the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml",
+        ),
+    },
+    Key {
+        name: "test-runtime",
+        scope: Scope::Run,
+        used: Use::Unused("tests run in the container that built the wheel"),
+    },
+    Key {
+        name: "overrides",
+        scope: Scope::Run,
+        used: Use::Entries,
+    },
+    Key {
+        name: "xbuild-tools",
+        scope: Scope::Run,
+        used: Use::Unused("an iOS option"),
+    },
+    Key {
+        name: "xbuild-files",
+        scope: Scope::Run,
+        used: Use::Unused("an iOS option"),
+    },
+    Key {
+        name: "pyodide-version",
+        scope: Scope::Run,
+        used: Use::Unused("a Pyodide option"),
+    },
 ];
+
+struct Key {
+    name: &'static str,
+    scope: Scope,
+    used: Use,
+}
+
+/// Whom a key's value is for.
+#[derive(PartialEq)]
+enum Scope {
+    /// The run: every build alike (the images, the selection, before-all).
+    Run,
+    /// Each build: an overrides entry may set it for the builds it selects.
+    PerBuild,
+}
+
+enum Use {
+    /// Taken, unless the configuration file sets this tool's key of that name.
+    Ours(&'static str),
+    /// Its entries are read one by one, each for the builds it selects.
+    Entries,
+    /// Not used here, and why.
+    Unused(&'static str),
+}
+
+impl Key {
+    fn find(name: &str) -> Option<&'static Key> {
+        KEYS.iter().find(|k| k.name == name)
+    }
+}
 
 /// The arch and libc of `manylinux-<arch>-image`,
 /// `manylinux-pypy_<arch>-image` and `musllinux-<arch>-image`.
@@ -152,48 +359,6 @@ fn image_key_arch(key: &str) -> Option<(Arch, Libc)> {
 
 /// The platform tables: `linux` is read, the others are another platform's.
 const PLATFORMS: &[&str] = &["linux", "macos", "windows", "ios", "android", "pyodide"];
-
-/// The keys taken over, in the order they are applied, with the name of
-/// this tool's own key that, when its file sets it, wins.
-const ADOPTED: &[(&str, &str)] = &[
-    ("build", "build"),
-    ("skip", "skip"),
-    ("archs", "arch"),
-    ("environment", "env"),
-    ("environment-pass", "env"),
-    ("before-all", "before-all"),
-    ("before-build", "before-build"),
-    ("before-test", "before-test"),
-    ("test-command", "test-command"),
-    ("test-requires", "test-requires"),
-    ("test-sources", "test-sources"),
-    ("test-environment", "test-environment"),
-    ("test-skip", "test-skip"),
-    ("test-extras", "test-extras"),
-    ("test-groups", "test-groups"),
-    ("config-settings", "config-settings"),
-    ("build-frontend", "build-frontend"),
-    ("build-verbosity", "build-verbosity"),
-    ("repair-wheel-command", "repair-wheel-command"),
-    ("manylinux-x86_64-image", "images"),
-    ("manylinux-aarch64-image", "images"),
-    ("manylinux-pypy_x86_64-image", "images"),
-    ("manylinux-pypy_aarch64-image", "images"),
-    ("manylinux-i686-image", "images"),
-    ("manylinux-ppc64le-image", "images"),
-    ("manylinux-s390x-image", "images"),
-    ("manylinux-armv7l-image", "images"),
-    ("manylinux-riscv64-image", "images"),
-    ("manylinux-pypy_i686-image", "images"),
-    ("musllinux-x86_64-image", "musllinux-images"),
-    ("musllinux-i686-image", "musllinux-images"),
-    ("musllinux-aarch64-image", "musllinux-images"),
-    ("musllinux-ppc64le-image", "musllinux-images"),
-    ("musllinux-s390x-image", "musllinux-images"),
-    ("musllinux-armv7l-image", "musllinux-images"),
-    ("musllinux-riscv64-image", "musllinux-images"),
-    ("enable", "enable"),
-];
 
 /// `config` with the `[tool.cibuildwheel]` of the package it names adopted
 /// (see `adopt`): what `matrix`, `ci` and `verify` read, as `wheels` does.
@@ -245,7 +410,10 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
         linux,
     };
     cibuildwheel_defaults(&mut config, &mut account);
-    for &(key, ours) in ADOPTED {
+    for key in KEYS {
+        let (key, Use::Ours(ours)) = (key.name, &key.used) else {
+            continue;
+        };
         if config.given.iter().any(|g| g == ours) {
             continue;
         }
@@ -309,34 +477,15 @@ fn cibuildwheel_defaults(config: &mut Config, account: &mut Account) {
     }
 }
 
-/// The keys an overrides entry sets per build (cibuildwheel's others, such
-/// as `archs` or the images, are the same for every build here).
-const PER_BUILD: &[&str] = &[
-    "environment",
-    "before-build",
-    "before-test",
-    "test-command",
-    "test-requires",
-    "test-groups",
-    "test-extras",
-    "test-sources",
-    "test-skip",
-    "config-settings",
-    "build-frontend",
-    "build-verbosity",
-    "repair-wheel-command",
-];
-
 /// Each key of one table: known and used, known and not used here (with
 /// why), a platform table, or unknown.
 fn sort_keys(table: &toml::Table, prefix: &str, account: &mut Account) {
     for key in table.keys() {
-        let known = KEYS.iter().find(|(k, _)| k == key);
-        match known {
-            Some((_, Some(why))) => account
+        match Key::find(key).map(|k| &k.used) {
+            Some(Use::Unused(why)) => account
                 .unused
                 .push((format!("{prefix}{key}"), why.to_string())),
-            Some((_, None)) => {}
+            Some(Use::Ours(_) | Use::Entries) => {}
             None if prefix.is_empty() && key == "linux" => {}
             None if prefix.is_empty() && PLATFORMS.contains(&key.as_str()) => {
                 account.unused.push((
@@ -355,7 +504,7 @@ fn sort_keys(table: &toml::Table, prefix: &str, account: &mut Account) {
 /// to be a typo.
 fn nearest(key: &str) -> Option<&'static str> {
     KEYS.iter()
-        .map(|(k, _)| *k)
+        .map(|k| k.name)
         .chain(PLATFORMS.iter().copied())
         .map(|k| (distance(key, k), k))
         .filter(|(d, k)| *d <= 3 && *d < k.len() / 2 + 1)
@@ -426,7 +575,8 @@ impl Tables<'_> {
                 .filter(|(k, _)| *k != "select" && *k != "inherit")
             {
                 let name = format!("{at} (select `{select}`) {key}");
-                if PER_BUILD.contains(&key.as_str()) {
+                let known = Key::find(key);
+                if known.is_some_and(|k| k.scope == Scope::PerBuild) {
                     self.apply(key, value, &mut settings, package, doc)?;
                     let how = match inherit.get(key).and_then(|v| v.as_str()) {
                         None | Some("none") => Inherit::None,
@@ -441,7 +591,7 @@ impl Tables<'_> {
                     };
                     keys.push((key.clone(), how));
                     used.push(key.clone());
-                } else if KEYS.iter().any(|(k, _)| k == key) {
+                } else if known.is_some() {
                     account.unused.push((name, "an override changes it for some builds only, and this tool gives it to every build alike".into()));
                 } else {
                     account.unknown.push((name, nearest(key)));
@@ -671,6 +821,17 @@ enable = ["cpython-freethreading", "pypy"]
         let plain = package("[project]\nname = \"plain\"\n");
         let (c, _) = adopt(&Config::default(), &plain).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn a_key_set_per_build_is_one_this_tool_takes() {
+        for key in KEYS {
+            if key.scope == Scope::PerBuild {
+                assert!(matches!(key.used, Use::Ours(_)), "{}", key.name);
+            }
+            let named = KEYS.iter().filter(|k| k.name == key.name).count();
+            assert_eq!(named, 1, "{} is named {named} times", key.name);
+        }
     }
 
     #[test]
