@@ -320,6 +320,8 @@ fn qemu_register_registers_the_arches_asked_for() {
         "{wheels:?}"
     );
 
+    let names = || -> Vec<String> { qemu_entries().into_iter().map(|(n, _)| n).collect() };
+    let before = names();
     let run = xtask(&[
         "qemu-register",
         "--arch",
@@ -337,7 +339,14 @@ fn qemu_register_registers_the_arches_asked_for() {
         assert_has(&run.stdout, &format!("{arch} handler registered"));
         assert_registered_and_runs(arch);
     }
-    // Only those: ppc64le was not asked for.
+    // Exactly those two were added; every other entry is as it was (ppc64le,
+    // not asked for, still absent).
+    let mut want = before.clone();
+    want.extend(["qemu-riscv64".to_string(), "qemu-s390x".to_string()]);
+    want.sort();
+    let mut after = names();
+    after.sort();
+    assert_eq!(after, want, "the handlers before: {before:?}");
     assert!(
         !present("qemu-ppc64le"),
         "a handler not asked for was registered"

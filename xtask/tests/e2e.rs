@@ -1639,8 +1639,10 @@ fn arm64_native_compiler_against_the_images_gcc() {
     // AArch64 shared object from the native clang.
     let dir = TempDir::new("gcc-only");
     std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
-    // The project sets its C++ compiler: --native-compiler keeps it.
-    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[tool.cibuildwheel]\nenvironment = { CXX = \"g++\" }\n").unwrap();
+    // The project sets its C and C++ compilers and Cargo's linker:
+    // --native-compiler keeps each (CC and the linker name the native clang
+    // by another path, so that the build shows whose value it got).
+    std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[tool.cibuildwheel]\nenvironment = { CXX = \"g++\", CC = \"/opt/clang/bin/../bin/clang\", CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER = \"/opt/clang/bin/../bin/clang\" }\n").unwrap();
     std::fs::write(
         dir.path().join("pkg/setup.py"),
         r#"import os, subprocess, tempfile
@@ -1656,6 +1658,7 @@ print(f"QEMU_CPU in the container: {os.environ.get('QEMU_CPU')}")
 uv = os.environ["XTASK_UV"]
 print(f"the uv at {uv} is for machine {int.from_bytes(open(uv, 'rb').read()[18:20], 'little'):#x}")
 print(f"CXX in the build: {os.environ.get('CXX')}")
+print(f"CC in the build: {os.environ.get('CC')}")
 setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
 "#,
     )
@@ -1723,15 +1726,16 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     let log = std::fs::read_to_string(gcc_only_logs.join(format!("{id}.log"))).unwrap();
     assert_has(
         &log,
-        "cargo's linker /opt/clang/bin/clang made a shared object for machine 0xb7",
+        "cargo's linker /opt/clang/bin/../bin/clang made a shared object for machine 0xb7",
     );
     assert_has(&log, "\nQEMU_CPU in the container: max,pauth-impdef=on\n");
     assert_has(&log, "\nthe uv at /xtask/native/uv is for machine 0x3e\n");
     assert_has(&log, "Using external uv from /xtask/native/uv");
     assert_has(&log, "\nCXX in the build: g++\n");
+    assert_has(&log, "\nCC in the build: /opt/clang/bin/../bin/clang\n");
     assert_has(
         &log,
-        "==> compiler: the project sets CXX=g++: kept (--native-compiler sets only what is unset)",
+        "==> compiler: the project sets CC=/opt/clang/bin/../bin/clang CXX=g++ CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=/opt/clang/bin/../bin/clang: kept (--native-compiler sets only what is unset)",
     );
     assert_has(&run.stdout, "this package builds with gcc only");
     assert_has(
