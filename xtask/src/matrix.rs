@@ -10,7 +10,7 @@ use crate::platform::{Arch, BuildId, Libc};
 use crate::util::{self, usage, Runner};
 use crate::wheels::cibuildwheel;
 use crate::wheels::package::RequiresPython;
-use crate::wheels::select::{Asked, Offer, Selector};
+use crate::wheels::select::{Offer, SelectionFlags, Selector};
 use crate::{flags, standin};
 
 /// The GitHub-hosted runner that builds an arch natively.
@@ -53,7 +53,7 @@ pub fn selected(
     let package = config.dir.join(&config.root).join(&config.package);
     let config = &cibuildwheel::adopt_configured(config)?;
     let mut selector = Selector::new(
-        Asked {
+        SelectionFlags {
             arch: &select.arch,
             libc: select.libc.as_deref(),
             py: select.py.as_deref(),

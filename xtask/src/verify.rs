@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::config::Config;
-use crate::engine::{Container, ContainerSpec, Engine, FirstProcess};
+use crate::engine::{Container, ContainerSpec, Engine, StartScript};
 use crate::platform::{Arch, BuildId, Libc, PythonTag};
 use crate::util::{self, usage, Runner};
 use crate::wheels::landing::{MANIFEST, SUMS};
@@ -266,7 +266,7 @@ fn in_container(
         extra: &config.container_args,
         keep: false,
     };
-    let setup = FirstProcess {
+    let setup = StartScript {
         script: format!("mkdir -p {DIR} /xtask/bin || exit 1"),
         args: Vec::new(),
         then: None,

@@ -123,24 +123,24 @@ pub struct ContainerSpec<'a> {
 /// the container with `exit` when it fails) and its arguments. What it prints
 /// on stdout is handed back; then the process waits for its stdin to close,
 /// or runs `then`.
-pub struct FirstProcess {
+pub struct StartScript {
     pub script: String,
     pub args: Vec<String>,
-    pub then: Option<FirstCommand>,
+    pub then: Option<CommandAfterReady>,
 }
 
 /// A command the first process runs after the setup, in place of an exec
 /// (one round trip less): the container ends when it ends, or when its
 /// stdin closes first. Its environment goes on the `docker run` line.
-pub struct FirstCommand {
+pub struct CommandAfterReady {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
 }
 
-/// The output of `FirstCommand`'s command: the rest of the first process's stdout,
+/// The output of `CommandAfterReady`'s command: the rest of the first process's stdout,
 /// and its error output line by line; and when the command started (when
 /// the container said it was ready).
-pub struct FirstOutput {
+pub struct OutputAfterReady {
     pub stdout: BufReader<ChildStdout>,
     pub stderr: Receiver<String>,
     pub started: std::time::Instant,
@@ -185,7 +185,7 @@ pub struct Container {
 impl ContainerSpec<'_> {
     /// The `docker run` command of a build container, attached, with `setup`
     /// as its first process.
-    pub fn command(&self, engine: &Engine, setup: &FirstProcess, secrets: &[String]) -> Command {
+    pub fn command(&self, engine: &Engine, setup: &StartScript, secrets: &[String]) -> Command {
         let mut cmd = engine.command();
         cmd.args(["run", "--interactive", "--rm", "--name", &self.name]);
         cmd.args(["--label", &format!("{LABEL}=container")]);
@@ -229,7 +229,7 @@ impl ContainerSpec<'_> {
     pub fn shown(
         &self,
         engine: &Engine,
-        setup: &FirstProcess,
+        setup: &StartScript,
         secrets: &[String],
         input: Option<&Command>,
     ) -> String {
@@ -254,9 +254,9 @@ impl Container {
         engine: &Engine,
         runner: &Runner,
         spec: &ContainerSpec,
-        setup: &FirstProcess,
+        setup: &StartScript,
         input: Option<(std::fs::File, &Command)>,
-    ) -> Result<(Container, String, Option<FirstOutput>)> {
+    ) -> Result<(Container, String, Option<OutputAfterReady>)> {
         let guard = UndoGuard::new(Undo::run(&engine.rm(&spec.name)));
         let mut cmd = spec.command(engine, setup, runner.secrets);
         let line = spec.shown(
@@ -325,7 +325,7 @@ impl Container {
             keep: spec.keep,
         };
         if ready {
-            let first = setup.then.as_ref().map(|_| FirstOutput {
+            let first = setup.then.as_ref().map(|_| OutputAfterReady {
                 stdout,
                 stderr,
                 started: std::time::Instant::now(),
@@ -351,7 +351,7 @@ impl Container {
         .into())
     }
 
-    /// Waits for the first process to end (with `FirstProcess::then`, that
+    /// Waits for the first process to end (with `StartScript::then`, that
     /// command's status), and with it the container.
     pub fn wait(&self) -> Result<ExitStatus> {
         let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
@@ -450,7 +450,7 @@ mod tests {
             extra: &["--ulimit=nproc=1024:1024".into()],
             keep: false,
         };
-        let mut setup = FirstProcess {
+        let mut setup = StartScript {
             script: "ls /opt/python || exit 42".into(),
             args: vec!["1".into()],
             then: None,
@@ -460,7 +460,7 @@ mod tests {
             endpoint: Vec::new(),
             api: None,
         };
-        let line = |spec: &ContainerSpec, setup: &FirstProcess| {
+        let line = |spec: &ContainerSpec, setup: &StartScript| {
             crate::util::command_line(&spec.command(&docker, setup, &["TOKEN".into()]), &[])
         };
         assert_eq!(
@@ -474,7 +474,7 @@ mod tests {
         // A command run after the setup: its environment on the run line (a
         // secret by name only), the command quoted into the script.
         spec.keep = false;
-        setup.then = Some(FirstCommand {
+        setup.then = Some(CommandAfterReady {
             args: vec!["sh".into(), "-c".into(), "echo \"$1\"".into(), "a b".into()],
             env: vec![
                 ("MODE".into(), "x y".into()),

@@ -15,8 +15,8 @@ mod container;
 mod image;
 
 pub use container::{
-    exec_command, start_failure_fix, Container, ContainerSpec, FirstCommand, FirstOutput,
-    FirstProcess, ReadyingFailed,
+    exec_command, start_failure_fix, CommandAfterReady, Container, ContainerSpec, OutputAfterReady,
+    ReadyingFailed, StartScript,
 };
 pub use image::{short_id, DerivedImage, ImageBuild};
 

@@ -21,7 +21,7 @@ use super::report::{json_summary, print_summary, Done, JsonOnStop, Outcome};
 use super::select::Build;
 use super::target::{runnable, Target};
 use crate::cleanup::{Undo, UndoGuard};
-use crate::engine::{Container, FirstOutput};
+use crate::engine::{Container, OutputAfterReady};
 use crate::platform::BuildId;
 use crate::util::{self, Runner};
 
@@ -438,7 +438,7 @@ fn unpack_wheel(stage: &Utf8Path, wheel_stream: Stdio) -> Result<Child> {
 fn lone_in_container(
     c: &Container,
     r: &Recipe,
-    first: FirstOutput,
+    first: OutputAfterReady,
     feed: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<(ExitStatus, Output)> {
     let shown: Vec<String> = r.args.iter().map(|a| util::shell_quote(a)).collect();

@@ -13,10 +13,10 @@ use super::contract::{
     container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS, NATIVE_DIR,
 };
 use super::plan::Plan;
-use super::recipe::{headers_cache, Recipe, Start};
+use super::recipe::{headers_cache, ContainerStart, Recipe};
 use super::target::Target;
 use crate::cleanup::Partial;
-use crate::engine::{Container, FirstOutput, ReadyingFailed};
+use crate::engine::{Container, OutputAfterReady, ReadyingFailed};
 use crate::util::{self, Runner};
 
 /// ccache's counters in a container: (hits, misses).
@@ -52,7 +52,7 @@ pub(super) struct Started {
     /// Its auditwheel's version, for the manifest.
     auditwheel: String,
     /// The output of the build its first process runs, when it runs one.
-    first_output: Option<FirstOutput>,
+    first_output: Option<OutputAfterReady>,
 }
 
 /// Starts one arch's container, and copies the
@@ -72,7 +72,7 @@ pub(super) fn start_target(
         t.image,
         t.engine.describe()
     );
-    let mut start = Start::new(plan, t, run_id, script_files(&container_scripts())?, lone);
+    let mut start = ContainerStart::new(plan, t, run_id, script_files(&container_scripts())?, lone);
     // The inputs' tar is made whole first: the first process reads exactly
     // its bytes (busybox's tar, unlike GNU's, reads on to the end of its
     // input, and the container's stdin stays open).
@@ -266,7 +266,7 @@ pub(super) fn start_all(
 /// the build its first process runs (taken by that build).
 pub(super) struct Running {
     /// Declared (so dropped) before the container, which waits for its client.
-    pub first: Mutex<Option<FirstOutput>>,
+    pub first: Mutex<Option<OutputAfterReady>>,
     pub container: Container,
     pub auditwheel: String,
 }

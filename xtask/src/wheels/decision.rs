@@ -11,7 +11,7 @@ use anyhow::Result;
 use super::containers::inputs_size;
 use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
 use super::plan::Plan;
-use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, Recipe, Start};
+use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, ContainerStart, Recipe};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, Target};
 use crate::platform::Selection;
@@ -134,7 +134,8 @@ pub(super) fn print_dry_run(
     let scripts = script_files(&container_scripts())?;
     let tar = plan.tar_command();
     for (i, t) in targets.iter().enumerate() {
-        let mut start = Start::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
+        let mut start =
+            ContainerStart::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
         let line = match start.unpack {
             true => {
                 start.first.args[0] = inputs_size(plan)?.to_string();

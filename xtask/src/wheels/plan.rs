@@ -8,7 +8,7 @@ use super::cibuildwheel::{self, Account};
 use super::contract::INPUTS;
 use super::package::Provenance;
 use super::package::RequiresPython;
-use super::select::{platform_name, Asked, Selector};
+use super::select::{platform_name, SelectionFlags, Selector};
 use crate::config::{check_env_name, Config, Inherit, Override, PureWheel, Steps, Test};
 use crate::flags;
 use crate::platform::{Arch, BuildId, Libc};
@@ -124,9 +124,9 @@ impl Plan {
         };
         let (config, cibuildwheel) = cibuildwheel::adopt(config, &package_dir).map_err(usage)?;
         let config = &config;
-        let whence = Whence(config);
+        let whence = Origin(config);
         let mut selector = Selector::new(
-            Asked {
+            SelectionFlags {
                 arch: &flags.arch,
                 libc: flags.libc.as_deref(),
                 py: flags.py.as_deref(),
@@ -344,9 +344,9 @@ fn tests_configured(config: &Config) -> bool {
 
 /// Where a value came from, for its errors: the flag, or the key and its file.
 #[derive(Clone, Copy)]
-struct Whence<'a>(&'a Config);
+struct Origin<'a>(&'a Config);
 
-impl Whence<'_> {
+impl Origin<'_> {
     fn of(self, flag: &str, given: bool) -> String {
         if given {
             flag.to_string()
@@ -403,7 +403,7 @@ fn package_paths(
     flags: &flags::Wheels,
     config: &Config,
     cwd: &Utf8Path,
-    whence: Whence,
+    whence: Origin,
 ) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
     let root = match &flags.root {
         Some(root) => absolute(cwd, root),
@@ -433,7 +433,7 @@ fn includes(
     flags: &flags::Wheels,
     config: &Config,
     root: &Utf8Path,
-    whence: Whence,
+    whence: Origin,
 ) -> Result<Vec<Utf8PathBuf>> {
     let (includes, from) = if flags.include.is_empty() {
         (&config.include, whence.of("--include", false))
@@ -460,7 +460,7 @@ fn out_folder(
     cwd: &Utf8Path,
     root: &Utf8Path,
     package: &Utf8Path,
-    whence: Whence,
+    whence: Origin,
 ) -> Result<Utf8PathBuf> {
     let out_from = whence.of("--out", flags.out.is_some());
     let out = match &flags.out {
@@ -496,7 +496,7 @@ fn environment(
     flags: &flags::Wheels,
     config: &Config,
     cwd: &Utf8Path,
-    whence: Whence,
+    whence: Origin,
 ) -> Result<(Vec<(String, String)>, InputDirs)> {
     let mut env = config.env.clone();
     for item in &flags.env {

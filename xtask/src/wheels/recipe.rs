@@ -14,7 +14,9 @@ use super::pip_settings;
 use super::plan::Plan;
 use super::select::Build;
 use super::target::Target;
-use crate::engine::{exec_command, short_id, ContainerSpec, Engine, FirstCommand, FirstProcess};
+use crate::engine::{
+    exec_command, short_id, CommandAfterReady, ContainerSpec, Engine, StartScript,
+};
 use crate::platform::{Arch, BuildId};
 use crate::qemu_register::CpuModel;
 use crate::util;
@@ -89,8 +91,8 @@ impl Recipe {
     }
 
     /// The build as the container's first process runs it (a lone build).
-    pub fn first_command(&self) -> FirstCommand {
-        FirstCommand {
+    pub fn first_command(&self) -> CommandAfterReady {
+        CommandAfterReady {
             args: self.args.clone(),
             env: self.env.clone(),
         }
@@ -408,28 +410,28 @@ pub(super) fn lone_allowed(plan: &Plan, targets: &[Target], secrets: &[String]) 
 
 /// How a target's container starts: its `docker run`, and what its first
 /// process does (ready it; with a lone build's recipe, then run that build).
-pub(super) struct Start<'a> {
+pub(super) struct ContainerStart<'a> {
     pub spec: ContainerSpec<'a>,
-    pub first: FirstProcess,
+    pub first: StartScript,
     /// Whether the inputs come on its stdin (else each build sends its own).
     pub unpack: bool,
 }
 
-impl<'a> Start<'a> {
+impl<'a> ContainerStart<'a> {
     pub fn new(
         plan: &'a Plan,
         t: &'a Target,
         run_id: &'a str,
         scripts: Vec<(String, String)>,
         lone: Option<&Recipe>,
-    ) -> Start<'a> {
+    ) -> ContainerStart<'a> {
         let unpack = plan.pre_build.is_empty();
         // The inputs' tar's size in bytes (known once it is made), or 0.
         let mut args = vec![if unpack { "<bytes>" } else { "0" }.to_string()];
         for (path, text) in scripts {
             args.extend([path, text]);
         }
-        Start {
+        ContainerStart {
             spec: ContainerSpec {
                 name: container_name(run_id, t),
                 run_id,
@@ -440,7 +442,7 @@ impl<'a> Start<'a> {
                 extra: &plan.container_args,
                 keep: plan.keep_container,
             },
-            first: FirstProcess {
+            first: StartScript {
                 script: SETUP.to_string(),
                 args,
                 then: lone.map(Recipe::first_command),

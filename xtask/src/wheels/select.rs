@@ -33,7 +33,7 @@ pub struct Selector {
 
 /// The selection as the command line gave it (None and empty: the configuration's).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Asked<'a> {
+pub struct SelectionFlags<'a> {
     pub arch: &'a [String],
     /// `--libc`: manylinux, musllinux or both.
     pub libc: Option<&'a str>,
@@ -88,7 +88,7 @@ pub fn platform_name(arch: Arch, libc: Libc) -> String {
 impl Selector {
     /// From the flags, else the configuration; arches that the patterns rule
     /// out entirely are dropped before any container starts.
-    pub fn new(asked: Asked, config: &Config) -> Result<Selector> {
+    pub fn new(asked: SelectionFlags, config: &Config) -> Result<Selector> {
         if let Some(only) = asked.only {
             let id = BuildId::parse(only).map_err(|e| usage(format!("--only: {e:#}")))?;
             return Ok(Selector {
@@ -344,9 +344,9 @@ mod tests {
     fn one_selection_from_flags_patterns_and_requires_python() {
         let config = config();
         let mut s = Selector::new(
-            Asked {
+            SelectionFlags {
                 skip: Some("pp*"),
-                ..Asked::default()
+                ..SelectionFlags::default()
             },
             &config,
         )
@@ -396,7 +396,7 @@ mod tests {
         config.arch = vec![Arch::X86_64, Arch::Aarch64];
         let glibc = dirs(&["cp313-cp313", "cp313-cp313t", "pp311-pypy311_pp80"]);
         let musl = dirs(&["cp313-cp313", "pp311-pypy311_pp80"]);
-        let select = |asked: Asked| {
+        let select = |asked: SelectionFlags| {
             let s = Selector::new(asked, &config)?;
             let offers: Vec<Offer> = s
                 .platforms
@@ -415,29 +415,29 @@ mod tests {
             let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
             anyhow::Ok((ids, selected.excluded))
         };
-        let (ids, _) = select(Asked {
+        let (ids, _) = select(SelectionFlags {
             skip: Some("*-musllinux_*"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap();
         assert!(ids.iter().all(|i| i.contains("-manylinux_")), "{ids:?}");
         assert_eq!(ids.len(), 6);
-        let (ids, _) = select(Asked {
+        let (ids, _) = select(SelectionFlags {
             build: Some("cp313-musllinux_x86_64"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap();
         assert_eq!(ids, ["cp313-musllinux_x86_64"]);
-        let (ids, _) = select(Asked {
+        let (ids, _) = select(SelectionFlags {
             build: Some("*-musllinux_aarch64"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap();
         assert_eq!(ids, ["cp313-musllinux_aarch64", "pp311-musllinux_aarch64"]);
-        let (ids, excluded) = select(Asked {
+        let (ids, excluded) = select(SelectionFlags {
             arch: &["x86_64".into()],
             py: Some("cp313t"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap();
         assert_eq!(ids, ["cp313t-manylinux_x86_64"]);
@@ -445,16 +445,16 @@ mod tests {
             excluded,
             ["cp313t on musllinux_x86_64: skipped, image `i` does not offer it"]
         );
-        let only = select(Asked {
+        let only = select(SelectionFlags {
             only: Some("pp311-musllinux_aarch64"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap();
         assert_eq!(only.0, ["pp311-musllinux_aarch64"]);
         // Named and offered by no target: the image's error.
-        let err = select(Asked {
+        let err = select(SelectionFlags {
             py: Some("cp399"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         })
         .unwrap_err();
         assert!(
@@ -489,7 +489,7 @@ mod tests {
         let ids = |enable: &[&str]| {
             let mut config = config.clone();
             config.steps.enable = Some(enable.iter().map(|e| e.to_string()).collect());
-            let s = Selector::new(Asked::default(), &config).unwrap();
+            let s = Selector::new(SelectionFlags::default(), &config).unwrap();
             let selected = s.builds(&offers).unwrap();
             let ids: Vec<String> = selected
                 .builds
@@ -521,7 +521,7 @@ mod tests {
         );
         // Without a table: everything the image offers.
         config.steps.enable = None;
-        let s = Selector::new(Asked::default(), &config).unwrap();
+        let s = Selector::new(SelectionFlags::default(), &config).unwrap();
         assert_eq!(s.builds(&offers).unwrap().builds.len(), 7);
     }
 
@@ -540,11 +540,11 @@ mod tests {
             dirs: &x86,
         }];
         config.build = Patterns::parse(&["cp313-* pp*"]).unwrap();
-        let s = Selector::new(Asked::default(), &config).unwrap();
+        let s = Selector::new(SelectionFlags::default(), &config).unwrap();
         let selected = s.builds(&offers).unwrap();
         assert_eq!(selected.builds.len(), 1);
         config.build = Patterns::parse(&["pp*"]).unwrap();
-        let s = Selector::new(Asked::default(), &config).unwrap();
+        let s = Selector::new(SelectionFlags::default(), &config).unwrap();
         assert_eq!(
             format!("{:#}", s.builds(&offers).unwrap_err()),
             "cibuildwheel 4's selection leaves out every build selected (pp311 on x86_64: skipped, [tool.cibuildwheel] enable does not name pypy): name the group in [tool.cibuildwheel] enable, or select other builds"
@@ -554,9 +554,9 @@ mod tests {
     #[test]
     fn only_names_the_arch_and_the_interpreter() {
         let s = Selector::new(
-            Asked {
+            SelectionFlags {
                 only: Some("cp313-manylinux_aarch64"),
-                ..Asked::default()
+                ..SelectionFlags::default()
             },
             &config(),
         )
@@ -575,9 +575,9 @@ mod tests {
             arch: vec![Arch::X86_64],
             ..config()
         };
-        let asked = Asked {
+        let asked = SelectionFlags {
             py: Some("cp313"),
-            ..Asked::default()
+            ..SelectionFlags::default()
         };
         let mut s = Selector::new(asked, &one_arch).unwrap();
         let req = RequiresPython {
@@ -590,7 +590,7 @@ mod tests {
 
     #[test]
     fn requires_python_excluding_an_image_entirely_is_an_error() {
-        let mut s = Selector::new(Asked::default(), &config()).unwrap();
+        let mut s = Selector::new(SelectionFlags::default(), &config()).unwrap();
         s.require(
             Some(RequiresPython {
                 spec: ">=3.20".into(),

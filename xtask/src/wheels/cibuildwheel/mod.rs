@@ -404,7 +404,7 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
     if let Some(linux) = linux {
         sort_keys(linux, "linux.", &mut account);
     }
-    let tables = Tables {
+    let tables = CibuildwheelTables {
         file: &file,
         cibw,
         linux,
@@ -528,13 +528,13 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-struct Tables<'a> {
+struct CibuildwheelTables<'a> {
     file: &'a Utf8Path,
     cibw: &'a toml::Table,
     linux: Option<&'a toml::Table>,
 }
 
-impl Tables<'_> {
+impl CibuildwheelTables<'_> {
     /// Each overrides entry read: its `select`, its `inherit`, and its keys
     /// into settings of their own; each key the account names on a line
     /// that says `overrides`.
