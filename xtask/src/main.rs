@@ -13,6 +13,7 @@ mod engine;
 mod flags;
 mod matrix;
 mod native;
+mod patterns;
 mod platform;
 mod prep;
 mod qemu_copy;

@@ -6,9 +6,8 @@ use anyhow::{Context, Result};
 
 use super::package::RequiresPython;
 use crate::config::Config;
-use crate::platform::{
-    could_select, filter_builds, parse_arches, Arch, BuildId, Libc, Patterns, PythonTag, Selection,
-};
+use crate::patterns::{could_select, filter_builds, Patterns};
+use crate::platform::{parse_arches, Arch, BuildId, Libc, PythonTag, Selection};
 use crate::util::usage;
 
 /// The arches, the interpreters, the identifier patterns and the package's

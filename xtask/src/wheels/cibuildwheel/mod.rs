@@ -8,7 +8,8 @@ use camino::Utf8Path;
 pub mod values;
 
 use crate::config::{Config, Inherit, Override, RESERVED_ENV};
-use crate::platform::{Arch, Libc, Patterns};
+use crate::patterns::Patterns;
+use crate::platform::{Arch, Libc};
 use values::{
     archs, config_settings, dependency_group, environment, frontend, literal, manylinux_image,
 };
@@ -74,242 +75,67 @@ impl Account {
 /// it per build, and this tool's own key that wins over it when the
 /// configuration file sets it, or why it is not used here.
 const KEYS: &[Key] = &[
-    Key {
-        name: "build",
-        scope: Scope::Run,
-        used: Use::Ours("build"),
-    },
-    Key {
-        name: "skip",
-        scope: Scope::Run,
-        used: Use::Ours("skip"),
-    },
-    Key {
-        name: "archs",
-        scope: Scope::Run,
-        used: Use::Ours("arch"),
-    },
-    Key {
-        name: "environment",
-        scope: Scope::PerBuild,
-        used: Use::Ours("env"),
-    },
-    Key {
-        name: "environment-pass",
-        scope: Scope::Run,
-        used: Use::Ours("env"),
-    },
-    Key {
-        name: "before-all",
-        scope: Scope::Run,
-        used: Use::Ours("before-all"),
-    },
-    Key {
-        name: "before-build",
-        scope: Scope::PerBuild,
-        used: Use::Ours("before-build"),
-    },
-    Key {
-        name: "before-test",
-        scope: Scope::PerBuild,
-        used: Use::Ours("before-test"),
-    },
-    Key {
-        name: "test-command",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-command"),
-    },
-    Key {
-        name: "test-requires",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-requires"),
-    },
-    Key {
-        name: "test-sources",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-sources"),
-    },
-    Key {
-        name: "test-environment",
-        scope: Scope::Run,
-        used: Use::Ours("test-environment"),
-    },
-    Key {
-        name: "test-skip",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-skip"),
-    },
-    Key {
-        name: "test-extras",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-extras"),
-    },
-    Key {
-        name: "test-groups",
-        scope: Scope::PerBuild,
-        used: Use::Ours("test-groups"),
-    },
-    Key {
-        name: "config-settings",
-        scope: Scope::PerBuild,
-        used: Use::Ours("config-settings"),
-    },
-    Key {
-        name: "build-frontend",
-        scope: Scope::PerBuild,
-        used: Use::Ours("build-frontend"),
-    },
-    Key {
-        name: "build-verbosity",
-        scope: Scope::PerBuild,
-        used: Use::Ours("build-verbosity"),
-    },
-    Key {
-        name: "repair-wheel-command",
-        scope: Scope::PerBuild,
-        used: Use::Ours("repair-wheel-command"),
-    },
-    Key {
-        name: "manylinux-x86_64-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-aarch64-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-pypy_x86_64-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-pypy_aarch64-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-i686-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-ppc64le-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-s390x-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-armv7l-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-riscv64-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "manylinux-pypy_i686-image",
-        scope: Scope::Run,
-        used: Use::Ours("images"),
-    },
-    Key {
-        name: "musllinux-x86_64-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-i686-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-aarch64-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-ppc64le-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-s390x-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-armv7l-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "musllinux-riscv64-image",
-        scope: Scope::Run,
-        used: Use::Ours("musllinux-images"),
-    },
-    Key {
-        name: "enable",
-        scope: Scope::Run,
-        used: Use::Ours("enable"),
-    },
-    Key {
-        name: "audit-requires",
-        scope: Scope::Run,
-        used: Use::Unused(
-            "abi3audit is not run: each wheel is imported in the interpreter that built it",
-        ),
-    },
-    Key {
-        name: "audit-command",
-        scope: Scope::Run,
-        used: Use::Unused(
-            "abi3audit is not run: each wheel is imported in the interpreter that built it",
-        ),
-    },
-    Key {
-        name: "dependency-versions",
-        scope: Scope::Run,
-        used: Use::Unused("the images' own build tools are used, as the image has them"),
-    },
-    Key {
-        name: "container-engine",
-        scope: Scope::Run,
-        used: Use::Unused(
-            "the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml",
-        ),
-    },
-    Key {
-        name: "test-runtime",
-        scope: Scope::Run,
-        used: Use::Unused("tests run in the container that built the wheel"),
-    },
-    Key {
-        name: "overrides",
-        scope: Scope::Run,
-        used: Use::Entries,
-    },
-    Key {
-        name: "xbuild-tools",
-        scope: Scope::Run,
-        used: Use::Unused("an iOS option"),
-    },
-    Key {
-        name: "xbuild-files",
-        scope: Scope::Run,
-        used: Use::Unused("an iOS option"),
-    },
-    Key {
-        name: "pyodide-version",
-        scope: Scope::Run,
-        used: Use::Unused("a Pyodide option"),
-    },
+    Key::ours("build", "build"),
+    Key::ours("skip", "skip"),
+    Key::ours("archs", "arch"),
+    Key::per_build("environment", "env"),
+    Key::ours("environment-pass", "env"),
+    Key::ours("before-all", "before-all"),
+    Key::per_build("before-build", "before-build"),
+    Key::per_build("before-test", "before-test"),
+    Key::per_build("test-command", "test-command"),
+    Key::per_build("test-requires", "test-requires"),
+    Key::per_build("test-sources", "test-sources"),
+    Key::ours("test-environment", "test-environment"),
+    Key::per_build("test-skip", "test-skip"),
+    Key::per_build("test-extras", "test-extras"),
+    Key::per_build("test-groups", "test-groups"),
+    Key::per_build("config-settings", "config-settings"),
+    Key::per_build("build-frontend", "build-frontend"),
+    Key::per_build("build-verbosity", "build-verbosity"),
+    Key::per_build("repair-wheel-command", "repair-wheel-command"),
+    Key::ours("manylinux-x86_64-image", "images"),
+    Key::ours("manylinux-aarch64-image", "images"),
+    Key::ours("manylinux-pypy_x86_64-image", "images"),
+    Key::ours("manylinux-pypy_aarch64-image", "images"),
+    Key::ours("manylinux-i686-image", "images"),
+    Key::ours("manylinux-ppc64le-image", "images"),
+    Key::ours("manylinux-s390x-image", "images"),
+    Key::ours("manylinux-armv7l-image", "images"),
+    Key::ours("manylinux-riscv64-image", "images"),
+    Key::ours("manylinux-pypy_i686-image", "images"),
+    Key::ours("musllinux-x86_64-image", "musllinux-images"),
+    Key::ours("musllinux-i686-image", "musllinux-images"),
+    Key::ours("musllinux-aarch64-image", "musllinux-images"),
+    Key::ours("musllinux-ppc64le-image", "musllinux-images"),
+    Key::ours("musllinux-s390x-image", "musllinux-images"),
+    Key::ours("musllinux-armv7l-image", "musllinux-images"),
+    Key::ours("musllinux-riscv64-image", "musllinux-images"),
+    Key::ours("enable", "enable"),
+    Key::unused(
+        "audit-requires",
+        "abi3audit is not run: each wheel is imported in the interpreter that built it",
+    ),
+    Key::unused(
+        "audit-command",
+        "abi3audit is not run: each wheel is imported in the interpreter that built it",
+    ),
+    Key::unused(
+        "container-engine",
+        "the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml",
+    ),
+    Key::unused(
+        "dependency-versions",
+        "the images' own build tools are used, as the image has them",
+    ),
+    Key::unused(
+        "test-runtime",
+        "tests run in the container that built the wheel",
+    ),
+    Key::entries("overrides"),
+    Key::unused("xbuild-tools", "an iOS option"),
+    Key::unused("xbuild-files", "an iOS option"),
+    Key::unused("pyodide-version", "a Pyodide option"),
 ];
 
 struct Key {
@@ -337,6 +163,40 @@ enum Use {
 }
 
 impl Key {
+    /// Taken for the whole run, unless our key `ours` is set.
+    const fn ours(name: &'static str, ours: &'static str) -> Key {
+        Key {
+            name,
+            scope: Scope::Run,
+            used: Use::Ours(ours),
+        }
+    }
+
+    /// Taken per build (an overrides entry may set it), unless our key `ours` is set.
+    const fn per_build(name: &'static str, ours: &'static str) -> Key {
+        Key {
+            name,
+            scope: Scope::PerBuild,
+            used: Use::Ours(ours),
+        }
+    }
+
+    const fn entries(name: &'static str) -> Key {
+        Key {
+            name,
+            scope: Scope::Run,
+            used: Use::Entries,
+        }
+    }
+
+    const fn unused(name: &'static str, why: &'static str) -> Key {
+        Key {
+            name,
+            scope: Scope::Run,
+            used: Use::Unused(why),
+        }
+    }
+
     fn find(name: &str) -> Option<&'static Key> {
         KEYS.iter().find(|k| k.name == name)
     }
@@ -751,378 +611,4 @@ impl CibuildwheelTables<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn package(text: &str) -> camino::Utf8PathBuf {
-        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .unwrap()
-            .join(format!(
-                "xtask-cibw-{}-{}",
-                crate::util::run_id(),
-                distance(text, "")
-            ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("pyproject.toml"), text).unwrap();
-        dir
-    }
-
-    #[test]
-    fn a_table_brings_cibuildwheel_4s_images_and_musllinux() {
-        let dir = package(
-            r#"[tool.cibuildwheel]
-musllinux-aarch64-image = "ghcr.io/me/musl:1"
-enable = ["cpython-freethreading", "pypy"]
-"#,
-        );
-        let (c, account) = adopt(&Config::default(), &dir).unwrap();
-        let images: Vec<&str> = Arch::ALL.iter().map(|&a| c.image(a, Libc::Glibc)).collect();
-        assert_eq!(
-            images,
-            [
-                "quay.io/pypa/manylinux_2_28_x86_64",
-                "quay.io/pypa/manylinux_2_28_i686",
-                "quay.io/pypa/manylinux_2_28_aarch64",
-                "quay.io/pypa/manylinux_2_28_ppc64le",
-                "quay.io/pypa/manylinux_2_28_s390x",
-                "quay.io/pypa/manylinux_2_31_armv7l",
-                "quay.io/pypa/manylinux_2_39_riscv64",
-            ]
-        );
-        assert_eq!(c.image(Arch::Aarch64, Libc::Musl), "ghcr.io/me/musl:1");
-        assert_eq!(
-            c.image(Arch::X86_64, Libc::Musl),
-            "quay.io/pypa/musllinux_1_2_x86_64"
-        );
-        assert_eq!(c.libc, [Libc::Glibc, Libc::Musl]);
-        assert_eq!(c.steps.enable.as_deref(), Some(&["pypy".to_string()][..]));
-        let lines = account.lines();
-        assert!(
-            lines[0].ends_with("cibuildwheel 4's defaults, its manylinux_2_28 images (armv7l manylinux_2_31, riscv64 manylinux_2_39), musllinux wheels beside manylinux ones"),
-            "{lines:?}"
-        );
-        assert!(
-            lines.iter().any(|l| l == "[tool.cibuildwheel] enable `cpython-freethreading`: not used here (obsolete: it enabled free-threaded CPython 3.13t, which cibuildwheel 4 builds no more; 3.14t and later are built without it)"),
-            "{lines:?}"
-        );
-        // What the configuration file sets wins over cibuildwheel's defaults.
-        let ours = Config {
-            given: vec!["images".into(), "libc".into()],
-            ..Config::default()
-        };
-        let (c, account) = adopt(&ours, &dir).unwrap();
-        assert_eq!(
-            c.image(Arch::X86_64, Libc::Glibc),
-            "quay.io/pypa/manylinux2014_x86_64"
-        );
-        assert_eq!(c.libc, [Libc::Glibc]);
-        assert_eq!(account.defaults, None);
-        // Without a table, this tool's own defaults.
-        let plain = package("[project]\nname = \"plain\"\n");
-        let (c, _) = adopt(&Config::default(), &plain).unwrap();
-        assert_eq!(c, Config::default());
-    }
-
-    #[test]
-    fn a_key_set_per_build_is_one_this_tool_takes() {
-        for key in KEYS {
-            if key.scope == Scope::PerBuild {
-                assert!(matches!(key.used, Use::Ours(_)), "{}", key.name);
-            }
-            let named = KEYS.iter().filter(|k| k.name == key.name).count();
-            assert_eq!(named, 1, "{} is named {named} times", key.name);
-        }
-    }
-
-    #[test]
-    fn every_key_is_adopted_or_named() {
-        let dir = package(
-            r#"[tool.cibuildwheel]
-build = ["cp312-*", "cp313-*"]
-skip = "*-manylinux_aarch64"
-environment = 'FLAG=1 NAME="two words" PATH=$PATH:/opt/tool/bin LIBS="$(pkg-config --libs z)"'
-test-command = "pytest {project}/tests"
-test-requires = ["pytest", "numpy"]
-test-groups = ["test"]
-before-build = "make prepare"
-before-all = "yum install -y libffi-devel"
-archs = "auto"
-test-comand = "typo"
-container-engine = "podman"
-musllinux-x86_64-image = "musllinux_1_1"
-manylinux-x86_64-image = "manylinux_2_28"
-build-frontend = "build; args: --quiet"
-config-settings = { "cmake.verbose" = "true", "setup-args" = ["-Da=1", "-Db=2"] }
-repair-wheel-command = "auditwheel repair --exclude libz.so.1 -w {dest_dir} {wheel}"
-
-[dependency-groups]
-test = ["pytest-cov", { include-group = "more" }]
-more = ["hypothesis"]
-
-[tool.cibuildwheel.macos]
-archs = "universal2"
-
-[tool.cibuildwheel.linux]
-test-skip = "pp*"
-before-build = ["make a", "make b"]
-
-[[tool.cibuildwheel.overrides]]
-select = "cp313-*"
-inherit.before-build = "append"
-before-build = "echo 313"
-archs = "aarch64"
-environment = { ONLY = "313" }
-"#,
-        );
-        let config = Config {
-            given: vec!["skip".into()],
-            ..Config::default()
-        };
-        let (c, account) = adopt(&config, &dir).unwrap();
-        assert_eq!(
-            account.adopted,
-            [
-                "build",
-                "archs",
-                "environment",
-                "before-all",
-                "before-build",
-                "test-command",
-                "test-requires",
-                "test-skip",
-                "test-groups",
-                "config-settings",
-                "build-frontend",
-                "repair-wheel-command",
-                "manylinux-x86_64-image",
-                "musllinux-x86_64-image"
-            ]
-        );
-        assert_eq!(c.build.to_string(), "cp312-* cp313-*");
-        assert!(c.skip.is_empty(), "skip is set by our own file");
-        // auto: this machine's arch, and i686 beside x86_64.
-        let mut auto: Vec<Arch> = Arch::host().into_iter().collect();
-        if auto == [Arch::X86_64] {
-            auto.push(Arch::I686);
-        }
-        assert_eq!(c.arch, auto);
-        assert_eq!(
-            c.env,
-            [
-                ("FLAG".to_string(), "1".to_string()),
-                ("NAME".to_string(), "two words".to_string())
-            ]
-        );
-        assert_eq!(
-            c.steps.env_eval,
-            [
-                ("PATH".to_string(), "$PATH:/opt/tool/bin".to_string()),
-                ("LIBS".to_string(), "\"$(pkg-config --libs z)\"".to_string())
-            ]
-        );
-        assert_eq!(c.before_build.as_deref(), Some("make a && make b"));
-        assert_eq!(
-            c.steps.before_all.as_deref(),
-            Some("yum install -y libffi-devel")
-        );
-        assert_eq!(c.test.command.as_deref(), Some("pytest {project}/tests"));
-        assert_eq!(
-            c.test.requires,
-            ["pytest", "numpy", "pytest-cov", "hypothesis"]
-        );
-        assert!(c.test.skip.matches("pp311-manylinux_x86_64"));
-        assert_eq!(
-            c.images.get(Arch::X86_64),
-            "quay.io/pypa/manylinux_2_28_x86_64"
-        );
-        assert_eq!(
-            c.musllinux_images.get(Arch::X86_64),
-            "quay.io/pypa/musllinux_1_1_x86_64"
-        );
-        assert_eq!(
-            c.steps.config_settings,
-            ["cmake.verbose=true", "setup-args=-Da=1", "setup-args=-Db=2"]
-        );
-        assert_eq!(c.steps.frontend.args, ["--quiet"]);
-        assert_eq!(
-            c.steps.repair_command.as_deref(),
-            Some("auditwheel repair --exclude libz.so.1 -w {dest_dir} {wheel}")
-        );
-        let lines = account.lines().join("\n");
-        for want in [
-            "[tool.cibuildwheel] container-engine: not used here (the engine of each arch",
-            "[tool.cibuildwheel] macos: not used here (another platform's table",
-            "taken from [tool.cibuildwheel] overrides[0] (select `cp313-*`): before-build, environment, for the builds it selects",
-            "[tool.cibuildwheel] overrides[0] (select `cp313-*`) archs: not used here (an override changes it for some builds only",
-            "is not a cibuildwheel option; did you mean `test-command`?",
-        ] {
-            assert!(lines.contains(want), "{want:?} in:\n{lines}");
-        }
-        assert!(
-            lines.contains("warning: [tool.cibuildwheel] test-comand in "),
-            "{lines}"
-        );
-        let [o] = c.overrides.as_slice() else {
-            panic!("{:?}", c.overrides)
-        };
-        assert!(o.select.matches("cp313-manylinux_x86_64"));
-        assert_eq!(
-            o.keys,
-            [
-                ("before-build".to_string(), Inherit::Append),
-                ("environment".to_string(), Inherit::None)
-            ]
-        );
-        assert_eq!(o.settings.before_build.as_deref(), Some("echo 313"));
-        assert_eq!(o.settings.env, [("ONLY".to_string(), "313".to_string())]);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn wrong_types_and_values_name_the_key_and_the_file() {
-        for (text, want) in [
-            ("build-verbosity = \"loud\"", "build-verbosity in "),
-            ("test-requires = 3", "test-requires in "),
-            ("environment = \"CFLAGS='-O2 -g\"", "unclosed quote"),
-            ("archs = \"sparc\"", "`sparc` is not an arch cibuildwheel knows on Linux"),
-            ("build-frontend = \"hatch\"", "not a frontend"),
-            ("[[tool.cibuildwheel.overrides]]\nbefore-build = \"x\"", "overrides[0] in "),
-            ("[[tool.cibuildwheel.overrides]]\nselect = \"*\"\ninherit.before-build = \"later\"\nbefore-build = \"x\"", "`later` is not none, prepend or append"),
-            ("linux = 3", "linux in "),
-            ("test-groups = [\"nope\"]", "no dependency group `nope`"),
-        ] {
-            let dir = package(&format!("[tool.cibuildwheel]\n{text}\n"));
-            let e = adopt(&Config::default(), &dir).unwrap_err();
-            assert!(e.contains(want), "{text}: {e}");
-            assert!(e.contains("pyproject.toml"), "{text}: {e}");
-            std::fs::remove_dir_all(dir).unwrap();
-        }
-    }
-
-    /// Tables shaped as real projects write them (the keys counted over 35
-    /// well-known native packages, platform tables, dotted keys, inline
-    /// overrides, `$VAR` values, keys of other platforms and older versions):
-    /// every key is taken or named, and only the typo is unknown.
-    #[test]
-    fn a_corpus_of_real_world_tables_is_accounted_for() {
-        let corpus: &[&str] = &[
-            r#"[tool.cibuildwheel]
-skip = ["*-musllinux*", "pp*"]
-test-command = ["python {project}/tests/runner.py", "python {project}/tests/leaks.py"]
-test-extras = "test"
-[tool.cibuildwheel.macos]
-archs = ["arm64", "x86_64"]"#,
-            r#"[tool.cibuildwheel]
-build = "cp3*"
-build-verbosity = 1
-test-requires = ["pytest", "hypothesis"]
-test-command = "pytest {package}/tests"
-[tool.cibuildwheel.linux]
-before-all = "yum install -y libffi-devel || apk add libffi-dev"
-environment = { CFLAGS = "-O2", PATH = "$PATH:/usr/local/bin" }
-repair-wheel-command = "auditwheel repair --exclude libcuda.so.1 -w {dest_dir} {wheel}"
-manylinux-x86_64-image = "manylinux_2_28"
-manylinux-aarch64-image = "manylinux_2_28"
-musllinux-x86_64-image = "musllinux_1_2"
-[tool.cibuildwheel.windows]
-before-build = "pip install delvewheel"
-repair-wheel-command = "delvewheel repair -w {dest_dir} {wheel}""#,
-            r#"[tool.cibuildwheel]
-enable = ["pypy", "pypy-eol"]
-test-skip = ["*-macosx_arm64", "pp*"]
-build-frontend = "build[uv]"
-config-settings = { "setup-args" = ["-Dallow-noblas=true"], "build-dir" = "build" }
-macos.config-settings = { "setup-args" = ["-Dblas=accelerate"] }
-overrides = [
-  { select = "*-manylinux*", environment = { PATH = "$PATH:/opt/tool/bin" }, inherit.environment = "append" },
-  { select = "cp313t-*", test-command = "pytest -p no:cacheprovider {project}/tests" },
-]"#,
-            r#"[tool.cibuildwheel]
-before-build = ["pip install cython", "python {project}/tools/prepare.py"]
-environment = "LDFLAGS=\"-Wl,--strip-all\" OPENSSL_DIR=/usr/local/ssl"
-environment-pass = ["CI", "GITHUB_SHA"]
-test-sources = ["tests", "conftest.py"]
-test-groups = ["test"]
-dependency-versions = "latest"
-container-engine = "docker; create_args: --memory=8g"
-archs = ["auto64"]
-[dependency-groups]
-test = ["pytest"]
-[tool.cibuildwheel.pyodide]
-build-frontend = "pyodide-build"
-[tool.cibuildwheel.ios]
-xbuild-tools = ["cmake"]
-[[tool.cibuildwheel.overrides]]
-select = "pp*"
-before-test = "pip install numpy"
-manylinux-x86_64-image = "manylinux2014"
-test-comand = "pytest""#,
-        ];
-        let mut accounted = 0;
-        for (n, text) in corpus.iter().enumerate() {
-            let dir = package(text);
-            let (_, account) =
-                adopt(&Config::default(), &dir).unwrap_or_else(|e| panic!("{n}: {e}"));
-            let lines = account.lines().join("\n");
-            let doc: toml::Table = text.parse().unwrap();
-            let cibw = doc["tool"]["cibuildwheel"].as_table().unwrap();
-            let named = |key: &str| {
-                account.adopted.iter().any(|a| a == key)
-                    || account
-                        .unused
-                        .iter()
-                        .any(|(k, _)| k == key || k.ends_with(&format!(") {key}")))
-                    || account.overrides.iter().any(|o| o.contains(key))
-            };
-            for (key, value) in cibw {
-                match (key.as_str(), value) {
-                    ("linux", toml::Value::Table(t)) => {
-                        for k in t.keys() {
-                            assert!(
-                                named(k) || named(&format!("linux.{k}")),
-                                "{n}: linux.{k} is neither taken nor named:\n{lines}"
-                            );
-                        }
-                    }
-                    ("overrides", toml::Value::Array(entries)) => {
-                        for e in entries {
-                            for k in e
-                                .as_table()
-                                .unwrap()
-                                .keys()
-                                .filter(|k| *k != "select" && *k != "inherit")
-                            {
-                                let typo = k == "test-comand";
-                                assert!(
-                                    named(k)
-                                        || (typo && lines.contains("did you mean `test-command`")),
-                                    "{n}: overrides {k}:\n{lines}"
-                                );
-                            }
-                        }
-                    }
-                    (key, _) => assert!(
-                        named(key),
-                        "{n}: {key} is neither taken nor named:\n{lines}"
-                    ),
-                }
-            }
-            assert_eq!(
-                account.unknown.len(),
-                usize::from(text.contains("test-comand")),
-                "{n}: {lines}"
-            );
-            if text.contains("build[uv]") {
-                assert!(
-                    lines.contains(
-                        "build-frontend `build[uv]`: not used here (uv is not in the images"
-                    ),
-                    "{n}: {lines}"
-                );
-            }
-            accounted += 1;
-            std::fs::remove_dir_all(dir).unwrap();
-        }
-        assert_eq!(accounted, corpus.len());
-    }
-}
+mod tests;
