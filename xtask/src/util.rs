@@ -61,11 +61,34 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// The command line of `cmd`, quoted for a shell, with the values of `secrets` masked.
+/// Quotes one argument for a line a user reads and pastes into bash: as
+/// `shell_quote`, but a value with a line break or another control
+/// character in `$'...'`, so that every command stays on one line.
+fn shown_quote(arg: &str) -> String {
+    if !arg.chars().any(char::is_control) {
+        return shell_quote(arg);
+    }
+    let mut out = String::from("$'");
+    for c in arg.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The command line of `cmd`, quoted for bash, one line, with the values of
+/// `secrets` masked.
 pub fn command_line(cmd: &Command, secrets: &[String]) -> String {
-    let mut words = vec![shell_quote(&cmd.get_program().to_string_lossy())];
+    let mut words = vec![shown_quote(&cmd.get_program().to_string_lossy())];
     for arg in cmd.get_args() {
-        words.push(shell_quote(&mask(arg, secrets)));
+        words.push(shown_quote(&mask(arg, secrets)));
     }
     words.join(" ")
 }
@@ -357,6 +380,19 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(shell_quote("`x`;y\nz"), "'`x`;y\nz'");
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_stays_on_the_line_and_pastes_into_bash() {
+        let mut cmd = Command::new("docker");
+        cmd.args(["exec", "--env", "A=one\ntwo 'x'\\", "plain"]);
+        let line = command_line(&cmd, &[]);
+        assert_eq!(line, r"docker exec --env $'A=one\ntwo \'x\'\\' plain");
+        let echoed = Command::new("bash")
+            .args(["-c", &format!("printf %s {}", &line[18..line.len() - 6])])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&echoed.stdout), "A=one\ntwo 'x'\\");
     }
 
     #[test]

@@ -637,8 +637,8 @@ fn handler_lost_during_a_run(what: &str, said: &str) {
 }
 
 /// `--json` is written when the run stops before any build finishes: after
-/// an error (an interpreter the image lacks, found once its container
-/// started) and after Ctrl-C, each entry saying why.
+/// an error (an interpreter the image lacks, found before any container
+/// starts) and after Ctrl-C, each entry saying why.
 #[test]
 fn json_is_written_when_the_run_stops_before_any_build_finishes() {
     let (_serial, inv) = on_x86_64_standin();
@@ -682,9 +682,73 @@ fn json_is_written_when_the_run_stops_before_any_build_finishes() {
     sh("kill", &["-INT", &child.id().to_string()]).ok();
     let status = child.wait_with_output().unwrap().status;
     assert_eq!(status.code(), Some(130));
+    // Its build was known (decided before the container started): named, stopped.
     assert_eq!(
         reason(&interrupted).trim(),
-        "1 None failed the run was interrupted before its builds finished"
+        format!("1 {} stopped stopped by a signal before it finished", x86(&cp()))
     );
+    inv.check();
+}
+
+/// Stopped by a signal once one build finished and another runs, the JSON
+/// summary keeps the finished build's entry and names the other `stopped`.
+#[test]
+fn json_after_a_signal_keeps_the_finished_builds() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("json-signal");
+    // A pure-Python package whose build is quick under CPython and takes a
+    // minute under PyPy.
+    std::fs::create_dir_all(dir.path().join("two")).unwrap();
+    std::fs::write(dir.path().join("two/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n").unwrap();
+    std::fs::write(dir.path().join("two/setup.py"), "import sys, time\nfrom setuptools import setup\nif sys.implementation.name == 'pypy':\n    time.sleep(60)\nsetup(name='two', version='1', py_modules=['twomod'])\n").unwrap();
+    std::fs::write(dir.path().join("two/twomod.py"), "").unwrap();
+    let config = dir.path().join("two.toml");
+    std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"two\"\ninclude = []\nout = \"out\"\n").unwrap();
+    let json = dir.path().join("summary.json");
+    let mut cmd = wheels_x86_cmd(
+        config.to_str().unwrap(),
+        &[
+            "--py",
+            &cp_and_pp(),
+            "--jobs",
+            "2",
+            "--pure-wheel",
+            "accept",
+            "--no-test",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read until the CPython build is done, then stop the run.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let finished = format!("==> {}: ok", x86(&cp()));
+    let mut seen = String::new();
+    for line in std::io::BufRead::lines(stderr) {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with(&finished) {
+            break;
+        }
+    }
+    assert_has(&seen, &finished);
+    sh("kill", &["-INT", &child.id().to_string()]).ok();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let script = "import json, sys\nfor e in json.load(open(sys.argv[1])): print(e['id'], e['result'], bool(e['wheel']))";
+    let entries = sh("python3", &["-c", script, json.to_str().unwrap()]).ok().stdout;
+    let mut lines: Vec<&str> = entries.lines().collect();
+    lines.sort();
+    let mut want = vec![
+        format!("{} ok True", x86(&cp())),
+        format!("{} stopped False", x86(&pp())),
+    ];
+    want.sort();
+    assert_eq!(lines, want, "{entries}");
     inv.check();
 }
