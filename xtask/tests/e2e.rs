@@ -811,7 +811,7 @@ environment = {{ ONLY_MUSL = "yes" }}
     }
     assert_has(
         &run.stderr,
-        "cibuildwheel 4's defaults, musllinux wheels beside manylinux ones",
+        "cibuildwheel 4's defaults, its manylinux_2_28 images (armv7l manylinux_2_31, riscv64 manylinux_2_39), musllinux wheels beside manylinux ones",
     );
     let ids = [
         "cp313-manylinux_x86_64",
