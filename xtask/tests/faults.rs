@@ -685,7 +685,10 @@ fn json_is_written_when_the_run_stops_before_any_build_finishes() {
     // Its build was known (decided before the container started): named, stopped.
     assert_eq!(
         reason(&interrupted).trim(),
-        format!("1 {} stopped stopped by a signal before it finished", x86(&cp()))
+        format!(
+            "1 {} stopped stopped by a signal before it finished",
+            x86(&cp())
+        )
     );
     inv.check();
 }
@@ -703,7 +706,11 @@ fn json_after_a_signal_keeps_the_finished_builds() {
     std::fs::write(dir.path().join("two/setup.py"), "import sys, time\nfrom setuptools import setup\nif sys.implementation.name == 'pypy':\n    time.sleep(60)\nsetup(name='two', version='1', py_modules=['twomod'])\n").unwrap();
     std::fs::write(dir.path().join("two/twomod.py"), "").unwrap();
     let config = dir.path().join("two.toml");
-    std::fs::write(&config, "[workspace.metadata.wheels]\npackage = \"two\"\ninclude = []\nout = \"out\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[workspace.metadata.wheels]\npackage = \"two\"\ninclude = []\nout = \"out\"\n",
+    )
+    .unwrap();
     let json = dir.path().join("summary.json");
     let mut cmd = wheels_x86_cmd(
         config.to_str().unwrap(),
@@ -741,7 +748,9 @@ fn json_after_a_signal_keeps_the_finished_builds() {
     sh("kill", &["-INT", &child.id().to_string()]).ok();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let script = "import json, sys\nfor e in json.load(open(sys.argv[1])): print(e['id'], e['result'], bool(e['wheel']))";
-    let entries = sh("python3", &["-c", script, json.to_str().unwrap()]).ok().stdout;
+    let entries = sh("python3", &["-c", script, json.to_str().unwrap()])
+        .ok()
+        .stdout;
     let mut lines: Vec<&str> = entries.lines().collect();
     lines.sort();
     let mut want = vec![
