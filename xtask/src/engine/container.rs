@@ -467,10 +467,20 @@ mod tests {
             line(&spec, &setup),
             "docker run --interactive --rm --name xtask-1-x86_64 --label org.xtask-wheels=container --label org.xtask-wheels.run=1 \
              --platform linux/amd64 --entrypoint '' --workdir / --volume c:/root/.cache/pip --ulimit=nproc=1024:1024 manylinux:latest \
-             sh -c 'ls /opt/python || exit 42\necho '\\''xtask: the container is ready'\\''\nexec cat >/dev/null' sh 1"
+             sh -c $'ls /opt/python || exit 42\\necho \\'xtask: the container is ready\\'\\nexec cat >/dev/null' sh 1"
         );
+        // The first process's script, as the engine gets it.
+        let script = |spec: &ContainerSpec, setup: &StartScript| -> String {
+            let cmd = spec.command(&docker, setup, &["TOKEN".into()]);
+            let args: Vec<String> = cmd
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let c = args.iter().position(|a| a == "-c").expect("sh -c");
+            args[c + 1].clone()
+        };
         spec.keep = true;
-        assert!(line(&spec, &setup).contains("\nexec sleep infinity' sh 1"));
+        assert!(script(&spec, &setup).ends_with("\nexec sleep infinity"));
         // A command run after the setup: its environment on the run line (a
         // secret by name only), the command quoted into the script.
         spec.keep = false;
@@ -488,8 +498,9 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cret"), "{text}");
+        let text = script(&spec, &setup);
         assert!(
-            text.contains("\nexec 3<&0\nsh -c '\\''echo \"$1\"'\\'' '\\''a b'\\'' 3<&- &\nb=$!\n"),
+            text.contains("\nexec 3<&0\nsh -c 'echo \"$1\"' 'a b' 3<&- &\nb=$!\n"),
             "{text}"
         );
     }
