@@ -2,7 +2,7 @@
 //! each target's interpreters listed (once per image, see
 //! `Engine::list_interpreters`), the selection made once, and every build's
 //! recipe. The run (builds.rs) carries out these recipes and the dry run
-//! (recipe.rs's `print_dry_run`) prints them: the two cannot differ.
+//! (`print_dry_run`, below) prints them: the two cannot differ.
 
 use std::process::Command;
 

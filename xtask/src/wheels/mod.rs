@@ -7,11 +7,14 @@
 //! on its build's stdout, so the user's tree is never written by the
 //! container, the wheels belong to the caller, and a remote engine works the same.
 //!
-//! `plan` decides and validates everything before anything starts (`select`
-//! which builds, `cibuildwheel` what the package's own configuration adds,
-//! `target` each arch's engine and image); `recipe` makes each build's
-//! commands once; `builds` starts the containers and runs the recipes;
-//! `landing` puts each wheel in place; `report` says what happened.
+//! `plan` validates the flags and the configuration (`cibuildwheel` what the
+//! package's own configuration adds, `select` the selection); `target`
+//! resolves each arch's engine and image; `decision` lists each image's
+//! interpreters, selects the builds and makes each one's `recipe` before
+//! any container starts, and prints them for the dry run; `builds` starts
+//! the `containers` and runs the recipes; `landing` puts each wheel in
+//! place; `report` says what happened. `contract` is all the host knows of
+//! the container: its paths, scripts, arguments and variables.
 
 mod builds;
 pub mod cibuildwheel;
