@@ -1196,12 +1196,13 @@ pub fn assert_dry_run_is_the_run(dry: &str, run: &Run, logs: &Path) {
                     out.push_str("RUN");
                     rest = after;
                 } else if digits > 0 && rest[digits..].starts_with('-') {
-                    // A run id: `<process id>-<8 hex digits>`.
+                    // A run id: `<process id>-<hex digits>` (the clock's
+                    // nanoseconds, so from 1 to 8 of them).
                     let hex = &rest[digits + 1..];
                     let len = hex
                         .find(|c: char| !c.is_ascii_hexdigit())
                         .unwrap_or(hex.len());
-                    if len == 8 {
+                    if (1..=8).contains(&len) {
                         out.push_str("RUN");
                         rest = &hex[len..];
                     }
