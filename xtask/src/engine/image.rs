@@ -90,16 +90,14 @@ impl Engine {
             }
         }
         let names = self.list_image_dir(image, arch, "/opt/python")?;
-        if !key.is_empty() {
-            // Whole or not at all: another run may be reading it.
-            let partial = crate::cleanup::Partial::beside(&file);
-            let written = file
+        // Whole or not at all: another run may be reading it. A listing
+        // that cannot be kept is listed again next time.
+        if !key.is_empty()
+            && file
                 .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(partial.path(), names.join("\n")));
-            if written.is_ok() {
-                let _ = partial.keep();
-            }
+                .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+        {
+            let _ = crate::cleanup::write_whole(&file, &names.join("\n"));
         }
         Ok(names)
     }

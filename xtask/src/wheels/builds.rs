@@ -54,13 +54,16 @@ pub(super) fn execute(
     for (engine, volume) in cache_volumes(plan, &targets[..runnable]) {
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
+    let (containers, kept) = start_all(
+        runner,
+        plan,
+        &targets[..runnable],
+        &run_id,
+        decision.lone_recipe(),
+    )?;
     let Decision {
-        recipes,
-        blocked,
-        lone,
+        recipes, blocked, ..
     } = decision;
-    let lone = lone.then(|| &recipes[0]);
-    let (containers, kept) = start_all(runner, plan, &targets[..runnable], &run_id, lone)?;
     let builds: Vec<Build> = recipes.iter().map(|r| r.build.clone()).collect();
     let workers = plan.workers(builds.len());
 
