@@ -210,41 +210,59 @@ pub(super) fn json_summary(builds: &[Build], results: &[Done]) -> String {
 }
 
 fn json_entry(b: &Build, d: &Done) -> String {
-    let s = |v: &str| util::json_string(v);
     let (result, wheel, reason, log, test) = match &d.outcome {
         Outcome::Built { wheel, test, log } => (
             "ok",
-            s(wheel.as_str()),
-            "null".into(),
-            s(log.as_str()),
-            s(test),
+            Some(wheel.as_str()),
+            None,
+            Some(log.as_str()),
+            Some(test.as_str()),
         ),
         Outcome::Failed { reason, log } => (
             "failed",
-            "null".into(),
-            s(reason),
-            s(log.as_str()),
-            "null".into(),
+            None,
+            Some(reason.as_str()),
+            Some(log.as_str()),
+            None,
         ),
         Outcome::Skipped => (
             "skipped",
-            "null".into(),
-            s("--fail-fast stopped the run"),
-            "null".into(),
-            "null".into(),
+            None,
+            Some("--fail-fast stopped the run"),
+            None,
+            None,
         ),
         Outcome::Pure { log } => (
             "skipped",
-            "null".into(),
-            s("a pure-Python wheel (--pure-wheel skip)"),
-            s(log.as_str()),
-            "null".into(),
+            None,
+            Some("a pure-Python wheel (--pure-wheel skip)"),
+            Some(log.as_str()),
+            None,
         ),
     };
+    let id = b.id.to_string();
+    let seconds = d.time.as_secs_f64();
+    json_object(Some(&id), result, seconds, wheel, test, reason, log)
+}
+
+/// One entry of the JSON summary, every one of them in this shape; None is `null`.
+fn json_object(
+    id: Option<&str>,
+    result: &str,
+    seconds: f64,
+    wheel: Option<&str>,
+    test: Option<&str>,
+    reason: Option<&str>,
+    log: Option<&str>,
+) -> String {
+    let s = |v: Option<&str>| v.map_or("null".to_string(), util::json_string);
     format!(
-        "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {:.1}, \"wheel\": {wheel}, \"test\": {test}, \"reason\": {reason}, \"log\": {log}}}",
-        s(&b.id.to_string()),
-        d.time.as_secs_f64()
+        "  {{\"id\": {}, \"result\": \"{result}\", \"seconds\": {seconds:.1}, \"wheel\": {}, \"test\": {}, \"reason\": {}, \"log\": {}}}",
+        s(id),
+        s(wheel),
+        s(test),
+        s(reason),
+        s(log)
     )
 }
 
@@ -274,10 +292,14 @@ impl JsonOnStop {
             .zip(results)
             .map(|(b, d)| match d {
                 Some(d) => json_entry(b, d),
-                None => format!(
-                    "  {{\"id\": {}, \"result\": \"stopped\", \"seconds\": 0.0, \"wheel\": null, \"test\": null, \"reason\": {}, \"log\": null}}",
-                    util::json_string(&b.id.to_string()),
-                    util::json_string("stopped by a signal before it finished")
+                None => json_object(
+                    Some(&b.id.to_string()),
+                    "stopped",
+                    0.0,
+                    None,
+                    None,
+                    Some("stopped by a signal before it finished"),
+                    None,
                 ),
             })
             .collect();
@@ -298,10 +320,8 @@ impl JsonOnStop {
 /// The JSON summary of a run that stopped before its builds finished: one
 /// entry, with no build, that says why.
 pub(super) fn json_of_stop(why: &str) -> String {
-    format!(
-        "[\n  {{\"id\": null, \"result\": \"failed\", \"seconds\": 0.0, \"wheel\": null, \"test\": null, \"reason\": {}, \"log\": null}}\n]\n",
-        util::json_string(why)
-    )
+    let entry = json_object(None, "failed", 0.0, None, None, Some(why), None);
+    format!("[\n{entry}\n]\n")
 }
 
 #[cfg(test)]
