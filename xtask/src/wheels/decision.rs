@@ -133,12 +133,19 @@ pub(super) fn print_dry_run(
     eprintln!("==> {n} builds, {} at a time", plan.workers(n));
     let scripts = script_files(&container_scripts())?;
     let tar = plan.tar_command();
+    // The inputs' size, the first argument of each start that sends them:
+    // counted once (the host's tar reads the whole tree).
+    let mut size: Option<u64> = None;
     for (i, t) in targets.iter().enumerate() {
         let mut start =
             ContainerStart::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
         let line = match start.unpack {
             true => {
-                start.first.args[0] = inputs_size(plan)?.to_string();
+                let size = match size {
+                    Some(size) => size,
+                    None => *size.insert(inputs_size(plan)?),
+                };
+                start.first.args[0] = size.to_string();
                 start
                     .spec
                     .shown(&t.engine, &start.first, secrets, Some(&tar))
