@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::patterns::Patterns;
+use crate::pins;
 use crate::platform::{parse_arches, Arch, Libc, Selection};
 
 const SECTION: &str = "workspace.metadata.wheels";
@@ -245,8 +246,10 @@ impl Default for Config {
             post_build: Vec::new(),
             arch_names: Default::default(),
             input_dirs: Vec::new(),
-            images: PerArch(Arch::ALL.map(|a| format!("quay.io/pypa/{}", a.row().manylinux_image))),
-            musllinux_images: PerArch(Arch::ALL.map(|a| format!("quay.io/pypa/musllinux_1_2_{a}"))),
+            images: PerArch(Arch::ALL.map(|a| pins::image(a.row().manylinux_image))),
+            musllinux_images: PerArch(
+                Arch::ALL.map(|a| pins::image(&format!("musllinux_1_2_{a}"))),
+            ),
             plat: Default::default(),
             engines: Default::default(),
             container_args: Vec::new(),
@@ -260,12 +263,12 @@ impl Default for Config {
             overrides: Vec::new(),
             given: Vec::new(),
             arm_image: ImageRecipe {
-                base: "quay.io/pypa/manylinux2014_aarch64".into(),
+                base: pins::image("manylinux2014_aarch64"),
                 tag: "manylinux_aarch64".into(),
                 packages: Vec::new(),
             },
             x64_image: ImageRecipe {
-                base: "quay.io/pypa/manylinux2014_x86_64".into(),
+                base: pins::image("manylinux2014_x86_64"),
                 tag: "manylinux_x64".into(),
                 packages: vec!["libpng-devel".into()],
             },

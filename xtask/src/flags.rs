@@ -50,6 +50,7 @@ pub enum Cmd {
     Matrix(Matrix),
     Ci(Ci),
     Verify(Verify),
+    Pins(Pins),
 }
 
 /// Build, repair and check wheels in manylinux containers
@@ -486,4 +487,21 @@ pub struct Verify {
     /// Run the checks in the local stand-in images instead of the configured ones
     #[arg(long)]
     pub standin: bool,
+}
+
+/// The default images, pinned to a dated tag and digest with the interpreters
+/// each offers: print the table, or pull every image at a new tag and write it
+#[derive(Args, Debug, Default)]
+#[command(
+    after_help = "Examples:\n  cargo xtask pins\n  cargo xtask pins --update --tag 2026.09.01-1\n\nThe table is xtask/src/pins.txt; build the tool again after an update."
+)]
+pub struct Pins {
+    /// Pull each pinned image at --tag (a registry is needed), list its
+    /// interpreters and write the table again (nothing is written if one fails)
+    #[arg(long)]
+    pub update: bool,
+
+    /// The dated tag --update pins, such as 2026.09.01-1
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
 }

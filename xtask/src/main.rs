@@ -14,6 +14,7 @@ mod flags;
 mod matrix;
 mod native;
 mod patterns;
+mod pins;
 mod platform;
 mod prep;
 mod qemu_copy;
@@ -75,5 +76,6 @@ fn dispatch(flags: flags::Xtask) -> anyhow::Result<()> {
         Cmd::Matrix(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::Ci(cmd) => cmd.run(&sh, &runner, &config),
         Cmd::Verify(cmd) => cmd.run(&sh, &runner, &config),
+        Cmd::Pins(cmd) => cmd.run(&sh, &runner, &config),
     }
 }

@@ -11,7 +11,7 @@ use crate::util::{self, usage, Runner};
 use crate::wheels::cibuildwheel;
 use crate::wheels::package::RequiresPython;
 use crate::wheels::select::{Offer, SelectionFlags, Selector};
-use crate::{flags, standin};
+use crate::{flags, pins, standin};
 
 /// The GitHub-hosted runner that builds an arch natively.
 pub fn github_runner(arch: Arch) -> &'static str {
@@ -42,7 +42,8 @@ impl flags::Matrix {
 }
 
 /// What `wheels` would build with the same selection: each arch's image
-/// listed on its own engine, then the run's selector applied.
+/// listed on its own engine (or, when it is not here, known from the pinned
+/// table), then the run's selector applied.
 pub fn selected(
     sh: &Shell,
     runner: &Runner,
@@ -73,17 +74,38 @@ pub fn selected(
         None => format!("python (in {})", config.file),
     };
     selector.require(RequiresPython::read(&package).map_err(usage)?, &asked)?;
+    // Nothing is pulled: an image that is not here is known from the
+    // pinned table, or its builds are named from the selection (said).
     let mut images = Vec::new();
     for &(arch, libc) in &selector.platforms {
-        let engine = Engine::ready(sh, false, config.engine(arch))
-            .with_context(|| format!("{arch} builds"))?;
-        let image = match (select.standin, libc) {
-            (true, Libc::Glibc) => standin::ensure(sh, &engine, runner, arch)?,
-            (true, Libc::Musl) => standin::ensure_musllinux(sh, &engine, runner, arch)?,
-            (false, _) => config.image(arch, libc).to_string(),
+        let engine = Engine::ready(sh, false, config.engine(arch));
+        let (image, dirs) = match select.standin {
+            true => {
+                let engine = engine.with_context(|| format!("{arch} builds"))?;
+                let image = match libc {
+                    Libc::Glibc => standin::ensure(sh, &engine, runner, arch)?,
+                    Libc::Musl => standin::ensure_musllinux(sh, &engine, runner, arch)?,
+                };
+                let dirs = listed(sh, &engine, &image, arch)?.context("the stand-in is here")?;
+                (image, dirs)
+            }
+            false => {
+                let image = config.image(arch, libc).to_string();
+                let here = match &engine {
+                    Ok(engine) => listed(sh, engine, &image, arch)?,
+                    Err(_) => None,
+                };
+                let dirs = here.unwrap_or_else(|| {
+                    let (dirs, line) =
+                        pins::offered_unlisted(&image, arch, libc, &selector.pythons);
+                    if let Some(line) = line {
+                        eprintln!("==> {arch} {libc}: {line}");
+                    }
+                    dirs
+                });
+                (image, dirs)
+            }
         };
-        engine.ensure_image(sh, runner, &image, arch, false)?;
-        let dirs = engine.list_image_dir(&image, arch, "/opt/python")?;
         images.push((arch, libc, image, dirs));
     }
     let offers: Vec<Offer> = images
@@ -101,6 +123,14 @@ pub fn selected(
         .into_iter()
         .map(|b| b.id)
         .collect())
+}
+
+/// The interpreter folders of `image`, if it is here.
+fn listed(sh: &Shell, engine: &Engine, image: &str, arch: Arch) -> Result<Option<Vec<String>>> {
+    match engine.inspect_image(sh, image)? {
+        Some(info) => Ok(Some(engine.list_interpreters(image, &info.id, arch)?)),
+        None => Ok(None),
+    }
 }
 
 /// `{"include": [{"id": ..., "arch": ..., "runner": ...}]}`.

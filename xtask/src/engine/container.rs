@@ -223,8 +223,8 @@ impl ContainerSpec<'_> {
 }
 
 impl ContainerSpec<'_> {
-    /// The start line as it is shown (the log, the dry run): the long
-    /// arguments (scripts) by their size, secrets masked; after `input`,
+    /// The start line as it is shown (the log, the dry run): its options and
+    /// image in full, the long arguments after it (scripts) by their size, secrets masked; after `input`,
     /// the command whose output is its stdin, where there is one.
     pub fn shown(
         &self,
@@ -235,7 +235,18 @@ impl ContainerSpec<'_> {
     ) -> String {
         let cmd = self.command(engine, setup, secrets);
         let mut shown = engine.command();
-        shown.args(cmd.get_args().map(|a| shorten(&a.to_string_lossy())));
+        // The options and the image in full; after it, the scripts and
+        // their arguments, long ones by their size.
+        let mut after_image = false;
+        shown.args(cmd.get_args().map(|a| {
+            let a = a.to_string_lossy();
+            let arg = match after_image {
+                true => shorten(&a),
+                false => a.to_string(),
+            };
+            after_image |= a == self.image;
+            arg
+        }));
         let line = crate::util::command_line(&shown, secrets);
         match input {
             Some(input) => format!("{} | {line}", crate::util::command_line(input, secrets)),

@@ -17,7 +17,7 @@ impl Engine {
     /// What the engine knows of a local image, or None when it has no such image.
     pub fn inspect_image(&self, sh: &Shell, image: &str) -> Result<Option<ImageInfo>> {
         let (program, endpoint) = (&self.program, &self.endpoint);
-        let format = "{{.Id}}\n{{.Architecture}}\n{{range $k, $v := .Config.Labels}}label {{$k}}={{$v}}\n{{end}}{{range .Config.Env}}env {{.}}\n{{end}}";
+        let format = "{{.Id}}\n{{.Architecture}}\n{{range $k, $v := .Config.Labels}}label {{$k}}={{$v}}\n{{end}}{{range .Config.Env}}env {{.}}\n{{end}}{{range .RepoDigests}}digest {{.}}\n{{end}}";
         let out = cmd!(
             sh,
             "{program} {endpoint...} image inspect --format {format} {image}"
@@ -278,6 +278,9 @@ pub struct ImageInfo {
     pub arch: String,
     pub labels: Vec<(String, String)>,
     pub env: Vec<(String, String)>,
+    /// The registry digests it was pulled by (`repo@sha256:...`), none
+    /// for an image built here.
+    pub digests: Vec<String>,
 }
 
 impl ImageInfo {
@@ -297,6 +300,8 @@ impl ImageInfo {
                 info.labels.push(kv);
             } else if let Some(kv) = line.strip_prefix("env ").and_then(split) {
                 info.env.push(kv);
+            } else if let Some(digest) = line.strip_prefix("digest ") {
+                info.digests.push(digest.to_string());
             }
         }
         info

@@ -14,7 +14,6 @@ use super::plan::Plan;
 use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, ContainerStart, Recipe};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, Target};
-use crate::platform::Selection;
 use crate::util::{self, usage, Runner};
 
 /// The run's builds and their recipes.
@@ -79,24 +78,16 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
 }
 
 /// The interpreter folders target `t`'s image offers. A dry run whose image
-/// is not here (the run would pull it) shows the usual folders of the
-/// interpreters named, and says so; with `all` it cannot know them.
+/// is not here (the run would pull it) takes them from the pinned table, or
+/// names the builds from the selection and says so.
 fn interpreters(runner: &Runner, plan: &Plan, t: &Target) -> Result<Vec<String>> {
     if t.image_id.is_empty() && runner.dry_run {
-        return match &plan.selector.pythons {
-            Selection::Tags(tags) => {
-                eprintln!(
-                    "==> {}: image `{}` is not here to list (the run pulls it first): shown with the usual folders of the interpreters named",
-                    t.name(),
-                    t.image
-                );
-                Ok(tags.iter().map(|p| p.dir_guess()).collect())
-            }
-            Selection::All => Err(usage(format!(
-                "the dry run lists the interpreters of image `{}`, which is not here: pull it first (`docker pull {}`), or name the interpreters with --py",
-                t.image, t.image
-            ))),
-        };
+        let (dirs, line) =
+            crate::pins::offered_unlisted(&t.image, t.arch, t.libc, &plan.selector.pythons);
+        if let Some(line) = line {
+            eprintln!("==> {}: {line}", t.name());
+        }
+        return Ok(dirs);
     }
     t.engine
         .list_interpreters(&t.image, &t.image_id, t.arch)

@@ -112,7 +112,11 @@ pub fn resolve_target(
         });
     let plat = match plat {
         Some(plat) => plat,
-        None if runner.dry_run => format!("<AUDITWHEEL_PLAT of {image}>"),
+        // A pinned image sets its name (policy and arch) as it.
+        None if runner.dry_run => match crate::pins::plat(&image) {
+            Some(plat) => plat.to_string(),
+            None => format!("<AUDITWHEEL_PLAT of {image}>"),
+        },
         None => return Err(util::usage(format!("image `{image}` is not a {libc} image (it sets no AUDITWHEEL_PLAT): build in {} or an image made from one; an image that follows the {libc} layout without that variable needs --plat (such as {})", Config::default().image(arch, libc), match libc {
             Libc::Glibc => format!("manylinux2014_{arch}, or plat.{arch} in Cargo.toml"),
             Libc::Musl => format!("musllinux_1_2_{arch}"),
