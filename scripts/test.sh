@@ -54,8 +54,13 @@ wait "$engines" || { cat target/test-engines.log >&2; echo "error: setting up th
 cat target/test-engines.log
 
 # After the engines' packages: apt runs one at a time.
-say "a YAML parser for the workflow test, tmux for the live display's"
+say "a YAML parser, zizmor and check-jsonschema for the workflow tests, tmux for the live display's"
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+# The GitHub Actions security audit and the workflow schemas, from PyPI.
+# Pinned: a new release may audit more, and the tests' verdicts should move only with this line.
+zizmor --version 2>/dev/null | grep -qx 'zizmor 1.33.1' || python3 -m pip install --quiet 'zizmor==1.33.1'
+check-jsonschema --version 2>/dev/null | grep -q ' 0.39.0$' || python3 -m pip install --quiet 'check-jsonschema==0.39.0'
+
 command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
 say "the aarch64, s390x, armv7l, riscv64 and i686 stand-ins"

@@ -448,13 +448,13 @@ pub struct Select {
     pub standin: bool,
 }
 
-/// Write a CI workflow that builds each identifier in a job of its own
+/// Write a release workflow: sdist, a build job per identifier (or arch), gather and verify, publish
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask ci github\n  cargo xtask ci github --per arch --out -"
+    after_help = "Examples:\n  cargo xtask ci github --publish pypi\n  cargo xtask ci github --per arch --out -\n  cargo xtask ci gitlab --publish testpypi\n\nNothing is pulled: the pinned default images' builds are known from `cargo xtask pins`."
 )]
 pub struct Ci {
-    /// The CI service: github (GitHub Actions)
+    /// The CI service: github (GitHub Actions) or gitlab (GitLab CI/CD)
     #[arg(value_name = "SERVICE")]
     pub service: String,
 
@@ -465,20 +465,32 @@ pub struct Ci {
     #[arg(long, value_name = "UNIT", default_value = "build")]
     pub per: String,
 
-    /// Where to write the workflow (`-` for stdout) [default: .github/workflows/wheels.yml]
+    /// Where a version tag's release goes: none, testpypi or pypi (trusted
+    /// publishing, with attestations)
+    #[arg(long, value_name = "INDEX", default_value = "none")]
+    pub publish: String,
+
+    /// Where to write the workflow (`-` for stdout) [default: .github/workflows/wheels.yml, or .gitlab-ci.yml]
     #[arg(long, value_name = "FILE")]
     pub out: Option<Utf8PathBuf>,
 }
 
-/// Verify a folder of wheels: SHA256SUMS, RECORD, tags, auditwheel, and optionally a rebuild
+/// Verify a folder of wheels and sdists: SHA256SUMS, RECORD, tags, auditwheel, PKG-INFO, and optionally a rebuild
 #[derive(Args, Debug, Default)]
 #[command(
-    after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify dist --rebuild\n\nExit 1 names the first difference; exit 0 prints one line per wheel."
+    after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify dist --rebuild\n  cargo xtask verify parts/* --into dist\n\nExit 1 names the first difference; exit 0 prints one line per wheel."
 )]
 pub struct Verify {
-    /// The folder of wheels [default: the configured out]
+    /// The folder of wheels (and sdists) [default: the configured out]; with
+    /// --into, the folders to gather
     #[arg(value_name = "DIR")]
-    pub dir: Option<Utf8PathBuf>,
+    pub dirs: Vec<Utf8PathBuf>,
+
+    /// Gather the folders' wheels and sdists (each checked against its own
+    /// SHA256SUMS) into this new folder with one SHA256SUMS and one
+    /// manifest.json, then verify it
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<Utf8PathBuf>,
 
     /// Also build each wheel again (identifier, image and SOURCE_DATE_EPOCH from manifest.json) and compare the bytes
     #[arg(long)]

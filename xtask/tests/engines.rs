@@ -685,36 +685,55 @@ fn generated_workflow_parses_and_runs_only_real_commands() {
             "pp*",
             "--per",
             per,
+            "--publish",
+            "pypi",
             "--out",
             file.to_str().unwrap(),
         ])
         .ok();
+        // Each job's run lines, with the matrix values its env passes in.
         let script = r#"
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
-build = doc["jobs"]["build"]
-assert doc["jobs"]["gather"]["needs"] == "build"
-for entry in build["strategy"]["matrix"]["include"]:
-    for step in build["steps"]:
-        # The one condition the workflow has: the QEMU step of emulated jobs.
-        if step.get("if") == "matrix.emulate != ''" and not entry["emulate"]:
-            continue
-        if "run" in step:
-            line = step["run"]
-            for key, value in entry.items():
-                line = line.replace("${{ matrix.%s }}" % key, value)
-            print(entry["runner"] + "\t" + line)
+jobs = doc["jobs"]
+assert jobs["gather"]["needs"] == ["build"], jobs["gather"]["needs"]
+assert jobs["publish"]["needs"] == ["gather"]
+for name, job in jobs.items():
+    entries = job.get("strategy", {}).get("matrix", {}).get("include", [{}])
+    for entry in entries:
+        for step in job["steps"]:
+            # The one condition of a step: the QEMU step of emulated jobs.
+            if step.get("if") == "matrix.emulate != ''" and not entry["emulate"]:
+                continue
+            if "run" in step:
+                line = step["run"]
+                for var, value in step.get("env", {}).items():
+                    key = value.removeprefix("${{ matrix.").removesuffix(" }}")
+                    line = line.replace('"$' + var + '"', entry[key]).replace("$" + var, entry[key])
+                assert "${{" not in line, line
+                print(name + "\t" + entry.get("runner", job["runs-on"]) + "\t" + line)
 "#;
         let lines = sh("python3", &["-c", script, file.to_str().unwrap()])
             .ok()
             .stdout;
         let lines: Vec<&str> = lines.lines().collect();
+        let builds = lines.iter().filter(|l| l.starts_with("build\t")).count();
         match per {
-            "build" => assert!(lines.len() >= 2, "{lines:?}"),
-            _ => assert_eq!(lines.len(), 2, "{lines:?}"),
+            "build" => assert!(builds >= 2, "{lines:?}"),
+            _ => assert_eq!(builds, 2, "{lines:?}"),
         }
         for line in lines {
-            let (runner, command) = line.split_once('\t').unwrap();
+            let [job, runner, command] = line.splitn(3, '\t').collect::<Vec<_>>()[..] else {
+                panic!("{line}")
+            };
+            // The publish job's one shell line keeps the sums out of the upload.
+            if job == "publish" {
+                assert_eq!(
+                    command,
+                    "mkdir checks && mv dist/SHA256SUMS dist/manifest.json checks/"
+                );
+                continue;
+            }
             let words: Vec<String> = sh(
                 "python3",
                 &[
@@ -730,7 +749,7 @@ for entry in build["strategy"]["matrix"]["include"]:
             .collect();
             assert_eq!(&words[..2], ["cargo", "xtask"], "{command}");
             assert!(!words.iter().any(|w| *w == x86(&pp())), "{command}");
-            if command.contains("aarch64") {
+            if job == "build" && command.contains("aarch64") {
                 assert_eq!(runner, "ubuntu-24.04-arm", "{command}");
             }
             let mut args: Vec<&str> = words[2..].iter().map(String::as_str).collect();
@@ -743,6 +762,180 @@ for entry in build["strategy"]["matrix"]["include"]:
             );
         }
     }
+    inv.check();
+}
+
+/// Every workflow `ci` writes (GitHub and GitLab, per build and per arch,
+/// with and without publishing) passes zizmor's audit offline with no
+/// finding, at its default persona and at the auditor's, and validates
+/// against the service's schema (check-jsonschema's vendored ones); the
+/// checks themselves fail on a broken file. In GitHub's, the publish job
+/// alone may mint an OIDC token and every action is pinned to a commit.
+#[test]
+fn written_workflows_pass_the_security_audit_and_the_schemas() {
+    let (_serial, inv) = on_x86_64_standin();
+    for tool in ["zizmor", "check-jsonschema"] {
+        assert_eq!(
+            sh("sh", &["-c", &format!("command -v {tool}")]).status,
+            0,
+            "{tool} is missing: scripts/test.sh installs it from PyPI"
+        );
+    }
+    let dir = TempDir::new("audit");
+    for service in ["github", "gitlab"] {
+        for per in ["build", "arch"] {
+            for publish in ["none", "testpypi", "pypi"] {
+                // zizmor reads a workflow where GitHub keeps them.
+                let file = match service {
+                    "github" => dir
+                        .path()
+                        .join(format!("{per}-{publish}/.github/workflows/wheels.yml")),
+                    _ => dir.path().join(format!("{per}-{publish}/.gitlab-ci.yml")),
+                };
+                let f = file.to_str().unwrap();
+                xtask(&[
+                    "ci",
+                    service,
+                    "--standin",
+                    "--py",
+                    "cp313",
+                    "--per",
+                    per,
+                    "--publish",
+                    publish,
+                    "--out",
+                    f,
+                ])
+                .ok();
+                let schema = match service {
+                    "github" => "vendor.github-workflows",
+                    _ => "vendor.gitlab-ci",
+                };
+                let valid = sh("check-jsonschema", &["--builtin-schema", schema, f]);
+                assert_eq!(valid.status, 0, "{f}: {}{}", valid.stdout, valid.stderr);
+                if service == "gitlab" {
+                    continue;
+                }
+                for persona in ["regular", "auditor"] {
+                    let audit = sh(
+                        "zizmor",
+                        &["--offline", "--no-progress", "--persona", persona, f],
+                    );
+                    assert_eq!(
+                        audit.status, 0,
+                        "{f} ({persona}):\n{}{}",
+                        audit.stdout, audit.stderr
+                    );
+                    assert_has(&audit.stdout, "No findings to report");
+                }
+                let text = std::fs::read_to_string(&file).unwrap();
+                let script = r#"
+import re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+assert doc["permissions"] == {}, doc["permissions"]
+minting = [n for n, j in doc["jobs"].items() if j.get("permissions", {}).get("id-token") == "write"]
+print(",".join(minting))
+for job in doc["jobs"].values():
+    for step in job["steps"]:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+"#;
+                let minting = sh("python3", &["-c", script, f]).ok().stdout;
+                match publish {
+                    "none" => assert_eq!(minting.trim(), "", "{text}"),
+                    _ => assert_eq!(minting.trim(), "publish", "{text}"),
+                }
+                // Each `uses:` names its version beside the commit.
+                for line in text.lines().filter(|l| l.contains("uses: ")) {
+                    assert!(line.contains(" # v"), "{line}");
+                }
+            }
+        }
+    }
+    // The checks can fail: a workflow that persists credentials, floats an
+    // action and mints tokens everywhere, and a pipeline with a misspelt key.
+    let bad = dir.path().join("bad/.github/workflows/bad.yml");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, "on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/upload-artifact@v4\n        with:\n          path: .\n").unwrap();
+    let audit = sh(
+        "zizmor",
+        &["--offline", "--no-progress", bad.to_str().unwrap()],
+    );
+    assert_ne!(audit.status, 0, "{}", audit.stdout);
+    assert_has(&audit.stdout, "artipacked");
+    let bad = dir.path().join("bad/.gitlab-ci.yml");
+    std::fs::write(&bad, "build:\n  scirpt: [\"true\"]\n").unwrap();
+    assert_ne!(
+        sh(
+            "check-jsonschema",
+            &[
+                "--builtin-schema",
+                "vendor.gitlab-ci",
+                bad.to_str().unwrap()
+            ]
+        )
+        .status,
+        0
+    );
+    inv.check();
+}
+
+/// `ci github` pulls nothing: with no engine reachable at all (so no image
+/// and no registry) it writes, for the pinned default images, the same
+/// workflow as with the engine there.
+#[test]
+fn ci_writes_the_same_workflow_with_no_engine_and_no_image() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("no-engine");
+    let write = |file: &str, no_engine: bool| {
+        let mut cmd = xtask_cmd(&[
+            "ci",
+            "github",
+            "--publish",
+            "pypi",
+            "--arch",
+            "all",
+            "--libc",
+            "all",
+            "--out",
+            file,
+        ]);
+        if no_engine {
+            cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let (with, without) = (dir.path().join("with.yml"), dir.path().join("without.yml"));
+    let said = write(with.to_str().unwrap(), false);
+    write(without.to_str().unwrap(), true);
+    let (a, b) = (
+        std::fs::read_to_string(&with).unwrap(),
+        std::fs::read_to_string(&without).unwrap(),
+    );
+    assert_eq!(a, b);
+    // The pinned images' interpreters, on all seven arches and both libcs,
+    // said of none of them that it was guessed.
+    assert!(!said.contains("not here to list"), "{said}");
+    for id in [
+        "cp39-manylinux_x86_64",
+        "cp315t-manylinux_riscv64",
+        "pp311-manylinux_aarch64",
+        "cp314t-musllinux_armv7l",
+    ] {
+        assert!(a.contains(&format!("name: \"{id}\"")), "{id}\n{a}");
+    }
+    assert!(
+        !a.contains("pp311-musllinux") && !a.contains("cp313t"),
+        "{a}"
+    );
     inv.check();
 }
 

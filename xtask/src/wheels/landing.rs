@@ -126,14 +126,14 @@ impl Entry {
 }
 
 /// The file a manifest line is about (its leading `"file"` value).
-fn manifest_file(line: &str) -> Option<&str> {
+pub fn manifest_file(line: &str) -> Option<&str> {
     let rest = line.trim().strip_prefix("{\"file\": \"")?;
     // Wheel names hold no quotes or backslashes, so the first quote ends it.
     rest.split('"').next()
 }
 
 /// The file a SHA256SUMS line is about.
-fn sums_file(line: &str) -> Option<&str> {
+pub fn sums_file(line: &str) -> Option<&str> {
     let (hash, name) = line.split_once("  ").or_else(|| line.split_once(" *"))?;
     (hash.len() == 64).then_some(name)
 }

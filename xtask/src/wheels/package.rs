@@ -14,6 +14,17 @@ pub struct RequiresPython {
     pub from: String,
 }
 
+/// The project's name, as PyPI knows it: pyproject.toml's `[project] name`,
+/// else setup.cfg's `[metadata] name`, else a literal `name=` in setup.py.
+pub fn project_name(package: &Utf8Path) -> Option<String> {
+    let read = |file: &str| std::fs::read_to_string(package.join(file)).ok();
+    read("pyproject.toml")
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|doc| Some(doc.get("project")?.get("name")?.as_str()?.to_string()))
+        .or_else(|| read("setup.cfg").and_then(|t| setup_cfg_value(&t, "metadata", "name")))
+        .or_else(|| read("setup.py").and_then(|t| setup_py_literal(&t, "name")))
+}
+
 impl RequiresPython {
     /// From pyproject.toml's `[project] requires-python`, else setup.cfg's
     /// `[options] python_requires`, else a literal `python_requires=` in

@@ -1,9 +1,14 @@
 //! `cargo xtask verify [DIR]`: what a release would ship, checked: every
-//! wheel against SHA256SUMS, each file inside against RECORD, the file
-//! name's tags against WHEEL, auditwheel's verdict (in an image of the
-//! wheel's arch) against the platform the name claims, and with `--rebuild`
-//! each wheel built again (its identifier, image and SOURCE_DATE_EPOCH from
-//! manifest.json) and compared byte for byte.
+//! wheel and sdist against SHA256SUMS, each file inside a wheel against
+//! RECORD, the file name's tags against WHEEL, auditwheel's verdict (in an
+//! image of the wheel's arch) against the platform the name claims, an
+//! sdist as pip reads it (sdist.rs) and every wheel of its version, and with
+//! `--rebuild` each wheel built again (its identifier, image and
+//! SOURCE_DATE_EPOCH from manifest.json) and compared byte for byte.
+//! `--into` gathers CI's folders into one first (gather.rs).
+
+mod gather;
+mod sdist;
 
 use std::process::Stdio;
 
@@ -25,18 +30,45 @@ impl flags::Verify {
     pub fn run(self, sh: &Shell, runner: &Runner, config: &Config) -> Result<()> {
         // The images the wheels were built in: the package's own, where it names them.
         let config = &crate::wheels::cibuildwheel::adopt_configured(config)?;
-        let dir = match &self.dir {
-            Some(dir) => util::absolute_from_cwd(dir)?,
-            None => config.dir.join(&config.out),
+        let dir = match (&self.into, self.dirs.as_slice()) {
+            (Some(into), parts) if !parts.is_empty() => {
+                let into = util::absolute_from_cwd(into)?;
+                let parts = parts
+                    .iter()
+                    .map(|p| util::absolute_from_cwd(p))
+                    .collect::<Result<Vec<_>>>()?;
+                if runner.dry_run {
+                    println!("would gather {} folders into {into}", parts.len());
+                    return Ok(());
+                }
+                let n = gather::gather(&parts, &into)?;
+                eprintln!("==> gathered {n} files into {into}, with one {SUMS} and one {MANIFEST}");
+                into
+            }
+            (Some(_), _) => {
+                return Err(usage(
+                    "--into gathers folders: name them, such as `verify parts/* --into dist`",
+                ))
+            }
+            (None, []) => config.dir.join(&config.out),
+            (None, [dir]) => util::absolute_from_cwd(dir)?,
+            (None, _) => {
+                return Err(usage(
+                    "several folders are verified together only when gathered: add --into DIR",
+                ))
+            }
         };
         if !dir.is_dir() {
             return Err(usage(format!(
                 "`{dir}` is not a folder: give the folder the wheels landed in"
             )));
         }
-        let wheels = wheels_in(&dir)?;
-        if wheels.is_empty() {
-            return Err(usage(format!("`{dir}` holds no wheel: nothing to verify")));
+        let wheels = files_in(&dir, ".whl")?;
+        let sdists = files_in(&dir, ".tar.gz")?;
+        if wheels.is_empty() && sdists.is_empty() {
+            return Err(usage(format!(
+                "`{dir}` holds no wheel and no sdist: nothing to verify"
+            )));
         }
         let mut ids = Vec::new();
         for wheel in &wheels {
@@ -63,6 +95,26 @@ impl flags::Verify {
         }
 
         let mut verdicts: Vec<Result<String, String>> = check_sums(&dir, &wheels)?;
+        let mut sdist_verdicts = check_sums(&dir, &sdists)?;
+        for (file, verdict) in sdists.iter().zip(&mut sdist_verdicts) {
+            if let Ok(v) = verdict {
+                *verdict = sdist::check(&dir, file).map(|what| format!("{v}, {what}"));
+            }
+        }
+        // One release: every wheel of the sdist's version.
+        if let Some((_, version)) = sdists.first().and_then(|s| sdist::name_version(s).ok()) {
+            for (wheel, verdict) in wheels.iter().zip(&mut verdicts) {
+                match sdist::wheel_version(wheel) {
+                    Some(v) if v == version => {}
+                    v => {
+                        *verdict = Err(format!(
+                            "its version is {}, the sdist's {version}",
+                            v.unwrap_or("missing")
+                        ))
+                    }
+                }
+            }
+        }
         let platforms = Libc::ALL
             .into_iter()
             .flat_map(|l| Arch::ALL.into_iter().map(move |a| (a, l)));
@@ -110,7 +162,11 @@ impl flags::Verify {
         }
 
         let mut first = None;
-        for (wheel, verdict) in wheels.iter().zip(&verdicts) {
+        for (wheel, verdict) in wheels
+            .iter()
+            .chain(&sdists)
+            .zip(verdicts.iter().chain(&sdist_verdicts))
+        {
             match verdict {
                 Ok(what) => println!("ok    {wheel} ({what})"),
                 Err(problem) => {
@@ -126,14 +182,15 @@ impl flags::Verify {
     }
 }
 
-fn wheels_in(dir: &Utf8Path) -> Result<Vec<String>> {
+/// The files of `dir` whose names end with `suffix`, sorted.
+fn files_in(dir: &Utf8Path, suffix: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in dir
         .read_dir_utf8()
         .with_context(|| format!("reading {dir}"))?
     {
         let entry = entry?;
-        if entry.file_name().ends_with(".whl") && entry.file_type()?.is_file() {
+        if entry.file_name().ends_with(suffix) && entry.file_type()?.is_file() {
             names.push(entry.file_name().to_string());
         }
     }
@@ -212,6 +269,8 @@ fn check_sums(dir: &Utf8Path, wheels: &[String]) -> Result<Vec<Result<String, St
                 return Ok(Ok("sha256".to_string()));
             };
             Ok(match manifest_field(manifest, wheel, "sha256") {
+                // An sdist is recorded where it was gathered (not by `wheels`).
+                None if wheel.ends_with(".tar.gz") => Ok("sha256".to_string()),
                 None => Err(format!("it is not in {MANIFEST}")),
                 Some(m) if m != actual => Err(format!(
                     "{MANIFEST} gives its sha256 as {m}, but the file's (and {SUMS}'s) is {actual}: the manifest changed after the build"
@@ -357,7 +416,7 @@ fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Resu
     }
     let rebuilt = scratch.join(wheel);
     if !rebuilt.is_file() {
-        let got = wheels_in(&scratch).unwrap_or_default().join(", ");
+        let got = files_in(&scratch, ".whl").unwrap_or_default().join(", ");
         return Err(format!("the rebuild of {id} gave {got}, not {wheel}"));
     }
     let (a, b) = (std::fs::read(dir.join(wheel)), std::fs::read(&rebuilt));
