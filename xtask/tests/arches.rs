@@ -159,12 +159,31 @@ fn every_arch_in_one_run_each_in_its_own_container() {
         "the i686 build saw x86_64:\n{log}"
     );
 
-    // verify checks every wheel with auditwheel in a stand-in of its arch.
-    let verified = xtask(&["verify", out.str(), "--standin"]).ok();
+    // verify, as CI's gather job runs it: the build's folder and an sdist's
+    // gathered into one folder with one SHA256SUMS, every wheel checked
+    // with auditwheel in a stand-in of its arch, the sdist as pip reads it.
+    let sdist = TempDir::new("all-arches-sdist");
+    sh(
+        "python3",
+        &[
+            "-c",
+            "import io, sys, tarfile\nwith tarfile.open(sys.argv[1] + '/demo_codec-0.1.0.tar.gz', 'w:gz') as t:\n    for name, text in [('PKG-INFO', 'Metadata-Version: 2.1\\nName: demo-codec\\nVersion: 0.1.0\\n'), ('pyproject.toml', '[build-system]\\n')]:\n        data = text.encode()\n        info = tarfile.TarInfo('demo_codec-0.1.0/' + name)\n        info.size = len(data)\n        t.addfile(info, io.BytesIO(data))",
+            sdist.str(),
+        ],
+    )
+    .ok();
+    let gathered = TempDir::new("all-arches-dist");
+    let dist = gathered.path().join("dist");
+    let before = snapshot(out.path());
+    let verified = xtask(&["verify", out.str(), sdist.str(), "--into", dist.to_str().unwrap(), "--standin"]).ok();
     assert!(!verified.stdout.contains("FAIL"), "{}", verified.stdout);
     for wheel in &wheels {
-        assert_has(&verified.stdout, &format!("ok    {wheel} ("));
+        assert_has(&verified.stdout, &format!("ok    {wheel} (sha256, manifest.json, RECORD, tags, auditwheel in a manylinux image)"));
     }
+    assert_has(&verified.stdout, "ok    demo_codec-0.1.0.tar.gz (sha256, PKG-INFO (demo-codec 0.1.0))");
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), wheels.len() + 1, "{sums}");
+    assert_eq!(snapshot(out.path()), before, "the build's folder changed");
     // matrix lists every arch's builds from its image, as wheels selected them.
     let matrix = xtask(&["matrix", "--standin", "--arch", "all", "--py", &py]).ok();
     let mut listed: Vec<&str> = matrix.stdout.lines().collect();
