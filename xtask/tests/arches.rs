@@ -175,12 +175,23 @@ fn every_arch_in_one_run_each_in_its_own_container() {
     let gathered = TempDir::new("all-arches-dist");
     let dist = gathered.path().join("dist");
     let before = snapshot(out.path());
-    let verified = xtask(&["verify", out.str(), sdist.str(), "--into", dist.to_str().unwrap(), "--standin"]).ok();
+    let verified = xtask(&[
+        "verify",
+        out.str(),
+        sdist.str(),
+        "--into",
+        dist.to_str().unwrap(),
+        "--standin",
+    ])
+    .ok();
     assert!(!verified.stdout.contains("FAIL"), "{}", verified.stdout);
     for wheel in &wheels {
         assert_has(&verified.stdout, &format!("ok    {wheel} (sha256, manifest.json, RECORD, tags, auditwheel in a manylinux image)"));
     }
-    assert_has(&verified.stdout, "ok    demo_codec-0.1.0.tar.gz (sha256, PKG-INFO (demo-codec 0.1.0))");
+    assert_has(
+        &verified.stdout,
+        "ok    demo_codec-0.1.0.tar.gz (sha256, PKG-INFO (demo-codec 0.1.0))",
+    );
     let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
     assert_eq!(sums.lines().count(), wheels.len() + 1, "{sums}");
     assert_eq!(snapshot(out.path()), before, "the build's folder changed");

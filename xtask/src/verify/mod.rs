@@ -380,7 +380,10 @@ fn rebuild(config: &Config, dir: &Utf8Path, wheel: &str, manifest: &str) -> Resu
     let epoch = manifest_field(manifest, wheel, "source_date_epoch").ok_or_else(|| {
         format!("it cannot be rebuilt identically: {MANIFEST} has no SOURCE_DATE_EPOCH for it")
     })?;
-    let image = manifest_field(manifest, wheel, "image")
+    // The image by its digest where the build knew it: the same image,
+    // whatever its tag names today.
+    let image = manifest_field(manifest, wheel, "image_digest")
+        .or_else(|| manifest_field(manifest, wheel, "image"))
         .ok_or_else(|| format!("{MANIFEST} does not name its image"))?;
     // Built by the native clang: rebuilt by it.
     let native_compiler =

@@ -24,6 +24,8 @@ pub struct Entry {
     pub sha256: String,
     pub image: String,
     pub image_id: String,
+    /// `repo@sha256:...`, where the image came from a registry.
+    pub image_digest: Option<String>,
     pub engine: String,
     pub native: bool,
     pub interpreter: String,
@@ -45,12 +47,13 @@ impl Entry {
         let s = |v: &str| util::json_string(v);
         let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), s);
         format!(
-            "{{\"file\": {}, \"id\": {}, \"sha256\": {}, \"image\": {}, \"image_id\": {}, \"engine\": {}, \"native\": {}, \"interpreter\": {}, \"auditwheel\": {}, \"platform_tags\": {}, \"source_date_epoch\": {}, \"commit\": {}, \"dirty\": {}, \"tool\": {}, \"test\": {}, \"compiler\": {}}}",
+            "{{\"file\": {}, \"id\": {}, \"sha256\": {}, \"image\": {}, \"image_id\": {}, \"image_digest\": {}, \"engine\": {}, \"native\": {}, \"interpreter\": {}, \"auditwheel\": {}, \"platform_tags\": {}, \"source_date_epoch\": {}, \"commit\": {}, \"dirty\": {}, \"tool\": {}, \"test\": {}, \"compiler\": {}}}",
             s(&self.file),
             s(&self.id),
             s(&self.sha256),
             s(&self.image),
             s(&self.image_id),
+            opt(&self.image_digest),
             s(&self.engine),
             self.native,
             s(&self.interpreter),
@@ -97,6 +100,7 @@ impl Entry {
             sha256: util::sha256(wheel)?,
             image: t.image.clone(),
             image_id: t.image_id.clone(),
+            image_digest: t.image_digest.clone(),
             engine: t.engine.describe(),
             native: t.native,
             interpreter: log

@@ -34,6 +34,9 @@ pub struct Target {
     pub blocked: Option<String>,
     pub image: String,
     pub image_id: String,
+    /// The image by its registry digest (`repo@sha256:...`), where it came
+    /// from a registry: what a rebuild pulls to get the same image.
+    pub image_digest: Option<String>,
     /// The variables the image sets (its `ENV`).
     pub image_env: Vec<(String, String)>,
     pub plat: String,
@@ -163,10 +166,27 @@ pub fn resolve_target(
         clang,
         blocked,
         image_env: info.as_ref().map(|i| i.env.clone()).unwrap_or_default(),
+        image_digest: info
+            .as_ref()
+            .and_then(|i| registry_digest(&image, &i.digests)),
         image_id: info.map(|i| i.id).unwrap_or_default(),
         image,
         plat,
     })
+}
+
+/// Of an image's registry digests, the one of `image`'s repository.
+pub fn registry_digest(image: &str, digests: &[String]) -> Option<String> {
+    let name = image.split('@').next().unwrap_or(image);
+    // A tag follows the last `:` after the last `/` (a port comes before it).
+    let repo = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    };
+    digests
+        .iter()
+        .find(|d| d.split('@').next() == Some(repo))
+        .cloned()
 }
 
 impl Target {
@@ -376,4 +396,30 @@ fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
         return None;
     }
     matches!(local.inspect_image(sh, image), Ok(Some(_))).then_some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry_digest;
+
+    #[test]
+    fn the_digest_of_the_image_s_own_repository() {
+        let digests = [
+            "ghcr.io/me/other@sha256:aa".to_string(),
+            "registry:5000/me/img@sha256:bb".to_string(),
+        ];
+        for image in [
+            "registry:5000/me/img",
+            "registry:5000/me/img:1",
+            "registry:5000/me/img:1@sha256:bb",
+        ] {
+            assert_eq!(
+                registry_digest(image, &digests).as_deref(),
+                Some("registry:5000/me/img@sha256:bb"),
+                "{image}"
+            );
+        }
+        assert_eq!(registry_digest("xtask-standin:x86_64", &[]), None);
+        assert_eq!(registry_digest("ghcr.io/me/img", &digests), None);
+    }
 }
