@@ -97,28 +97,16 @@ pub fn rootfs(
     if let Some(model) = cpu {
         make.env("QEMU_CPU", model);
     }
-    if runner.dry_run {
-        println!("{}", util::command_line(&make, &[]));
-        return Ok(());
-    }
-    eprintln!("$ {} (log: {log})", util::command_line(&make, &[]));
-    let file = std::fs::File::create(&log).with_context(|| format!("creating {log}"))?;
-    let status = make
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .status()
-        .context("starting mmdebstrap")?;
-    if !status.success() {
+    let what = format!("making the {arch} Debian root file system (mmdebstrap)");
+    runner.run_logged(make, &what, &log).map_err(|e| {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some((package, version)) = moved_on(&text) {
-            bail!("Debian {SUITE} no longer has {package}={version}, which {recipe} pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in {recipe}/packages*.txt");
+        match moved_on(&text) {
+            Some((package, version)) => anyhow::anyhow!("Debian {SUITE} no longer has {package}={version}, which {recipe} pins: the suite has moved on; pin the version it has now (apt-cache policy {package}, with {SUITE} in the sources) in {recipe}/packages*.txt"),
+            None => e,
         }
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!(
-            "making the Debian root file system failed ({status}); the end of {log}:\n{}",
-            tail.join("\n")
-        );
+    })?;
+    if runner.dry_run {
+        return Ok(());
     }
     partial.keep()?;
     std::fs::write(&stamp, hash.hex())?;

@@ -299,7 +299,7 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         build_args: Vec::new(),
         inputs: key,
     };
-    runner.run(engine.build_command(sh, &spec))?;
+    engine.build(sh, runner, &spec)?;
     // Taken out beside where it is kept, and renamed: all or nothing.
     let partial = Partial::beside(&tar);
     let file = std::fs::File::create(partial.path())

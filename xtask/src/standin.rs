@@ -125,7 +125,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
         build_args,
         inputs,
     };
-    runner.run(engine.build_command(sh, &spec))?;
+    engine.build(sh, runner, &spec)?;
     Ok(tag)
 }
 
@@ -213,7 +213,7 @@ pub fn ensure_musllinux(
         build_args: vec![("BASE".into(), base)],
         inputs,
     };
-    runner.run(engine.build_command(sh, &spec))?;
+    engine.build(sh, runner, &spec)?;
     Ok(MUSLLINUX.into())
 }
 
@@ -319,11 +319,16 @@ fn wheelhouse(
     ] {
         let req = recipe.join(list);
         let platforms = &platforms;
-        runner.run(cmd!(
-            sh,
-            "python3 -m pip download --quiet --only-binary=:all: {platforms...} --python-version {version} --dest {dir} --requirement {req}"
-        ))
-        .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
+        runner
+            .run_logged(
+                cmd!(
+                    sh,
+                    "python3 -m pip download --only-binary=:all: {platforms...} --python-version {version} --dest {dir} --requirement {req}"
+                ),
+                &format!("fetching the {arch} stand-in's wheels ({list})"),
+                &ctx.join(format!("pip-{list}.log")),
+            )
+            .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
         if !runner.dry_run {
             std::fs::copy(&req, dir.join(list))?;
         }

@@ -184,6 +184,66 @@ impl Runner<'_> {
         captured(cmd.stdin(file), &line)
     }
 
+    /// Runs `cmd`, a long step such as an image build, with its output in
+    /// `log` (the command line first) instead of on the terminal: a line
+    /// says what runs and where its log is, the next how long so far (kept
+    /// up to date on a terminal) and then how long it took; on failure the
+    /// error holds the log's last lines and its path.
+    pub fn run_logged(&self, cmd: impl Into<Command>, what: &str, log: &Utf8Path) -> Result<()> {
+        use std::io::{IsTerminal, Write};
+        let mut cmd = cmd.into();
+        let line = command_line(&cmd, self.secrets);
+        if self.dry_run {
+            println!("{line}");
+            return Ok(());
+        }
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+        }
+        let mut file = std::fs::File::create(log).with_context(|| format!("creating {log}"))?;
+        writeln!(file, "$ {line}").with_context(|| format!("writing {log}"))?;
+        let start = std::time::Instant::now();
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("could not start `{line}`"))?;
+        // The step and its log on a line of their own; then, on a terminal,
+        // how long so far on one short line rewritten in place (it never
+        // wraps), which ends as how long it took.
+        let live = !self.quiet && std::io::stderr().is_terminal();
+        if !self.quiet {
+            eprintln!("==> {what} (log: {log})");
+        }
+        let mut shown = 0;
+        let status = loop {
+            if let Some(status) = child.try_wait().context("waiting for the step")? {
+                break status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let secs = start.elapsed().as_secs();
+            if live && secs > shown {
+                shown = secs;
+                eprint!("\r    {} so far\x1b[K", format_duration(start.elapsed()));
+            }
+        };
+        if live {
+            eprint!("\r\x1b[K");
+        }
+        let took = format_duration(start.elapsed());
+        if status.success() {
+            if !self.quiet {
+                eprintln!("    done in {took}");
+            }
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        bail!("{what} failed after {took} ({status}); the end of {log}:\n{tail}")
+    }
+
     /// Prints the command (and the file on its stdin); its line when it is
     /// to run, None under `--dry-run`.
     fn announce(&self, cmd: &Command, input: Option<&Utf8Path>) -> Option<String> {

@@ -4,6 +4,7 @@
 mod support;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use support::*;
 
@@ -1236,8 +1237,35 @@ fn one_failing_interpreter_does_not_stop_the_others() {
     inv.check();
 }
 
+/// Runs xtask with `args` in a pseudo-terminal (util-linux's `script`):
+/// its exit status and what the terminal showed.
+fn xtask_in_a_terminal(args: &[&str]) -> (i32, String) {
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_xtask"))
+        .chain(args.iter().copied())
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    let out = Command::new("script")
+        .args([
+            "--quiet",
+            "--return",
+            "--command",
+            &line.join(" "),
+            "/dev/null",
+        ])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("running script (util-linux)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// x64-image installs the configured system packages with the base image's
-/// package manager (apt-get in the stand-in; yum in manylinux2014).
+/// package manager (apt-get in the stand-in; yum in manylinux2014). In a
+/// terminal, the image build is one line of progress with its log, none of
+/// the engine's output; a failing build shows its log's last lines.
 #[test]
 fn x64_image_installs_its_packages_once() {
     let (_serial, inv) = on_x86_64_standin();
@@ -1251,7 +1279,52 @@ fn x64_image_installs_its_packages_once() {
         "--packages",
         "libpng-dev",
     ];
-    xtask(&build).ok();
+    // Built here, not left from an earlier run.
+    sh("docker", &["image", "rm", "--force", tag]).ok();
+    let (status, shown) = xtask_in_a_terminal(&build);
+    assert_eq!(status, 0, "{shown}");
+    let log = root().join("target/xtask/image-logs/xtask-test-x64-png_latest.log");
+    assert_has(
+        &shown,
+        &format!(
+            "==> building image {tag} (x86_64) (log: {})\r\n",
+            log.display()
+        ),
+    );
+    assert!(
+        shown.contains("\r\x1b[K    done in ") && shown.contains(" so far\x1b[K"),
+        "{shown:?}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    // The engine's output went to the log, and none of it to the terminal.
+    for line in logged.lines().skip(1).filter(|l| l.trim().len() > 12) {
+        assert!(
+            !shown.contains(line.trim()),
+            "the engine's line {line:?} reached the terminal:\n{shown}"
+        );
+    }
+    let first = logged.lines().next().unwrap();
+    assert!(
+        first.starts_with("$ ") && first.contains("docker build --platform linux/amd64"),
+        "{logged}"
+    );
+    assert!(logged.contains("libpng"), "{logged}");
+    // A step that fails: its log's tail, in the terminal, with the path.
+    let bad = [
+        "x64-image",
+        "--base",
+        "xtask-standin:x86_64",
+        "--tag",
+        "xtask-test-x64-bad:latest",
+        "--packages",
+        "no-such-package-here",
+    ];
+    let (status, shown) = xtask_in_a_terminal(&bad);
+    assert_ne!(status, 0, "{shown}");
+    let log = root().join("target/xtask/image-logs/xtask-test-x64-bad_latest.log");
+    assert_has(&shown, &format!("the end of {}:", log.display()));
+    assert_has(&shown, "no-such-package-here");
+    assert!(image_id("xtask-test-x64-bad:latest").is_none());
     let header = sh(
         "docker",
         &[

@@ -417,7 +417,18 @@ fn podman_as_root_builds_and_leaves_nothing() {
     let first = xtask(&build).ok();
     assert_has(
         &first.stderr,
-        "podman build --platform linux/amd64 --label org.xtask-wheels=image",
+        &format!("==> building image {tag} (x86_64) (log: "),
+    );
+    assert_has(&first.stderr, "\n    done in ");
+    let log = std::fs::read_to_string(
+        root().join("target/xtask/image-logs/xtask-test-podman-x64_latest.log"),
+    )
+    .unwrap();
+    let first = log.lines().next().unwrap();
+    assert!(
+        first.starts_with("$ ")
+            && first.contains("podman build --platform linux/amd64 --label org.xtask-wheels=image"),
+        "{log}"
     );
     let labels = sh(
         "podman",

@@ -166,8 +166,30 @@ impl Engine {
         if self.up_to_date(sh, &spec.tag, &spec.inputs)? {
             return Ok(false);
         }
-        runner.run(self.build_command(sh, spec))?;
+        self.build(sh, runner, spec)?;
         Ok(true)
+    }
+
+    /// Builds `spec`'s image, its output in a log of its own
+    /// (target/xtask/image-logs/<tag>.log) and one line of progress.
+    pub fn build(&self, sh: &Shell, runner: &Runner, spec: &ImageBuild) -> Result<()> {
+        let name: String = spec
+            .tag
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let log = crate::util::project_root().join(format!("target/xtask/image-logs/{name}.log"));
+        runner.run_logged(
+            self.build_command(sh, spec),
+            &format!("building image {} ({})", spec.tag, spec.arch),
+            &log,
+        )
     }
 
     /// Whether an image `tag` exists that was built from `inputs` (says so when it is).
