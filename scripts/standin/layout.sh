@@ -21,8 +21,11 @@ venv() { # python dir requirements
     fi
 }
 
+# The environment lives in /opt/_internal and /opt/python holds a link to
+# it, as in manylinux's images: listing /opt/python (copied out of a created
+# container) then reads links, not every environment.
 layout() {
-    local python=$1 dir=/opt/python/$2
+    local python=$1 dir=/opt/_internal/$2
     venv "$python" "$dir" /opt/wheelhouse/build.txt
     local include name
     include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
@@ -34,5 +37,6 @@ layout() {
     if [ -f "/usr/include/$triplet/$name/pyconfig.h" ]; then
         cp "/usr/include/$triplet/$name/pyconfig.h" "$dir/include/$name/pyconfig.h"
     fi
+    ln -s "$dir" "/opt/python/$2"
 }
 

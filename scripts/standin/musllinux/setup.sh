@@ -46,6 +46,8 @@ CPYTHON_PGO_TASK=/tmp/pgo.py bash /tmp/cpython.sh "/opt/_internal/cpython-$versi
 python=/opt/_internal/cpython-$version-musl/bin/python$version
 
 # Only musl interpreters: the glibc ones of the base image go.
+# The glibc interpreters' environments (where /opt/python links to) go too.
+for link in /opt/python/*; do rm -rf "$(readlink -f "$link")"; done
 rm -rf /opt/python /opt/_internal/tools
 mkdir -p /opt/python
 layout "$python" "cp3${version#3.}-cp3${version#3.}"
