@@ -190,7 +190,7 @@ fn every_arch_in_one_run_each_in_its_own_container() {
     }
     assert_has(
         &verified.stdout,
-        "ok    demo_codec-0.1.0.tar.gz (sha256, PKG-INFO (demo-codec 0.1.0))",
+        "ok    demo_codec-0.1.0.tar.gz (sha256, manifest.json, PKG-INFO (demo-codec 0.1.0))",
     );
     let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
     assert_eq!(sums.lines().count(), wheels.len() + 1, "{sums}");
