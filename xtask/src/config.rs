@@ -161,6 +161,10 @@ pub struct Steps {
     /// cibuildwheel's `repair-wheel-command` in place of `auditwheel repair`
     /// (`{wheel}`, `{dest_dir}`); empty: the wheel is not repaired.
     pub repair_command: Option<String>,
+    /// cibuildwheel 4's `audit-requires` and `audit-command` (wheels/audit.rs);
+    /// None: its defaults (abi3audit on abi3 wheels).
+    pub audit_requires: Option<Vec<String>>,
+    pub audit_command: Option<String>,
     /// cibuildwheel 4's `enable` groups, where a `[tool.cibuildwheel]` table
     /// (or this tool's `enable`) asks for its selection: PyPy (`pypy`,
     /// `pypy-eol`) and pre-release CPython only when named, free-threaded

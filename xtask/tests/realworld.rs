@@ -464,6 +464,82 @@ fn a_broken_optional_extension_fails_the_check() {
     inv.check();
 }
 
+/// An abi3 wheel is audited by abi3audit after the repair, on the host, as
+/// cibuildwheel 4 does: one within the limited API lands; one that calls a
+/// function outside it fails naming the function and does not land; and
+/// `audit-command = ""` in a `[tool.cibuildwheel]` table turns the audit off.
+#[test]
+fn an_abi3_wheel_is_audited_before_it_lands() {
+    let (_serial, inv) = on_x86_64_standin();
+    let setup = "from setuptools import Extension, setup\nsetup(name='limited', version='1', ext_modules=[Extension('limited', ['limited.c'], py_limited_api=True)], options={'bdist_wheel': {'py_limited_api': 'cp312'}})\n";
+    // Within the limited API (Py_LIMITED_API set), and outside it:
+    // PyObject_Print takes a FILE* and is not in the stable ABI.
+    let limited = |body: &str| {
+        format!("{body}#include <Python.h>\nstatic struct PyModuleDef m = {{PyModuleDef_HEAD_INIT, \"limited\", NULL, -1, NULL}};\nPyMODINIT_FUNC PyInit_limited(void) {{ PyObject *mod = PyModule_Create(&m);{} return mod; }}\n", if body.is_empty() { " PyObject_Print(mod, stdout, 0);" } else { "" })
+    };
+    let good_c = limited("#define Py_LIMITED_API 0x030C0000\n");
+    let bad_c = limited("#include <stdio.h>\n");
+    let cases = [
+        ("abi3-good", good_c.as_str(), ""),
+        ("abi3-bad", bad_c.as_str(), ""),
+        (
+            "abi3-off",
+            bad_c.as_str(),
+            "[tool.cibuildwheel]\naudit-command = \"\"\n",
+        ),
+    ];
+    for (name, c, table) in cases {
+        let dir = TempDir::new(name);
+        let pyproject = format!("{PYPROJECT}{table}");
+        let config = package(
+            dir.path(),
+            &[
+                ("pyproject.toml", &pyproject),
+                ("setup.py", setup),
+                ("limited.c", c),
+            ],
+            "",
+        );
+        let (run, logs) = xtask_logged(&[
+            "--config",
+            config.to_str().unwrap(),
+            "wheels",
+            "--standin",
+            "--arch",
+            "x86_64",
+            "--libc",
+            "manylinux",
+            "--py",
+            &cp(),
+            "--no-test",
+        ]);
+        let out = dir.path().join("out");
+        let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(&cp())))).unwrap();
+        match name {
+            "abi3-good" => {
+                let run = run.ok();
+                let wheels = wheels_in(&out);
+                assert_eq!(wheels.len(), 1, "{}", run.stdout);
+                assert!(wheels[0].contains("-cp312-abi3-"), "{wheels:?}");
+                assert_has(&log, "==> audit: abi3audit --strict --report ");
+            }
+            "abi3-bad" => {
+                let run = run.fails(1);
+                assert_row(&run.stdout, &x86(&cp()), "FAILED");
+                assert_has(&run.stdout, "the audit `abi3audit --strict --report ");
+                assert_has(&format!("{}{}", run.stdout, run.stderr), "PyObject_Print");
+                assert!(wheels_in(&out).is_empty());
+            }
+            _ => {
+                run.ok();
+                assert_eq!(wheels_in(&out).len(), 1);
+                assert!(!log.contains("==> audit:"), "{log}");
+            }
+        }
+    }
+    inv.check();
+}
+
 /// auditwheel runs in its own interpreter's process where its script names
 /// one; an image whose `auditwheel` is something else (here a shell script)
 /// gets the command run as it is, and the same wheel.

@@ -433,6 +433,14 @@ impl Drop for Container {
                 guard.disarm();
             }
         }
+        drop(self.guard.take());
+        // A removal the engine had already begun (its own, for --rm) makes
+        // `rm --force` return at once while the container is still there,
+        // for as long as the engine takes to delete its files on a busy
+        // disk: the command ends only once it is gone.
+        if !self.keep {
+            self.engine.wait_gone(&self.name);
+        }
     }
 }
 

@@ -177,6 +177,26 @@ impl Engine {
         cmd
     }
 
+    /// Waits (two minutes at most) until container `name` is no more: the
+    /// engine no longer knows it, or cannot be asked.
+    pub fn wait_gone(&self, name: &str) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(120) {
+            let known = self
+                .command()
+                .args(["container", "inspect", "--format", "{{.Id}}", name])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !known {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Spares each later docker command its API version negotiation (a
     /// round trip to the daemon, about 13 ms here), with the version the
     /// daemon told; a DOCKER_API_VERSION of the user's own is left alone.

@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::audit;
 use super::containers::{ccache_counts, copy_inputs, headers, start_all, Running};
 use super::decision::Decision;
 use super::landing::{self, Entry};
@@ -167,6 +168,7 @@ fn run_builds(
         runner,
         plan,
         host_stage: Mutex::new(()),
+        audits: audit::Venvs::default(),
     };
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -184,6 +186,9 @@ fn run_builds(
                     .unwrap()
                     .as_ref()
                     .map_or_else(Instant::now, |f| f.started);
+                // What the build's line says, once its outcome is recorded:
+                // a stop that follows the line keeps that outcome.
+                let mut said = None;
                 let outcome = if stop.load(Ordering::SeqCst) {
                     Outcome::Skipped
                 } else {
@@ -203,7 +208,8 @@ fn run_builds(
                             None => e,
                         }
                     });
-                    let outcome = outcome_of(built, &b.id, log, line);
+                    let (outcome, text) = outcome_of(built, &b.id, log);
+                    said = Some((line, text));
                     if plan.fail_fast && matches!(outcome, Outcome::Failed { .. }) {
                         stop.store(true, Ordering::SeqCst);
                     }
@@ -217,6 +223,10 @@ fn run_builds(
                 if let Some(stopped) = stopped {
                     stopped.update(&builds, &results);
                 }
+                drop(results);
+                if let Some((line, text)) = said {
+                    line.finish(&text);
+                }
             });
         }
     });
@@ -228,32 +238,28 @@ fn run_builds(
         .collect()
 }
 
-/// What one build came to, also said on its live line.
+/// What one build came to, and what its live line says of it.
 fn outcome_of(
     built: Result<Option<(Utf8PathBuf, String)>>,
     id: &BuildId,
     log: Utf8PathBuf,
-    line: Line,
-) -> Outcome {
+) -> (Outcome, String) {
     match built {
-        Ok(None) => {
-            line.finish(&format!("==> {id}: a pure-Python wheel, skipped"));
-            Outcome::Pure { log }
-        }
+        Ok(None) => (
+            Outcome::Pure { log },
+            format!("==> {id}: a pure-Python wheel, skipped"),
+        ),
         Ok(Some((wheel, test))) => {
-            line.finish(&format!(
-                "==> {id}: ok, {}",
-                wheel.file_name().unwrap_or_default()
-            ));
-            Outcome::Built { wheel, test, log }
+            let text = format!("==> {id}: ok, {}", wheel.file_name().unwrap_or_default());
+            (Outcome::Built { wheel, test, log }, text)
         }
-        Err(e) => {
-            line.finish(&format!("==> {id}: FAILED: {e:#}"));
+        Err(e) => (
             Outcome::Failed {
                 reason: format!("{e:#}"),
                 log,
-            }
-        }
+            },
+            format!("==> {id}: FAILED: {e:#}"),
+        ),
     }
 }
 
@@ -322,6 +328,8 @@ struct Shared<'a> {
     plan: &'a Plan,
     /// Held while a host command runs and the inputs are copied after it.
     host_stage: Mutex<()>,
+    /// The audit environments, made one at a time.
+    audits: audit::Venvs,
 }
 
 /// Runs one build, between the host commands; the repaired wheel lands in
@@ -419,6 +427,9 @@ fn build_and_land(
         return Ok(None);
     }
     let wheel = unpacked_wheel(&r.stage, status, &unpacked, log)?;
+    if let Some(a) = &r.audit {
+        audit::run(a, &shared.audits, &wheel, &plan.root, &log_file, log)?;
+    }
     let log_text = std::fs::read_to_string(log).unwrap_or_default();
     let entry = Entry::new(plan, t, r, &c.auditwheel, &wheel, &log_text)
         .with_context(|| format!("its log is {log}"))?;

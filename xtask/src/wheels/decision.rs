@@ -122,6 +122,19 @@ pub(super) fn print_dry_run(
     }
     let n = decision.recipes.len();
     eprintln!("==> {n} builds, {} at a time", plan.workers(n));
+    // The audit runs on the host once the wheel is there (its name is known
+    // then): said once per audit, not printed as a command.
+    let mut audits: Vec<&super::audit::Audit> = Vec::new();
+    for audit in decision.recipes.iter().filter_map(|r| r.audit.as_ref()) {
+        if !audits.contains(&audit) {
+            audits.push(audit);
+            eprintln!(
+                "==> each wheel audited on the host before it lands, in an environment with {}: {} ({{abi3_wheel}}: abi3 wheels only)",
+                audit.requires.join(" "),
+                audit.commands.join(" && ")
+            );
+        }
+    }
     let scripts = script_files(&container_scripts())?;
     let tar = plan.tar_command();
     // The inputs' size, the first argument of each start that sends them:

@@ -16,6 +16,7 @@
 //! place; `report` says what happened. `contract` is all the host knows of
 //! the container: its paths, scripts, arguments and variables.
 
+mod audit;
 mod builds;
 pub mod cibuildwheel;
 mod containers;

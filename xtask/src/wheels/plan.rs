@@ -290,6 +290,8 @@ impl Plan {
                 )
             }
             "repair-wheel-command" => self.steps.repair_command = from.steps.repair_command.clone(),
+            "audit-requires" => self.steps.audit_requires = from.steps.audit_requires.clone(),
+            "audit-command" => self.steps.audit_command = from.steps.audit_command.clone(),
             "config-settings" => {
                 self.steps.config_settings = list(
                     how,

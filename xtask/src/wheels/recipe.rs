@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::audit::Audit;
 use super::contract::{
     BuildArgs, Placeholders, Var, CCACHE_DIR, NATIVE_CLANG, NATIVE_DIR, PYCACHE_DIR, SETUP, SRC,
 };
@@ -41,6 +42,8 @@ pub(super) struct Recipe {
     /// The hidden folder of the output folder the wheel arrives in, removed
     /// unless the wheel lands.
     pub stage: Utf8PathBuf,
+    /// The audit of its wheel on the host before it lands, if any.
+    pub audit: Option<Audit>,
 }
 
 impl Recipe {
@@ -78,6 +81,7 @@ impl Recipe {
             build.id
         ));
         Recipe {
+            audit: Audit::of(&plan.steps, &plan.root, &plan.package),
             args: plan.build_args(&build.dir, &t.plat, &sources).command(),
             build,
             include,

@@ -112,14 +112,8 @@ const KEYS: &[Key] = &[
     Key::ours("musllinux-armv7l-image", "musllinux-images"),
     Key::ours("musllinux-riscv64-image", "musllinux-images"),
     Key::ours("enable", "enable"),
-    Key::unused(
-        "audit-requires",
-        "abi3audit is not run: each wheel is imported in the interpreter that built it",
-    ),
-    Key::unused(
-        "audit-command",
-        "abi3audit is not run: each wheel is imported in the interpreter that built it",
-    ),
+    Key::per_build("audit-requires", "audit-requires"),
+    Key::per_build("audit-command", "audit-command"),
     Key::unused(
         "container-engine",
         "the engine of each arch is chosen with --engine or engines.<arch> in Cargo.toml",
@@ -601,6 +595,14 @@ impl CibuildwheelTables<'_> {
             }
             "repair-wheel-command" => {
                 config.steps.repair_command = Some(self.words(key, value, " && ")?)
+            }
+            "audit-requires" => config.steps.audit_requires = Some(self.list(key, value)?),
+            "audit-command" => {
+                let command = self.words(key, value, " && ")?;
+                if !command.trim().is_empty() {
+                    crate::wheels::audit::check_command(&command).map_err(|e| self.bad(key, &e))?;
+                }
+                config.steps.audit_command = Some(command)
             }
             _ => unreachable!("{key} is not adopted"),
         }
