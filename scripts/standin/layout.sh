@@ -6,9 +6,9 @@ triplet=$(gcc -dumpmachine)
 # A manylinux-style folder: a virtual environment of the interpreter, the
 # build tools in it, and include/<name>/ holding a self-contained copy of
 # its headers (Debian splits pyconfig.h by architecture).
-# Under emulation, a native uv (in /tmp/native, only for a foreign arch)
-# makes the environments and installs into them: pip, ensurepip and their
-# imports would each run emulated.
+# A native uv (in /tmp/native) makes the environments and installs into
+# them: under emulation pip, ensurepip and their imports would each run
+# emulated, and natively pip takes ten times uv's time.
 uv=/tmp/native/uv
 export UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy UV_NO_CONFIG=1
 venv() { # python dir requirements

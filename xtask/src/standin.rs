@@ -101,7 +101,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     let cpu = emulated_cpu(arch);
     debian::rootfs(sh, runner, arch, &recipe, &ctx, cpu.as_deref())?;
     wheelhouse(sh, runner, arch, &recipe, &ctx)?;
-    native_tools(runner, arch, &ctx)?;
+    native_tools(runner, &ctx)?;
     // The x86_64 stand-in builds the free-threaded CPython from Debian's source.
     let built: &[&str] = match arch {
         Arch::X86_64 => &["python3"],
@@ -336,17 +336,18 @@ fn wheelhouse(
     Ok(())
 }
 
-/// `native/uv` for a foreign arch's set-up: uv's fully static build for this
-/// machine (native.rs), which the kernel runs natively in the emulated
-/// container; empty for this machine's own arch.
-fn native_tools(runner: &util::Runner, arch: Arch, ctx: &Utf8Path) -> Result<()> {
+/// `native/uv` for the set-up: uv's fully static build for this machine
+/// (native.rs), which the kernel runs natively in the container of any
+/// arch: under emulation it saves pip's emulated run, natively most of
+/// pip's time (pip itself comes from build.txt, as before).
+fn native_tools(runner: &util::Runner, ctx: &Utf8Path) -> Result<()> {
     let dir = ctx.join("native");
     if runner.dry_run {
         return Ok(());
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
-    let Some(host) = Arch::host().filter(|_| !arch.is_native_here()) else {
+    let Some(host) = Arch::host() else {
         return Ok(());
     };
     let uv = native::uv(host).context("the stand-in's set-up (pip must reach PyPI)")?;
