@@ -475,7 +475,7 @@ fn an_abi3_wheel_is_audited_before_it_lands() {
     // Within the limited API (Py_LIMITED_API set), and outside it:
     // PyObject_Print takes a FILE* and is not in the stable ABI.
     let limited = |body: &str| {
-        format!("{body}#include <Python.h>\nstatic struct PyModuleDef m = {{PyModuleDef_HEAD_INIT, \"limited\", NULL, -1, NULL}};\nPyMODINIT_FUNC PyInit_limited(void) {{ PyObject *mod = PyModule_Create(&m);{} return mod; }}\n", if body.is_empty() { " PyObject_Print(mod, stdout, 0);" } else { "" })
+        format!("{body}#include <Python.h>\nstatic struct PyModuleDef m = {{PyModuleDef_HEAD_INIT, \"limited\", NULL, -1, NULL}};\nPyMODINIT_FUNC PyInit_limited(void) {{ PyObject *mod = PyModule_Create(&m);{} return mod; }}\n", if body.contains("Py_LIMITED_API") { "" } else { " PyObject_Print(mod, stdout, 0);" })
     };
     let good_c = limited("#define Py_LIMITED_API 0x030C0000\n");
     let bad_c = limited("#include <stdio.h>\n");
