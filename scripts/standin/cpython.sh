@@ -3,9 +3,6 @@
 # one it does, at image build time: the x86_64 stand-in's free-threaded one
 # and the musllinux stand-in's musl one.
 # Usage: cpython.sh PREFIX [configure options...]   (CC as configure takes it)
-# With CPYTHON_PGO_TASK naming a Python script, the interpreter is optimised
-# by profile (PGO), trained on that script: built twice, make taking twice
-# as long.
 # As manylinux builds its CPythons: the interpreter itself without debug
 # information (CFLAGS_NODIST, which extensions built later do not inherit:
 # the free-threaded build took 95 s here instead of 111 s) and no static
@@ -16,7 +13,7 @@ shift
 src=$(mktemp -d)
 tar -xf /tmp/sources/python3.*.orig.tar.xz -C "$src" --strip-components=1
 cd "$src"
-# Without its test modules (and unless asked, not optimised): the stand-ins'
+# Without its test modules, and not optimised by profile: the stand-ins'
 # interpreters build wheels and run tests, and are made on every fresh machine.
 log() { echo "cpython.sh: $*" >&2; }
 run() { # log-name command...
@@ -36,27 +33,10 @@ for module in _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codec
     _multibytecodec _decimal _elementtree _interpreters _interpchannels _interpqueues; do
     skip+=("py_cv_module_$module=n/a")
 done
-pgo=${CPYTHON_PGO_TASK:-}
-[ -z "$pgo" ] || set -- --enable-optimizations "$@"
 log "configure --prefix=$prefix $*"
 run configure ./configure CFLAGS_NODIST=-g0 --prefix="$prefix" --with-ensurepip=no --disable-test-modules "${skip[@]}" "$@"
-if [ -n "$pgo" ]; then
-    # The profiling build links gcc's libgcov, which is glibc's: it calls
-    # strtol by its C23 name, which musl lacks. Outside the source folder,
-    # as the build cleans it between its two builds.
-    shim=$(mktemp -d)
-    printf '#include <stdlib.h>\nlong __isoc23_strtol(const char *s, char **e, int b) { return strtol(s, e, b); }\n' >"$shim/isoc23.c"
-    "${CC:-cc}" -O2 -c "$shim/isoc23.c" -o "$shim/isoc23.o"
-    log "make -j$(nproc) profile-run-stamp: the profiling build, trained on $pgo"
-    run profile make -j"$(nproc)" profile-run-stamp PROFILE_TASK="$pgo" \
-        LIBS="$(sed -n 's/^LIBS=[[:space:]]*//p' Makefile) $shim/isoc23.o"
-    log "make -j$(nproc) profile-opt: the build optimised by that profile"
-    run make make -j"$(nproc)" profile-opt
-    rm -rf "$shim"
-else
-    log "make -j$(nproc)"
-    run make make -j"$(nproc)"
-fi
+log "make -j$(nproc)"
+run make make -j"$(nproc)"
 run install make install
 find "$prefix" -name 'libpython*.a' -delete
 cd /

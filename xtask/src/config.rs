@@ -4,8 +4,8 @@
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::images;
 use crate::patterns::Patterns;
-use crate::pins;
 use crate::platform::{parse_arches, Arch, Libc, Selection};
 
 const SECTION: &str = "workspace.metadata.wheels";
@@ -250,9 +250,9 @@ impl Default for Config {
             post_build: Vec::new(),
             arch_names: Default::default(),
             input_dirs: Vec::new(),
-            images: PerArch(Arch::ALL.map(|a| pins::image(a.row().manylinux_image))),
+            images: PerArch(Arch::ALL.map(|a| images::image(a.row().manylinux_image))),
             musllinux_images: PerArch(
-                Arch::ALL.map(|a| pins::image(&format!("musllinux_1_2_{a}"))),
+                Arch::ALL.map(|a| images::image(&format!("musllinux_1_2_{a}"))),
             ),
             plat: Default::default(),
             engines: Default::default(),
@@ -267,12 +267,12 @@ impl Default for Config {
             overrides: Vec::new(),
             given: Vec::new(),
             arm_image: ImageRecipe {
-                base: pins::image("manylinux2014_aarch64"),
+                base: images::image("manylinux2014_aarch64"),
                 tag: "manylinux_aarch64".into(),
                 packages: Vec::new(),
             },
             x64_image: ImageRecipe {
-                base: pins::image("manylinux2014_x86_64"),
+                base: images::image("manylinux2014_x86_64"),
                 tag: "manylinux_x64".into(),
                 packages: vec!["libpng-devel".into()],
             },

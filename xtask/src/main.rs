@@ -11,6 +11,7 @@ mod debian;
 mod doctor;
 mod engine;
 mod flags;
+mod images;
 mod matrix;
 mod native;
 mod patterns;

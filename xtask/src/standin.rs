@@ -199,12 +199,7 @@ pub fn ensure_musllinux(
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
     }
     sources(runner, &ctx, &["python3", "zlib", "bzip2"])?;
-    copy_recipe(
-        runner,
-        &recipe,
-        &ctx,
-        &["Dockerfile", "setup.sh", "pgo.py", "apk"],
-    )?;
+    copy_recipe(runner, &recipe, &ctx, &["Dockerfile", "setup.sh", "apk"])?;
     copy_recipe(runner, &recipe_dir(), &ctx, &["layout.sh", "cpython.sh"])?;
     let spec = ImageBuild {
         tag: MUSLLINUX.into(),

@@ -99,7 +99,10 @@ packages = []
     assert_eq!(config.plat(Arch::X86_64), None);
     assert_eq!(config.plat(Arch::Aarch64), Some("manylinux2014_aarch64"));
     assert_eq!(config.arm_image.tag, "arm:1");
-    assert_eq!(config.arm_image.base, pins::image("manylinux2014_aarch64"));
+    assert_eq!(
+        config.arm_image.base,
+        images::image("manylinux2014_aarch64")
+    );
     assert_eq!(config.x64_image.base, "quay.io/pypa/manylinux_2_28_x86_64");
     assert!(config.x64_image.packages.is_empty());
     assert_eq!(config.qemu_image, "tonistiigi/binfmt");

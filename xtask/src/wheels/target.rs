@@ -116,7 +116,7 @@ pub fn resolve_target(
     let plat = match plat {
         Some(plat) => plat,
         // A pinned image sets its name (policy and arch) as it.
-        None if runner.dry_run => match crate::pins::plat(&image) {
+        None if runner.dry_run => match crate::images::plat(&image) {
             Some(plat) => plat.to_string(),
             None => format!("<AUDITWHEEL_PLAT of {image}>"),
         },

@@ -317,7 +317,7 @@ fn cibuildwheel_defaults(config: &mut Config, account: &mut Account) {
     let mut defaults = Vec::new();
     if !config.given.iter().any(|g| g == "images") {
         for arch in Arch::ALL {
-            config.images.0[arch as usize] = crate::pins::image(arch.row().cibuildwheel_image);
+            config.images.0[arch as usize] = crate::images::image(arch.row().cibuildwheel_image);
         }
         defaults.push("its manylinux_2_28 images (armv7l manylinux_2_31, riscv64 manylinux_2_39)");
     }

@@ -26,7 +26,7 @@ enable = ["cpython-freethreading", "pypy"]
     let images: Vec<&str> = Arch::ALL
         .iter()
         .map(|&a| c.image(a, Libc::Glibc))
-        .inspect(|i| assert!(crate::pins::listing(i).is_some(), "{i} is not pinned"))
+        .inspect(|i| assert!(crate::images::listing(i).is_some(), "{i} is not pinned"))
         .map(|i| i.split(':').next().unwrap())
         .collect();
     assert_eq!(
@@ -44,7 +44,7 @@ enable = ["cpython-freethreading", "pypy"]
     assert_eq!(c.image(Arch::Aarch64, Libc::Musl), "ghcr.io/me/musl:1");
     assert_eq!(
         c.image(Arch::X86_64, Libc::Musl),
-        crate::pins::image("musllinux_1_2_x86_64")
+        crate::images::image("musllinux_1_2_x86_64")
     );
     assert_eq!(c.libc, [Libc::Glibc, Libc::Musl]);
     assert_eq!(c.steps.enable.as_deref(), Some(&["pypy".to_string()][..]));
@@ -65,7 +65,7 @@ enable = ["cpython-freethreading", "pypy"]
     let (c, account) = adopt(&ours, &dir).unwrap();
     assert_eq!(
         c.image(Arch::X86_64, Libc::Glibc),
-        crate::pins::image("manylinux2014_x86_64")
+        crate::images::image("manylinux2014_x86_64")
     );
     assert_eq!(c.libc, [Libc::Glibc]);
     assert_eq!(account.defaults, None);
@@ -185,7 +185,7 @@ environment = { ONLY = "313" }
     assert!(c.test.skip.matches("pp311-manylinux_x86_64"));
     assert_eq!(
         c.images.get(Arch::X86_64),
-        crate::pins::image("manylinux_2_28_x86_64")
+        crate::images::image("manylinux_2_28_x86_64")
     );
     assert_eq!(
         c.musllinux_images.get(Arch::X86_64),

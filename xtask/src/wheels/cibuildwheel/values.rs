@@ -62,7 +62,7 @@ pub(super) fn manylinux_image(name: &str, arch: Arch) -> String {
         || name == "musllinux_1_2"
         || (name.starts_with("manylinux_2_") && name[12..].bytes().all(|b| b.is_ascii_digit()));
     match known {
-        true => crate::pins::image(&format!("{name}_{arch}")),
+        true => crate::images::image(&format!("{name}_{arch}")),
         false => name.to_string(),
     }
 }
@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(nearest("something-else-entirely"), None);
         assert_eq!(
             manylinux_image("manylinux2014", Arch::Aarch64),
-            crate::pins::image("manylinux2014_aarch64")
+            crate::images::image("manylinux2014_aarch64")
         );
         assert_eq!(
             manylinux_image("manylinux1", Arch::X86_64),
