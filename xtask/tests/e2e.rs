@@ -1817,3 +1817,51 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     );
     assert_only_earlier(&dir.path().join("out"), &earlier);
 }
+
+/// `pins` prints every pinned image by tag and digest; `--update` without
+/// a registry fails naming the image and leaves the table as it was; bad
+/// flags are refused before anything runs.
+#[test]
+fn pins_show_the_table_and_an_update_without_a_registry_changes_nothing() {
+    let (_serial, inv) = on_x86_64_standin();
+    let table = root().join("xtask/src/pins.txt");
+    let before = std::fs::read_to_string(&table).unwrap();
+    let shown = xtask(&["pins"]).ok();
+    let lines: Vec<&str> = shown.stdout.lines().collect();
+    assert_eq!(lines.len(), 25, "{}", shown.stdout);
+    for line in &lines {
+        assert!(
+            line.starts_with("quay.io/pypa/") && line.contains(":2026.08.15-1@sha256:"),
+            "{line}"
+        );
+    }
+    // No registry is reachable here: the first pull fails, nothing is written.
+    let run = xtask(&["pins", "--update", "--tag", "2099.01.01-1"]).fails(1);
+    assert_has(
+        run.error_line(),
+        "pins.txt is unchanged: image `quay.io/pypa/",
+    );
+    assert_has(
+        run.error_line(),
+        ":2099.01.01-1` is not here and could not be pulled",
+    );
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), before);
+    for (args, says) in [
+        (
+            &["pins", "--tag", "2099.01.01-1"][..],
+            "--tag is the tag --update pins: add --update",
+        ),
+        (
+            &["pins", "--update"][..],
+            "--update needs the dated tag to pin",
+        ),
+        (
+            &["pins", "--update", "--tag", "a b"][..],
+            "--tag `a b` is not an image tag",
+        ),
+    ] {
+        let run = xtask(args).fails(2);
+        assert_has(run.error_line(), says);
+    }
+    inv.check();
+}
