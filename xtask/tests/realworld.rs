@@ -500,19 +500,10 @@ fn an_abi3_wheel_is_audited_before_it_lands() {
             ],
             "",
         );
-        let (run, logs) = xtask_logged(&[
-            "--config",
+        let (run, logs) = wheels_x86_logged(
             config.to_str().unwrap(),
-            "wheels",
-            "--standin",
-            "--arch",
-            "x86_64",
-            "--libc",
-            "manylinux",
-            "--py",
-            &cp(),
-            "--no-test",
-        ]);
+            &["--libc", "manylinux", "--py", &cp(), "--no-test"],
+        );
         let out = dir.path().join("out");
         let log = std::fs::read_to_string(logs.join(format!("{}.log", x86(&cp())))).unwrap();
         match name {

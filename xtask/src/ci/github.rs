@@ -100,15 +100,9 @@ pub fn workflow(r: &Release) -> String {
          \x20   permissions:\n      contents: read\n\
          \x20   strategy:\n      fail-fast: false\n      matrix:\n        include:\n",
     );
-    // The native compiler is of glibc builds: a musllinux one's job builds
-    // with its image's.
     for job in r.jobs() {
         let runner = github_runner(job.arch);
-        let (emulate, select) = match job.arch.runs_natively_on(runner_machine(runner)) {
-            true => ("", job.select),
-            false if job.glibc => (job.arch.name(), format!("{} --native-compiler", job.select)),
-            false => (job.arch.name(), job.select),
-        };
+        let (emulate, select) = job.on(runner_machine(runner));
         let _ = writeln!(
             y,
             "          - {{name: {}, runner: {}, emulate: {}, select: {}}}",
@@ -158,10 +152,7 @@ pub fn workflow(r: &Release) -> String {
             q(&format!("cargo xtask qemu-register --arch {}", arches.join(",")))
         );
     }
-    let standin = match r.extra.iter().any(|a| a == "--standin") {
-        true => " --standin",
-        false => "",
-    };
+    let standin = r.standin();
     let _ = write!(
         y,
         "      - name: Verify\n        run: {}\n      - uses: {UPLOAD}\n        with:\n          name: dist\n          path: dist/\n",

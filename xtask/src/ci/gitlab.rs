@@ -79,11 +79,7 @@ pub fn pipeline(r: &Release) -> String {
     y.push_str("build:\n  stage: build\n  extends: .engine\n  parallel:\n    matrix:\n");
     for job in r.jobs() {
         let (tag, machine) = runner(job.arch);
-        let (emulate, select) = match job.arch.runs_natively_on(machine) {
-            true => ("", job.select),
-            false if job.glibc => (job.arch.name(), format!("{} --native-compiler", job.select)),
-            false => (job.arch.name(), job.select),
-        };
+        let (emulate, select) = job.on(machine);
         let _ = writeln!(
             y,
             "      - {{NAME: {}, RUNNER: {}, EMULATE: {}, SELECT: {}}}",
@@ -116,10 +112,7 @@ pub fn pipeline(r: &Release) -> String {
             ))
         );
     }
-    let standin = match r.extra.iter().any(|a| a == "--standin") {
-        true => " --standin",
-        false => "",
-    };
+    let standin = r.standin();
     let _ = write!(
         y,
         "    - {}\n  artifacts:\n    paths: [dist/]\n",

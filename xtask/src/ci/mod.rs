@@ -82,7 +82,32 @@ pub struct Job {
     pub glibc: bool,
 }
 
+impl Job {
+    /// On a runner whose machine is `machine`: the arch to register QEMU
+    /// for (empty when native) and the selection with the native compiler
+    /// added where it is emulated (glibc builds: a musllinux one builds with
+    /// its image's compiler).
+    pub fn on(&self, machine: Arch) -> (&'static str, String) {
+        match self.arch.runs_natively_on(machine) {
+            true => ("", self.select.clone()),
+            false if self.glibc => (
+                self.arch.name(),
+                format!("{} --native-compiler", self.select),
+            ),
+            false => (self.arch.name(), self.select.clone()),
+        }
+    }
+}
+
 impl Release {
+    /// `--standin` for the gather job's `verify`, where the builds use it.
+    pub fn standin(&self) -> &'static str {
+        match self.extra.iter().any(|a| a == "--standin") {
+            true => " --standin",
+            false => "",
+        }
+    }
+
     pub fn jobs(&self) -> Vec<Job> {
         match self.per {
             Per::Build => self
