@@ -216,6 +216,11 @@ impl Runner<'_> {
         if !self.quiet {
             eprintln!("==> {what} (log: {log})");
         }
+        // The live line is there from the start, so that even a step the
+        // engine's cache answers at once shows it.
+        if live {
+            eprint!("    {} so far\x1b[K", format_duration(start.elapsed()));
+        }
         let mut shown = 0;
         let status = loop {
             if let Some(status) = child.try_wait().context("waiting for the step")? {
