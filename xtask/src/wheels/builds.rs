@@ -20,7 +20,7 @@ use super::progress::{Line, Progress};
 use super::recipe::{cache_volume_command, cache_volumes, ccache_volume, untar, Recipe};
 use super::report::{json_summary, print_summary, Done, JsonOnStop, Outcome};
 use super::select::Build;
-use super::target::{runnable, Target};
+use super::target::{runnable, target_of, Target};
 use crate::cleanup::{Undo, UndoGuard};
 use crate::engine::{Container, OutputAfterReady};
 use crate::platform::BuildId;
@@ -49,19 +49,12 @@ pub(super) fn execute(
     let run_id = util::run_id();
     let logs = run_logs(&target.join("logs"), KEPT_LOGS)?;
 
-    // The targets that cannot run come last (run_planned): their images
-    // are listed without running anything, and their builds fail.
+    // The targets that cannot run start nothing: their builds fail.
     let runnable = runnable(targets);
-    for (engine, volume) in cache_volumes(plan, &targets[..runnable]) {
+    for (engine, volume) in cache_volumes(plan, &runnable) {
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
-    let (containers, kept) = start_all(
-        runner,
-        plan,
-        &targets[..runnable],
-        &run_id,
-        decision.lone_recipe(),
-    )?;
+    let (containers, kept) = start_all(runner, plan, &runnable, &run_id, decision.lone_recipe())?;
     let Decision {
         recipes, blocked, ..
     } = decision;
@@ -78,12 +71,12 @@ pub(super) fn execute(
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-    let mut results = run_builds(runner, plan, targets, &containers, &recipes, &logs, stopped);
-    let mut notes = ccache_notes(&containers, &ccache_before, targets);
+    let mut results = run_builds(runner, plan, &containers, &recipes, &logs, stopped);
+    let mut notes = ccache_notes(&containers, &ccache_before);
     notes.extend(gil_notes(&builds, &results));
     drop(containers);
     for b in &blocked {
-        results.push(blocked_build(b, &targets[b.target], &logs)?);
+        results.push(blocked_build(b, target_of(targets, &b.id), &logs)?);
     }
     let builds = [builds, blocked].concat();
 
@@ -141,7 +134,6 @@ fn blocked_build(b: &Build, t: &Target, logs: &Utf8Path) -> Result<Done> {
 fn run_builds(
     runner: &Runner,
     plan: &Plan,
-    targets: &[Target],
     containers: &[Running],
     recipes: &[Recipe],
     logs: &Utf8Path,
@@ -149,7 +141,13 @@ fn run_builds(
 ) -> Vec<Done> {
     let workers = plan.workers(recipes.len());
     let mut order: Vec<usize> = (0..recipes.len()).collect();
-    order.sort_by_key(|&i| targets[recipes[i].build.target].native);
+    let container = |b: &Build| {
+        containers
+            .iter()
+            .find(|c| c.target.builds(&b.id))
+            .expect("every recipe is of a running target")
+    };
+    order.sort_by_key(|&i| container(&recipes[i].build).target.native);
     let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..recipes.len()).map(|_| None).collect());
     // A stop from here on leaves each build's entry in the JSON summary.
@@ -178,7 +176,7 @@ fn run_builds(
                 };
                 let r = &recipes[i];
                 let b = &r.build;
-                let c = &containers[b.target];
+                let c = container(b);
                 // A lone build has run in the first process since it was ready.
                 let start = c
                     .first
@@ -194,7 +192,7 @@ fn run_builds(
                 } else {
                     let line = progress.start(&b.id.to_string());
                     let log = logs.join(format!("{}.log", b.id));
-                    let t = &targets[b.target];
+                    let t = c.target;
                     let built = build_one(&shared, t, c, r, &log, &line);
                     // A failure may be the engine's going, its connection's,
                     // or the emulator's.
@@ -264,13 +262,10 @@ fn outcome_of(
 }
 
 /// What ccache saved, per arch: the counters' change over this run.
-fn ccache_notes(
-    containers: &[Running],
-    before: &[Option<(u64, u64)>],
-    targets: &[Target],
-) -> Vec<String> {
+fn ccache_notes(containers: &[Running], before: &[Option<(u64, u64)>]) -> Vec<String> {
     let mut notes = Vec::new();
-    for ((c, before), t) in containers.iter().zip(before).zip(targets) {
+    for (c, before) in containers.iter().zip(before) {
+        let t = c.target;
         // Asked again only where it was asked before (with --ccache).
         let Some((h0, m0)) = before else { continue };
         if let Some((h1, m1)) = ccache_counts(&c.container) {

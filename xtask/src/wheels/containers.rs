@@ -216,17 +216,17 @@ pub(super) fn copy_inputs(plan: &Plan, c: &Container, r: &Recipe) -> Result<()> 
 
 /// Each arch's container, started on its own engine, all at once; and for
 /// `--keep-container` the line that says how to enter and remove each.
-pub(super) fn start_all(
+pub(super) fn start_all<'a>(
     runner: &Runner,
     plan: &Plan,
-    targets: &[Target],
+    targets: &[&'a Target],
     run_id: &str,
     lone: Option<&Recipe>,
-) -> Result<(Vec<Running>, Vec<String>)> {
+) -> Result<(Vec<Running<'a>>, Vec<String>)> {
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .iter()
-            .map(|t| s.spawn(|| start_target(runner, plan, t, run_id, lone)))
+            .map(|&t| s.spawn(move || start_target(runner, plan, t, run_id, lone)))
             .collect();
         handles
             .into_iter()
@@ -235,7 +235,7 @@ pub(super) fn start_all(
     });
     let mut containers = Vec::new();
     let mut kept = Vec::new();
-    for result in started {
+    for (result, &target) in started.into_iter().zip(targets) {
         let Started {
             mut container,
             auditwheel,
@@ -254,6 +254,7 @@ pub(super) fn start_all(
             kept.push(line);
         }
         containers.push(Running {
+            target,
             container,
             auditwheel,
             first: Mutex::new(first_output),
@@ -264,7 +265,9 @@ pub(super) fn start_all(
 
 /// One arch's container, what its image told of itself, and the output of
 /// the build its first process runs (taken by that build).
-pub(super) struct Running {
+pub(super) struct Running<'a> {
+    /// The target it runs the builds of.
+    pub target: &'a Target,
     /// Declared (so dropped) before the container, which waits for its client.
     pub first: Mutex<Option<OutputAfterReady>>,
     pub container: Container,

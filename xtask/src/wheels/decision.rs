@@ -13,7 +13,7 @@ use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
 use super::plan::Plan;
 use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, ContainerStart, Recipe};
 use super::select::{Build, Offer, Selected};
-use super::target::{runnable, Target};
+use super::target::{runnable, target_of, Target};
 use crate::util::{self, usage, Runner};
 
 /// The run's builds and their recipes.
@@ -35,8 +35,7 @@ impl Decision {
 }
 
 /// Lists each target's interpreters, selects the builds and makes each
-/// build's recipe. `targets` are in `run_planned`'s order: those that can
-/// run first.
+/// build's recipe.
 pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result<Decision> {
     let listed: Vec<Vec<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
@@ -62,13 +61,14 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
     for line in excluded {
         eprintln!("==> {line}");
     }
-    let runnable = runnable(targets);
-    let (builds, blocked): (Vec<_>, Vec<_>) = builds.into_iter().partition(|b| b.target < runnable);
-    let lone = builds.len() == 1 && lone_allowed(plan, &targets[..runnable], runner.secrets);
+    let (builds, blocked): (Vec<_>, Vec<_>) = builds
+        .into_iter()
+        .partition(|b| target_of(targets, &b.id).blocked.is_none());
+    let lone = builds.len() == 1 && lone_allowed(plan, &runnable(targets), runner.secrets);
     let build_env = plan.build_env(builds.len());
     let recipes = builds
         .into_iter()
-        .map(|b| Recipe::new(plan, &targets[b.target], b, &build_env))
+        .map(|b| Recipe::new(plan, target_of(targets, &b.id), b, &build_env))
         .collect();
     Ok(Decision {
         recipes,
@@ -112,7 +112,7 @@ fn interpreters(runner: &Runner, plan: &Plan, t: &Target) -> Result<Vec<String>>
 /// copies in, and its builds.
 pub(super) fn print_dry_run(
     plan: &Plan,
-    targets: &[Target],
+    targets: &[&Target],
     decision: &Decision,
     secrets: &[String],
 ) -> Result<()> {
@@ -140,7 +140,7 @@ pub(super) fn print_dry_run(
     // The inputs' size, the first argument of each start that sends them:
     // counted once (the host's tar reads the whole tree).
     let mut size: Option<u64> = None;
-    for (i, t) in targets.iter().enumerate() {
+    for &t in targets {
         let mut start =
             ContainerStart::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
         let line = match start.unpack {
@@ -174,7 +174,7 @@ pub(super) fn print_dry_run(
             let cp = t.engine.cp("-", &format!("{name}:/opt"));
             println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
         }
-        for recipe in decision.recipes.iter().filter(|r| r.build.target == i) {
+        for recipe in decision.recipes.iter().filter(|r| t.builds(&r.build.id)) {
             let root = util::shell_quote(plan.root.as_str());
             if let Some(pre) = &recipe.pre_build {
                 println!("(cd {root} && {})", q(pre));

@@ -109,7 +109,7 @@ fn run_planned(
             .collect::<Result<Vec<_>>>();
         (git.join().expect("the git thread panicked"), targets)
     });
-    let mut targets = targets?;
+    let targets = targets?;
     // An arch that cannot run here fails its builds and the others go on;
     // when none can run, nothing starts.
     if let Some(why) = targets.iter().find_map(|t| t.blocked.as_ref()) {
@@ -117,7 +117,6 @@ fn run_planned(
             bail!("{why}");
         }
     }
-    targets.sort_by_key(|t| t.blocked.is_some());
     for t in &targets {
         if let Some(why) = &t.blocked {
             eprintln!("==> {} builds fail, the others go on: {why}", t.name());
@@ -126,8 +125,7 @@ fn run_planned(
     plan.take_provenance(provenance);
     let decision = decide(runner, plan, &targets)?;
     if runner.dry_run {
-        let runnable = runnable(&targets);
-        print_dry_run(plan, &targets[..runnable], &decision, runner.secrets)?;
+        print_dry_run(plan, &runnable(&targets), &decision, runner.secrets)?;
         return Ok((0, 0));
     }
     execute(runner, plan, &targets, decision, stopped)

@@ -399,7 +399,7 @@ pub fn ccache_volume(arch: Arch, image_id: &str) -> String {
 /// counters are read, the container is not kept, and only one container
 /// starts. Not with secrets either: `docker run` keeps its environment in
 /// the container's configuration, an exec does not.
-pub(super) fn lone_allowed(plan: &Plan, targets: &[Target], secrets: &[String]) -> bool {
+pub(super) fn lone_allowed(plan: &Plan, targets: &[&Target], secrets: &[String]) -> bool {
     targets.len() == 1
         && plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
@@ -488,7 +488,7 @@ pub(super) fn cache_volume_command(engine: &Engine, name: &str) -> Command {
 }
 
 /// The cache volumes of a run, each with the engine that holds it.
-pub(super) fn cache_volumes<'a>(plan: &Plan, targets: &'a [Target]) -> Vec<(&'a Engine, String)> {
+pub(super) fn cache_volumes<'a>(plan: &Plan, targets: &[&'a Target]) -> Vec<(&'a Engine, String)> {
     let mut volumes = Vec::new();
     if plan.pip_cache {
         let mut engines: Vec<&Engine> = Vec::new();

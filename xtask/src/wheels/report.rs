@@ -337,7 +337,6 @@ mod tests {
         let build = |id: &str| Build {
             id: BuildId::parse(id).unwrap(),
             dir: id.split('-').next().unwrap().to_string(),
-            target: 0,
         };
         let (a, b) = (
             build("cp313-manylinux_x86_64"),

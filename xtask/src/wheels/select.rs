@@ -43,12 +43,11 @@ pub struct SelectionFlags<'a> {
     pub only: Option<&'a str>,
 }
 
-/// One build of a run: its identifier, the arch's place among the run's
-/// targets, and its interpreter's folder under /opt/python.
+/// One build of a run: its identifier (whose arch and C library name its
+/// target) and its interpreter's folder under /opt/python.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Build {
     pub id: BuildId,
-    pub target: usize,
     pub dir: String,
 }
 
@@ -230,7 +229,7 @@ impl Selector {
         let mut excluded = Vec::new();
         let offers_tag =
             |offer: &Offer, tag: PythonTag| Selection::Tags(vec![tag]).resolve(offer.dirs).is_ok();
-        for (target, offer) in offers.iter().enumerate() {
+        for offer in offers {
             // An interpreter named that this target's image lacks is left
             // out of it when another target's image has it (cp313t where
             // the musllinux image has no free-threaded CPython).
@@ -294,20 +293,20 @@ impl Selector {
                     arch: offer.arch,
                     libc: offer.libc,
                 };
-                (id, (target, dir))
+                (id, dir)
             }));
         }
         // The patterns select among what the images offer; then, as in
         // cibuildwheel, `enable` leaves its groups out.
         let mut picked = filter_builds(offered, &self.build, &self.skip).map_err(usage)?;
         let mut left_out = Vec::new();
-        picked.retain(|(id, (target, _))| {
+        picked.retain(|(id, _)| {
             let why = self.not_enabled(id.python);
             if let Some(why) = &why {
                 left_out.push(format!(
                     "{} on {}: skipped, {why}",
                     id.python,
-                    offers[*target].name()
+                    platform_name(id.arch, id.libc)
                 ));
             }
             why.is_none()
@@ -321,7 +320,7 @@ impl Selector {
         excluded.extend(left_out);
         let builds = picked
             .into_iter()
-            .map(|(id, (target, dir))| Build { id, target, dir })
+            .map(|(id, dir)| Build { id, dir })
             .collect();
         Ok(Selected { builds, excluded })
     }
@@ -377,7 +376,7 @@ mod tests {
         let selected = s.builds(&offers).unwrap();
         let ids: Vec<String> = selected.builds.iter().map(|b| b.id.to_string()).collect();
         assert_eq!(ids, ["cp314-manylinux_x86_64", "cp314-manylinux_aarch64"]);
-        assert_eq!(selected.builds[1].target, 1);
+        assert_eq!(selected.builds[1].id.arch, Arch::Aarch64);
         assert_eq!(selected.builds[1].dir, "cp314-cp314");
         // PyPy 3.11 is skipped by the pattern after Requires-Python named it.
         assert_eq!(selected.excluded.len(), 3, "{:?}", selected.excluded);

@@ -9,7 +9,7 @@ use super::plan::Plan;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::native::{self, Clang, Uv};
-use crate::platform::{Arch, Libc};
+use crate::platform::{Arch, BuildId, Libc};
 use crate::qemu_register::{self, CpuModel};
 use crate::standin;
 use crate::util::{self, Runner};
@@ -42,10 +42,17 @@ pub struct Target {
     pub plat: String,
 }
 
-/// How many of `targets` can run: those first, then those that cannot
-/// (their builds fail), as `run_planned` orders them.
-pub fn runnable(targets: &[Target]) -> usize {
-    targets.iter().take_while(|t| t.blocked.is_none()).count()
+/// The targets that can run here (the others' builds fail, saying why).
+pub fn runnable(targets: &[Target]) -> Vec<&Target> {
+    targets.iter().filter(|t| t.blocked.is_none()).collect()
+}
+
+/// The target build `id` is of: the one of its arch and C library.
+pub fn target_of<'a>(targets: &'a [Target], id: &BuildId) -> &'a Target {
+    targets
+        .iter()
+        .find(|t| t.builds(id))
+        .expect("every build is one of a target's")
 }
 
 /// One arch's engine, image and platform tag, each asked of the engine that
@@ -193,6 +200,11 @@ impl Target {
     /// How messages name it: `x86_64` (manylinux), `musllinux_x86_64`.
     pub fn name(&self) -> String {
         super::select::platform_name(self.arch, self.libc)
+    }
+
+    /// Whether build `id` is one of this target's.
+    pub fn builds(&self, id: &BuildId) -> bool {
+        (self.arch, self.libc) == (id.arch, id.libc)
     }
 
     /// How its builds run: natively, or emulated with which CPU model and
