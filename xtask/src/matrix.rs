@@ -10,7 +10,7 @@ use crate::platform::{Arch, BuildId, Libc};
 use crate::util::{self, usage, Runner};
 use crate::wheels::cibuildwheel;
 use crate::wheels::package::RequiresPython;
-use crate::wheels::select::{Offer, SelectionFlags, Selector};
+use crate::wheels::select::{Build, Offer, SelectionFlags, Selector};
 use crate::{flags, pins, standin};
 
 /// The GitHub-hosted runner that builds an arch natively.
@@ -50,6 +50,19 @@ pub fn selected(
     select: &flags::Select,
     config: &Config,
 ) -> Result<Vec<BuildId>> {
+    Ok(selected_builds(sh, runner, select, config)?
+        .into_iter()
+        .map(|b| b.id)
+        .collect())
+}
+
+/// As `selected`, each build with its interpreter's folder under /opt/python.
+pub fn selected_builds(
+    sh: &Shell,
+    runner: &Runner,
+    select: &flags::Select,
+    config: &Config,
+) -> Result<Vec<Build>> {
     // As `wheels` does: a [tool.cibuildwheel] fills what our configuration leaves out.
     let package = config.dir.join(&config.root).join(&config.package);
     let config = &cibuildwheel::adopt_configured(config)?;
@@ -117,12 +130,7 @@ pub fn selected(
             dirs,
         })
         .collect();
-    Ok(selector
-        .builds(&offers)?
-        .builds
-        .into_iter()
-        .map(|b| b.id)
-        .collect())
+    Ok(selector.builds(&offers)?.builds)
 }
 
 /// The interpreter folders of `image`, if it is here.

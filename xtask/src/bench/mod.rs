@@ -13,7 +13,7 @@ use xshell::Shell;
 use crate::config::EngineSpec;
 use crate::engine::Engine;
 use crate::flags::{self, BenchCase};
-use crate::platform::{Arch, PythonTag};
+use crate::platform::Arch;
 use crate::{standin, util};
 
 mod report;
@@ -112,15 +112,25 @@ impl flags::Bench {
             .map(usize::from)
             .unwrap_or(1);
 
-        // The interpreters the stand-ins offer: one CPython, and all of them.
-        let offered = |arch| -> Result<Vec<(String, String)>> {
-            let dirs = engine.list_image_dir(&standin::image_ref(arch), arch, "/opt/python")?;
-            Ok(dirs
+        // The interpreters each stand-in offers, as `wheels --standin --py
+        // all` decides them for the demo (matrix's selection): one CPython,
+        // and all of them.
+        let demo = crate::config::Config::load(&util::project_root().join("Cargo.toml"))
+            .map_err(util::usage)?;
+        let offered = |arch: Arch| -> Result<Vec<(String, String)>> {
+            let select = flags::Select {
+                arch: vec![arch.name().to_string()],
+                libc: Some("manylinux".into()),
+                py: Some("all".into()),
+                standin: true,
+                ..Default::default()
+            };
+            let builds = crate::matrix::selected_builds(sh, &quiet, &select, &demo)?;
+            Ok(builds
                 .into_iter()
-                .filter_map(|d| PythonTag::from_dir(&d).map(|t| (t.to_string(), d)))
+                .map(|b| (b.id.python.to_string(), b.dir))
                 .collect())
         };
-        // Each stand-in listed once (a created container each).
         let listed = Arch::ALL
             .into_iter()
             .map(|arch| offered(arch).map(|all| (arch, all)))
