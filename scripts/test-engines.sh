@@ -12,6 +12,10 @@
 # --no-aarch64, only the x86_64 one, and the aarch64 stand-in is not put on the
 # second daemon (a later run without it does that). Safe to run again: it
 # skips what is in place. Prints the environment the tests read.
+#
+# With --third, only a third dockerd (a socket, no ssh) holding copies of
+# every stand-in: the engine of the test binaries scripts/test.sh runs beside
+# the others, so that each stream's "nothing of ours is left" sees its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,25 +43,53 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-say "a second dockerd ($d2)"
-if ! docker --host "$d2" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+# A dockerd of its own (data root, exec root, socket, bridge), unless one
+# answers there: NAME (d2, d3), its bridge's subnet's third number, what to
+# call it.
+dockerd_of_its_own() {
+    local name=$1 net=$2 what=$3 host="unix://$run/$1/docker.sock"
+    if docker --host "$host" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+        return
+    fi
     # A bridge of its own: with --bridge=none it would delete the first daemon's docker0.
-    ip link show xtd2 >/dev/null 2>&1 || {
-        ip link add name xtd2 type bridge
-        ip addr add 10.213.0.1/24 dev xtd2
-        ip link set xtd2 up
+    ip link show "xt$name" >/dev/null 2>&1 || {
+        ip link add name "xt$name" type bridge
+        ip addr add "10.$net.0.1/24" dev "xt$name"
+        ip link set "xt$name" up
     }
-    mkdir -p "$state/d2" "$run/d2"
-    nohup dockerd --data-root "$state/d2/data" --exec-root "$run/d2/exec" \
-        --pidfile "$run/d2/pid" --host "$d2" --group docker --bridge xtd2 \
-        --iptables=false --ip-masq=false >"$state/d2/dockerd.log" 2>&1 &
+    mkdir -p "$state/$name" "$run/$name"
+    nohup dockerd --data-root "$state/$name/data" --exec-root "$run/$name/exec" \
+        --pidfile "$run/$name/pid" --host "$host" --group docker --bridge "xt$name" \
+        --iptables=false --ip-masq=false >"$state/$name/dockerd.log" 2>&1 &
     for _ in $(seq 60); do
-        docker --host "$d2" version >/dev/null 2>&1 && break
+        docker --host "$host" version >/dev/null 2>&1 && break
         sleep 1
     done
-    docker --host "$d2" version --format 'second daemon: server {{.Server.Version}}' >&2 \
-        || die "the second dockerd did not answer within 60 s (see $state/d2/dockerd.log)"
+    docker --host "$host" version --format "$what: server {{.Server.Version}}" >&2 \
+        || die "the $what did not answer within 60 s (see $state/$name/dockerd.log)"
+}
+
+if [ "${1:-}" = --third ]; then
+    d3="unix://$run/d3/docker.sock"
+    say "a third dockerd ($d3) with every stand-in"
+    dockerd_of_its_own d3 214 "third daemon"
+    missing=()
+    for image in $(docker images --filter 'reference=xtask-standin*' --format '{{.Repository}}:{{.Tag}}'); do
+        want=$(docker image inspect --format '{{.Id}}' "$image")
+        have=$(docker --host "$d3" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+        [ "$want" = "$have" ] || missing+=("$image")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        start=$SECONDS
+        docker save "${missing[@]}" | docker --host "$d3" load -q >/dev/null
+        echo "copied ${#missing[*]} images in $((SECONDS - start)) s: ${missing[*]}" >&2
+    fi
+    echo "third daemon ready" >&2
+    exit 0
 fi
+
+say "a second dockerd ($d2)"
+dockerd_of_its_own d2 213 "second daemon"
 
 say "sshd on 127.0.0.1:2222 for the user xtask-remote"
 id xtask-remote >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups docker xtask-remote

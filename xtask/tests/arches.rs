@@ -277,7 +277,7 @@ fn every_arch_in_one_run_each_in_its_own_container() {
 /// the arch and the command that registers it.
 #[test]
 fn qemu_register_registers_the_arches_asked_for() {
-    let _serial = serial();
+    let _serial = serial_binfmt_alone();
     standin(&["--qemu-register"]);
     standin(&["--arch", "s390x"]);
     standin(&["--arch", "riscv64"]);

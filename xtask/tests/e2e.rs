@@ -411,7 +411,7 @@ fn a_test_writing_into_its_installed_package_leaves_uvs_cache_alone() {
 
 #[test]
 fn qemu_register_through_a_privileged_container() {
-    let _serial = serial();
+    let _serial = serial_binfmt_alone();
     let image = standin(&["--qemu-register"]);
     let saved = BinfmtState::save();
     assert!(
@@ -491,7 +491,7 @@ fn qemu_register_through_a_privileged_container() {
 
 #[test]
 fn doctor_and_prep_on_an_unready_then_ready_machine() {
-    let _serial = serial();
+    let _serial = serial_binfmt_alone();
     standin(&["--arch", "x86_64"]);
     standin(&["--arch", "arm64"]);
     standin(&["--qemu-register"]);
@@ -1377,8 +1377,13 @@ fn live_lines_in_a_terminal() {
     let out = TempDir::new("live-out");
     let session = format!("xtask-live-{}", std::process::id());
     let done = out.path().join("exit-status");
+    // The engine this test binary runs on: tmux's server, which may be
+    // older than this test, starts the command with its own environment.
+    let engine = std::env::var("DOCKER_HOST")
+        .map(|h| format!("DOCKER_HOST='{h}' "))
+        .unwrap_or_default();
     let command = format!(
-        "cd {} && {} wheels --standin --arch x86_64 --py {} --out {}; echo $? > {}; sleep 600",
+        "cd {} && {engine}{} wheels --standin --arch x86_64 --py {} --out {}; echo $? > {}; sleep 600",
         root().display(),
         env!("CARGO_BIN_EXE_xtask"),
         cp_and_pp(),

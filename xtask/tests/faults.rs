@@ -583,7 +583,9 @@ fn binfmt_handler_removed_during_a_run() {
 /// compiling; that build fails with `said`, the x86_64 one lands, and the
 /// handler is as it was after.
 fn handler_lost_during_a_run(what: &str, said: &str) {
-    let (_serial, inv) = on_x86_64_standin();
+    let _serial = serial_binfmt_alone();
+    standin(&["--arch", "x86_64"]);
+    let inv = Invariants::before();
     standin(&["--arch", "arm64"]);
     let handler = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64");
     assert!(

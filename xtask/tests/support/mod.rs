@@ -17,18 +17,57 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The engine, the binfmt table and the CPU are shared: one test at a time,
-/// so that "no container of ours is left" and binfmt changes are exact.
-pub fn serial() -> MutexGuard<'static, ()> {
+/// A test's hold on what it shares: its engine, one test at a time, so that
+/// "no container of ours is left" is exact; and the machine's binfmt
+/// table, which test binaries on other engines (scripts/test.sh runs two
+/// streams of them, each on a daemon of its own) use beside it.
+pub struct Serial {
+    _engine: MutexGuard<'static, ()>,
+    _binfmt: std::fs::File,
+}
+
+/// Shared by every test, of every test binary, that does not change the
+/// binfmt table: a lock file of the machine.
+fn binfmt_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("xtask-tests-binfmt.lock");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()))
+}
+
+fn hold(binfmt_alone: bool) -> Serial {
     static LOCK: Mutex<()> = Mutex::new(());
-    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let binfmt = binfmt_lock();
+    match binfmt_alone {
+        true => binfmt.lock(),
+        false => binfmt.lock_shared(),
+    }
+    .expect("locking the binfmt table");
     require_docker();
-    guard
+    Serial {
+        _engine: engine,
+        _binfmt: binfmt,
+    }
+}
+
+/// One test at a time on this engine; the binfmt table used, not changed.
+pub fn serial() -> Serial {
+    hold(false)
+}
+
+/// As `serial`, for a test that changes the binfmt table: no emulated
+/// build of any test binary runs meanwhile.
+pub fn serial_binfmt_alone() -> Serial {
+    hold(true)
 }
 
 /// The start of a test that builds on the x86_64 stand-in: the lock, the
 /// image, and the state every run must leave as it found.
-pub fn on_x86_64_standin() -> (MutexGuard<'static, ()>, Invariants) {
+pub fn on_x86_64_standin() -> (Serial, Invariants) {
     let guard = serial();
     standin(&["--arch", "x86_64"]);
     (guard, Invariants::before())
