@@ -164,7 +164,8 @@ fi
 
 # Under emulation a native uv (XTASK_UV, of the engine machine's own arch,
 # which its kernel runs without the emulator) makes the isolated build and
-# test environments: pip would resolve, unpack and compile emulated. The
+# test environments: pip would resolve, unpack and compile emulated; on a
+# native target it does where the build-frontend is build[uv]. The
 # host told it pip's settings (XTASK_UV_CONFIG, a uv.toml), or why pip
 # makes them (XTASK_UV_REFUSED); only a pip configuration file, which uv
 # would not read, is looked for here.

@@ -199,6 +199,51 @@ pub struct Frontend {
     pub args: Vec<String>,
 }
 
+impl Frontend {
+    /// `build-frontend`: `build`, `build[uv]`, `pip`, with `; args: ...`,
+    /// or a table with `name` and `args` (this tool's key and cibuildwheel's).
+    pub fn from_value(value: &toml::Value) -> Result<Frontend, String> {
+        let (name, args) = match value {
+            toml::Value::String(s) => match s.split_once(';') {
+                Some((name, rest)) => {
+                    let args = rest
+                        .trim()
+                        .strip_prefix("args:")
+                        .ok_or_else(|| format!("`{s}`: after `;` comes `args: ...`"))?;
+                    (name.trim().to_string(), crate::util::shell_words(args)?)
+                }
+                None => (s.trim().to_string(), Vec::new()),
+            },
+            toml::Value::Table(t) => {
+                let name = t
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .ok_or_else(|| "a table with a `name` is expected".to_string())?;
+                let args = match t.get("args") {
+                    Some(toml::Value::Array(items)) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_str()
+                                .map(String::from)
+                                .ok_or("args: strings are expected")
+                        })
+                        .collect::<Result<_, _>>()?,
+                    None => Vec::new(),
+                    Some(_) => return Err("args: a list of strings is expected".into()),
+                };
+                (name.to_string(), args)
+            }
+            _ => return Err("a string or a table is expected".into()),
+        };
+        match name.as_str() {
+            "build" | "default" | "build[uv]" | "pip" => Ok(Frontend { name, args }),
+            other => Err(format!(
+                "`{other}` is not a frontend this tool runs on Linux: use build, build[uv] or pip"
+            )),
+        }
+    }
+}
+
 impl Default for Frontend {
     fn default() -> Frontend {
         Frontend {
@@ -477,6 +522,10 @@ impl Config {
         }
         if let Some(v) = r.string("qemu-image")? {
             self.qemu_image = v;
+        }
+        if let Some(v) = r.get("build-frontend") {
+            self.steps.frontend =
+                Frontend::from_value(v).map_err(|e| r.invalid("build-frontend", e))?;
         }
         Ok(())
     }

@@ -31,6 +31,13 @@ const EXCLUDED: &[&str] = &[
     "/usr/share/ca-certificates/*",
 ];
 
+/// What a root file system is made from besides its package lists: the
+/// suite, the archive and the files left out. Part of the inputs of every
+/// image made from one, so that a change here rebuilds them.
+pub fn recipe() -> String {
+    format!("{SUITE} {MIRROR} {}", EXCLUDED.join(" "))
+}
+
 /// Unpacks a foreign arch's packages with this machine's own dpkg-deb and
 /// dpkg-split (mmdebstrap's extract and customize hooks).
 fn native_dpkg_deb() -> Utf8PathBuf {

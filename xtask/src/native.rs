@@ -223,6 +223,7 @@ fn clang_recipe() -> Utf8PathBuf {
 fn clang_files() -> Result<(Utf8PathBuf, Utf8PathBuf)> {
     let mut hash = util::Fnv::default();
     hash.write_tree(&clang_recipe())?;
+    hash.write(crate::debian::recipe().as_bytes());
     let dir = kept_dir();
     let key = hash.hex();
     Ok((

@@ -81,7 +81,7 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     }
     hash.write(native::uv_version()?.as_bytes());
     hash.write(arch.name().as_bytes());
-    hash.write(debian::SUITE.as_bytes());
+    hash.write(debian::recipe().as_bytes());
     let inputs = hash.hex();
     if engine.up_to_date(sh, &tag, &inputs)? {
         return Ok(tag);

@@ -408,6 +408,37 @@ pub fn run_id() -> String {
     format!("{}-{:x}", std::process::id(), nanos)
 }
 
+/// Words split as a shell would, with single and double quotes, no expansion.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("`{s}` has an unclosed quote"));
+    }
+    if any {
+        words.push(word);
+    }
+    Ok(words)
+}
+
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {
     let mut out = String::from("\"");

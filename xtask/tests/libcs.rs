@@ -450,3 +450,50 @@ fn bad_libc_choices_are_refused_before_anything_starts() {
     }
     inv.check();
 }
+
+/// `build-frontend = "build[uv]"` on a native target: the native uv makes
+/// the environments there too, the free-threaded CPython's included; its
+/// test environment has no pip (as cibuildwheel makes it), the interpreter
+/// runs without the GIL, and the tests pass. The dry run shows that run.
+#[test]
+fn build_uv_makes_a_free_threaded_interpreters_environments_natively() {
+    let (_serial, inv) = on_x86_64_standin();
+    let ft = offered("x86_64")
+        .into_iter()
+        .find(|t| t.ends_with('t'))
+        .expect("the x86_64 stand-in's free-threaded CPython");
+    let out = TempDir::new("uv-ft-out");
+    let config = standin_config(
+        out.path(),
+        "build-frontend = \"build[uv]\"\ntest-command = \"python -c \\\"import importlib.util, sys; assert importlib.util.find_spec('pip') is None, 'pip is there'; assert not sys._is_gil_enabled()\\\" && pytest -q {package}/tests\"\ntest-requires = [\"pytest\"]\n",
+    );
+    let args = [
+        "wheels",
+        "--config",
+        config.to_str().unwrap(),
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &ft,
+        "--out",
+        out.str(),
+    ];
+    let dry = xtask(&[&["--dry-run"], &args[..]].concat()).ok();
+    let (run, logs) = xtask_logged(&args);
+    let run = run.ok();
+    assert_dry_run_is_the_run(&dry.stdout, &run, &logs);
+    assert_has(&dry.stdout, "XTASK_UV=/xtask/native/uv");
+    let id = format!("{ft}-manylinux_x86_64");
+    assert_row(&run.stdout, &id, "ok");
+    assert!(row(&run.stdout, &id).contains(" passed "), "{}", run.stdout);
+    assert_has(
+        &run.stdout,
+        "x86_64: xtask-standin:x86_64 on docker (native; environments made by the native uv ",
+    );
+    let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
+    assert_has(&log, "environments: made by the native uv ");
+    assert_has(&log, "gil: disabled at the start");
+    assert_eq!(wheels_in(out.path()).len(), 1);
+    inv.check();
+}

@@ -40,6 +40,7 @@ pre-build = ["make", "PY={py}", "ARCH={arch}"]
 post-build = ["make", "clean"]
 pure-wheel = "skip"
 qemu-image = "tonistiigi/binfmt"
+build-frontend = "build[uv]; args: --verbose"
 [workspace.metadata.wheels.arch-names]
 aarch64 = "arm64"
 [workspace.metadata.wheels.input-dirs]
@@ -62,6 +63,13 @@ packages = []
     .unwrap();
     assert_eq!(config.root, "src");
     assert_eq!(config.package, "python-package");
+    assert_eq!(
+        config.steps.frontend,
+        Frontend {
+            name: "build[uv]".into(),
+            args: vec!["--verbose".into()]
+        }
+    );
     assert_eq!(
         config.include,
         vec![Utf8PathBuf::from("python-extension"), "README.md".into()]
@@ -168,7 +176,7 @@ aarch64 = "ssh://me@arm-box:2222"
 fn unknown_keys_are_named() {
     assert_eq!(
         err("packages = \"x\""),
-        "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, libc, python, build-isolation, pip-cache, ccache, native-compiler, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, musllinux-images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image"
+        "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, libc, python, build-isolation, pip-cache, ccache, native-compiler, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, musllinux-images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image, build-frontend"
     );
     assert!(err("[workspace.metadata.wheels.images]\narm64 = \"x\"")
         .starts_with("unknown key `workspace.metadata.wheels.images.arm64` in /repo/Cargo.toml"));
@@ -211,6 +219,10 @@ fn invalid_values_are_named() {
     assert!(err("package = \"\"")
         .contains("`workspace.metadata.wheels.package` in /repo/Cargo.toml: is empty"));
     assert!(err("pre-build = []").contains("`workspace.metadata.wheels.pre-build`"));
+    assert_eq!(
+        err("build-frontend = \"flit\""),
+        "`workspace.metadata.wheels.build-frontend` in /repo/Cargo.toml: `flit` is not a frontend this tool runs on Linux: use build, build[uv] or pip"
+    );
     assert!(
         err("[workspace.metadata.wheels.env]\nAUDITWHEEL_PLAT = \"x\"")
             .contains("cannot be overridden")

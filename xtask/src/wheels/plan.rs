@@ -221,6 +221,17 @@ impl Plan {
         })
     }
 
+    /// Whether a build of the run asks for uv (`build-frontend = "build[uv]"`,
+    /// for the run or in an overrides entry): the native uv then makes the
+    /// environments of native targets too, as it does under emulation.
+    pub fn asks_uv(&self) -> bool {
+        self.steps.frontend.name == "build[uv]"
+            || self.overrides.iter().any(|o| {
+                o.keys.iter().any(|(k, _)| k == "build-frontend")
+                    && o.settings.steps.frontend.name == "build[uv]"
+            })
+    }
+
     /// The plan as build `id` sees it: the overrides entries that select it
     /// applied in order, each key joining the run's value as its `inherit`
     /// says.

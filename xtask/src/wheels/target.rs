@@ -156,7 +156,9 @@ pub fn resolve_target(
     let machine = server
         .as_ref()
         .map_or(Arch::host(), |s| Arch::from_docker_name(&s.arch));
-    let uv = emulated.then(|| native_uv(plan, machine, runner.dry_run));
+    // Emulated, or where a build asks for uv (build[uv]).
+    let uv =
+        (emulated || (native && plan.asks_uv())).then(|| native_uv(plan, machine, runner.dry_run));
     // The native clang targets glibc (`<arch>-linux-gnu`): musllinux
     // builds keep their image's compiler.
     let clang = match emulated && plan.native_compiler && libc == Libc::Glibc {
@@ -214,7 +216,14 @@ impl Target {
             return format!("not run: {why}");
         }
         let Some(cpu) = &self.cpu else {
-            return "native".into();
+            return match &self.uv {
+                Some(Ok(uv)) => format!(
+                    "native; environments made by the native uv {} (build-frontend build[uv])",
+                    uv.version
+                ),
+                Some(Err(why)) => format!("native; environments made by pip ({why})"),
+                None => "native".into(),
+            };
         };
         let envs = match &self.uv {
             Some(Ok(uv)) => format!("environments made by the native uv {}", uv.version),

@@ -10,9 +10,7 @@ pub mod values;
 use crate::config::{Config, Inherit, Override, RESERVED_ENV};
 use crate::patterns::Patterns;
 use crate::platform::{Arch, Libc};
-use values::{
-    archs, config_settings, dependency_group, environment, frontend, literal, manylinux_image,
-};
+use values::{archs, config_settings, dependency_group, environment, literal, manylinux_image};
 
 /// What became of each key of a package's `[tool.cibuildwheel]`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -295,12 +293,6 @@ pub fn adopt(config: &Config, package: &Utf8Path) -> Result<(Config, Account), S
     if config.steps.enable.is_none() {
         config.steps.enable = Some(Vec::new());
     }
-    if config.steps.frontend.name == "build[uv]" {
-        account.unused.push((
-            "build-frontend `build[uv]`".into(),
-            "uv is not in the images: build installs with the image's pip (the native uv under emulation), and the wheels are the same; the test environment has no pip, as cibuildwheel makes it".into(),
-        ));
-    }
     if let Some(overrides) = cibw.get("overrides") {
         config.overrides = tables.overrides(overrides, package, &doc, &mut account)?;
     }
@@ -567,7 +559,8 @@ impl CibuildwheelTables<'_> {
                     config_settings(value).map_err(|e| self.bad(key, &e))?
             }
             "build-frontend" => {
-                config.steps.frontend = frontend(value).map_err(|e| self.bad(key, &e))?
+                config.steps.frontend =
+                    crate::config::Frontend::from_value(value).map_err(|e| self.bad(key, &e))?
             }
             "build-verbosity" => match value.as_integer() {
                 Some(v) if (-3..=3).contains(&v) => config.steps.verbosity = v as i8,

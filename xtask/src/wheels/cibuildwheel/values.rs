@@ -2,8 +2,9 @@
 //! arches, image names, dependency groups, config settings, the frontend,
 //! the environment's bash words; and how the steps reach the container.
 
-use crate::config::{Frontend, Steps, RESERVED_ENV};
+use crate::config::{Steps, RESERVED_ENV};
 use crate::platform::Arch;
+use crate::util::shell_words;
 use crate::wheels::contract::{Placeholders, Var};
 
 /// cibuildwheel's `archs` on Linux (its architecture.py): `auto` and
@@ -123,49 +124,6 @@ pub(super) fn config_settings(value: &toml::Value) -> Result<Vec<String>, String
     }
 }
 
-/// `build-frontend`: `build`, `build[uv]`, `pip`, with `; args: ...`, or a
-/// table with `name` and `args`.
-pub(super) fn frontend(value: &toml::Value) -> Result<Frontend, String> {
-    let (name, args) = match value {
-        toml::Value::String(s) => match s.split_once(';') {
-            Some((name, rest)) => {
-                let args = rest
-                    .trim()
-                    .strip_prefix("args:")
-                    .ok_or_else(|| format!("`{s}`: after `;` comes `args: ...`"))?;
-                (name.trim().to_string(), shell_words(args)?)
-            }
-            None => (s.trim().to_string(), Vec::new()),
-        },
-        toml::Value::Table(t) => {
-            let name = t
-                .get("name")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| "a table with a `name` is expected".to_string())?;
-            let args = match t.get("args") {
-                Some(toml::Value::Array(items)) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(String::from)
-                            .ok_or("args: strings are expected")
-                    })
-                    .collect::<Result<_, _>>()?,
-                None => Vec::new(),
-                Some(_) => return Err("args: a list of strings is expected".into()),
-            };
-            (name.to_string(), args)
-        }
-        _ => return Err("a string or a table is expected".into()),
-    };
-    match name.as_str() {
-        "build" | "default" | "build[uv]" | "pip" => Ok(Frontend { name, args }),
-        other => Err(format!(
-            "`{other}` is not a frontend this tool runs on Linux: use build, build[uv] or pip"
-        )),
-    }
-}
-
 /// cibuildwheel's `environment`: a table (each value a bash word in double
 /// quotes, as cibuildwheel makes it), or `KEY=word KEY2="two words"`: each
 /// name with its value as bash would read it, quotes and all.
@@ -258,37 +216,6 @@ pub(super) fn raw_words(s: &str) -> Result<Vec<String>, String> {
         return Err(format!("`{s}` has an unclosed quote"));
     }
     if !word.is_empty() {
-        words.push(word);
-    }
-    Ok(words)
-}
-
-/// Words split as a shell would, with single and double quotes, no expansion.
-pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
-    for c in s.chars() {
-        match (quote, c) {
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (None, c) if c.is_whitespace() => {
-                if any {
-                    words.push(std::mem::take(&mut word));
-                    any = false;
-                }
-            }
-            (_, c) => {
-                word.push(c);
-                any = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(format!("`{s}` has an unclosed quote"));
-    }
-    if any {
         words.push(word);
     }
     Ok(words)
