@@ -14,8 +14,11 @@
 # skips what is in place. Prints the environment the tests read.
 #
 # With --third, only a third dockerd (a socket, no ssh) holding copies of
-# every stand-in: the engine of the test binaries scripts/test.sh runs beside
-# the others, so that each stream's "nothing of ours is left" sees its own.
+# every stand-in, and the docker context xtask-third that names it: the
+# engine of the test binaries scripts/test.sh runs beside the others
+# (DOCKER_CONTEXT=xtask-third), so that each stream's "nothing of ours is
+# left" sees its own. A context, not DOCKER_HOST: the engine is then "docker"
+# in every message, as the tests expect it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,6 +76,8 @@ if [ "${1:-}" = --third ]; then
     d3="unix://$run/d3/docker.sock"
     say "a third dockerd ($d3) with every stand-in"
     dockerd_of_its_own d3 214 "third daemon"
+    docker context inspect xtask-third >/dev/null 2>&1 \
+        || docker context create xtask-third --docker "host=$d3" >/dev/null
     missing=()
     for image in $(docker images --filter 'reference=xtask-standin*' --format '{{.Repository}}:{{.Tag}}'); do
         want=$(docker image inspect --format '{{.Id}}' "$image")

@@ -101,7 +101,7 @@ stream() { # name command...
 }
 stream main cargo test --workspace --no-fail-fast "${main_args[@]}" &
 main=$!
-stream third sh -c 'scripts/test-engines.sh --third && DOCKER_HOST=unix:///run/xtask-test/d3/docker.sock exec cargo test --workspace --no-fail-fast "$@"' third "${third_args[@]}" &
+stream third sh -c 'scripts/test-engines.sh --third && DOCKER_CONTEXT=xtask-third exec cargo test --workspace --no-fail-fast "$@"' third "${third_args[@]}" &
 third_stream=$!
 trap 'kill "$main" "$third_stream" ${emulated:-} ${engines:-} 2>/dev/null || true' EXIT
 failed=0

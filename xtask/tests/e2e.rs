@@ -1377,10 +1377,11 @@ fn live_lines_in_a_terminal() {
     let out = TempDir::new("live-out");
     let session = format!("xtask-live-{}", std::process::id());
     let done = out.path().join("exit-status");
-    // The engine this test binary runs on: tmux's server, which may be
-    // older than this test, starts the command with its own environment.
-    let engine = std::env::var("DOCKER_HOST")
-        .map(|h| format!("DOCKER_HOST='{h}' "))
+    // The engine this test binary runs on (scripts/test.sh gives some a
+    // docker context): tmux's server, which may be older than this test,
+    // starts the command with its own environment.
+    let engine = std::env::var("DOCKER_CONTEXT")
+        .map(|c| format!("DOCKER_CONTEXT='{c}' "))
         .unwrap_or_default();
     let command = format!(
         "cd {} && {engine}{} wheels --standin --arch x86_64 --py {} --out {}; echo $? > {}; sleep 600",

@@ -311,8 +311,18 @@ fn run_logs(logs: &Utf8Path, keep: usize) -> Result<Utf8PathBuf> {
         }
     }
     runs.sort();
+    // A folder of a run still going (another run of this project, started
+    // earlier) stays: its builds are writing and reading their logs.
+    let running = |dir: &Utf8Path| {
+        dir.file_name()
+            .and_then(|n| n.split('-').nth(1))
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| Utf8Path::new(&format!("/proc/{pid}")).exists())
+    };
     for (_, old) in runs.iter().rev().skip(keep) {
-        let _ = std::fs::remove_dir_all(old);
+        if !running(old) {
+            let _ = std::fs::remove_dir_all(old);
+        }
     }
     Ok(dir)
 }
@@ -576,8 +586,11 @@ mod tests {
             .unwrap()
             .join(format!("xtask-logs-{}", util::run_id()));
         std::fs::create_dir_all(&logs).unwrap();
-        // Earlier runs' folders, and files of the old layout, which stay.
-        for old in ["100-1", "200-1", "300-1"] {
+        // Earlier runs' folders (of processes that are gone: no pid is that
+        // high), and files of the old layout, which stay; and the folder of
+        // a run still going (this process), which stays however old.
+        let going = format!("50-{}", std::process::id());
+        for old in ["100-999999999", "200-999999999", "300-999999999", &going] {
             std::fs::create_dir_all(logs.join(old)).unwrap();
         }
         std::fs::write(logs.join("cp311-manylinux_x86_64.log"), "").unwrap();
@@ -591,7 +604,13 @@ mod tests {
         let name = dir.file_name().unwrap().to_string();
         assert_eq!(
             left,
-            [&name, "300-1", "cp311-manylinux_x86_64.log", "latest"]
+            [
+                &name,
+                "300-999999999",
+                &going,
+                "cp311-manylinux_x86_64.log",
+                "latest"
+            ]
         );
         assert_eq!(logs.join("latest").read_link_utf8().unwrap(), name);
         std::fs::remove_dir_all(logs).unwrap();
