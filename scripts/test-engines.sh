@@ -40,6 +40,7 @@ command -v podman >/dev/null || missing+=(podman)
 command -v newuidmap >/dev/null || missing+=(uidmap)
 command -v runc >/dev/null || missing+=(runc)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v iptables >/dev/null || missing+=(iptables)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     apt-get update -qq
@@ -60,6 +61,14 @@ dockerd_of_its_own() {
         ip addr add "10.$net.0.1/24" dev "xt$name"
         ip link set "xt$name" up
     }
+    # Its containers reach the package registries as the first daemon's do
+    # (it runs with --iptables=false, so that it leaves the first one's rules
+    # alone): masqueraded out, and forwarded both ways.
+    iptables -t nat -C POSTROUTING -s "10.$net.0.0/24" ! -o "xt$name" -j MASQUERADE 2>/dev/null \
+        || iptables -t nat -A POSTROUTING -s "10.$net.0.0/24" ! -o "xt$name" -j MASQUERADE
+    iptables -C FORWARD -i "xt$name" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "xt$name" -j ACCEPT
+    iptables -C FORWARD -o "xt$name" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null \
+        || iptables -I FORWARD -o "xt$name" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
     mkdir -p "$state/$name" "$run/$name"
     nohup dockerd --data-root "$state/$name/data" --exec-root "$run/$name/exec" \
         --pidfile "$run/$name/pid" --host "$host" --group docker --bridge "xt$name" \
@@ -79,7 +88,9 @@ if [ "${1:-}" = --third ]; then
     docker context inspect xtask-third >/dev/null 2>&1 \
         || docker context create xtask-third --docker "host=$d3" >/dev/null
     missing=()
-    for image in $(docker images --filter 'reference=xtask-standin*' --format '{{.Repository}}:{{.Tag}}'); do
+    images=$(docker images --filter 'reference=xtask-standin*' --format '{{.Repository}}:{{.Tag}}') \
+        || die "the first daemon did not list its stand-ins (is it running? scripts/setup-host.sh starts it)"
+    for image in $images; do
         want=$(docker image inspect --format '{{.Id}}' "$image")
         have=$(docker --host "$d3" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
         [ "$want" = "$have" ] || missing+=("$image")
