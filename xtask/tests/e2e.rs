@@ -529,7 +529,27 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     let prep = xtask(&["--config", config, "prep"]).ok();
     assert_has(&prep.stdout, "aarch64 handler registered");
     assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
-    xtask(&["--config", config, "doctor"]).ok();
+    let doctor = xtask(&["--config", config, "doctor"]).ok();
+    // It names the QEMU that the registered handler's file is.
+    let entry = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64").unwrap();
+    let interpreter = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("interpreter "))
+        .unwrap();
+    let version = sh(interpreter, &["--version"]).ok().stdout;
+    let version = version
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .unwrap();
+    let major_minor: Vec<&str> = version.split('.').take(2).collect();
+    assert_has(
+        &doctor.stdout,
+        &format!(
+            "aarch64 QEMU           the kernel runs QEMU {}",
+            major_minor.join(".")
+        ),
+    );
 
     // Ready: prep changes nothing and rebuilds no image.
     let ids = [
@@ -733,6 +753,69 @@ fn the_dry_run_shows_the_runs_builds_and_environments() {
         &ran, &shown[0],
         "the run's variables and folder against the dry run's"
     );
+}
+
+/// Builds start longest first, by the last run's times: after a run in
+/// which the PyPy build took longer (its before-build sleeps), the next run
+/// and its dry run start it before the CPython, which the selection lists
+/// first; the dry run is still the run.
+#[test]
+fn the_longest_build_of_the_last_run_starts_first() {
+    let (_serial, inv) = on_x86_64_standin();
+    let dir = TempDir::new("longest-first");
+    let config = standin_config(
+        dir.path(),
+        "before-build = \"case $CIBUILDWHEEL_BUILD_IDENTIFIER in pp*) sleep 5;; esac\"\n",
+    );
+    let out = dir.path().join("out");
+    let py = format!("{},{}", cp(), pp());
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "wheels",
+        "--standin",
+        "--arch",
+        "x86_64",
+        "--py",
+        &py,
+        "--no-test",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let starts = |run: &Run| -> Vec<String> {
+        run.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("==> ")?.strip_suffix(": building"))
+            .map(String::from)
+            .collect()
+    };
+    let first = xtask(&args).ok();
+    assert_eq!(
+        starts(&first),
+        [x86(&cp()), x86(&pp())],
+        "no times yet: the selection's order"
+    );
+    assert!(!first.stderr.contains("longest first"), "{}", first.stderr);
+
+    let dry = xtask(&[&["--dry-run"], &args[..]].concat()).ok();
+    assert_has(
+        &dry.stderr,
+        " at a time, longest first by the last run's times",
+    );
+    let (second, logs) = xtask_logged(&args);
+    let second = second.ok();
+    assert_has(
+        &second.stderr,
+        " at a time, longest first by the last run's times; logs in ",
+    );
+    assert_eq!(
+        starts(&second),
+        [x86(&pp()), x86(&cp())],
+        "{}",
+        second.stderr
+    );
+    assert_dry_run_is_the_run(&dry.stdout, &second, &logs);
+    inv.check();
 }
 
 /// A `[tool.cibuildwheel]` table's images are the ones `wheels`, its dry

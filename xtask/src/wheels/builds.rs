@@ -15,6 +15,7 @@ use super::audit;
 use super::containers::{ccache_counts, copy_inputs, headers, start_all, Running};
 use super::decision::Decision;
 use super::landing::{self, Entry};
+use super::order::Times;
 use super::plan::Plan;
 use super::progress::{Line, Progress};
 use super::recipe::{cache_volume_command, cache_volumes, ccache_volume, untar, Recipe};
@@ -55,23 +56,34 @@ pub(super) fn execute(
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
     let (containers, kept) = start_all(runner, plan, &runnable, &run_id, decision.lone_recipe())?;
+    let headline = decision.headline(plan);
     let Decision {
-        recipes, blocked, ..
+        recipes,
+        blocked,
+        order,
+        ..
     } = decision;
     let builds: Vec<Build> = recipes.iter().map(|r| r.build.clone()).collect();
-    let workers = plan.workers(builds.len());
 
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("creating the output folder {}", plan.out))?;
-    eprintln!(
-        "==> {} builds, {workers} at a time; logs in {logs}",
-        builds.len()
-    );
+    eprintln!("{headline}; logs in {logs}");
     let ccache_before: Vec<Option<(u64, u64)>> = containers
         .iter()
         .map(|c| plan.ccache.then(|| ccache_counts(&c.container)).flatten())
         .collect();
-    let mut results = run_builds(runner, plan, &containers, &recipes, &logs, stopped);
+    let mut results = run_builds(runner, plan, &containers, &recipes, order, &logs, stopped);
+    // The next run of this package starts its longest builds first.
+    let finished: Vec<(&BuildId, std::time::Duration)> = builds
+        .iter()
+        .zip(&results)
+        .filter(|(_, d)| matches!(d.outcome, Outcome::Built { .. } | Outcome::Pure { .. }))
+        .map(|(b, d)| (&b.id, d.time))
+        .collect();
+    let times = Times::file(&plan.root.join(&plan.package), &plan.out);
+    if let Err(e) = Times::update(&times, &finished) {
+        eprintln!("warning: the builds' times were not kept in {times} ({e:#}): the next run starts them in the selection's order");
+    }
     let mut notes = ccache_notes(&containers, &ccache_before);
     notes.extend(gil_notes(&builds, &results));
     drop(containers);
@@ -129,25 +141,25 @@ fn blocked_build(b: &Build, t: &Target, logs: &Utf8Path) -> Result<Done> {
     })
 }
 
-/// Runs every recipe, as many at a time as the plan has workers, emulated ones first (the
-/// slowest); with `--fail-fast`, a failure skips the builds not yet begun.
+/// Runs every recipe, as many at a time as the plan has workers, starting
+/// them in `order` (the decision's); with `--fail-fast`, a failure skips the
+/// builds not yet begun.
 fn run_builds(
     runner: &Runner,
     plan: &Plan,
     containers: &[Running],
     recipes: &[Recipe],
+    order: Vec<usize>,
     logs: &Utf8Path,
     stopped: Option<&JsonOnStop>,
 ) -> Vec<Done> {
     let workers = plan.workers(recipes.len());
-    let mut order: Vec<usize> = (0..recipes.len()).collect();
     let container = |b: &Build| {
         containers
             .iter()
             .find(|c| c.target.builds(&b.id))
             .expect("every recipe is of a running target")
     };
-    order.sort_by_key(|&i| container(&recipes[i].build).target.native);
     let queue = Mutex::new(order.into_iter().collect::<VecDeque<usize>>());
     let results: Mutex<Vec<Option<Done>>> = Mutex::new((0..recipes.len()).map(|_| None).collect());
     // A stop from here on leaves each build's entry in the JSON summary.
@@ -171,12 +183,20 @@ fn run_builds(
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap().pop_front() else {
+                let mut queued = queue.lock().unwrap();
+                let Some(i) = queued.pop_front() else {
                     break;
                 };
                 let r = &recipes[i];
                 let b = &r.build;
                 let c = container(b);
+                // Said before the next build can start: the lines come in
+                // the start order.
+                let line = match stop.load(Ordering::SeqCst) {
+                    true => None,
+                    false => Some(progress.start(&b.id.to_string())),
+                };
+                drop(queued);
                 // A lone build has run in the first process since it was ready.
                 let start = c
                     .first
@@ -187,10 +207,7 @@ fn run_builds(
                 // What the build's line says, once its outcome is recorded:
                 // a stop that follows the line keeps that outcome.
                 let mut said = None;
-                let outcome = if stop.load(Ordering::SeqCst) {
-                    Outcome::Skipped
-                } else {
-                    let line = progress.start(&b.id.to_string());
+                let outcome = if let Some(line) = line {
                     let log = logs.join(format!("{}.log", b.id));
                     let t = c.target;
                     let built = build_one(&shared, t, c, r, &log, &line);
@@ -212,6 +229,8 @@ fn run_builds(
                         stop.store(true, Ordering::SeqCst);
                     }
                     outcome
+                } else {
+                    Outcome::Skipped
                 };
                 let mut results = results.lock().unwrap();
                 results[i] = Some(Done {

@@ -10,27 +10,45 @@ use anyhow::Result;
 
 use super::containers::inputs_size;
 use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
+use super::order::Times;
 use super::plan::Plan;
 use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, ContainerStart, Recipe};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, target_of, Target};
+use crate::platform::BuildId;
 use crate::util::{self, usage, Runner};
 
 /// The run's builds and their recipes.
 pub(super) struct Decision {
-    /// One per build of the targets that can run, in the selection's order.
+    /// One per build of the targets that can run, in the selection's order
+    /// (the summary's).
     pub recipes: Vec<Recipe>,
     /// The builds of targets that cannot run here: they fail, saying why.
     pub blocked: Vec<Build>,
     /// Whether the one recipe runs in its container's first process (see
     /// `lone_allowed`), saving the round trip of an exec.
     pub lone: bool,
+    /// The order the recipes start in (indices into `recipes`; see `Times`).
+    pub order: Vec<usize>,
+    /// Whether that order comes from the package's last run's times.
+    pub by_times: bool,
 }
 
 impl Decision {
     /// The recipe the container's first process runs, if any.
     pub fn lone_recipe(&self) -> Option<&Recipe> {
         self.lone.then(|| &self.recipes[0])
+    }
+
+    /// The line that starts the builds: how many, how many at a time, in
+    /// what order.
+    pub fn headline(&self, plan: &Plan) -> String {
+        let n = self.recipes.len();
+        let order = match self.by_times {
+            true => ", longest first by the last run's times",
+            false => "",
+        };
+        format!("==> {n} builds, {} at a time{order}", plan.workers(n))
     }
 }
 
@@ -66,14 +84,23 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
         .partition(|b| target_of(targets, &b.id).blocked.is_none());
     let lone = builds.len() == 1 && lone_allowed(plan, &runnable(targets), runner.secrets);
     let build_env = plan.build_env(builds.len());
-    let recipes = builds
+    let recipes: Vec<Recipe> = builds
         .into_iter()
         .map(|b| Recipe::new(plan, target_of(targets, &b.id), b, &build_env))
         .collect();
+    let times = Times::read(&Times::file(&plan.root.join(&plan.package), &plan.out));
+    let kinds: Vec<(&BuildId, bool)> = recipes
+        .iter()
+        .map(|r| (&r.build.id, target_of(targets, &r.build.id).native))
+        .collect();
+    let order = times.start_order(&kinds);
+    let by_times = times.knows_any(&kinds);
     Ok(Decision {
         recipes,
         blocked,
         lone,
+        order,
+        by_times,
     })
 }
 
@@ -120,8 +147,7 @@ pub(super) fn print_dry_run(
     for (engine, volume) in cache_volumes(plan, targets) {
         println!("{}", q(&cache_volume_command(engine, &volume)));
     }
-    let n = decision.recipes.len();
-    eprintln!("==> {n} builds, {} at a time", plan.workers(n));
+    eprintln!("{}", decision.headline(plan));
     // The audit runs on the host once the wheel is there (its name is known
     // then): said once per audit, not printed as a command.
     let mut audits: Vec<&super::audit::Audit> = Vec::new();
@@ -174,7 +200,8 @@ pub(super) fn print_dry_run(
             let cp = t.engine.cp("-", &format!("{name}:/opt"));
             println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
         }
-        for recipe in decision.recipes.iter().filter(|r| t.builds(&r.build.id)) {
+        let started = decision.order.iter().map(|&i| &decision.recipes[i]);
+        for recipe in started.filter(|r| t.builds(&r.build.id)) {
             let root = util::shell_quote(plan.root.as_str());
             if let Some(pre) = &recipe.pre_build {
                 println!("(cd {root} && {})", q(pre));

@@ -23,6 +23,7 @@ mod containers;
 mod contract;
 mod decision;
 pub mod landing;
+mod order;
 pub mod package;
 mod pip_settings;
 pub mod plan;

@@ -1211,10 +1211,11 @@ pub fn demo_tree(tree: &Path) {
 /// The dry run is the run: every command the dry run printed (`dry`, its
 /// stdout) is one the run logged, and no other: the run's `$` lines on
 /// stderr (the containers' starts, the copies, the volumes), then the first
-/// line of each build's log (its exec), builds in the summary's order.
-/// Only what names one run is made alike: the run id, and the process id
-/// in the staging folder's name. The starts of several containers go on at
-/// once, so those lines are compared as a set; the builds in order.
+/// line of each build's log (its exec), builds in the order the run started
+/// them. Only what names one run is made alike: the run id, and the process
+/// id in the staging folder's name. The starts of several containers go on
+/// at once, so those lines are compared as a set; the builds in order, per
+/// target (the dry run prints each target's builds after its container).
 pub fn assert_dry_run_is_the_run(dry: &str, run: &Run, logs: &Path) {
     fn alike(line: &str) -> String {
         let mut line = line.to_string();
@@ -1263,13 +1264,12 @@ pub fn assert_dry_run_is_the_run(dry: &str, run: &Run, logs: &Path) {
         .map(alike)
         .collect();
     let ids: Vec<&str> = run
-        .stdout
+        .stderr
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| (w.starts_with("cp") || w.starts_with("pp")) && w.contains("linux_"))
+        .filter_map(|l| l.strip_prefix("==> ")?.strip_suffix(": building"))
         .collect();
-    assert!(!ids.is_empty(), "no build in the summary:\n{}", run.stdout);
-    let run_builds: Vec<String> = ids
+    assert!(!ids.is_empty(), "no build started:\n{}", run.stderr);
+    let mut run_builds: Vec<String> = ids
         .iter()
         .filter_map(|id| {
             let log = std::fs::read_to_string(logs.join(format!("{id}.log"))).unwrap();
@@ -1282,6 +1282,21 @@ pub fn assert_dry_run_is_the_run(dry: &str, run: &Run, logs: &Path) {
             is_build(&first).then(|| alike(&first))
         })
         .collect();
+    // A build's target: its identifier without the interpreter.
+    let target = |line: &String| {
+        let id = line
+            .split("CIBUILDWHEEL_BUILD_IDENTIFIER=")
+            .nth(1)
+            .unwrap_or_default();
+        let id: String = id
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || "-_".contains(*c))
+            .collect();
+        id.split_once('-').map(|(_, t)| t.to_string()).unwrap_or(id)
+    };
+    let mut dry_builds = dry_builds;
+    dry_builds.sort_by_key(target);
+    run_builds.sort_by_key(target);
     dry_rest.sort();
     run_rest.sort();
     assert_eq!(
