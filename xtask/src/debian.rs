@@ -19,16 +19,15 @@ const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
 pub const ARCHIVE: &str = "http://deb.debian.org/debian";
 const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
 /// Files no build reads: fewer for dpkg to write, which runs emulated for a
-/// foreign arch. The CA certificates too: the stand-ins reach no index over
-/// TLS (their wheels are fetched on the host), and without them
-/// `update-ca-certificates` (run twice, emulated: about 36 s of an aarch64
-/// root file system's 155) has nothing to do.
+/// foreign arch. Not the CA certificates, though leaving them out would save
+/// `update-ca-certificates` (about 36 s of an aarch64 root file system's
+/// 155): Debian's pip reads their bundle whenever it starts, even offline,
+/// so without it no test environment can be made.
 const EXCLUDED: &[&str] = &[
     "/usr/share/doc/*",
     "/usr/share/man/*",
     "/usr/share/info/*",
     "/usr/share/locale/*",
-    "/usr/share/ca-certificates/*",
 ];
 
 /// What a root file system is made from besides its package lists: the
