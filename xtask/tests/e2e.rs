@@ -1559,6 +1559,7 @@ fn verbose_json_and_kept_containers() {
     let out = TempDir::new("kept");
     let json = out.path().join("summary.json");
     let id = x86(&cp());
+    let _kept = RemoveKeptContainers;
     let run = xtask(&[
         "wheels",
         "--standin",

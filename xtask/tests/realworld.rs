@@ -961,6 +961,7 @@ fn commands_find_the_environment_cibuildwheel_gives() {
     let config = package(dir.path(), &files, "");
     let cps = gil_cpythons("x86_64");
     let json = dir.path().join("summary.json");
+    let _kept = RemoveKeptContainers;
     let mut cmd = wheels_x86_cmd(
         config.to_str().unwrap(),
         &[
@@ -1039,6 +1040,7 @@ fn a_token_passed_by_environment_pass_is_nowhere_to_be_read() {
     let config = package(dir.path(), &files, "");
     let json = dir.path().join("summary.json");
     let py = arm_cp();
+    let _kept = RemoveKeptContainers;
     let args = [
         "--config",
         config.to_str().unwrap(),

@@ -261,6 +261,26 @@ pub fn containers_of_ours() -> Vec<String> {
     ours_on(&[], &["--quiet"])
 }
 
+/// Removes this tool's containers on the default engine when dropped: a
+/// test that keeps them (`--keep-container`) leaves none to the tests
+/// after it, failing or not (never panics itself: it may run in a panic).
+pub struct RemoveKeptContainers;
+
+impl Drop for RemoveKeptContainers {
+    fn drop(&mut self) {
+        let label = format!("label={LABEL}");
+        let Ok(out) = Command::new("docker")
+            .args(["ps", "--all", "--quiet", "--filter", &label])
+            .output()
+        else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = Command::new("docker").args(["rm", "--force", id]).output();
+        }
+    }
+}
+
 /// The id of `image` on an engine (`host` as for `ours_on`), if it has it.
 pub fn image_id_on(host: &[&str], image: &str) -> Option<String> {
     let mut args = host.to_vec();
