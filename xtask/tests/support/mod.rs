@@ -806,21 +806,32 @@ impl UserCheckout {
         self.command(args).output().expect("runuser").into()
     }
 
-    /// target/xtask writable by the user until the guard drops.
+    /// target/xtask, its logs and locks writable by the user until the guard
+    /// drops; then what the user made there is root's again. Nothing is
+    /// removed: runs of the other test stream log there meanwhile. The
+    /// folders are not sticky, so that the user's run can replace the
+    /// `latest` link a root run made.
     pub fn open_state(&self) -> impl Drop {
         struct Closed(PathBuf);
         impl Drop for Closed {
             fn drop(&mut self) {
-                sh("chmod", &["755", self.0.to_str().unwrap()]).ok();
-                let _ = std::fs::remove_dir_all(self.0.join("logs"));
-                let _ = std::fs::remove_dir_all(self.0.join("locks"));
+                let state = self.0.to_str().unwrap();
+                let (logs, locks) = (format!("{state}/logs"), format!("{state}/locks"));
+                sh("chmod", &["755", state, &logs, &locks]).ok();
+                sh("chown", &["-R", "root:root", &logs, &locks]).ok();
             }
         }
         let state = root().join("target/xtask");
-        let _ = std::fs::remove_dir_all(state.join("logs"));
-        let _ = std::fs::remove_dir_all(state.join("locks"));
-        std::fs::create_dir_all(&state).unwrap();
+        let (logs, locks) = (state.join("logs"), state.join("locks"));
+        for dir in [&logs, &locks] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         sh("chmod", &["1777", state.to_str().unwrap()]).ok();
+        sh(
+            "chmod",
+            &["777", logs.to_str().unwrap(), locks.to_str().unwrap()],
+        )
+        .ok();
         Closed(state)
     }
 
