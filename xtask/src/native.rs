@@ -283,9 +283,10 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     let recipe = clang_recipe();
     let ctx = util::project_root().join("target/standin/clang-x86_64");
     std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
-    let _lock = util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
-        format!("the native clang is being made by another command (pid {pid}): wait for it to finish, then run this again")
-    })?;
+    let _lock = util::lock_waiting(&ctx.with_extension("lock"), "the native clang")?;
+    if let Some(kept) = clang_kept() {
+        return Ok(kept);
+    }
     eprintln!("making the native clang (Debian's clang and lld, relocatable): a few minutes, once");
     crate::debian::rootfs(sh, runner, Arch::X86_64, &recipe, &ctx, None)?;
     for file in ["Dockerfile", "bundle.sh", "ld-lld.c"] {

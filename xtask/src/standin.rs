@@ -90,10 +90,15 @@ pub fn ensure(sh: &Shell, engine: &Engine, runner: &util::Runner, arch: Arch) ->
     // Its folder is shared: one build of it at a time.
     let _lock = match runner.dry_run {
         true => None,
-        false => Some(util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
-            format!("the {arch} stand-in is being built by another command (pid {pid}): wait for it to finish, then run this again")
-        })?),
+        false => Some(util::lock_waiting(
+            &ctx.with_extension("lock"),
+            &format!("the {arch} stand-in"),
+        )?),
     };
+    // Made meanwhile, on this engine, by the command waited for.
+    if engine.up_to_date(sh, &tag, &inputs)? {
+        return Ok(tag);
+    }
     eprintln!("building the {arch} stand-in image {tag}: a few minutes, once");
     if !runner.dry_run {
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;
@@ -190,10 +195,14 @@ pub fn ensure_musllinux(
     let ctx = work_dir("x86_64-musllinux");
     let _lock = match runner.dry_run {
         true => None,
-        false => Some(util::lock_exclusive(&ctx.with_extension("lock"), |pid| {
-            format!("the musllinux stand-in is being built by another command (pid {pid}): wait for it to finish, then run this again")
-        })?),
+        false => Some(util::lock_waiting(
+            &ctx.with_extension("lock"),
+            "the musllinux stand-in",
+        )?),
     };
+    if engine.up_to_date(sh, MUSLLINUX, &inputs)? {
+        return Ok(MUSLLINUX.into());
+    }
     eprintln!("building the musllinux stand-in image {MUSLLINUX}: CPython against musl, a few minutes, once");
     if !runner.dry_run {
         std::fs::create_dir_all(&ctx).with_context(|| format!("creating {ctx}"))?;

@@ -375,6 +375,22 @@ pub fn sha256(path: &Utf8Path) -> Result<String> {
 /// returned file lives; fails at once with `busy(the holder's pid)` when
 /// another process has it.
 pub fn lock_exclusive(path: &Utf8Path, busy: impl Fn(&str) -> String) -> Result<std::fs::File> {
+    lock(path, Err(&busy))
+}
+
+/// Holds an exclusive lock on `path` as `lock_exclusive` does, but waits for
+/// another process that has it, saying so (`making`: what it is making, which
+/// this process will then find made). For work that any command may need and
+/// one does: a native helper, a stand-in.
+pub fn lock_waiting(path: &Utf8Path, making: &str) -> Result<std::fs::File> {
+    lock(path, Ok(making))
+}
+
+/// `lock_exclusive` (`or`: what to fail with) or `lock_waiting` (what to say).
+fn lock(
+    path: &Utf8Path,
+    or: std::result::Result<&str, &dyn Fn(&str) -> String>,
+) -> Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsRawFd;
     if let Some(dir) = path.parent() {
@@ -391,7 +407,20 @@ pub fn lock_exclusive(path: &Utf8Path, busy: impl Fn(&str) -> String) -> Result<
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
-        bail!("{}", busy(holder.trim()));
+        match or {
+            Err(busy) => bail!("{}", busy(holder.trim())),
+            Ok(making) => {
+                eprintln!(
+                    "==> waiting for another command (pid {}), which is making {making}",
+                    holder.trim()
+                );
+                // SAFETY: as above; blocks until the holder lets go.
+                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("locking {path}"));
+                }
+            }
+        }
     }
     file.set_len(0)?;
     file.rewind()?;
@@ -466,6 +495,35 @@ pub fn format_duration(d: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_lock_waits_where_an_exclusive_one_fails() {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-lock-{}", run_id()));
+        let path = dir.join("x.lock");
+        let held = lock_exclusive(&path, |pid| format!("busy {pid}")).unwrap();
+        let pid = std::process::id().to_string();
+        assert_eq!(
+            lock_exclusive(&path, |p| format!("busy {p}"))
+                .unwrap_err()
+                .to_string(),
+            format!("busy {pid}")
+        );
+        let start = std::time::Instant::now();
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || lock_waiting(&path, "a test").map(|_| start.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+        let waited = waiter.join().unwrap().unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(300),
+            "{waited:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn quoting() {

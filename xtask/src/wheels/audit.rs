@@ -100,9 +100,10 @@ fn ensure_venv(audit: &Audit, venvs: &Venvs, log_file: &File) -> Result<Utf8Path
     if ready.is_file() {
         return Ok(dir);
     }
-    let _lock = util::lock_exclusive(&dir.with_extension("lock"), |pid| {
-        format!("the audit environment {dir} is being made by another command (pid {pid}): wait for it, then run this again")
-    })?;
+    let _lock = util::lock_waiting(
+        &dir.with_extension("lock"),
+        &format!("the audit environment {dir}"),
+    )?;
     if ready.is_file() {
         return Ok(dir);
     }
