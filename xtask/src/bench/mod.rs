@@ -13,7 +13,7 @@ use xshell::Shell;
 use crate::config::EngineSpec;
 use crate::engine::Engine;
 use crate::flags::{self, BenchCase};
-use crate::platform::Arch;
+use crate::platform::{Arch, PythonTag};
 use crate::{standin, util};
 
 mod report;
@@ -126,8 +126,20 @@ impl flags::Bench {
                 ..Default::default()
             };
             let builds = crate::matrix::selected_builds(sh, &quiet, &select, &demo)?;
+            // Every way builds the same interpreters, and cibuildwheel 4
+            // refuses a free-threaded CPython before 3.14 (cp313t).
+            let cibuildwheel_builds = |python: &PythonTag| {
+                !matches!(
+                    python,
+                    PythonTag::CPython {
+                        minor: ..=13,
+                        free_threaded: true
+                    }
+                )
+            };
             Ok(builds
                 .into_iter()
+                .filter(|b| cibuildwheel_builds(&b.id.python))
                 .map(|b| (b.id.python.to_string(), b.dir))
                 .collect())
         };
