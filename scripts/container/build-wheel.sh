@@ -200,9 +200,51 @@ if [ -n "${XTASK_UV:-}" ]; then
     fi
 fi
 
+# The cross environment: under emulation a native CPython of this
+# interpreter's version (XTASK_NATIVE_PYTHON, of the engine machine's arch,
+# laid out by scripts/native/python.sh) runs the frontend and the backend,
+# told the target's sysconfig data and machine (site/sitecustomize.py):
+# the compiler stays the image's (or --native-compiler's), and the wheel is
+# what the emulated interpreter would build. uv, run by the frontend, sees
+# the machine as it is (its wrapper takes XTASK_CROSS away), so that the
+# build's tools are installed for it. Where it cannot be used, the build's
+# own interpreter runs them, emulated, and this says why.
+cross=() build_python=$python frontend_path=
+if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
+    why=
+    [ "$isolation" = 1 ] || why="--no-isolation builds with the target interpreter's own packages"
+    [ -n "$why" ] || [ "${#uv_env[@]}" != 0 ] || why="the native uv makes no environments here"
+    [ -n "$why" ] || [ "$uv_build" = 1 ] || why="the image's build has no --installer"
+    case ${XTASK_FRONTEND:-build} in build|"build[uv]") ;; *) [ -n "$why" ] || why="the build frontend is ${XTASK_FRONTEND}" ;; esac
+    [ -n "$why" ] || compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null \
+        || why="the image's interpreter has no 'build' module (pip builds)"
+    abi=${interp#*-} abiflags=
+    [[ $abi =~ ^cp[0-9]+(.*)$ ]] && abiflags=${BASH_REMATCH[1]}
+    real=$(readlink -f "$python")
+    data=("${real%/bin/*}/lib/${real##*/}/_sysconfigdata_${abiflags}_linux_"*.py)
+    if [ -z "$why" ] && { [ "${#data[@]}" != 1 ] || [ ! -f "${data[0]}" ]; }; then
+        why="the target interpreter's sysconfig data is not one file at ${real%/bin/*}/lib/${real##*/}/_sysconfigdata_${abiflags}_linux_*.py"
+    fi
+    if [ -z "$why" ]; then
+        machine=$(uname -m)
+        mkdir -p "/xtask/cross/$interp" /xtask/cross/bin
+        cp "${data[0]}" "/xtask/cross/$interp/"
+        printf '#!/bin/sh\nunset XTASK_CROSS\nexec %s "$@"\n' "$XTASK_UV" >"/xtask/cross/bin/uv.$interp"
+        chmod +x "/xtask/cross/bin/uv.$interp"
+        mv "/xtask/cross/bin/uv.$interp" /xtask/cross/bin/uv
+        install_site "$XTASK_NATIVE_PYTHON"
+        build_python=$XTASK_NATIVE_PYTHON
+        frontend_path=${XTASK_NATIVE_PYTHON%/bin/*}/frontend
+        cross=("XTASK_CROSS=$machine /xtask/cross/$interp/${data[0]##*/}" "PATH=/xtask/cross/bin:$PATH")
+        step "build frontend and backend: the native $("$XTASK_NATIVE_PYTHON" -c 'import platform; print(platform.python_implementation(), platform.python_version(), "(" + platform.machine() + ")")'), configured for $machine (cross environment)"
+    else
+        step "build frontend and backend: the emulated interpreter, not the native one: $why"
+    fi
+fi
+
 # Under emulation every interpreter start costs about a second: look for the
 # 'build' module on disk instead of importing it.
-step "build wheel with $python"
+step "build wheel with $build_python"
 verbosity=${XTASK_VERBOSITY:-0}
 if [[ ${XTASK_FRONTEND:-build} = build || ${XTASK_FRONTEND:-} = "build[uv]" ]] \
     && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
@@ -347,7 +389,9 @@ trap 'kill "$repairer" 2>/dev/null || true' EXIT
 # emulation) is then of use to the next run, and never grows.
 export TMPDIR=/xtask/tmp/$interp
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
-${uv_env[@]+"${uv_env[@]}"} ${uv_kept[@]+"${uv_kept[@]}"} "$python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
+# The native interpreter finds the frontend in its bundle's own folder.
+[ -z "$frontend_path" ] || args[1]="import sys; sys.path.insert(0, '$frontend_path')"$'\n'"${args[1]}"
+${uv_env[@]+"${uv_env[@]}"} ${uv_kept[@]+"${uv_kept[@]}"} ${cross[@]+"${cross[@]}"} "$build_python" "${args[@]}" . || fail "the wheel build failed (see the output above)"
 
 shopt -s nullglob
 built=("$work"/raw/*.whl)

@@ -47,6 +47,9 @@ pub struct Config {
     pub ccache: bool,
     /// Emulated builds compile with the native clang (`native-compiler`).
     pub native_compiler: bool,
+    /// Emulated builds run their frontend and backend in a native CPython
+    /// configured for the target, where one matches (`cross-environment`).
+    pub cross_environment: bool,
     pub env: Vec<(String, String)>,
     /// Variables of `env` whose values are masked in printed commands.
     pub secret_env: Vec<String>,
@@ -289,6 +292,7 @@ impl Default for Config {
             pip_cache: false,
             ccache: false,
             native_compiler: false,
+            cross_environment: true,
             env: Vec::new(),
             secret_env: Vec::new(),
             pre_build: Vec::new(),
@@ -392,6 +396,9 @@ impl Config {
         }
         if let Some(v) = r.bool("native-compiler")? {
             self.native_compiler = v;
+        }
+        if let Some(v) = r.bool("cross-environment")? {
+            self.cross_environment = v;
         }
         if let Some(v) = r.count("build-jobs")? {
             self.build_jobs = Some(v);

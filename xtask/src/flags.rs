@@ -189,6 +189,12 @@ pub struct Wheels {
     /// recorded in the summary and manifest.json [config: native-compiler = true]
     #[arg(long)]
     pub native_compiler: bool,
+
+    /// Emulated builds run their frontend and backend in their own emulated
+    /// interpreter, not in a native CPython configured for the target (the
+    /// cross environment) [config: cross-environment = false]
+    #[arg(long)]
+    pub no_cross_environment: bool,
 }
 
 /// Register the aarch64 binfmt handler (QEMU) through a privileged container.

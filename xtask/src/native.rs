@@ -335,6 +335,74 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     Ok(Clang { tar, version })
 }
 
+/// A native CPython for emulated containers: interpreter `dir` of an image
+/// of the engine machine's arch, laid out relocatable by
+/// scripts/native/python.sh, as a tar of `xtask-python/<dir>/` for /opt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Python {
+    pub tar: Utf8PathBuf,
+    /// The interpreter folder, as under /opt/python (`cp313-cp313`).
+    pub dir: String,
+    /// The image it comes from.
+    pub image: String,
+}
+
+/// Where the native CPython `dir` of the image with id `image_id` is kept:
+/// per image id, so a rebuilt image gets its own.
+pub fn python_path(image: &str, image_id: &str, dir: &str) -> Python {
+    let tar = util::project_root()
+        .join("target/xtask/native/python")
+        .join(crate::engine::short_id(image_id))
+        .join(format!("{dir}.tar"));
+    Python {
+        tar,
+        dir: dir.to_string(),
+        image: image.to_string(),
+    }
+}
+
+/// The native CPython `dir` of `image` (id `image_id`), laid out in a
+/// container of that image the first time (a few seconds, natively), then
+/// taken from where it is kept.
+pub fn python(engine: &Engine, image: &str, image_id: &str, dir: &str) -> Result<Python> {
+    let python = python_path(image, image_id, dir);
+    if python.tar.is_file() {
+        return Ok(python);
+    }
+    let kept = python.tar.parent().expect("a folder");
+    std::fs::create_dir_all(kept).with_context(|| format!("creating {kept}"))?;
+    let _lock = util::lock_waiting(
+        &python.tar.with_extension("lock"),
+        &format!("the native {dir}"),
+    )?;
+    if python.tar.is_file() {
+        return Ok(python);
+    }
+    let script = util::project_root().join("scripts/native/python.sh");
+    let partial = Partial::beside(&python.tar);
+    let out = std::fs::File::create(partial.path())
+        .with_context(|| format!("creating {}", partial.path()))?;
+    let script_file = std::fs::File::open(&script).with_context(|| format!("opening {script}"))?;
+    let made = engine
+        .command()
+        .args(["run", "--rm", "--interactive", "--network=none", "--label"])
+        .arg(format!("{}=container", crate::engine::LABEL))
+        .args(["--entrypoint", "bash", image, "-s", dir])
+        .stdin(script_file)
+        .stdout(out)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .with_context(|| format!("laying out the native {dir} in `{image}`"))?;
+    if !made.status.success() {
+        bail!(
+            "laying out the native {dir} in `{image}` failed: {}",
+            util::last_line(&made.stderr, "no message")
+        );
+    }
+    partial.keep()?;
+    Ok(python)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

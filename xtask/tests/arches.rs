@@ -270,6 +270,128 @@ fn every_arch_in_one_run_each_in_its_own_container() {
     }
 }
 
+/// The cross environment changes nothing but time: on the emulated arches
+/// other than aarch64 (trust.rs compares that one), big-endian s390x and
+/// 32-bit armv7l among them, the wheel whose frontend and backend ran in
+/// the native CPython of the x86_64 stand-in is byte-identical to the one
+/// `--full-emulation` builds with all of it emulated; the run and each
+/// build's log say which ran how, and the dry run copies the native CPython
+/// in, which `cross-environment = false` turns off.
+#[test]
+fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
+    let (_serial, inv) = on_x86_64_standin();
+    let arches = ["ppc64le", "s390x", "armv7l", "riscv64"];
+    for arch in arches {
+        standin(&["--arch", arch]);
+    }
+    let py = first_cpython("riscv64");
+    let dir = format!("{py}-{py}");
+    let list = arches.join(",");
+    let build = |extra: &[&str], out: &TempDir| {
+        let mut args = vec![
+            "wheels",
+            "--standin",
+            "--arch",
+            &list,
+            "--py",
+            &py,
+            "--no-test",
+        ];
+        args.extend(extra);
+        args.extend(["--out", out.str()]);
+        xtask_logged(&args)
+    };
+    let cross = TempDir::new("cross");
+    let (run, cross_logs) = build(&[], &cross);
+    let run = run.ok();
+    let full = TempDir::new("full-emulation");
+    let (full_run, full_logs) = build(&["--full-emulation"], &full);
+    let full_run = full_run.ok();
+    inv.check();
+    for arch in arches {
+        assert_has(
+            &run.stderr,
+            &format!("==> {arch}: the build frontend and backend of {dir} run in the native CPython of `xtask-standin:x86_64` (cross environment)"),
+        );
+        let log = |logs: &Path| {
+            std::fs::read_to_string(logs.join(format!("{py}-manylinux_{arch}.log"))).unwrap()
+        };
+        assert_has(
+            &log(&cross_logs),
+            &format!("), configured for {arch} (cross environment)"),
+        );
+        assert!(
+            !log(&full_logs).contains("cross environment"),
+            "{}",
+            log(&full_logs)
+        );
+    }
+    assert!(
+        !full_run.stderr.contains("native CPython"),
+        "{}",
+        full_run.stderr
+    );
+    let wheels = wheels_in(cross.path());
+    assert_eq!(wheels.len(), arches.len(), "{wheels:?}");
+    assert_eq!(wheels, wheels_in(full.path()));
+    for wheel in &wheels {
+        assert!(
+            std::fs::read(cross.path().join(wheel)).unwrap()
+                == std::fs::read(full.path().join(wheel)).unwrap(),
+            "{wheel} differs between the cross environment and --full-emulation"
+        );
+    }
+
+    // The dry run copies the native CPython in; the configuration turns it off.
+    let dry = xtask(&[
+        "--dry-run",
+        "wheels",
+        "--standin",
+        "--arch",
+        "s390x",
+        "--py",
+        &py,
+    ])
+    .ok();
+    assert_has(&dry.stdout, "target/xtask/native/python/");
+    assert_has(&dry.stdout, &format!("/{dir}.tar"));
+    assert_has(
+        &dry.stdout,
+        &format!("XTASK_NATIVE_PYTHON=/opt/xtask-python/{dir}/bin/python"),
+    );
+    let config = TempDir::new("no-cross");
+    let file = config.path().join("Cargo.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[workspace.metadata.wheels]\nroot = {:?}\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\ncross-environment = false\n",
+            root().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let off = xtask(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--dry-run",
+        "wheels",
+        "--standin",
+        "--arch",
+        "s390x",
+        "--py",
+        &py,
+    ])
+    .ok();
+    assert_has(
+        &off.stderr,
+        "==> s390x: the builds run their Python emulated: --no-cross-environment or cross-environment = false",
+    );
+    assert!(
+        !off.stdout.contains("XTASK_NATIVE_PYTHON"),
+        "{}",
+        off.stdout
+    );
+}
+
 /// `qemu-register --arch` registers exactly the handlers asked for (with
 /// an image that takes names, as tonistiigi/binfmt does), each one running
 /// its arch's code in a container with no emulator inside; a build for an

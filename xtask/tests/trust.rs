@@ -170,6 +170,13 @@ fn clone_builds(clones: &[&Path], commit_time: &str) -> Vec<PathBuf> {
         );
         assert_has(&run.stdout, "emulated, QEMU_CPU=max,pauth-impdef=on (QEMU ");
         assert_has(&run.stdout, "environments made by the native uv ");
+        assert_has(
+            &run.stderr,
+            &format!(
+                "==> aarch64: the build frontend and backend of {0}-{0} run in the native CPython of `xtask-standin:x86_64` (cross environment)",
+                arm_cp()
+            ),
+        );
         outs.push(out);
     }
     outs
@@ -187,8 +194,9 @@ fn volumes_named(prefix: &str) -> Vec<String> {
 }
 
 fn kept_bytecode(volume: &str) {
-    // The run kept the emulated interpreters' bytecode (that of build, which
-    // every build runs, among it) in its volume for the next run, and that
+    // The run kept the interpreters' bytecode (that of build, which every
+    // build runs in the native CPython of its cross environment, among it)
+    // in its volume for the next run, and that
     // of the isolated environment's setuptools, whose files link to uv's
     // cache (kept in the volume too), under the cache's path: each wheel uv
     // unpacks has a folder of its own. Of the project's files (its sources,
@@ -205,7 +213,7 @@ fn kept_bytecode(volume: &str) {
             "sh",
             "xtask-standin:x86_64",
             "-c",
-            "find /kept -name '*.pyc' -path '*/site-packages/build/*' | wc -l; \
+            "find /kept -name '*.pyc' -path '*/xtask-python/*/frontend/build/*' | wc -l; \
              find /kept/xtask/pycache/.uv -name '*.pyc' -path '*/setuptools/*' | wc -l; \
              find /kept -path '*build-env-*' | wc -l; find /kept/.uv -maxdepth 1 -name 'archive-v*' | wc -l; \
              find /kept/xtask/work /kept/xtask/test /kept/xtask/tmp -name '*.pyc' 2>/dev/null | wc -l; \

@@ -28,6 +28,17 @@ that runs `_compile` for that many sources at a time, as pybind11's
 ParallelCompile does. Compilers that define their own `compile` are left
 alone, and an interpreter that never imports a compiler is not touched at
 all.
+
+Cross environment: under emulation build-wheel.sh may run the build's
+frontend and backend with a native CPython of the target's version. In the
+isolated build environment (a virtual environment of that interpreter),
+XTASK_CROSS ("MACHINE SYSCONFIGDATA") makes it say the target, as a
+cross-build environment does: sysconfig reads the target interpreter's data
+(its compiler, flags, headers, extension suffix and SOABI) and names the
+target's platform, `os.uname()` (and so `platform.machine()`) says its
+machine, and `sys.implementation._multiarch` its triplet. The frontend
+itself, and uv (build-wheel.sh takes the variable away from it), see the
+machine as it is, so that the build's tools are installed for it.
 """
 
 import os
@@ -78,6 +89,31 @@ def keep_the_installations_bytecode(kept_dir):
 
 if not sys.flags.ignore_environment and not sys.pycache_prefix and os.environ.get("XTASK_PYCACHE"):
     keep_the_installations_bytecode(os.environ["XTASK_PYCACHE"])
+
+
+def say_the_target(machine, data):
+    """Makes this interpreter configured for the target whose sysconfig
+    data is the file `data` (`_sysconfigdata_{abiflags}_linux_{multiarch}`)
+    and whose `uname -m` is `machine`. The variables go to the children too
+    (a backend's own subprocesses), which are of this environment."""
+    folder, name = os.path.split(data)
+    name = name[: -len(".py")]
+    sys.path.append(folder)
+    os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = name
+    os.environ["_PYTHON_HOST_PLATFORM"] = "linux-" + machine
+    sys.implementation._multiarch = name.partition("_linux_")[2]
+    uname = os.uname
+
+    def target_uname():
+        u = uname()
+        return os.uname_result((u.sysname, u.nodename, u.release, u.version, machine))
+
+    os.uname = target_uname
+
+
+CROSS = os.environ.get("XTASK_CROSS", "").split(" ", 1)
+if len(CROSS) == 2 and sys.prefix != sys.base_prefix:
+    say_the_target(*CROSS)
 
 JOBS = int(os.environ.get("XTASK_COMPILE_JOBS", "1") or "1")
 

@@ -176,7 +176,7 @@ aarch64 = "ssh://me@arm-box:2222"
 fn unknown_keys_are_named() {
     assert_eq!(
         err("packages = \"x\""),
-        "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, libc, python, build-isolation, pip-cache, ccache, native-compiler, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, musllinux-images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image, build-frontend"
+        "unknown key `workspace.metadata.wheels.packages` in /repo/Cargo.toml: known keys here are root, package, include, out, arch, libc, python, build-isolation, pip-cache, ccache, native-compiler, cross-environment, build-jobs, pure-wheel, env, secret-env, pre-build, post-build, arch-names, input-dirs, images, musllinux-images, plat, arm-image, x64-image, engines, container-args, build, skip, test-command, test-requires, test-sources, before-build, test-skip, qemu-image, build-frontend"
     );
     assert!(err("[workspace.metadata.wheels.images]\narm64 = \"x\"")
         .starts_with("unknown key `workspace.metadata.wheels.images.arm64` in /repo/Cargo.toml"));

@@ -55,7 +55,14 @@ pub(super) fn execute(
     for (engine, volume) in cache_volumes(plan, &runnable) {
         runner.run_captured(cache_volume_command(engine, &volume))?;
     }
-    let (containers, kept) = start_all(runner, plan, &runnable, &run_id, decision.lone_recipe())?;
+    let (containers, kept) = start_all(
+        runner,
+        plan,
+        &runnable,
+        &run_id,
+        &decision.recipes,
+        decision.lone_recipe(),
+    )?;
     let headline = decision.headline(plan);
     let Decision {
         recipes,

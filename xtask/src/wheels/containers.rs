@@ -13,7 +13,7 @@ use super::contract::{
     container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS, NATIVE_DIR,
 };
 use super::plan::Plan;
-use super::recipe::{headers_cache, ContainerStart, Recipe};
+use super::recipe::{headers_cache, native_pythons, ContainerStart, Recipe};
 use super::target::Target;
 use crate::cleanup::Partial;
 use crate::engine::{Container, OutputAfterReady, ReadyingFailed};
@@ -63,6 +63,7 @@ pub(super) fn start_target(
     plan: &Plan,
     t: &Target,
     run_id: &str,
+    recipes: &[Recipe],
     lone: Option<&Recipe>,
 ) -> Result<Started> {
     let how = t.how();
@@ -105,6 +106,15 @@ pub(super) fn start_target(
     if let Some(clang) = &t.clang {
         c.copy_tar_in(runner, &clang.tar, "/opt")
             .with_context(|| format!("copying the native clang into the {} container", t.arch))?;
+    }
+    for python in native_pythons(recipes, t) {
+        c.copy_tar_in(runner, &python.tar, "/opt")
+            .with_context(|| {
+                format!(
+                    "copying the native {} into the {} container",
+                    python.dir, t.arch
+                )
+            })?;
     }
     Ok(Started {
         container: c,
@@ -221,12 +231,13 @@ pub(super) fn start_all<'a>(
     plan: &Plan,
     targets: &[&'a Target],
     run_id: &str,
+    recipes: &[Recipe],
     lone: Option<&Recipe>,
 ) -> Result<(Vec<Running<'a>>, Vec<String>)> {
     let started: Vec<Result<Started>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .iter()
-            .map(|&t| s.spawn(move || start_target(runner, plan, t, run_id, lone)))
+            .map(|&t| s.spawn(move || start_target(runner, plan, t, run_id, recipes, lone)))
             .collect();
         handles
             .into_iter()

@@ -87,6 +87,9 @@ pub const PYCACHE_DIR: &str = "/xtask/pycache";
 /// holds `clang/`, unpacked in /opt).
 pub const NATIVE_DIR: &str = "/xtask/native";
 pub const NATIVE_CLANG: &str = "/opt/clang";
+/// Where the native CPythons are (each tar holds `xtask-python/<dir>/`,
+/// unpacked in /opt): `/opt/xtask-python/<dir>/bin/python`.
+pub const NATIVE_PYTHONS: &str = "/opt/xtask-python";
 
 /// The arguments of build-wheel.sh (its header describes each).
 pub struct BuildArgs<'a> {
@@ -217,11 +220,20 @@ pub enum Var {
     Personality,
     /// Where the interpreters' kept bytecode goes.
     Pycache,
+    /// The native CPython of the build's version that runs its frontend
+    /// and backend under emulation (the cross environment).
+    NativePython,
+    /// Set by build-wheel.sh itself for site/sitecustomize.py in the cross
+    /// environment: the target's machine and sysconfig data file. Named
+    /// here for the test that holds the scripts to these names; the host
+    /// never sets it.
+    #[allow(dead_code)]
+    Cross,
 }
 
 impl Var {
     #[cfg(test)]
-    const ALL: [Var; 25] = [
+    const ALL: [Var; 27] = [
         Var::BeforeAll,
         Var::BeforeBuild,
         Var::RepairCommand,
@@ -247,6 +259,8 @@ impl Var {
         Var::RustTarget,
         Var::Personality,
         Var::Pycache,
+        Var::NativePython,
+        Var::Cross,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -276,6 +290,8 @@ impl Var {
             Var::RustTarget => "XTASK_RUST_TARGET",
             Var::Personality => "XTASK_PERSONALITY",
             Var::Pycache => "XTASK_PYCACHE",
+            Var::NativePython => "XTASK_NATIVE_PYTHON",
+            Var::Cross => "XTASK_CROSS",
         }
     }
 

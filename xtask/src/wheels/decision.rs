@@ -6,15 +6,18 @@
 
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::containers::inputs_size;
 use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
 use super::order::Times;
 use super::plan::Plan;
-use super::recipe::{cache_volume_command, cache_volumes, lone_allowed, ContainerStart, Recipe};
+use super::recipe::{
+    cache_volume_command, cache_volumes, lone_allowed, native_pythons, ContainerStart, Recipe,
+};
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, target_of, Target};
+use crate::native;
 use crate::platform::BuildId;
 use crate::util::{self, usage, Runner};
 
@@ -84,9 +87,11 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
         .partition(|b| target_of(targets, &b.id).blocked.is_none());
     let lone = builds.len() == 1 && lone_allowed(plan, &runnable(targets), runner.secrets);
     let build_env = plan.build_env(builds.len());
+    let pythons = choose_native_pythons(runner, targets, &builds)?;
     let recipes: Vec<Recipe> = builds
         .into_iter()
-        .map(|b| Recipe::new(plan, target_of(targets, &b.id), b, &build_env))
+        .zip(pythons)
+        .map(|(b, python)| Recipe::new(plan, target_of(targets, &b.id), b, &build_env, python))
         .collect();
     let times = Times::read(&Times::file(&plan.root.join(&plan.package), &plan.out));
     let kinds: Vec<(&BuildId, bool)> = recipes
@@ -102,6 +107,81 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
         order,
         by_times,
     })
+}
+
+/// Each build's native CPython, where its target is emulated and the
+/// native image offers the same interpreter (a CPython: PyPy and GraalPy
+/// builds run theirs emulated), laid out once per image and interpreter
+/// (the dry run names where it is kept). A line per target says which
+/// builds run their frontend and backend natively, and why the others do
+/// not.
+fn choose_native_pythons(
+    runner: &Runner,
+    targets: &[Target],
+    builds: &[Build],
+) -> Result<Vec<Option<native::Python>>> {
+    let mut pythons: Vec<Option<native::Python>> = vec![None; builds.len()];
+    for t in targets {
+        let mine: Vec<usize> = (0..builds.len())
+            .filter(|&i| t.builds(&builds[i].id))
+            .collect();
+        let native = match &t.native_image {
+            None => continue,
+            Some(_) if mine.is_empty() => continue,
+            Some(Err(why)) => {
+                eprintln!(
+                    "==> {}: the builds run their Python emulated: {why}",
+                    t.name()
+                );
+                continue;
+            }
+            Some(Ok(native)) => native,
+        };
+        let offered = t
+            .engine
+            .list_interpreters(&native.image, &native.id, native.arch)
+            .with_context(|| format!("listing the interpreters of `{}`", native.image))?;
+        let (mut cross, mut emulated) = (Vec::new(), Vec::new());
+        for i in mine {
+            let dir = &builds[i].dir;
+            if !dir.starts_with("cp") || !offered.contains(dir) {
+                emulated.push(dir.as_str());
+                continue;
+            }
+            let python = match runner.dry_run {
+                true => Ok(native::python_path(&native.image, &native.id, dir)),
+                false => native::python(&t.engine, &native.image, &native.id, dir),
+            };
+            match python {
+                Ok(python) => {
+                    cross.push(dir.as_str());
+                    pythons[i] = Some(python);
+                }
+                Err(e) => {
+                    eprintln!("==> {}: {dir} runs its Python emulated: {e:#}", t.name());
+                    emulated.push(dir.as_str());
+                }
+            }
+        }
+        let mut line = format!("==> {}: ", t.name());
+        if !cross.is_empty() {
+            line += &format!(
+                "the build frontend and backend of {} run in the native CPython of `{}` (cross environment)",
+                cross.join(", "),
+                native.image
+            );
+        }
+        if !emulated.is_empty() {
+            line += if cross.is_empty() { "" } else { "; " };
+            line += &format!(
+                "{} run theirs emulated (`{}` has no such CPython)",
+                emulated.join(", "),
+                native.image
+            );
+        }
+        eprintln!("{line}");
+    }
+    Ok(pythons)
 }
 
 /// The interpreter folders target `t`'s image offers. A dry run whose image
@@ -199,6 +279,10 @@ pub(super) fn print_dry_run(
         if let Some(clang) = &t.clang {
             let cp = t.engine.cp("-", &format!("{name}:/opt"));
             println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
+        }
+        for python in native_pythons(&decision.recipes, t) {
+            let cp = t.engine.cp("-", &format!("{name}:/opt"));
+            println!("{} < {}", q(&cp), util::shell_quote(python.tar.as_str()));
         }
         let started = decision.order.iter().map(|&i| &decision.recipes[i]);
         for recipe in started.filter(|r| t.builds(&r.build.id)) {

@@ -39,6 +39,9 @@ pub struct Plan {
     pub full_emulation: bool,
     /// Emulated builds compile with the native clang (`--native-compiler`).
     pub native_compiler: bool,
+    /// Emulated builds run their frontend and backend natively where they
+    /// can (`cross-environment`, off with `--full-emulation`).
+    pub cross_environment: bool,
     pub jobs: usize,
     /// The compile jobs of one build; None: its share of the cores.
     pub build_jobs: Option<usize>,
@@ -192,6 +195,9 @@ impl Plan {
             // two flags together are refused).
             native_compiler: (config.native_compiler && !flags.full_emulation)
                 || flags.native_compiler,
+            cross_environment: config.cross_environment
+                && !flags.full_emulation
+                && !flags.no_cross_environment,
             jobs,
             fail_fast: flags.fail_fast,
             pre_build: config.pre_build.clone(),

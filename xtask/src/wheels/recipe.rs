@@ -9,7 +9,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::audit::Audit;
 use super::contract::{
-    BuildArgs, Placeholders, Var, CCACHE_DIR, NATIVE_CLANG, NATIVE_DIR, PYCACHE_DIR, SETUP, SRC,
+    BuildArgs, Placeholders, Var, CCACHE_DIR, NATIVE_CLANG, NATIVE_DIR, NATIVE_PYTHONS,
+    PYCACHE_DIR, SETUP, SRC,
 };
 use super::pip_settings;
 use super::plan::Plan;
@@ -18,6 +19,7 @@ use super::target::Target;
 use crate::engine::{
     exec_command, short_id, CommandAfterReady, ContainerSpec, Engine, StartScript,
 };
+use crate::native;
 use crate::platform::{Arch, BuildId};
 use crate::qemu_register::CpuModel;
 use crate::util;
@@ -44,11 +46,20 @@ pub(super) struct Recipe {
     pub stage: Utf8PathBuf,
     /// The audit of its wheel on the host before it lands, if any.
     pub audit: Option<Audit>,
+    /// The native CPython that runs its frontend and backend (emulated
+    /// targets), copied into its container.
+    pub native_python: Option<native::Python>,
 }
 
 impl Recipe {
     /// `build_env`: the variables every build of the run gets.
-    pub fn new(plan: &Plan, t: &Target, build: Build, build_env: &[(String, String)]) -> Recipe {
+    pub fn new(
+        plan: &Plan,
+        t: &Target,
+        build: Build,
+        build_env: &[(String, String)],
+        native_python: Option<native::Python>,
+    ) -> Recipe {
         // As the overrides entries that select this build have it.
         let plan = &plan.for_build(&build.id);
         let include = plan.needs_include().then(|| headers_cache(t, &build.dir));
@@ -61,20 +72,23 @@ impl Recipe {
         };
         let test_env = plan.test_env(&build.id, &build.dir);
         let tested = !test_env.is_empty();
-        let env = plan
-            .env
-            .iter()
-            .cloned()
-            .chain(build_env.iter().cloned())
-            .chain(plan.steps_env(&build.dir, &sources))
-            .chain(test_env)
-            .chain(uv_settings(plan, t))
-            // Each step knows which build it is, as cibuildwheel tells it.
-            .chain([(
-                "CIBUILDWHEEL_BUILD_IDENTIFIER".to_string(),
-                build.id.to_string(),
-            )])
-            .collect();
+        let env =
+            plan.env
+                .iter()
+                .cloned()
+                .chain(build_env.iter().cloned())
+                .chain(plan.steps_env(&build.dir, &sources))
+                .chain(test_env)
+                .chain(uv_settings(plan, t))
+                .chain(native_python.iter().map(|p| {
+                    Var::NativePython.set(format!("{NATIVE_PYTHONS}/{}/bin/python", p.dir))
+                }))
+                // Each step knows which build it is, as cibuildwheel tells it.
+                .chain([(
+                    "CIBUILDWHEEL_BUILD_IDENTIFIER".to_string(),
+                    build.id.to_string(),
+                )])
+                .collect();
         let stage = plan.out.join(format!(
             ".xtask-partial-{}-{}",
             std::process::id(),
@@ -91,6 +105,7 @@ impl Recipe {
             env,
             tested,
             stage,
+            native_python,
         }
     }
 
@@ -336,6 +351,19 @@ fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
         Ok(config) => vec![Var::UvConfig.set(config)],
         Err(why) => vec![Var::UvRefused.set(why)],
     }
+}
+
+/// The native CPythons copied into target `t`'s container, once each.
+pub(super) fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
+    let mut pythons: Vec<&native::Python> = Vec::new();
+    for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
+        if let Some(python) = &r.native_python {
+            if !pythons.contains(&python) {
+                pythons.push(python);
+            }
+        }
+    }
+    pythons
 }
 
 /// The volume `--pip-cache` keeps; labelled as a cache, so it is not mistaken

@@ -29,6 +29,10 @@ pub struct Target {
     pub uv: Option<Result<Uv, String>>,
     /// For an emulated arch with `--native-compiler`: the native clang.
     pub clang: Option<Clang>,
+    /// For an emulated arch whose environments the native uv makes: the
+    /// image of the engine machine's arch whose CPythons run its builds'
+    /// frontend and backend (the cross environment), or why there is none.
+    pub native_image: Option<Result<NativeImage, String>>,
     /// Why its builds cannot run on this machine (no binfmt handler): they
     /// fail with this, and the other arches' builds go on.
     pub blocked: Option<String>,
@@ -40,6 +44,14 @@ pub struct Target {
     /// The variables the image sets (its `ENV`).
     pub image_env: Vec<(String, String)>,
     pub plat: String,
+}
+
+/// An image of the engine machine's arch, of an emulated target's family.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeImage {
+    pub image: String,
+    pub id: String,
+    pub arch: Arch,
 }
 
 /// The targets that can run here (the others' builds fail, saying why).
@@ -165,6 +177,10 @@ pub fn resolve_target(
         true => Some(native_clang(sh, runner, machine, arch)?),
         false => None,
     };
+    let native_image = match (&uv, emulated) {
+        (Some(Ok(_)), true) => Some(native_image(sh, plan, &engine, &image, arch, machine, libc)),
+        _ => None,
+    };
     Ok(Target {
         arch,
         libc,
@@ -173,6 +189,7 @@ pub fn resolve_target(
         cpu,
         uv,
         clang,
+        native_image,
         blocked,
         image_env: info.as_ref().map(|i| i.env.clone()).unwrap_or_default(),
         image_digest: info
@@ -355,6 +372,83 @@ fn native_clang(sh: &Shell, runner: &Runner, machine: Option<Arch>, arch: Arch) 
     native::clang(sh, &engine, runner).context("--native-compiler")
 }
 
+/// The image whose CPythons run an emulated target's build frontend and
+/// backend natively: of the engine machine's arch and the target's family
+/// (that arch's stand-in, or the image named as the target's with that
+/// arch), when the engine has it; else why not.
+fn native_image(
+    sh: &Shell,
+    plan: &Plan,
+    engine: &Engine,
+    image: &str,
+    arch: Arch,
+    machine: Option<Arch>,
+    libc: Libc,
+) -> Result<NativeImage, String> {
+    if !plan.cross_environment {
+        return Err("--no-cross-environment or cross-environment = false".into());
+    }
+    let Some(machine) = machine else {
+        return Err("the engine's machine is of an arch this tool has no image for".into());
+    };
+    let (name, get) = match (plan.standin, libc) {
+        (true, _) if !standin::exists(machine, libc) => {
+            return Err(format!("there is no {machine} {libc} stand-in"))
+        }
+        (true, Libc::Glibc) => (
+            standin::image_ref(machine),
+            format!("cargo xtask standin --arch {machine}"),
+        ),
+        (true, Libc::Musl) => (
+            standin::MUSLLINUX.to_string(),
+            format!("cargo xtask standin --arch {machine} --musllinux"),
+        ),
+        (false, _) => match counterpart(image, arch, machine) {
+            Some(name) => {
+                let pull = util::command_line(engine.command().args(["pull", &name]), &[]);
+                (name, pull)
+            }
+            None => {
+                return Err(format!(
+                "image `{image}` does not name its arch, so its {machine} counterpart is not known"
+            ))
+            }
+        },
+    };
+    match engine.inspect_image(sh, &name) {
+        Ok(Some(info)) if info.arch == machine.docker_name() => Ok(NativeImage {
+            image: name,
+            id: info.id,
+            arch: machine,
+        }),
+        Ok(Some(info)) => Err(format!(
+            "`{name}` is built for {}, not {machine}",
+            info.arch
+        )),
+        Ok(None) => Err(format!("`{name}` is not on the engine (`{get}` brings it)")),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// The image of `machine` of the family of `image`, which is of `arch`:
+/// its name with the arch's name (`aarch64`, else the engine's `arm64`)
+/// replaced where it is a word of the name (`manylinux_2_28_aarch64`,
+/// `img:aarch64`, `img:2024-arm64`), and without a digest (each arch's
+/// image has its own).
+fn counterpart(image: &str, arch: Arch, machine: Arch) -> Option<String> {
+    let name = image.split('@').next().unwrap_or(image);
+    let word = |from: &str, to: &str| -> Option<String> {
+        let bounded = |c: Option<char>| c.is_none_or(|c| "_-:/.".contains(c));
+        name.rmatch_indices(from)
+            .find(|&(at, _)| {
+                bounded(name[..at].chars().next_back())
+                    && bounded(name[at + from.len()..].chars().next())
+            })
+            .map(|(at, _)| format!("{}{to}{}", &name[..at], &name[at + from.len()..]))
+    };
+    word(arch.name(), machine.name()).or_else(|| word(arch.docker_name(), machine.docker_name()))
+}
+
 /// The CPU model an emulated arch runs with: the user's `QEMU_CPU` (given to
 /// the build, else in this process's environment), else the fastest that
 /// the emulator takes. On this machine that emulator is asked its version
@@ -421,7 +515,45 @@ fn elsewhere(sh: &Shell, engine: &Engine, image: &str) -> Option<Engine> {
 
 #[cfg(test)]
 mod tests {
-    use super::registry_digest;
+    use super::{counterpart, registry_digest};
+    use crate::platform::Arch;
+
+    #[test]
+    fn the_x86_64_image_of_an_emulated_image_s_family() {
+        let x86 = |image: &str, arch: Arch| counterpart(image, arch, Arch::X86_64);
+        for (image, arch, want) in [
+            (
+                "quay.io/pypa/manylinux_2_28_aarch64:2026.08.15-1@sha256:aa",
+                Arch::Aarch64,
+                Some("quay.io/pypa/manylinux_2_28_x86_64:2026.08.15-1"),
+            ),
+            (
+                "quay.io/pypa/musllinux_1_2_s390x",
+                Arch::S390x,
+                Some("quay.io/pypa/musllinux_1_2_x86_64"),
+            ),
+            (
+                "registry:5000/me/manylinux_2_31_armv7l-dev:1",
+                Arch::Armv7l,
+                Some("registry:5000/me/manylinux_2_31_x86_64-dev:1"),
+            ),
+            (
+                "xtask-test-cibw:aarch64",
+                Arch::Aarch64,
+                Some("xtask-test-cibw:x86_64"),
+            ),
+            (
+                "me/img:2024-arm64",
+                Arch::Aarch64,
+                Some("me/img:2024-amd64"),
+            ),
+            ("registry:5000/me/img:1", Arch::Aarch64, None),
+            ("me/img_aarch64x", Arch::Aarch64, None),
+            ("me/riscv64gc:1", Arch::Riscv64, None),
+        ] {
+            assert_eq!(x86(image, arch).as_deref(), want, "{image}");
+        }
+    }
 
     #[test]
     fn the_digest_of_the_image_s_own_repository() {
