@@ -1808,7 +1808,7 @@ fn arm64_native_compiler_against_the_images_gcc() {
     std::fs::write(dir.path().join("pkg/pyproject.toml"), "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[tool.cibuildwheel]\nenvironment = { CXX = \"g++\", CC = \"/opt/clang/bin/../bin/clang\", CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER = \"/opt/clang/bin/../bin/clang\" }\n").unwrap();
     std::fs::write(
         dir.path().join("pkg/setup.py"),
-        r#"import os, subprocess, tempfile
+        r#"import os, platform, subprocess, sys, sysconfig, tempfile
 from setuptools import Extension, setup
 linker = os.environ["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"]
 out = os.path.join(tempfile.mkdtemp(), "liblinked.so")
@@ -1822,6 +1822,8 @@ uv = os.environ["XTASK_UV"]
 print(f"the uv at {uv} is for machine {int.from_bytes(open(uv, 'rb').read()[18:20], 'little'):#x}")
 print(f"CXX in the build: {os.environ.get('CXX')}")
 print(f"CC in the build: {os.environ.get('CC')}")
+# The backend runs natively, in the cross environment, told the target.
+print(f"the backend's python: {os.path.realpath(sys.executable)}: {platform.machine()} {sysconfig.get_platform()} {sysconfig.get_config_var('EXT_SUFFIX')}")
 setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c'])])
 "#,
     )
@@ -1893,7 +1895,16 @@ setup(name='gcconly', version='1', ext_modules=[Extension('gcconly', ['gcconly.c
     );
     assert_has(&log, "\nQEMU_CPU in the container: max,pauth-impdef=on\n");
     assert_has(&log, "\nthe uv at /xtask/native/uv is for machine 0x3e\n");
-    assert_has(&log, "Using external uv from /xtask/native/uv");
+    // uv through its wrapper, which sees the machine as it is.
+    assert_has(&log, "Using external uv from /xtask/cross/bin/uv");
+    assert_has(
+        &log,
+        &format!(
+            "\nthe backend's python: /opt/xtask-python/{0}-{0}/bin/python3.{1}: aarch64 linux-aarch64 .cpython-3{1}-aarch64-linux-gnu.so\n",
+            arm_cp(),
+            &arm_cp()[3..]
+        ),
+    );
     assert_has(&log, "\nCXX in the build: g++\n");
     assert_has(&log, "\nCC in the build: /opt/clang/bin/../bin/clang\n");
     assert_has(

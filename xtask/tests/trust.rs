@@ -33,8 +33,8 @@ fn clone_into(dir: &Path) -> PathBuf {
 /// The --full-emulation build takes about as long as all the other tests
 /// here. It runs on the second dockerd's copy of the arm64 stand-in (the
 /// same image id, checked), started before this test waits for the lock and
-/// holding none: the file's other tests, which check that the local engine
-/// is left clean, run beside it.
+/// holding only the binfmt table's (shared): the file's other tests, which
+/// check that the local engine is left clean, run beside it.
 #[test]
 fn clones_and_full_emulation_give_byte_identical_wheels() {
     require_docker();
@@ -62,6 +62,9 @@ fn clones_and_full_emulation_give_byte_identical_wheels() {
     let full_run = {
         let (config, out) = (b.join("Cargo.toml"), full.clone());
         std::thread::spawn(move || {
+            // Emulated on this machine's binfmt table, which no test may
+            // change meanwhile.
+            let _binfmt = binfmt_used();
             xtask_logged(&[
                 "--config",
                 config.to_str().unwrap(),

@@ -43,6 +43,9 @@ enum Way {
     NativeCompiler,
     /// `cargo xtask wheels --jobs 1 --libc musllinux`, in the musllinux stand-in.
     Musllinux,
+    /// `cargo xtask wheels --jobs 1 --no-cross-environment` (emulated arches):
+    /// the build's Python emulated, as before the cross environment.
+    EmulatedPython,
 }
 
 impl Way {
@@ -53,6 +56,7 @@ impl Way {
             Way::Cibuildwheel => format!("cibuildwheel {CIBUILDWHEEL}"),
             Way::NativeCompiler => "wheels --jobs 1 --native-compiler".into(),
             Way::Musllinux => "wheels --jobs 1 --libc musllinux".into(),
+            Way::EmulatedPython => "wheels --jobs 1 --no-cross-environment".into(),
         }
     }
 }
@@ -353,6 +357,9 @@ impl flags::Bench {
             );
             c.ways
                 .retain(|w| matches!(w, Way::Cibuildwheel | Way::Wheels(1) | Way::NativeCompiler));
+            if !arch.is_native_here() {
+                c.ways.push(Way::EmulatedPython);
+            }
             cases.push(c);
         }
         // The heavy package: x86_64, and each emulated arch with the native compiler.
@@ -564,6 +571,14 @@ fn main_table(
                 format!("{}: cibuildwheel's wheels against this tool's", case.name)
             })?;
         }
+        if let (Some(emulated), Some(cross)) = (out(Way::EmulatedPython), out(Way::Wheels(1))) {
+            same_wheels(&emulated, &cross).with_context(|| {
+                format!(
+                    "{}: the wheels of the emulated Python against the cross environment's",
+                    case.name
+                )
+            })?;
+        }
         if case.arches.len() == 1 && case.pythons.len() == 1 {
             emulation.push(Emulation {
                 package: case.package,
@@ -571,6 +586,7 @@ fn main_table(
                 wheels: of(Way::Wheels(1)),
                 native_compiler: of(Way::NativeCompiler),
                 musllinux: of(Way::Musllinux),
+                emulated_python: of(Way::EmulatedPython),
                 cibuildwheel: cibw,
             });
         }
@@ -587,6 +603,8 @@ struct Emulation {
     native_compiler: Option<Duration>,
     /// `wheels --jobs 1 --libc musllinux`, where measured.
     musllinux: Option<Duration>,
+    /// `wheels --jobs 1 --no-cross-environment`, where measured.
+    emulated_python: Option<Duration>,
     cibuildwheel: Option<Duration>,
 }
 
@@ -666,16 +684,18 @@ fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<
     };
     let demo = rows(Package::Demo);
     if let (Some(x86), true) = (x86(Package::Demo), demo.len() > 2) {
-        writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1`, with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
-        writeln!(report, "| arch | wheels --jobs 1 | to x86_64 | --native-compiler | to x86_64 | cibuildwheel | to x86_64 | wheels / cibuildwheel |\n|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1` (the build's Python native, in the cross environment), with `--no-cross-environment` (its Python emulated), with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
+        writeln!(report, "| arch | wheels --jobs 1 | to x86_64 | --no-cross-environment | to x86_64 | --native-compiler | to x86_64 | cibuildwheel | to x86_64 | wheels / cibuildwheel |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for e in demo {
             let x = Some(x86);
             writeln!(
                 report,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 e.arch,
                 cell(e.wheels),
                 times(e.wheels, x),
+                cell(e.emulated_python),
+                times(e.emulated_python, x),
                 cell(e.native_compiler),
                 times(e.native_compiler, x),
                 cell(e.cibuildwheel),

@@ -242,7 +242,7 @@ pub(super) fn measure(
     match way {
         Way::Baseline => baseline(engine, work, case, inputs, &out)?,
         Way::Cibuildwheel => cibuildwheel(cibuildwheel_program, work, case, inputs, &out)?,
-        Way::Wheels(_) | Way::NativeCompiler | Way::Musllinux => {
+        Way::Wheels(_) | Way::NativeCompiler | Way::Musllinux | Way::EmulatedPython => {
             let jobs = match way {
                 Way::Wheels(jobs) => jobs,
                 _ => 1,
@@ -273,6 +273,7 @@ pub(super) fn measure(
             match way {
                 Way::NativeCompiler => cmd.arg("--native-compiler"),
                 Way::Musllinux => cmd.args(["--libc", "musllinux"]),
+                Way::EmulatedPython => cmd.arg("--no-cross-environment"),
                 _ => &mut cmd,
             };
             run_quiet(&mut cmd)?;

@@ -54,6 +54,15 @@ fn hold(binfmt_alone: bool) -> Serial {
     }
 }
 
+/// The binfmt table used, not changed, by a run that needs no engine of
+/// this binary's alone (one on another daemon, beside a serial test): held
+/// until the file is dropped.
+pub fn binfmt_used() -> std::fs::File {
+    let binfmt = binfmt_lock();
+    binfmt.lock_shared().expect("locking the binfmt table");
+    binfmt
+}
+
 /// One test at a time on this engine; the binfmt table used, not changed.
 pub fn serial() -> Serial {
     hold(false)
