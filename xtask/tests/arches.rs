@@ -342,6 +342,43 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         );
     }
 
+    // A package whose build compiles a generator and runs it, and bakes
+    // what its setup.py reads of the interpreter (machine, platform,
+    // pointer size, byte order) into its extension: on big-endian s390x and
+    // 32-bit armv7l the cross environment builds the bytes --full-emulation
+    // builds, and the wheel's own test, in the target's interpreter, finds
+    // the values its interpreter has.
+    let gen = TempDir::new("generator");
+    generator_package(gen.path());
+    let build_gen = |extra: &[&str], out: &str| {
+        let config = gen.path().join("gen.toml");
+        let mut args = vec!["--config", config.to_str().unwrap(), "wheels", "--standin"];
+        // Not in a git checkout: the wheels' times are given.
+        args.extend(["--arch", "s390x,armv7l", "--py", &py, "--out", out]);
+        args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
+        args.extend(extra);
+        xtask_logged(&args)
+    };
+    let (gen_cross, gen_full) = (TempDir::new("gen-cross"), TempDir::new("gen-full"));
+    let (run, logs) = build_gen(&[], gen_cross.str());
+    run.ok();
+    let (full_gen, _) = build_gen(&["--full-emulation"], gen_full.str());
+    full_gen.ok();
+    for arch in ["s390x", "armv7l"] {
+        let log = std::fs::read_to_string(logs.join(format!("{py}-manylinux_{arch}.log"))).unwrap();
+        assert_has(&log, &format!("configured for {arch} (cross environment)"));
+        assert_has(&log, "the generated facts are the target interpreter's");
+    }
+    let wheels = wheels_in(gen_cross.path());
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    for wheel in &wheels {
+        assert!(
+            std::fs::read(gen_cross.path().join(wheel)).unwrap()
+                == std::fs::read(gen_full.path().join(wheel)).unwrap(),
+            "{wheel} differs between the cross environment and --full-emulation"
+        );
+    }
+
     // The dry run copies the native CPython in; the configuration turns it off.
     let dry = xtask(&[
         "--dry-run",
@@ -390,6 +427,63 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         "{}",
         off.stdout
     );
+}
+
+/// A package whose setup.py compiles a helper with the interpreter's
+/// compiler and runs it (a generator), and writes what it reads of the
+/// interpreter into a header its extension returns; its test compares that
+/// with what the interpreter running the test says.
+fn generator_package(dir: &Path) {
+    let pkg = dir.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let files = [
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+        ),
+        (
+            "setup.py",
+            r#"import os, platform, subprocess, sys, sysconfig, tempfile
+from setuptools import Extension, setup
+
+helper = os.path.join(tempfile.mkdtemp(), "gen")
+subprocess.run(sysconfig.get_config_var("CC").split() + ["-o", helper, "gen.c"], check=True)
+generated = subprocess.run([helper], check=True, capture_output=True, text=True).stdout
+facts = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {sys.byteorder} {generated}"
+with open("facts.h", "w") as f:
+    f.write(f'#define FACTS "{facts}"\n')
+setup(name="generated", version="1", ext_modules=[Extension("generated", ["generated.c"])])
+"#,
+        ),
+        (
+            "gen.c",
+            "#include <stdio.h>
+int main(void) { unsigned one = 1; printf(\"%d-bit %s\", (int)sizeof(void *) * 8, *(unsigned char *)&one ? \"little\" : \"big\"); return 0; }\n",
+        ),
+        (
+            "generated.c",
+            "#define PY_SSIZE_T_CLEAN\n#include <Python.h>\n#include \"facts.h\"\nstatic PyObject *facts(PyObject *m, PyObject *a) { return PyUnicode_FromString(FACTS); }\nstatic PyMethodDef methods[] = {{\"facts\", facts, METH_NOARGS, 0}, {0}};\nstatic struct PyModuleDef def = {PyModuleDef_HEAD_INIT, \"generated\", 0, -1, methods};\nPyMODINIT_FUNC PyInit_generated(void) { return PyModule_Create(&def); }\n",
+        ),
+        (
+            "check.py",
+            r#"import platform, struct, sys, sysconfig
+import generated
+
+bits = struct.calcsize("P") * 8
+want = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {sys.byteorder} {bits}-bit {sys.byteorder}"
+assert generated.facts() == want, (generated.facts(), want)
+print("the generated facts are the target interpreter's:", want)
+"#,
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(pkg.join(name), text).unwrap();
+    }
+    std::fs::write(
+        dir.join("gen.toml"),
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\ntest-command = \"python {package}/check.py\"\n",
+    )
+    .unwrap();
 }
 
 /// `qemu-register --arch` registers exactly the handlers asked for (with

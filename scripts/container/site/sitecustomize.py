@@ -36,7 +36,8 @@ XTASK_CROSS ("MACHINE SYSCONFIGDATA") makes it say the target, as a
 cross-build environment does: sysconfig reads the target interpreter's data
 (its compiler, flags, headers, extension suffix and SOABI) and names the
 target's platform, `os.uname()` (and so `platform.machine()`) says its
-machine, and `sys.implementation._multiarch` its triplet. The frontend
+machine, `sys.implementation._multiarch` its triplet, and `sys.maxsize` and
+`sys.byteorder` its pointer size and byte order. The frontend
 itself, and uv (build-wheel.sh takes the variable away from it), see the
 machine as it is, so that the build's tools are installed for it.
 """
@@ -102,6 +103,12 @@ def say_the_target(machine, data):
     os.environ["_PYTHON_SYSCONFIGDATA_NAME"] = name
     os.environ["_PYTHON_HOST_PLATFORM"] = "linux-" + machine
     sys.implementation._multiarch = name.partition("_linux_")[2]
+    # What a setup.py reads of the interpreter's build: its pointer size
+    # and byte order (struct.calcsize, being C, stays the machine's).
+    data = __import__(name).build_time_vars
+    if data.get("SIZEOF_VOID_P") == 4:
+        sys.maxsize = 2**31 - 1
+    sys.byteorder = "big" if data.get("DOUBLE_IS_BIG_ENDIAN_IEEE754") else "little"
     uname = os.uname
 
     def target_uname():
