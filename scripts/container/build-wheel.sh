@@ -52,6 +52,21 @@ oom_before=$(oom_kills)
 own=/xtask/output-$interp
 : >"$own"
 exec > >(tee -a "$own") 2>&1
+# On the way out, the last lines (a failure's reason among them) are
+# through tee before the script ends, for the host reads them as it ends;
+# and the repair, when it is still waiting (a build that fails or is
+# skipped), is not waited for.
+teeing=$! repairer=
+finish() {
+    [ -z "$repairer" ] || kill "$repairer" 2>/dev/null || true
+    exec >&- 2>&-
+    local _
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        kill -0 "$teeing" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
+trap finish EXIT
 # How a process killed by the kernel shows in the output of what ran it:
 # the shell's and make's words, gcc's driver's, and the line
 # site/sitecustomize.py adds where Python's subprocess saw it.
@@ -381,8 +396,6 @@ if aw=$(command -v auditwheel) && IFS= read -r shebang 2>/dev/null <"$aw"; then
 fi
 coproc REPAIR { exec "$repair_python" -I -u /xtask/bin/repair-wheel.py "$interp" "$plat" "$work/repaired" "$work/check" "$python" >&2; }
 repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
-# A build that fails or is skipped must not wait for its imports to end.
-trap 'kill "$repairer" 2>/dev/null || true' EXIT
 
 # The isolated environment is made in a folder of this interpreter's, at
 # the same path each run: its bytecode (kept by XTASK_PYCACHE under
@@ -420,7 +433,7 @@ fi
 exec {to_repairer}>&-
 status=0
 wait "$repairer" || status=$?
-trap - EXIT
+repairer=
 case $status in
     0) ;;
     2) if [ -n "${XTASK_REPAIR_COMMAND+set}" ]; then
