@@ -90,8 +90,13 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
     let pythons = choose_native_pythons(runner, targets, &builds)?;
     let recipes: Vec<Recipe> = builds
         .into_iter()
-        .zip(pythons)
-        .map(|(b, python)| Recipe::new(plan, target_of(targets, &b.id), b, &build_env, python))
+        .map(|b| {
+            let python = pythons
+                .iter()
+                .find(|(id, _)| *id == b.id)
+                .map(|(_, p)| p.clone());
+            Recipe::new(plan, target_of(targets, &b.id), b, &build_env, python)
+        })
         .collect();
     let times = Times::read(&Times::file(&plan.root.join(&plan.package), &plan.out));
     let kinds: Vec<(&BuildId, bool)> = recipes
@@ -109,22 +114,19 @@ pub(super) fn decide(runner: &Runner, plan: &Plan, targets: &[Target]) -> Result
     })
 }
 
-/// Each build's native CPython, where its target is emulated and the
-/// native image offers the same interpreter (a CPython: PyPy and GraalPy
-/// builds run theirs emulated), laid out once per image and interpreter
-/// (the dry run names where it is kept). A line per target says which
-/// builds run their frontend and backend natively, and why the others do
-/// not.
+/// The builds that get a native CPython: of an emulated target whose native
+/// image offers the same interpreter (a CPython: PyPy and GraalPy builds
+/// run theirs emulated), each laid out once per image and interpreter (the
+/// dry run names where it is kept). A line per target says which builds
+/// run their frontend and backend natively, and why the others do not.
 fn choose_native_pythons(
     runner: &Runner,
     targets: &[Target],
     builds: &[Build],
-) -> Result<Vec<Option<native::Python>>> {
-    let mut pythons: Vec<Option<native::Python>> = vec![None; builds.len()];
+) -> Result<Vec<(BuildId, native::Python)>> {
+    let mut pythons = Vec::new();
     for t in targets {
-        let mine: Vec<usize> = (0..builds.len())
-            .filter(|&i| t.builds(&builds[i].id))
-            .collect();
+        let mine: Vec<&Build> = builds.iter().filter(|b| t.builds(&b.id)).collect();
         let native = match &t.native_image {
             None => continue,
             Some(_) if mine.is_empty() => continue,
@@ -141,11 +143,16 @@ fn choose_native_pythons(
             .engine
             .list_interpreters(&native.image, &native.id, native.arch)
             .with_context(|| format!("listing the interpreters of `{}`", native.image))?;
-        let (mut cross, mut emulated) = (Vec::new(), Vec::new());
-        for i in mine {
-            let dir = &builds[i].dir;
-            if !dir.starts_with("cp") || !offered.contains(dir) {
-                emulated.push(dir.as_str());
+        let mut said: Vec<String> = Vec::new();
+        let (mut cross, mut other, mut absent) = (Vec::new(), Vec::new(), Vec::new());
+        for b in mine {
+            let dir = b.dir.as_str();
+            if !dir.starts_with("cp") {
+                other.push(dir);
+                continue;
+            }
+            if !offered.iter().any(|o| o == dir) {
+                absent.push(dir);
                 continue;
             }
             let python = match runner.dry_run {
@@ -154,32 +161,33 @@ fn choose_native_pythons(
             };
             match python {
                 Ok(python) => {
-                    cross.push(dir.as_str());
-                    pythons[i] = Some(python);
+                    cross.push(dir);
+                    pythons.push((b.id.clone(), python));
                 }
-                Err(e) => {
-                    eprintln!("==> {}: {dir} runs its Python emulated: {e:#}", t.name());
-                    emulated.push(dir.as_str());
-                }
+                Err(e) => said.push(format!("{dir} runs its Python emulated: {e:#}")),
             }
         }
-        let mut line = format!("==> {}: ", t.name());
         if !cross.is_empty() {
-            line += &format!(
+            said.insert(0, format!(
                 "the build frontend and backend of {} run in the native CPython of `{}` (cross environment)",
                 cross.join(", "),
                 native.image
-            );
+            ));
         }
-        if !emulated.is_empty() {
-            line += if cross.is_empty() { "" } else { "; " };
-            line += &format!(
-                "{} run theirs emulated (`{}` has no such CPython)",
-                emulated.join(", "),
+        if !absent.is_empty() {
+            said.push(format!(
+                "{} run theirs emulated: `{}` has no such interpreter",
+                absent.join(", "),
                 native.image
-            );
+            ));
         }
-        eprintln!("{line}");
+        if !other.is_empty() {
+            said.push(format!(
+                "{} run theirs emulated: the cross environment is CPython's",
+                other.join(", ")
+            ));
+        }
+        eprintln!("==> {}: {}", t.name(), said.join("; "));
     }
     Ok(pythons)
 }
