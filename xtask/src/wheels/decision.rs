@@ -1,7 +1,8 @@
 //! What a run builds and how, decided before any build container starts:
 //! each target's interpreters listed (once per image, see
-//! `Engine::list_interpreters`), the selection made once, and every build's
-//! recipe. The run (builds.rs) carries out these recipes and the dry run
+//! `Engine::list_interpreters`), the selection made once, the native
+//! CPython of each emulated build that can have one (the cross
+//! environment), and every build's recipe. The run (builds.rs) carries out these recipes and the dry run
 //! (`print_dry_run`, below) prints them: the two cannot differ.
 
 use std::process::Command;
