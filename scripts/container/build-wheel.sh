@@ -224,6 +224,10 @@ fi
 # the machine as it is (its wrapper takes XTASK_CROSS away), so that the
 # build's tools are installed for it. Where it cannot be used, the build's
 # own interpreter runs them, emulated, and this says why.
+# Under emulation every interpreter start costs about a second: the 'build'
+# module is looked for on disk instead of imported.
+has_build=0
+compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null && has_build=1
 cross=() build_python=$python frontend_path=
 if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
     why=
@@ -231,8 +235,7 @@ if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
     [ -n "$why" ] || [ "${#uv_env[@]}" != 0 ] || why="the native uv makes no environments here"
     [ -n "$why" ] || [ "$uv_build" = 1 ] || why="the image's build has no --installer"
     case ${XTASK_FRONTEND:-build} in build|"build[uv]") ;; *) [ -n "$why" ] || why="the build frontend is ${XTASK_FRONTEND}" ;; esac
-    [ -n "$why" ] || compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null \
-        || why="the image's interpreter has no 'build' module (pip builds)"
+    [ -n "$why" ] || [ "$has_build" = 1 ] || why="the image's interpreter has no 'build' module (pip builds)"
     abi=${interp#*-} abiflags=
     [[ $abi =~ ^cp[0-9]+(.*)$ ]] && abiflags=${BASH_REMATCH[1]}
     real=$(readlink -f "$python")
@@ -257,12 +260,10 @@ if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
     fi
 fi
 
-# Under emulation every interpreter start costs about a second: look for the
-# 'build' module on disk instead of importing it.
 step "build wheel with $build_python"
 verbosity=${XTASK_VERBOSITY:-0}
 if [[ ${XTASK_FRONTEND:-build} = build || ${XTASK_FRONTEND:-} = "build[uv]" ]] \
-    && compgen -G "/opt/python/$interp/lib/*/site-packages/build/__init__.py" >/dev/null; then
+    && [ "$has_build" = 1 ]; then
     # build makes its isolated environment in a new folder each time
     # (mkdtemp, prefix build-env-); here it is always $TMPDIR/build-env,
     # whose bytecode a later run can then use.

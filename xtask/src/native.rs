@@ -343,13 +343,11 @@ pub struct Python {
     pub tar: Utf8PathBuf,
     /// The interpreter folder, as under /opt/python (`cp313-cp313`).
     pub dir: String,
-    /// The image it comes from.
-    pub image: String,
 }
 
 /// Where the native CPython `dir` of the image with id `image_id` is kept:
 /// per image id, so a rebuilt image gets its own.
-pub fn python_path(image: &str, image_id: &str, dir: &str) -> Python {
+pub fn python_path(image_id: &str, dir: &str) -> Python {
     let tar = util::project_root()
         .join("target/xtask/native/python")
         .join(crate::engine::short_id(image_id))
@@ -357,7 +355,6 @@ pub fn python_path(image: &str, image_id: &str, dir: &str) -> Python {
     Python {
         tar,
         dir: dir.to_string(),
-        image: image.to_string(),
     }
 }
 
@@ -365,7 +362,7 @@ pub fn python_path(image: &str, image_id: &str, dir: &str) -> Python {
 /// container of that image the first time (a few seconds, natively), then
 /// taken from where it is kept.
 pub fn python(engine: &Engine, image: &str, image_id: &str, dir: &str) -> Result<Python> {
-    let python = python_path(image, image_id, dir);
+    let python = python_path(image_id, dir);
     if python.tar.is_file() {
         return Ok(python);
     }

@@ -380,16 +380,20 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
     }
 
     // The dry run copies the native CPython in; the configuration turns it off.
-    let dry = xtask(&[
-        "--dry-run",
-        "wheels",
-        "--standin",
-        "--arch",
-        "s390x",
-        "--py",
-        &py,
-    ])
-    .ok();
+    let dry_s390x = |config: &[&str]| {
+        let mut args = config.to_vec();
+        args.extend([
+            "--dry-run",
+            "wheels",
+            "--standin",
+            "--arch",
+            "s390x",
+            "--py",
+            &py,
+        ]);
+        xtask(&args).ok()
+    };
+    let dry = dry_s390x(&[]);
     assert_has(&dry.stdout, "target/xtask/native/python/");
     assert_has(&dry.stdout, &format!("/{dir}.tar"));
     assert_has(
@@ -406,18 +410,7 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         ),
     )
     .unwrap();
-    let off = xtask(&[
-        "--config",
-        file.to_str().unwrap(),
-        "--dry-run",
-        "wheels",
-        "--standin",
-        "--arch",
-        "s390x",
-        "--py",
-        &py,
-    ])
-    .ok();
+    let off = dry_s390x(&["--config", file.to_str().unwrap()]);
     assert_has(
         &off.stderr,
         "==> s390x: the builds run their Python emulated: --no-cross-environment or cross-environment = false",

@@ -157,7 +157,7 @@ fn choose_native_pythons(
                 continue;
             }
             let python = match runner.dry_run {
-                true => Ok(native::python_path(&native.image, &native.id, dir)),
+                true => Ok(native::python_path(&native.id, dir)),
                 false => native::python(&t.engine, &native.image, &native.id, dir),
             };
             match python {
