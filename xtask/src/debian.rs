@@ -17,6 +17,14 @@ pub const SUITE: &str = "forky";
 const MIRROR: &str = "deb http://deb.debian.org/debian forky main";
 /// The archive's address: its pool holds the source tarballs too.
 pub const ARCHIVE: &str = "http://deb.debian.org/debian";
+/// Debian forky's QEMU user-mode emulators, one static binary per arch in
+/// one .deb (pool path, sha256): QEMU 11, where this machine's Debian 12
+/// has 7.2 and users' CI registers 10 or newer. The stand-ins' registration
+/// uses them, so that emulated work here runs under the QEMU users run.
+pub const QEMU_USER: (&str, &str) = (
+    "q/qemu/qemu-user_11.1.2+ds-3_amd64.deb",
+    "4bacc2bf647f1756c5f08e7f146161d3eeef9d9f53e5d6412d1b3daca0c93655",
+);
 const APT_OPTION: &str = "Acquire::Check-Valid-Until \"false\"";
 /// Files no build reads: fewer for dpkg to write, which runs emulated for a
 /// foreign arch. Not the CA certificates, though leaving them out would save
@@ -121,6 +129,66 @@ pub fn rootfs(
     partial.keep()?;
     std::fs::write(&stamp, hash.hex())?;
     Ok(())
+}
+
+/// The folder of QEMU_USER's emulators (`qemu-aarch64`, `qemu-s390x` ...),
+/// fetched and unpacked once into target/standin/qemu-user, checked
+/// against its pin. In a dry run, where they would be.
+pub fn qemu_user(runner: &util::Runner) -> Result<Utf8PathBuf> {
+    let (path, sha) = QEMU_USER;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let dir = util::project_root().join("target/standin/qemu-user");
+    let kept = dir.join(name.trim_end_matches(".deb"));
+    let bin = kept.join("usr/bin");
+    if runner.dry_run || kept.is_dir() {
+        return Ok(bin);
+    }
+    if Arch::host() != Some(Arch::X86_64) {
+        bail!("the stand-ins' QEMU ({name}) is pinned for x86_64 hosts, and this is {}: register the host's own with `cargo xtask qemu-register`", std::env::consts::ARCH);
+    }
+    let _lock = util::lock_waiting(&dir.join(format!("{name}.lock")), "Debian's QEMU")?;
+    if kept.is_dir() {
+        return Ok(bin);
+    }
+    let url = format!("{ARCHIVE}/pool/main/{path}");
+    eprintln!("fetching {url} (73 MB, once)");
+    let deb = Partial::beside(&dir.join(name));
+    util::curl(&url, deb.path(), &format!("Debian's {name}")).with_context(|| {
+        format!("Debian {SUITE} may have moved on from {name}: pin the qemu-user it lists now (its Filename and SHA256 in {ARCHIVE}/dists/{SUITE}/main/binary-amd64/Packages.xz) as QEMU_USER in xtask/src/debian.rs")
+    })?;
+    let seen = util::sha256(deb.path())?;
+    if seen != sha {
+        bail!("{url} has sha256 {seen}, not {sha} as QEMU_USER in xtask/src/debian.rs pins: pin what Debian {SUITE} lists now");
+    }
+    // Only the emulators of the arches this machine cannot run: the .deb
+    // holds 35 of 14 MB each.
+    let unpacked = Partial::beside(&kept);
+    std::fs::create_dir_all(unpacked.path())
+        .with_context(|| format!("creating {}", unpacked.path()))?;
+    let files: Vec<String> = Arch::foreign()
+        .iter()
+        .map(|a| format!("./usr/bin/qemu-{}", a.row().qemu))
+        .collect();
+    let mut tarfile = std::process::Command::new("dpkg-deb")
+        .args(["--fsys-tarfile", deb.path().as_str()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running dpkg-deb (to unpack Debian's QEMU)")?;
+    let tar = std::process::Command::new("tar")
+        .args(["-x", "-C", unpacked.path().as_str()])
+        .args(&files)
+        .stdin(tarfile.stdout.take().expect("piped"))
+        .output()
+        .context("running tar (to unpack Debian's QEMU)")?;
+    if !tarfile.wait()?.success() || !tar.status.success() {
+        bail!(
+            "unpacking {} from {name} failed: {}",
+            files.join(" "),
+            util::last_line(&tar.stderr, "dpkg-deb failed")
+        );
+    }
+    unpacked.keep()?;
+    Ok(bin)
 }
 
 /// The pinned package apt could not find: `E: Version '1.2-3' for 'name' was not found`.

@@ -366,7 +366,7 @@ fn qemu_version_check(arch: Arch, version: Option<(u32, u32)>) -> Check {
             what,
             Status::Note,
             format!(
-                "the kernel runs QEMU {major}.{minor}, older than {}: emulated builds are slower than under the QEMU users' CI registers (its aarch64 compiles at about half the speed of 11's); to time them as CI would, install QEMU {0} or newer and `cargo xtask qemu-register --reset --arch {arch}`",
+                "the kernel runs QEMU {major}.{minor}, older than {}: emulated builds may run at another speed than under the QEMU users' CI registers; to time them as CI would, install QEMU {0} or newer and `cargo xtask qemu-register --reset --arch {arch}`",
                 CURRENT_QEMU.0
             ),
         ),

@@ -329,8 +329,8 @@ pub struct Standin {
     #[arg(
         long,
         value_name = "ARCH",
-        required_unless_present_any = ["qemu_register", "native_clang"],
-        conflicts_with_all = ["qemu_register", "native_clang"]
+        required_unless_present_any = ["qemu_register", "native_clang", "current_qemu"],
+        conflicts_with_all = ["qemu_register", "native_clang", "current_qemu"]
     )]
     pub arch: Option<String>,
 
@@ -339,8 +339,15 @@ pub struct Standin {
     pub musllinux: bool,
 
     /// Build the stand-in for multiarch/qemu-user-static instead (for testing qemu-register)
-    #[arg(long, conflicts_with = "native_clang")]
+    #[arg(long, conflicts_with_all = ["native_clang", "current_qemu"])]
     pub qemu_register: bool,
+
+    /// Register Debian forky's QEMU 11 (fetched once, pinned by sha256) as this
+    /// host's emulator of every arch it cannot run, in place of the handlers
+    /// there, as users' CI runs 10 or newer; needs root, and nothing emulated
+    /// running meanwhile
+    #[arg(long, conflicts_with = "native_clang")]
+    pub current_qemu: bool,
 
     /// Make the native compiler of --native-compiler instead (the relocatable
     /// clang and lld bundle); prints its file

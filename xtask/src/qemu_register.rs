@@ -7,7 +7,7 @@ use xshell::Shell;
 
 use crate::config::EngineSpec;
 use crate::engine::Engine;
-use crate::platform::Arch;
+use crate::platform::{Arch, FastCpu};
 use crate::{config::Config, flags, util};
 
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -94,32 +94,34 @@ pub fn cpu_model(arch: Arch, user: Option<(&str, &str)>, version: Option<(u32, u
             why: format!("given {whence}"),
         };
     }
-    let Some(fast) = &arch.row().fast_cpu else {
+    let models = arch.row().fast_cpu;
+    let Some(newest) = models.first() else {
         return CpuModel {
             value: None,
             why: format!("no other model emulates {arch} faster"),
         };
     };
-    let (from, until) = (fast.from, fast.until.unwrap_or((u32::MAX, 0)));
-    match version {
-        Some(v) if v >= from && v < until => CpuModel {
-            value: Some(fast.model.into()),
-            why: format!("QEMU {}.{} {}", v.0, v.1, fast.why),
-        },
-        Some(v) if v < from => CpuModel {
-            value: None,
-            why: format!("QEMU {}.{} predates {}", v.0, v.1, fast.model),
-        },
-        Some(v) => CpuModel {
-            value: None,
-            why: format!("QEMU {}.{}'s default model is as fast", v.0, v.1),
-        },
-        None => CpuModel {
+    let Some(v) = version else {
+        return CpuModel {
             value: None,
             why: format!(
                 "the emulator's version is unknown here; with QEMU {}.{} or later, --env QEMU_CPU={} makes it faster",
-                from.0, from.1, fast.model
+                newest.from.0, newest.from.1, newest.model
             ),
+        };
+    };
+    let fits = |m: &&FastCpu| v >= m.from && m.until.is_none_or(|until| v < until);
+    match models.iter().find(fits) {
+        Some(fast) => CpuModel {
+            value: Some(fast.model.into()),
+            why: format!("QEMU {}.{} {}", v.0, v.1, fast.why),
+        },
+        None => CpuModel {
+            value: None,
+            why: format!("QEMU {}.{} has none of {}", v.0, v.1, {
+                let names: Vec<&str> = models.iter().map(|m| m.model).collect();
+                names.join(", ")
+            }),
         },
     }
 }
@@ -233,6 +235,41 @@ pub fn read_entry(dir: &Utf8Path, name: &str) -> Result<Option<Binfmt>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {dir}/{name}")),
     }
+}
+
+/// Registers `emulator` as this host's `arch` handler with flags PF, as
+/// Debian's qemu-user-static does (the kernel opens the file now, so
+/// containers need no copy of it; argv[0] is kept), in place of the handler
+/// there: an emulated program started meanwhile fails. Writing binfmt_misc
+/// takes root.
+pub fn register_here(arch: Arch, emulator: &Utf8Path) -> Result<()> {
+    let dir = Utf8Path::new(BINFMT_DIR);
+    if !dir.join("register").exists() {
+        bail!("binfmt_misc is not mounted at {BINFMT_DIR}: mount it (`sudo mount -t binfmt_misc binfmt_misc {BINFMT_DIR}`), then run this again");
+    }
+    let name = handler_name(arch);
+    let write = |file: &str, text: &str| {
+        std::fs::write(dir.join(file), text).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+                "writing {BINFMT_DIR}/{file}: permission denied: registering a handler takes root (run it with sudo)"
+            ),
+            _ => anyhow::Error::new(e).context(format!("writing {BINFMT_DIR}/{file}")),
+        })
+    };
+    if let Some(entry) = handler(arch)? {
+        if entry.enabled && entry.interpreter == emulator.as_str() && entry.flags == "PF" {
+            return Ok(());
+        }
+        write(&name, "-1")?;
+    }
+    let row = arch.row();
+    write(
+        "register",
+        &format!(
+            ":{name}:M::{}:{}:{emulator}:PF",
+            row.binfmt_magic, row.binfmt_mask
+        ),
+    )
 }
 
 /// The other qemu handlers a `--reset` would remove.
@@ -443,15 +480,37 @@ mod tests {
         );
         assert_eq!(parse_qemu_version("nonsense"), None);
         let arm = Arch::Aarch64;
-        let fast_model = arm.row().fast_cpu.as_ref().unwrap().model;
         let fast = cpu_model(arm, None, Some((7, 2)));
-        assert_eq!(fast.value.as_deref(), Some(fast_model));
+        assert_eq!(fast.value.as_deref(), Some("neoverse-n1"));
         assert!(fast.describe().contains("QEMU 7.2"), "{}", fast.describe());
-        assert_eq!(cpu_model(arm, None, Some((10, 1))).value, None);
-        assert_eq!(cpu_model(arm, None, Some((5, 2))).value, None);
+        assert_eq!(
+            cpu_model(arm, None, Some((11, 1))).value.as_deref(),
+            Some("neoverse-n1")
+        );
+        let older = cpu_model(arm, None, Some((6, 2)));
+        assert_eq!(older.value.as_deref(), Some("max,pauth-impdef=on"));
+        assert!(
+            older.why.contains("pointer authentication"),
+            "{}",
+            older.why
+        );
+        let oldest = cpu_model(arm, None, Some((5, 2)));
+        assert_eq!(oldest.value, None);
+        assert!(
+            oldest
+                .why
+                .contains("has none of neoverse-n1, max,pauth-impdef=on"),
+            "{}",
+            oldest.why
+        );
         let unknown = cpu_model(arm, None, None);
         assert_eq!(unknown.value, None);
-        assert!(unknown.why.contains(fast_model), "{}", unknown.why);
+        assert!(
+            unknown.why.contains("--env QEMU_CPU=neoverse-n1"),
+            "{}",
+            unknown.why
+        );
+        assert_eq!(cpu_model(Arch::S390x, None, Some((11, 1))).value, None);
         let user = cpu_model(arm, Some(("max,pauth=off", "with --env")), Some((7, 2)));
         assert_eq!(user.value.as_deref(), Some("max,pauth=off"));
         assert_eq!(user.describe(), "QEMU_CPU=max,pauth=off (given with --env)");

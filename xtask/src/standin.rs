@@ -43,6 +43,9 @@ impl flags::Standin {
             println!("{}", native::clang(sh, &engine, runner)?.tar);
             return Ok(());
         }
+        if self.current_qemu {
+            return register_current_qemu(runner);
+        }
         let image = match self.arch {
             Some(arch) => {
                 let arch = Arch::parse(&arch).map_err(util::usage)?;
@@ -360,22 +363,44 @@ fn native_tools(runner: &util::Runner, ctx: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
+/// Registers Debian forky's emulators (debian::QEMU_USER) as this host's
+/// handlers, and checks that the kernel now runs that QEMU.
+fn register_current_qemu(runner: &util::Runner) -> Result<()> {
+    let dir = debian::qemu_user(runner)?;
+    for arch in Arch::foreign() {
+        let emulator = dir.join(format!("qemu-{}", arch.row().qemu));
+        if runner.dry_run {
+            println!("<register {emulator} as this host's {arch} handler>");
+            continue;
+        }
+        qemu_register::register_here(arch, &emulator)?;
+        let Some((major, minor)) = qemu_register::host_qemu_version(arch) else {
+            bail!("{emulator} is registered for {arch}, yet what the kernel runs for {arch} does not answer as QEMU: see {}/{}", qemu_register::BINFMT_DIR, qemu_register::handler_name(arch));
+        };
+        println!("{arch}: the kernel runs QEMU {major}.{minor} ({emulator})");
+    }
+    Ok(())
+}
+
 /// An image that registers binfmt handlers the way multiarch/qemu-user-static
 /// does (`--reset -p yes`: every arch it carries) and tonistiigi/binfmt does
 /// (`--install s390x,arm`: the ones named), built on the x86_64 stand-in
-/// with the host's emulator of every arch this machine cannot run, and
-/// their magic and masks from the arch table.
+/// with Debian forky's emulator of every arch this machine cannot run (the
+/// QEMU `--current-qemu` registers), and their magic and masks from the
+/// arch table.
 pub fn ensure_qemu_register(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<String> {
     let base = ensure(sh, engine, runner, Arch::X86_64)?;
     let recipe = util::project_root().join("scripts/qemu-register-standin");
     let mut hash = util::Fnv::default();
     hash.write_tree(&recipe)?;
+    // The pin names the emulators' bytes.
+    hash.write(debian::QEMU_USER.1.as_bytes());
+    let qemu_user = debian::qemu_user(runner)?;
     let mut entries = String::new();
     let mut emulators = Vec::new();
     for arch in Arch::foreign() {
         let row = arch.row();
-        let qemu = qemu_copy::find(arch, None)?;
-        hash.write(&std::fs::read(&qemu).with_context(|| format!("reading {qemu}"))?);
+        let qemu = qemu_user.join(format!("qemu-{}", row.qemu));
         entries.push_str(&format!(
             "{} {} {} {}\n",
             row.qemu, row.docker_arch, row.binfmt_magic, row.binfmt_mask

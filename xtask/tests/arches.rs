@@ -479,6 +479,77 @@ print("the generated facts are the target interpreter's:", want)
     .unwrap();
 }
 
+/// The suite's set-up registers Debian forky's QEMU (`standin
+/// --current-qemu`, the version its pin in xtask/src/debian.rs names), so
+/// that emulated work here runs as under users' CI (QEMU 10 or newer): a
+/// container of every emulated arch, asked with `QEMU_VERSION`, answers
+/// with that version, and registering it again changes nothing.
+#[test]
+fn the_emulated_arches_run_the_pinned_current_qemu() {
+    let _serial = serial_binfmt_alone();
+    let pins = std::fs::read_to_string(root().join("xtask/src/debian.rs")).unwrap();
+    let version = pins
+        .split("qemu-user_")
+        .nth(1)
+        .and_then(|rest| rest.split('+').next())
+        .expect("the QEMU pin in debian.rs");
+    let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+    assert!(
+        major >= 10,
+        "the pinned QEMU {version} is older than users' CI runs"
+    );
+    let first = xtask(&["standin", "--current-qemu"]).ok();
+    let entries = qemu_entries();
+    let again = xtask(&["standin", "--current-qemu"]).ok();
+    assert_eq!(
+        qemu_entries(),
+        entries,
+        "registering it again changed the table"
+    );
+    let minor = version.rsplit_once('.').map_or(version, |(m, _)| m);
+    for (arch, qemu) in [
+        ("aarch64", "aarch64"),
+        ("ppc64le", "ppc64le"),
+        ("s390x", "s390x"),
+        ("armv7l", "arm"),
+        ("riscv64", "riscv64"),
+    ] {
+        let said = format!("{arch}: the kernel runs QEMU {minor} (");
+        assert_has(&first.stdout, &said);
+        assert_has(&again.stdout, &said);
+        let entry = entries
+            .iter()
+            .find(|(name, _)| *name == format!("qemu-{qemu}"))
+            .unwrap_or_else(|| panic!("no qemu-{qemu} entry: {entries:?}"));
+        assert_has(&entry.1, "enabled\n");
+        assert_has(&entry.1, "flags: PF\n");
+        assert_has(&entry.1, &format!("/qemu-user_{version}+"));
+        let image = standin(&["--arch", arch]);
+        let asked = sh(
+            "docker",
+            &[
+                "run",
+                "--rm",
+                "--platform",
+                docker_platform(arch),
+                "--env",
+                "QEMU_VERSION=1",
+                "--entrypoint",
+                "true",
+                &image,
+            ],
+        )
+        .ok();
+        assert!(
+            asked
+                .stdout
+                .starts_with(&format!("qemu-{qemu} version {version}")),
+            "{arch}: {}",
+            asked.stdout
+        );
+    }
+}
+
 /// `qemu-register --arch` registers exactly the handlers asked for (with
 /// an image that takes names, as tonistiigi/binfmt does), each one running
 /// its arch's code in a container with no emulator inside; a build for an

@@ -138,7 +138,7 @@ fn two_engines_in_one_run() {
     assert_row(&run.stdout, &format!("{}-manylinux_aarch64", cp()), "ok");
     assert_has(
         &run.stdout,
-        &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated, QEMU_CPU=max,pauth-impdef=on (the engine's emulator takes it); environments made by the native uv "),
+        &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated, QEMU_CPU=neoverse-n1 (the engine's emulator takes it); environments made by the native uv "),
     );
     assert_has(
         &run.stdout,

@@ -473,33 +473,38 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
     if let Some(v) = std::env::var("QEMU_CPU").ok().filter(|v| !v.is_empty()) {
         return qemu_register::cpu_model(arch, Some((&v, "in the environment")), None);
     }
-    let Some(fast) = &arch.row().fast_cpu else {
+    let models = arch.row().fast_cpu;
+    if models.is_empty() {
         return qemu_register::cpu_model(arch, None, None);
-    };
-    let model = CpuModel {
-        value: Some(fast.model.into()),
-        why: "the engine's emulator takes it".into(),
-    };
-    if dry_run {
-        return model;
     }
-    let mut probe = engine.command();
-    probe
-        .args(["run", "--rm", "--network=none", "--platform"])
-        .arg(arch.docker_platform())
-        .args(["--env", &format!("QEMU_CPU={}", fast.model)])
-        .args(["--entrypoint", "true", image])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if probe.status().is_ok_and(|s| s.success()) {
-        return model;
+    let model = |m: &str, why: String| CpuModel {
+        value: Some(m.into()),
+        why,
+    };
+    // Newest first: the first model its emulator knows.
+    for fast in models {
+        if dry_run {
+            return model(fast.model, "the engine's emulator takes it".into());
+        }
+        let mut probe = engine.command();
+        probe
+            .args(["run", "--rm", "--network=none", "--platform"])
+            .arg(arch.docker_platform())
+            .args(["--env", &format!("QEMU_CPU={}", fast.model)])
+            .args(["--entrypoint", "true", image])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if probe.status().is_ok_and(|s| s.success()) {
+            return model(fast.model, "the engine's emulator takes it".into());
+        }
     }
+    let names: Vec<&str> = models.iter().map(|m| m.model).collect();
     CpuModel {
         value: None,
         why: format!(
             "the {arch} engine's emulator refused QEMU_CPU={}: QEMU's own model",
-            fast.model
+            names.join(" and ")
         ),
     }
 }
