@@ -511,6 +511,12 @@ mod tests {
             unknown.why
         );
         assert_eq!(cpu_model(Arch::S390x, None, Some((11, 1))).value, None);
+        assert_eq!(
+            cpu_model(Arch::Riscv64, None, Some((11, 1)))
+                .value
+                .as_deref(),
+            Some("rv64")
+        );
         let user = cpu_model(arm, Some(("max,pauth=off", "with --env")), Some((7, 2)));
         assert_eq!(user.value.as_deref(), Some("max,pauth=off"));
         assert_eq!(user.describe(), "QEMU_CPU=max,pauth=off (given with --env)");
