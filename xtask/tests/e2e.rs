@@ -530,18 +530,30 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     assert_has(&prep.stdout, "aarch64 handler registered");
     assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
     let doctor = xtask(&["--config", config, "doctor"]).ok();
-    // It names the QEMU that the registered handler's file is.
-    let entry = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64").unwrap();
-    let interpreter = entry
-        .lines()
-        .find_map(|l| l.strip_prefix("interpreter "))
-        .unwrap();
-    let version = sh(interpreter, &["--version"]).ok().stdout;
-    let version = version
+    // It names the QEMU that the kernel runs for aarch64: the file opened at
+    // registration (flag F), which may be another than the host's file at
+    // the handler's path. A container of the arch asks it (QEMU_VERSION).
+    let asked = sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            "linux/arm64",
+            "--env",
+            "QEMU_VERSION=1",
+            "--entrypoint",
+            "true",
+            "xtask-test-arm:latest",
+        ],
+    )
+    .ok()
+    .stdout;
+    let version = asked
         .split_whitespace()
         .skip_while(|w| *w != "version")
         .nth(1)
-        .unwrap();
+        .unwrap_or_else(|| panic!("no version in {asked:?}"));
     let major_minor: Vec<&str> = version.split('.').take(2).collect();
     assert_has(
         &doctor.stdout,
