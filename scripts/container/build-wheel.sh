@@ -395,7 +395,22 @@ if aw=$(command -v auditwheel) && IFS= read -r shebang 2>/dev/null <"$aw"; then
             [ -f "${shebang:2}" ] && [ -x "${shebang:2}" ] && repair_python=${shebang:2} ;;
     esac
 fi
-coproc REPAIR { exec "$repair_python" -I -u /xtask/bin/repair-wheel.py "$interp" "$plat" "$work/repaired" "$work/check" "$python" >&2; }
+# In the cross environment the native CPython runs auditwheel too: it is
+# pure Python that reads ELF files and the image's libraries, imported from
+# the image's own installation and told the target's machine (the import
+# check and the tests stay the target interpreter's).
+repair_cross=()
+if [ "${#cross[@]}" != 0 ] && [ "$repair_python" != "$python" ]; then
+    sites=("${repair_python%/bin/*}"/lib/python3*/site-packages)
+    if [ "${#sites[@]}" = 1 ] && [ -f "${sites[0]}/auditwheel/__init__.py" ]; then
+        repair_cross=("XTASK_REPAIR_CROSS=$machine ${sites[0]}")
+        repair_python=$XTASK_NATIVE_PYTHON
+        step "repair: the image's auditwheel, run by the native CPython (cross environment)"
+    else
+        step "repair: the image's auditwheel, emulated: no one site-packages folder with auditwheel beside ${repair_python}"
+    fi
+fi
+coproc REPAIR { exec env ${repair_cross[@]+"${repair_cross[@]}"} "$repair_python" -I -u /xtask/bin/repair-wheel.py "$interp" "$plat" "$work/repaired" "$work/check" "$python" >&2; }
 repairer=$REPAIR_PID to_repairer=${REPAIR[1]}
 
 # The isolated environment is made in a folder of this interpreter's, at

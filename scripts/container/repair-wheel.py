@@ -35,10 +35,23 @@ import members  # noqa: E402  (beside this script)
 
 
 def import_auditwheel():
-    """auditwheel's entry point, or None where it cannot be imported here."""
+    """auditwheel's entry point, or None where it cannot be imported here.
+
+    In the cross environment (XTASK_REPAIR_CROSS: "MACHINE SITE-PACKAGES")
+    this runs in the native CPython: auditwheel and its packages come from
+    the image's installation, and `os.uname()` (so `platform.machine()`,
+    which auditwheel reads for its policies) says the target's machine."""
+    cross = os.environ.get("XTASK_REPAIR_CROSS", "").split(" ", 1)
+    if len(cross) == 2:
+        machine, site = cross
+        sys.path.append(site)
+        uname = os.uname
+        os.uname = lambda: os.uname_result(tuple(uname())[:4] + (machine,))
     try:
         from auditwheel.main import main
-    except Exception:
+    except Exception as e:
+        if len(cross) == 2:
+            print("auditwheel cannot be imported in the native CPython (%s): the image's runs emulated" % e, file=sys.stderr)
         return None
     # What `repair` imports on its first use, so that the imports happen
     # now; the names are auditwheel's own and may change.

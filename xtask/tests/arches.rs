@@ -320,6 +320,21 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
             &log(&cross_logs),
             &format!("), configured for {arch} (cross environment)"),
         );
+        // auditwheel too, told the target: it repaired for the arch.
+        assert_has(
+            &log(&cross_logs),
+            "\n==> repair: the image's auditwheel, run by the native CPython (cross environment)\n",
+        );
+        let tags = log(&cross_logs)
+            .lines()
+            .find_map(|l| l.strip_prefix("INFO:auditwheel.wheeltools:New filename tags: "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{arch}: no tags from auditwheel"));
+        assert!(
+            tags.split(", ").all(|t| t.ends_with(&format!("_{arch}")))
+                && tags.contains(&format!("manylinux_2_41_{arch}")),
+            "{arch}: {tags}"
+        );
         assert!(
             !log(&full_logs).contains("cross environment"),
             "{}",

@@ -229,11 +229,17 @@ pub enum Var {
     /// never sets it.
     #[allow(dead_code)]
     Cross,
+    /// Set by build-wheel.sh itself for repair-wheel.py in the cross
+    /// environment: the target's machine and the site-packages folder of
+    /// the image's auditwheel, which the native CPython then runs. Named
+    /// here for the same test; the host never sets it.
+    #[allow(dead_code)]
+    RepairCross,
 }
 
 impl Var {
     #[cfg(test)]
-    const ALL: [Var; 27] = [
+    const ALL: [Var; 28] = [
         Var::BeforeAll,
         Var::BeforeBuild,
         Var::RepairCommand,
@@ -261,6 +267,7 @@ impl Var {
         Var::Pycache,
         Var::NativePython,
         Var::Cross,
+        Var::RepairCross,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -292,6 +299,7 @@ impl Var {
             Var::Pycache => "XTASK_PYCACHE",
             Var::NativePython => "XTASK_NATIVE_PYTHON",
             Var::Cross => "XTASK_CROSS",
+            Var::RepairCross => "XTASK_REPAIR_CROSS",
         }
     }
 
