@@ -36,7 +36,8 @@ MARKS = [
     ("check", "==> check "),
     ("finish", "==> done"),
 ]
-COMPILERS = ("gcc ", "g++ ", "clang ", "clang++ ", "cc ", "c++ ")
+# The command's first word ends with one of these (aarch64-linux-gnu-gcc).
+COMPILERS = ("gcc", "g++", "clang", "clang++", "cc", "c++")
 
 
 def one_run(args):
@@ -57,10 +58,8 @@ def one_run(args):
         for name, mark in MARKS:
             if name not in seen and text.startswith(mark):
                 seen[name] = now
-        words = text.split(" ", 1)[0]
-        is_compiler = "build_wheel" in seen and "repair" not in seen and (
-            any(words.endswith(c.strip()) for c in COMPILERS)
-        )
+        program = text.split(" ", 1)[0]
+        is_compiler = "build_wheel" in seen and "repair" not in seen and program.endswith(COMPILERS)
         if is_compiler:
             compile_first = compile_first if compile_first is not None else now
             last_was_compiler = True

@@ -400,14 +400,15 @@ fi
 # the image's own installation and told the target's machine (the import
 # check and the tests stay the target interpreter's).
 repair_cross=()
-if [ "${#cross[@]}" != 0 ] && [ "$repair_python" != "$python" ]; then
-    sites=("${repair_python%/bin/*}"/lib/python3*/site-packages)
+if [ "${#cross[@]}" != 0 ]; then
+    sites=()
+    [ "$repair_python" = "$python" ] || sites=("${repair_python%/bin/*}"/lib/python3*/site-packages)
     if [ "${#sites[@]}" = 1 ] && [ -f "${sites[0]}/auditwheel/__init__.py" ]; then
         repair_cross=("XTASK_REPAIR_CROSS=$machine ${sites[0]}")
         repair_python=$XTASK_NATIVE_PYTHON
         step "repair: the image's auditwheel, run by the native CPython (cross environment)"
     else
-        step "repair: the image's auditwheel, emulated: no one site-packages folder with auditwheel beside ${repair_python}"
+        step "repair: the image's auditwheel, emulated: its script names no interpreter with one site-packages folder holding auditwheel"
     fi
 fi
 coproc REPAIR { exec env ${repair_cross[@]+"${repair_cross[@]}"} "$repair_python" -I -u /xtask/bin/repair-wheel.py "$interp" "$plat" "$work/repaired" "$work/check" "$python" >&2; }

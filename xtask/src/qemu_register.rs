@@ -111,18 +111,16 @@ pub fn cpu_model(arch: Arch, user: Option<(&str, &str)>, version: Option<(u32, u
         };
     };
     let fits = |m: &&FastCpu| v >= m.from && m.until.is_none_or(|until| v < until);
-    match models.iter().find(fits) {
-        Some(fast) => CpuModel {
+    if let Some(fast) = models.iter().find(fits) {
+        return CpuModel {
             value: Some(fast.model.into()),
             why: format!("QEMU {}.{} {}", v.0, v.1, fast.why),
-        },
-        None => CpuModel {
-            value: None,
-            why: format!("QEMU {}.{} has none of {}", v.0, v.1, {
-                let names: Vec<&str> = models.iter().map(|m| m.model).collect();
-                names.join(", ")
-            }),
-        },
+        };
+    }
+    let names: Vec<&str> = models.iter().map(|m| m.model).collect();
+    CpuModel {
+        value: None,
+        why: format!("QEMU {}.{} has none of {}", v.0, v.1, names.join(", ")),
     }
 }
 

@@ -477,27 +477,25 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
     if models.is_empty() {
         return qemu_register::cpu_model(arch, None, None);
     }
-    let model = |m: &str, why: String| CpuModel {
-        value: Some(m.into()),
-        why,
-    };
-    // Newest first: the first model its emulator knows.
-    for fast in models {
-        if dry_run {
-            return model(fast.model, "the engine's emulator takes it".into());
-        }
+    // Newest first, the first model its emulator knows; the dry run starts
+    // nothing and shows the first.
+    let takes = |model: &str| {
         let mut probe = engine.command();
         probe
             .args(["run", "--rm", "--network=none", "--platform"])
             .arg(arch.docker_platform())
-            .args(["--env", &format!("QEMU_CPU={}", fast.model)])
+            .args(["--env", &format!("QEMU_CPU={model}")])
             .args(["--entrypoint", "true", image])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        if probe.status().is_ok_and(|s| s.success()) {
-            return model(fast.model, "the engine's emulator takes it".into());
-        }
+        probe.status().is_ok_and(|s| s.success())
+    };
+    if let Some(fast) = models.iter().find(|m| dry_run || takes(m.model)) {
+        return CpuModel {
+            value: Some(fast.model.into()),
+            why: "the engine's emulator takes it".into(),
+        };
     }
     let names: Vec<&str> = models.iter().map(|m| m.model).collect();
     CpuModel {
