@@ -13,10 +13,6 @@ scripts/setup-host.sh
 say "stand-in images (two at a time: the emulated ones run their package scripts under QEMU) and the native clang"
 cargo build --quiet -p xtask
 mkdir -p target
-# Emulated work here runs under the QEMU users' CI registers (10 or newer),
-# not this machine's Debian 12 one (7.2): Debian forky's, fetched once and
-# pinned, registered before anything emulated starts.
-cargo xtask standin --current-qemu
 # One arch's stand-in, into a log of its own, saying its time.
 standin() {
     local start=$SECONDS

@@ -20,7 +20,8 @@ pub const ARCHIVE: &str = "http://deb.debian.org/debian";
 /// Debian forky's QEMU user-mode emulators, one static binary per arch in
 /// one .deb (pool path, sha256): QEMU 11, where this machine's Debian 12
 /// has 7.2 and users' CI registers 10 or newer. The stand-ins' registration
-/// uses them, so that emulated work here runs under the QEMU users run.
+/// image carries them, and `standin --current-qemu` registers them on this
+/// host, so that emulated builds can be timed under the QEMU users run.
 pub const QEMU_USER: (&str, &str) = (
     "q/qemu/qemu-user_11.1.2+ds-3_amd64.deb",
     "4bacc2bf647f1756c5f08e7f146161d3eeef9d9f53e5d6412d1b3daca0c93655",

@@ -494,14 +494,16 @@ print("the generated facts are the target interpreter's:", want)
     .unwrap();
 }
 
-/// The suite's set-up registers Debian forky's QEMU (`standin
-/// --current-qemu`, the version its pin in xtask/src/debian.rs names), so
-/// that emulated work here runs as under users' CI (QEMU 10 or newer): a
-/// container of every emulated arch, asked with `QEMU_VERSION`, answers
-/// with that version, and registering it again changes nothing.
+/// `standin --current-qemu` registers Debian forky's QEMU (the version its
+/// pin in xtask/src/debian.rs names), as users' CI runs 10 or newer, for
+/// timing emulated builds as they run there: then a container of every
+/// emulated arch, asked with `QEMU_VERSION`, answers with that version, and
+/// registering it again changes nothing. The handlers there before are put
+/// back after.
 #[test]
 fn the_emulated_arches_run_the_pinned_current_qemu() {
     let _serial = serial_binfmt_alone();
+    let _saved = BinfmtState::save();
     let pins = std::fs::read_to_string(root().join("xtask/src/debian.rs")).unwrap();
     let version = pins
         .split("qemu-user_")
