@@ -151,16 +151,10 @@ pub fn qemu_user(runner: &util::Runner) -> Result<Utf8PathBuf> {
     if kept.is_dir() {
         return Ok(bin);
     }
-    let url = format!("{ARCHIVE}/pool/main/{path}");
-    eprintln!("fetching {url} (73 MB, once)");
     let deb = Partial::beside(&dir.join(name));
-    util::curl(&url, deb.path(), &format!("Debian's {name}")).with_context(|| {
+    fetch_pinned(path, sha, deb.path(), "QEMU_USER in xtask/src/debian.rs").with_context(|| {
         format!("Debian {SUITE} may have moved on from {name}: pin the qemu-user it lists now (its Filename and SHA256 in {ARCHIVE}/dists/{SUITE}/main/binary-amd64/Packages.xz) as QEMU_USER in xtask/src/debian.rs")
     })?;
-    let seen = util::sha256(deb.path())?;
-    if seen != sha {
-        bail!("{url} has sha256 {seen}, not {sha} as QEMU_USER in xtask/src/debian.rs pins: pin what Debian {SUITE} lists now");
-    }
     // Only the emulators of the arches this machine cannot run: the .deb
     // holds 35 of 14 MB each.
     let unpacked = Partial::beside(&kept);
@@ -190,6 +184,20 @@ pub fn qemu_user(runner: &util::Runner) -> Result<Utf8PathBuf> {
     }
     unpacked.keep()?;
     Ok(bin)
+}
+
+/// Fetches the file at `path` of the archive's pool (pool/main/...) into
+/// `to`, saying so, and checks it against the sha256 `sha` that `pinned_in` pins.
+pub fn fetch_pinned(path: &str, sha: &str, to: &Utf8Path, pinned_in: &str) -> Result<()> {
+    let url = format!("{ARCHIVE}/pool/main/{path}");
+    let name = path.rsplit('/').next().unwrap_or(path);
+    eprintln!("fetching {url}");
+    util::curl(&url, to, &format!("Debian's {name}"))?;
+    let seen = util::sha256(to)?;
+    if seen != sha {
+        bail!("{url} has sha256 {seen}, not {sha} as {pinned_in} pins: pin what Debian {SUITE} lists now");
+    }
+    Ok(())
 }
 
 /// The pinned package apt could not find: `E: Version '1.2-3' for 'name' was not found`.

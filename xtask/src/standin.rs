@@ -267,16 +267,10 @@ fn sources(runner: &util::Runner, ctx: &Utf8Path, names: &[&str]) -> Result<()> 
         }
         let file = kept.join(name);
         if !file.exists() || util::sha256(&file)? != sha {
-            let url = format!("{}/pool/main/{path}", debian::ARCHIVE);
-            eprintln!("fetching {url}");
             let partial = Partial::beside(&file);
-            util::curl(&url, partial.path(), &format!("Debian's {name}")).context(
+            debian::fetch_pinned(path, sha, partial.path(), list.as_str()).context(
                 "the stand-in builds CPython from Debian's source, which must be reachable",
             )?;
-            let seen = util::sha256(partial.path())?;
-            if seen != sha {
-                bail!("{url} has sha256 {seen}, not {sha} as {list} pins: pin what Debian {} lists now", debian::SUITE);
-            }
             partial.keep()?;
         }
         std::fs::hard_link(&file, dir.join(name))

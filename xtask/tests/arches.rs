@@ -542,27 +542,10 @@ fn the_emulated_arches_run_the_pinned_current_qemu() {
         assert_has(&entry.1, "flags: PF\n");
         assert_has(&entry.1, &format!("/qemu-user_{version}+"));
         let image = standin(&["--arch", arch]);
-        let asked = sh(
-            "docker",
-            &[
-                "run",
-                "--rm",
-                "--platform",
-                docker_platform(arch),
-                "--env",
-                "QEMU_VERSION=1",
-                "--entrypoint",
-                "true",
-                &image,
-            ],
-        )
-        .ok();
+        let asked = qemu_in_container(docker_platform(arch), &image);
         assert!(
-            asked
-                .stdout
-                .starts_with(&format!("qemu-{qemu} version {version}")),
-            "{arch}: {}",
-            asked.stdout
+            asked.starts_with(&format!("qemu-{qemu} version {version}")),
+            "{arch}: {asked}"
         );
     }
 }

@@ -530,25 +530,8 @@ fn doctor_and_prep_on_an_unready_then_ready_machine() {
     assert_has(&prep.stdout, "aarch64 handler registered");
     assert!(prep.stdout.trim_end().ends_with("ready"), "{}", prep.stdout);
     let doctor = xtask(&["--config", config, "doctor"]).ok();
-    // It names the QEMU that the kernel runs for aarch64: the file opened at
-    // registration (flag F), which may be another than the host's file at
-    // the handler's path. A container of the arch asks it (QEMU_VERSION).
-    let asked = sh(
-        "docker",
-        &[
-            "run",
-            "--rm",
-            "--platform",
-            "linux/arm64",
-            "--env",
-            "QEMU_VERSION=1",
-            "--entrypoint",
-            "true",
-            "xtask-test-arm:latest",
-        ],
-    )
-    .ok()
-    .stdout;
+    // It names the QEMU that the kernel runs for aarch64.
+    let asked = qemu_in_container("linux/arm64", "xtask-test-arm:latest");
     let version = asked
         .split_whitespace()
         .skip_while(|w| *w != "version")

@@ -144,8 +144,8 @@ fn choose_native_pythons(
             .engine
             .list_interpreters(&native.image, &native.id, native.arch)
             .with_context(|| format!("listing the interpreters of `{}`", native.image))?;
-        let mut said: Vec<String> = Vec::new();
-        let (mut cross, mut other, mut absent) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cross, mut other, mut absent, mut failed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for b in mine {
             let dir = b.dir.as_str();
             if !dir.starts_with("cp") {
@@ -165,16 +165,18 @@ fn choose_native_pythons(
                     cross.push(dir);
                     pythons.push((b.id.clone(), python));
                 }
-                Err(e) => said.push(format!("{dir} runs its Python emulated: {e:#}")),
+                Err(e) => failed.push(format!("{dir} runs its Python emulated: {e:#}")),
             }
         }
+        let mut said = Vec::new();
         if !cross.is_empty() {
-            said.insert(0, format!(
+            said.push(format!(
                 "the build frontend and backend of {} run in the native CPython of `{}` (cross environment)",
                 cross.join(", "),
                 native.image
             ));
         }
+        said.extend(failed);
         if !absent.is_empty() {
             said.push(format!(
                 "{} run theirs emulated: `{}` has no such interpreter",

@@ -508,6 +508,29 @@ pub fn assert_registered_and_runs(arch: &str) {
     assert_eq!(uname.stdout.trim(), arch);
 }
 
+/// What the emulator the kernel runs for `platform` says of itself, asked
+/// from a container of `image` with `QEMU_VERSION` set (qemu-user prints
+/// its version and exits): the file opened at registration (flag F), which
+/// may be another than the host's file at the handler's path.
+pub fn qemu_in_container(platform: &str, image: &str) -> String {
+    sh(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--platform",
+            platform,
+            "--env",
+            "QEMU_VERSION=1",
+            "--entrypoint",
+            "true",
+            image,
+        ],
+    )
+    .ok()
+    .stdout
+}
+
 /// The line that registers an entry again from what /proc showed of it.
 pub fn register_line(name: &str, text: &str) -> String {
     let mut offset = "0".to_string();
