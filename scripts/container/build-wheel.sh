@@ -222,7 +222,8 @@ fi
 # the compiler stays the image's (or --native-compiler's), and the wheel is
 # what the emulated interpreter would build. uv, run by the frontend, sees
 # the machine as it is (its wrapper takes XTASK_CROSS away), so that the
-# build's tools are installed for it. Where it cannot be used, the build's
+# build's tools are installed for it. Its sitecustomize is installed on the
+# host (its folder is mounted read-only). Where it cannot be used, the build's
 # own interpreter runs them, emulated, and this says why.
 # Under emulation every interpreter start costs about a second: the 'build'
 # module is looked for on disk instead of imported.
@@ -250,7 +251,6 @@ if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
         printf '#!/bin/sh\nunset XTASK_CROSS\nexec %s "$@"\n' "$XTASK_UV" >"/xtask/cross/bin/uv.$interp"
         chmod +x "/xtask/cross/bin/uv.$interp"
         mv "/xtask/cross/bin/uv.$interp" /xtask/cross/bin/uv
-        install_site "$XTASK_NATIVE_PYTHON"
         build_python=$XTASK_NATIVE_PYTHON
         frontend_path=${XTASK_NATIVE_PYTHON%/bin/*}/frontend
         cross=("XTASK_CROSS=$machine /xtask/cross/$interp/${data[0]##*/}" "PATH=/xtask/cross/bin:$PATH")
@@ -338,12 +338,15 @@ if [ -n "${XTASK_NATIVE_CLANG:-}" ]; then
     done
     c_std=
     [ "$gcc_major" -lt 15 ] || c_std=$'-std=gnu23\n'
-    # Renamed into place: other builds of this container may be compiling.
+    # The drivers' configuration files in the clang folder (read-only, shared
+    # by every container) are links to these, one pair per container
+    # (native::CLANG_CONFIGS). Renamed into place: other builds of this
+    # container may be compiling.
     for driver in clang clang++; do
         dialect=; [ "$driver" = clang++ ] || dialect=$c_std
         printf -- '--target=%s\n--gcc-toolchain=%s\n--gcc-triple=%s\n-fuse-ld=lld\n-ffp-contract=fast\n%s%s' \
-            "${XTASK_CLANG_TARGET:-$triple}" "${gcc%/bin/gcc}" "$triple" "$link" "$dialect" >"$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp"
-        mv "$XTASK_NATIVE_CLANG/bin/$driver.cfg.$interp" "$XTASK_NATIVE_CLANG/bin/$driver.cfg"
+            "${XTASK_CLANG_TARGET:-$triple}" "${gcc%/bin/gcc}" "$triple" "$link" "$dialect" >"/xtask/$driver.cfg.$interp"
+        mv "/xtask/$driver.cfg.$interp" "/xtask/$driver.cfg"
     done
     # What the project set itself (its environment, --env) stays: the
     # native clang takes only the compilers and the linker it leaves unset.

@@ -120,6 +120,71 @@ pub struct Clang {
     pub version: String,
 }
 
+/// Where the native clang's drivers read their configuration in a container
+/// (`clang.cfg` and `clang++.cfg` there): the bundle's own are links to these,
+/// which build-wheel.sh writes for the image's gcc. Its folder is read-only.
+pub const CLANG_CONFIGS: &str = "/xtask";
+
+impl Clang {
+    /// The folder that is /opt/clang in a container, once `unpack`ed.
+    pub fn dir(&self) -> Utf8PathBuf {
+        unpacked(&self.tar).join("clang")
+    }
+
+    /// Unpacks it beside its tar, once, with the drivers' configuration
+    /// files made links to the container's (`CLANG_CONFIGS`).
+    pub fn unpack(&self) -> Result<Utf8PathBuf> {
+        unpack(&self.tar, |dir| {
+            for driver in ["clang", "clang++"] {
+                let link = dir.join("clang/bin").join(format!("{driver}.cfg"));
+                if link.symlink_metadata().is_ok() {
+                    std::fs::remove_file(&link).with_context(|| format!("removing {link}"))?;
+                }
+                std::os::unix::fs::symlink(format!("{CLANG_CONFIGS}/{driver}.cfg"), &link)
+                    .with_context(|| format!("linking {link}"))?;
+            }
+            Ok(())
+        })?;
+        Ok(self.dir())
+    }
+}
+
+/// Where a native tool's tar is kept unpacked: beside it, under its name
+/// without `.tar`. A local engine mounts that folder read-only into each
+/// container (nothing copied at each start); a remote one gets a copy.
+fn unpacked(tar: &Utf8Path) -> Utf8PathBuf {
+    let name = tar.file_name().unwrap_or("native");
+    tar.with_file_name(name.strip_suffix(".tar").unwrap_or(name))
+}
+
+/// Unpacks `tar` (see `unpacked`) once; `finish` completes the folder
+/// before it is renamed into place, so it is whole or absent.
+fn unpack(tar: &Utf8Path, finish: impl FnOnce(&Utf8Path) -> Result<()>) -> Result<Utf8PathBuf> {
+    let dir = unpacked(tar);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let _lock = util::lock_waiting(
+        &Utf8PathBuf::from(format!("{dir}.unpack.lock")),
+        dir.as_str(),
+    )?;
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let partial = Partial::beside(&dir);
+    std::fs::create_dir(partial.path()).with_context(|| format!("creating {}", partial.path()))?;
+    let status = std::process::Command::new("tar")
+        .args(["-x", "-f", tar.as_str(), "-C", partial.path().as_str()])
+        .status()
+        .context("starting tar")?;
+    if !status.success() {
+        bail!("unpacking {tar} failed ({status}): remove it, and the next run makes it again");
+    }
+    finish(partial.path())?;
+    partial.keep()?;
+    Ok(dir)
+}
+
 /// manylinux's static clang: the release, the sha256 of its sha256sums.txt,
 /// and where releases are (scripts/native/static-clang.txt).
 struct StaticPin {
@@ -343,6 +408,40 @@ pub struct Python {
     pub tar: Utf8PathBuf,
     /// The interpreter folder, as under /opt/python (`cp313-cp313`).
     pub dir: String,
+}
+
+impl Python {
+    /// The folder that is /opt/xtask-python/DIR in a container, once `unpack`ed.
+    pub fn dir_here(&self) -> Utf8PathBuf {
+        unpacked(&self.tar).join("xtask-python").join(&self.dir)
+    }
+
+    /// Unpacks it beside its tar, once, and gives it the current
+    /// scripts/container/site/sitecustomize.py, as build-wheel.sh gives the
+    /// image's interpreters theirs (this one is read-only in the container):
+    /// the interpreter's own kept as `_xtask_original_sitecustomize`.
+    pub fn unpack(&self) -> Result<Utf8PathBuf> {
+        unpack(&self.tar, |_| Ok(()))?;
+        let here = self.dir_here();
+        let stdlib = std::fs::read_dir(here.join("lib"))
+            .with_context(|| format!("reading {here}/lib"))?
+            .filter_map(|e| Utf8PathBuf::from_path_buf(e.ok()?.path()).ok())
+            .find(|d| d.join("os.py").is_file())
+            .with_context(|| format!("{here}/lib holds no standard library (no os.py): remove {}, and the next run makes it again", self.tar))?;
+        let ours = util::project_root().join("scripts/container/site/sitecustomize.py");
+        let text = std::fs::read_to_string(&ours).with_context(|| format!("reading {ours}"))?;
+        let site = stdlib.join("sitecustomize.py");
+        match std::fs::read_to_string(&site) {
+            Ok(current) if current == text => return Ok(here),
+            Ok(current) if !current.contains("XTASK_COMPILE_JOBS") => {
+                let original = stdlib.join("_xtask_original_sitecustomize.py");
+                std::fs::rename(&site, &original).with_context(|| format!("renaming {site}"))?;
+            }
+            _ => {}
+        }
+        crate::cleanup::write_whole(&site, &text)?;
+        Ok(here)
+    }
 }
 
 /// Where the native CPython `dir` of the image with id `image_id` is kept:

@@ -151,7 +151,7 @@ impl Runner<'_> {
     /// Echoes the command (as xshell does) and runs it with inherited output.
     pub fn run(&self, cmd: impl Into<Command>) -> Result<()> {
         let mut cmd = cmd.into();
-        let Some(line) = self.announce(&cmd, None) else {
+        let Some(line) = self.announce(&cmd) else {
             return Ok(());
         };
         let status = cmd
@@ -167,21 +167,10 @@ impl Runner<'_> {
     /// so that a summary can say why (such as "no space left on device").
     pub fn run_captured(&self, cmd: impl Into<Command>) -> Result<()> {
         let mut cmd = cmd.into();
-        let Some(line) = self.announce(&cmd, None) else {
+        let Some(line) = self.announce(&cmd) else {
             return Ok(());
         };
         captured(cmd.stdin(std::process::Stdio::null()), &line)
-    }
-
-    /// `run_captured`, with file `input` on the command's standard input
-    /// (shown as `< input`).
-    pub fn run_captured_from(&self, cmd: impl Into<Command>, input: &Utf8Path) -> Result<()> {
-        let mut cmd = cmd.into();
-        let Some(line) = self.announce(&cmd, Some(input)) else {
-            return Ok(());
-        };
-        let file = std::fs::File::open(input).with_context(|| format!("opening {input}"))?;
-        captured(cmd.stdin(file), &line)
     }
 
     /// Runs `cmd`, a long step such as an image build, with its output in
@@ -249,13 +238,10 @@ impl Runner<'_> {
         bail!("{what} failed after {took} ({status}); the end of {log}:\n{tail}")
     }
 
-    /// Prints the command (and the file on its stdin); its line when it is
+    /// Prints the command; its line when it is
     /// to run, None under `--dry-run`.
-    fn announce(&self, cmd: &Command, input: Option<&Utf8Path>) -> Option<String> {
-        let mut line = command_line(cmd, self.secrets);
-        if let Some(input) = input {
-            line = format!("{line} < {}", shell_quote(input.as_str()));
-        }
+    fn announce(&self, cmd: &Command) -> Option<String> {
+        let line = command_line(cmd, self.secrets);
         if self.dry_run {
             println!("{line}");
             return None;

@@ -394,7 +394,9 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         );
     }
 
-    // The dry run copies the native CPython in; the configuration turns it off.
+    // The dry run mounts the native CPython and uv read-only (a local
+    // engine: nothing is copied in, and the one build runs in the
+    // container's first process); the configuration turns it off.
     let dry_s390x = |config: &[&str]| {
         let mut args = config.to_vec();
         args.extend([
@@ -409,8 +411,19 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         xtask(&args).ok()
     };
     let dry = dry_s390x(&[]);
-    assert_has(&dry.stdout, "target/xtask/native/python/");
-    assert_has(&dry.stdout, &format!("/{dir}.tar"));
+    assert_has(
+        &dry.stdout,
+        &format!("/{dir}/xtask-python/{dir}:/opt/xtask-python/{dir}:ro "),
+    );
+    assert_has(&dry.stdout, "/target/xtask/native/x86_64/uv-");
+    assert_has(&dry.stdout, ":/xtask/native:ro ");
+    assert!(
+        !dry.stdout
+            .lines()
+            .any(|l| l.contains(" cp ") || l.contains(" exec ")),
+        "{}",
+        dry.stdout
+    );
     assert_has(
         &dry.stdout,
         &format!("XTASK_NATIVE_PYTHON=/opt/xtask-python/{dir}/bin/python"),

@@ -140,6 +140,22 @@ fn two_engines_in_one_run() {
         &run.stdout,
         &format!("aarch64: xtask-remote-only:aarch64 on docker --host {REMOTE} (emulated, QEMU_CPU=neoverse-n1 (the engine's emulator takes it); environments made by the native uv "),
     );
+    // A remote engine cannot mount this machine's folders: the native uv
+    // is copied in (a local one mounts it read-only: arches.rs).
+    assert_has(&run.stderr, "/target/xtask/native/x86_64/uv-");
+    let start = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" run ") && l.contains("xtask-remote-only:aarch64"))
+        .expect("the aarch64 container's start line");
+    assert!(!start.contains(":ro "), "{start}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains(" cp ") && l.ends_with(":/xtask/native")),
+        "{}",
+        run.stderr
+    );
     assert_has(
         &run.stdout,
         "x86_64: xtask-standin:x86_64 on docker (native)",

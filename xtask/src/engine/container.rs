@@ -402,11 +402,6 @@ impl Container {
         )
     }
 
-    /// `docker cp` of the tar file `tar` (on its stdin), unpacked into `to`.
-    pub fn copy_tar_in(&self, runner: &Runner, tar: &Utf8Path, to: &str) -> Result<()> {
-        runner.run_captured_from(self.engine.cp("-", &format!("{}:{to}", self.name)), tar)
-    }
-
     /// `docker cp` from the container to a host folder (files then belong to the caller).
     pub fn copy_out(&self, runner: &Runner, from: &str, to: &Utf8Path) -> Result<()> {
         runner.run_captured(

@@ -9,11 +9,9 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use camino::Utf8PathBuf;
 
-use super::contract::{
-    container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS, NATIVE_DIR,
-};
+use super::contract::{container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS};
 use super::plan::Plan;
-use super::recipe::{headers_cache, native_pythons, ContainerStart, Recipe};
+use super::recipe::{copies_natives, headers_cache, native_dirs, ContainerStart, Recipe};
 use super::target::Target;
 use crate::cleanup::Partial;
 use crate::engine::{Container, OutputAfterReady, ReadyingFailed};
@@ -73,7 +71,17 @@ pub(super) fn start_target(
         t.image,
         t.engine.describe()
     );
-    let mut start = ContainerStart::new(plan, t, run_id, script_files(&container_scripts())?, lone);
+    // The native tools are unpacked here first: a local engine mounts them.
+    if let Some(clang) = &t.clang {
+        clang.unpack()?;
+    }
+    for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
+        if let Some(python) = &r.native_python {
+            python.unpack()?;
+        }
+    }
+    let scripts = script_files(&container_scripts())?;
+    let mut start = ContainerStart::new(plan, t, run_id, scripts, recipes, lone);
     // The inputs' tar is made whole first: the first process reads exactly
     // its bytes (busybox's tar, unlike GNU's, reads on to the end of its
     // input, and the container's stdin stays open).
@@ -98,23 +106,12 @@ pub(super) fn start_target(
     })?;
     let auditwheel = parse_setup(&readied);
     copy_input_dirs(runner, plan, &c)?;
-    if let Some(Ok(uv)) = &t.uv {
-        let dir = uv.path.parent().expect("a folder");
-        c.copy_in(runner, dir, NATIVE_DIR)
-            .with_context(|| format!("copying the native uv into the {} container", t.arch))?;
-    }
-    if let Some(clang) = &t.clang {
-        c.copy_tar_in(runner, &clang.tar, "/opt")
-            .with_context(|| format!("copying the native clang into the {} container", t.arch))?;
-    }
-    for python in native_pythons(recipes, t) {
-        c.copy_tar_in(runner, &python.tar, "/opt")
-            .with_context(|| {
-                format!(
-                    "copying the native {} into the {} container",
-                    python.dir, t.arch
-                )
+    if copies_natives(t) {
+        for (from, to) in native_dirs(recipes, t) {
+            c.copy_in(runner, &from, &to).with_context(|| {
+                format!("copying the native {to} into the {} container", t.arch)
             })?;
+        }
     }
     Ok(Started {
         container: c,

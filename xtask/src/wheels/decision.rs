@@ -10,11 +10,12 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use super::containers::inputs_size;
-use super::contract::{container_scripts, script_files, INPUTS, NATIVE_DIR};
+use super::contract::{container_scripts, script_files, INPUTS};
 use super::order::Times;
 use super::plan::Plan;
 use super::recipe::{
-    cache_volume_command, cache_volumes, lone_allowed, native_pythons, ContainerStart, Recipe,
+    cache_volume_command, cache_volumes, copies_natives, lone_allowed, native_dirs, ContainerStart,
+    Recipe,
 };
 use super::select::{Build, Offer, Selected};
 use super::target::{runnable, target_of, Target};
@@ -258,8 +259,14 @@ pub(super) fn print_dry_run(
     // counted once (the host's tar reads the whole tree).
     let mut size: Option<u64> = None;
     for &t in targets {
-        let mut start =
-            ContainerStart::new(plan, t, "RUN", scripts.clone(), decision.lone_recipe());
+        let mut start = ContainerStart::new(
+            plan,
+            t,
+            "RUN",
+            scripts.clone(),
+            &decision.recipes,
+            decision.lone_recipe(),
+        );
         let line = match start.unpack {
             true => {
                 let size = match size {
@@ -279,21 +286,13 @@ pub(super) fn print_dry_run(
             let dest = format!("{name}:{INPUTS}/{key}");
             println!("{}", q(&t.engine.cp(&format!("{dir}/."), &dest)));
         }
-        if let Some(Ok(uv)) = &t.uv {
-            let dir = uv.path.parent().expect("a folder");
-            println!(
-                "{}",
-                q(&t.engine
-                    .cp(&format!("{dir}/."), &format!("{name}:{NATIVE_DIR}")))
-            );
-        }
-        if let Some(clang) = &t.clang {
-            let cp = t.engine.cp("-", &format!("{name}:/opt"));
-            println!("{} < {}", q(&cp), util::shell_quote(clang.tar.as_str()));
-        }
-        for python in native_pythons(&decision.recipes, t) {
-            let cp = t.engine.cp("-", &format!("{name}:/opt"));
-            println!("{} < {}", q(&cp), util::shell_quote(python.tar.as_str()));
+        if copies_natives(t) {
+            for (from, to) in native_dirs(&decision.recipes, t) {
+                println!(
+                    "{}",
+                    q(&t.engine.cp(&format!("{from}/."), &format!("{name}:{to}")))
+                );
+            }
         }
         let started = decision.order.iter().map(|&i| &decision.recipes[i]);
         for recipe in started.filter(|r| t.builds(&r.build.id)) {

@@ -354,7 +354,28 @@ fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
 }
 
 /// The native CPythons copied into target `t`'s container, once each.
-pub(super) fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
+/// The native tools of target `t`'s container, each a folder of this
+/// machine (once unpacked) and where it is in the container: mounted
+/// read-only where the engine runs here, else copied in once it started.
+pub(super) fn native_dirs(recipes: &[Recipe], t: &Target) -> Vec<(Utf8PathBuf, String)> {
+    let mut dirs = Vec::new();
+    if let Some(Ok(uv)) = &t.uv {
+        let dir = uv.path.parent().expect("a folder");
+        dirs.push((dir.to_owned(), NATIVE_DIR.to_string()));
+    }
+    if let Some(clang) = &t.clang {
+        dirs.push((clang.dir(), NATIVE_CLANG.to_string()));
+    }
+    for python in native_pythons(recipes, t) {
+        dirs.push((
+            python.dir_here(),
+            format!("{NATIVE_PYTHONS}/{}", python.dir),
+        ));
+    }
+    dirs
+}
+
+fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
     let mut pythons: Vec<&native::Python> = Vec::new();
     for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
         if let Some(python) = &r.native_python {
@@ -431,13 +452,17 @@ pub(super) fn lone_allowed(plan: &Plan, targets: &[&Target], secrets: &[String])
     targets.len() == 1
         && plan.pre_build.is_empty()
         && plan.input_dirs.is_empty()
-        && !targets
-            .iter()
-            .any(|t| matches!(t.uv, Some(Ok(_))) || t.clang.is_some())
+        && !targets.iter().any(|t| copies_natives(t))
         && !plan.env.iter().any(|(k, _)| secrets.contains(k))
         && !plan.ccache
         && !plan.keep_container
         && !plan.needs_include()
+}
+
+/// Whether target `t`'s container gets native tools copied in once it
+/// started (its engine runs elsewhere: they cannot be mounted).
+pub(super) fn copies_natives(t: &Target) -> bool {
+    !t.engine.is_local() && (matches!(t.uv, Some(Ok(_))) || t.clang.is_some())
 }
 
 /// How a target's container starts: its `docker run`, and what its first
@@ -455,9 +480,16 @@ impl<'a> ContainerStart<'a> {
         t: &'a Target,
         run_id: &'a str,
         scripts: Vec<(String, String)>,
+        recipes: &[Recipe],
         lone: Option<&Recipe>,
     ) -> ContainerStart<'a> {
         let unpack = plan.pre_build.is_empty();
+        let mut volumes = plan.volumes(t);
+        if t.engine.is_local() {
+            for (from, to) in native_dirs(recipes, t) {
+                volumes.push(format!("{from}:{to}:ro"));
+            }
+        }
         // The inputs' tar's size in bytes (known once it is made), or 0.
         let mut args = vec![if unpack { "<bytes>" } else { "0" }.to_string()];
         for (path, text) in scripts {
@@ -469,7 +501,7 @@ impl<'a> ContainerStart<'a> {
                 run_id,
                 image: &t.image,
                 arch: t.arch,
-                volumes: plan.volumes(t),
+                volumes,
                 env: emulation_env(plan, t),
                 extra: &plan.container_args,
                 keep: plan.keep_container,
