@@ -448,6 +448,56 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
         "{}",
         off.stdout
     );
+
+    // numpy in the build requirements: the native side would install
+    // x86_64's, whose headers are 64-bit, so a 32-bit target runs its
+    // Python emulated, and a 64-bit one keeps the cross environment.
+    let numpy = TempDir::new("numpy-requirement");
+    let tree = numpy.path().join("tree");
+    demo_tree(&tree);
+    let pyproject = tree.join("demo/python/pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    assert_has(&text, "requires = [\"");
+    std::fs::write(
+        &pyproject,
+        text.replacen("requires = [\"", "requires = [\"numpy>=2\", \"", 1),
+    )
+    .unwrap();
+    let file = numpy.path().join("Cargo.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[workspace.metadata.wheels]\nroot = {:?}\npackage = \"demo/python\"\ninclude = [\"demo/native\", \"README.md\"]\n",
+            tree.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let dry_numpy = |arch: &str| {
+        let args = [
+            "--config",
+            file.to_str().unwrap(),
+            "--dry-run",
+            "wheels",
+            "--standin",
+            "--arch",
+            arch,
+            "--py",
+            &py,
+        ];
+        xtask(&args).ok()
+    };
+    let armv7l = dry_numpy("armv7l");
+    assert_has(
+        &armv7l.stderr,
+        "==> armv7l: the builds run their Python emulated: its build requirement `numpy` would be the native x86_64 one, whose C headers give long and pointers 64 bits, where armv7l has 32",
+    );
+    assert!(
+        !armv7l.stdout.contains("XTASK_NATIVE_PYTHON"),
+        "{}",
+        armv7l.stdout
+    );
+    let s390x = dry_numpy("s390x");
+    assert_has(&s390x.stdout, "XTASK_NATIVE_PYTHON=");
 }
 
 /// A package whose setup.py compiles a helper with the interpreter's

@@ -25,6 +25,29 @@ pub fn project_name(package: &Utf8Path) -> Option<String> {
         .or_else(|| read("setup.py").and_then(|t| setup_py_literal(&t, "name")))
 }
 
+/// The build requirements pyproject.toml names (`[build-system] requires`),
+/// by project name, normalized as PyPI compares them (`Cython`, `cython`).
+pub fn build_requires(package: &Utf8Path) -> Vec<String> {
+    let doc = std::fs::read_to_string(package.join("pyproject.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok());
+    let requires = doc
+        .as_ref()
+        .and_then(|d| d.get("build-system")?.get("requires")?.as_array().cloned())
+        .unwrap_or_default();
+    requires
+        .iter()
+        .filter_map(|r| r.as_str())
+        .map(|r| {
+            let r = r.trim_start();
+            let end = r
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or(r.len());
+            r[..end].to_ascii_lowercase().replace(['_', '.'], "-")
+        })
+        .collect()
+}
+
 impl RequiresPython {
     /// From pyproject.toml's `[project] requires-python`, else setup.cfg's
     /// `[options] python_requires`, else a literal `python_requires=` in
@@ -281,6 +304,31 @@ mod tests {
         assert!(read()
             .unwrap_err()
             .contains("Requires-Python `3.11`: `3.11` has no comparison operator"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn build_requirements_by_project_name() {
+        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-build-requires-{}", crate::util::run_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(build_requires(&dir), Vec::<String>::new());
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools>=61\", \" NumPy >= 2.0; python_version >= '3.9'\", \"Cython[all]\", \"oldest_supported.numpy\", \"scikit-build-core @ file:///x\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            build_requires(&dir),
+            [
+                "setuptools",
+                "numpy",
+                "cython",
+                "oldest-supported-numpy",
+                "scikit-build-core"
+            ]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

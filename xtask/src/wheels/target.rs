@@ -391,6 +391,20 @@ fn native_image(
     let Some(machine) = machine else {
         return Err("the engine's machine is of an arch this tool has no image for".into());
     };
+    // The native side installs the build requirements for its own machine:
+    // numpy's C headers say the sizes of long and of pointers of the
+    // machine it was built for, which a 32-bit target's are not.
+    if arch.row().bits < machine.row().bits {
+        let requires = super::package::build_requires(&plan.root.join(&plan.package));
+        if let Some(name) = requires
+            .iter()
+            .find(|n| SIZED_HEADERS.contains(&n.as_str()))
+        {
+            return Err(format!(
+                "its build requirement `{name}` would be the native {machine} one, whose C headers give long and pointers 64 bits, where {arch} has 32"
+            ));
+        }
+    }
     let (name, get) = match (plan.standin, libc) {
         (true, _) if !standin::exists(machine, libc) => {
             return Err(format!("there is no {machine} {libc} stand-in"))
@@ -429,6 +443,10 @@ fn native_image(
         Err(e) => Err(format!("{e:#}")),
     }
 }
+
+/// Build requirements whose C headers are of the machine they were built
+/// for (`[build-system] requires`, by project name).
+const SIZED_HEADERS: [&str; 2] = ["numpy", "oldest-supported-numpy"];
 
 /// The image of `machine` of the family of `image`, which is of `arch`:
 /// its name with the arch's name (`aarch64`, else the engine's `arm64`)
