@@ -48,6 +48,16 @@ done | sort -u | while read -r lib; do
     cp -L "$lib" "$out/.lib/"
 done
 cp -L "$loader" "$out/.lib/"
+# The runtime the build tools of PyPI's manylinux wheels load (cmake and
+# ninja are C++ programs): with this loader at its usual path and this
+# folder on LD_LIBRARY_PATH (sitecustomize.py), the cross environment runs
+# them natively too.
+for lib in libstdc++.so.6 libgcc_s.so.1 libdl.so.2 librt.so.1 libpthread.so.0 libutil.so.1 libresolv.so.2; do
+    [ -e "$out/.lib/$lib" ] && continue
+    path=$(ldconfig -p | awk -v name="$lib" '$1 == name && /x86-64|AArch64/ { print $NF; exit }')
+    [ -n "$path" ] || { echo "the image has no $lib (ldconfig -p), which PyPI's build tools load" >&2; exit 1; }
+    cp -L "$path" "$out/.lib/"
+done
 patchelf --set-interpreter "$out/.lib/${loader##*/}" "$out/bin/$name"
 for elf in "${elves[@]}" "$out"/.lib/*.so*; do
     [ "${elf##*/}" = "${loader##*/}" ] || patchelf --set-rpath "$out/.lib" "$elf"

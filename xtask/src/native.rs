@@ -445,16 +445,27 @@ impl Python {
 }
 
 /// Where the native CPython `dir` of the image with id `image_id` is kept:
-/// per image id, so a rebuilt image gets its own.
+/// per image id and recipe (scripts/native/python.sh), so a rebuilt image
+/// or a changed recipe gets its own.
 pub fn python_path(image_id: &str, dir: &str) -> Python {
+    let mut recipe = util::Fnv::default();
+    recipe.write(&std::fs::read(python_script()).unwrap_or_default());
     let tar = util::project_root()
         .join("target/xtask/native/python")
-        .join(crate::engine::short_id(image_id))
+        .join(format!(
+            "{}-{}",
+            crate::engine::short_id(image_id),
+            &recipe.hex()[..8]
+        ))
         .join(format!("{dir}.tar"));
     Python {
         tar,
         dir: dir.to_string(),
     }
+}
+
+fn python_script() -> Utf8PathBuf {
+    util::project_root().join("scripts/native/python.sh")
 }
 
 /// The native CPython `dir` of `image` (id `image_id`), laid out in a
@@ -474,7 +485,7 @@ pub fn python(engine: &Engine, image: &str, image_id: &str, dir: &str) -> Result
     if python.tar.is_file() {
         return Ok(python);
     }
-    let script = util::project_root().join("scripts/native/python.sh");
+    let script = python_script();
     let partial = Partial::beside(&python.tar);
     let out = std::fs::File::create(partial.path())
         .with_context(|| format!("creating {}", partial.path()))?;

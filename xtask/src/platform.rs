@@ -54,6 +54,9 @@ pub struct Row {
     pub runner: &'static str,
     /// Which machines run its code without an emulator.
     pub runs_on: &'static [Arch],
+    /// Where its programs look for the dynamic loader (PT_INTERP), for the
+    /// machines whose native tools run in emulated containers.
+    pub loader: Option<&'static str>,
     /// QEMU CPU models that emulate it faster than QEMU's default, each for
     /// the QEMU versions where it is faster; the first that fits is taken.
     pub fast_cpu: &'static [FastCpu],
@@ -91,6 +94,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_28_x86_64",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::X86_64],
+        loader: Some("/lib64/ld-linux-x86-64.so.2"),
         fast_cpu: &[],
     },
     Row {
@@ -112,6 +116,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_28_i686",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::X86_64, Arch::I686],
+        loader: None,
         fast_cpu: &[],
     },
     Row {
@@ -133,6 +138,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_28_aarch64",
         runner: "ubuntu-24.04-arm",
         runs_on: &[Arch::Aarch64],
+        loader: Some("/lib/ld-linux-aarch64.so.1"),
         // Neoverse-N1 is Armv8.2: no pointer authentication, which QEMU's
         // default and `max` models emulate slowly (the PAC hints Debian's
         // and most arm64 binaries carry are no-ops on it), and fewer
@@ -177,6 +183,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_28_ppc64le",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Ppc64le],
+        loader: None,
         fast_cpu: &[],
     },
     Row {
@@ -198,6 +205,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_28_s390x",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::S390x],
+        loader: None,
         fast_cpu: &[],
     },
     Row {
@@ -219,6 +227,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_31_armv7l",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Armv7l],
+        loader: None,
         fast_cpu: &[],
     },
     Row {
@@ -240,6 +249,7 @@ pub const ROWS: [Row; 7] = [
         cibuildwheel_image: "manylinux_2_39_riscv64",
         runner: "ubuntu-24.04",
         runs_on: &[Arch::Riscv64],
+        loader: None,
         // The demo's emulated build (gcc, repair, import check), paired
         // runs: `rv64` 0.62 of QEMU 11.1's default model, the wheels
         // byte-identical; under 7.2 the two were within noise.

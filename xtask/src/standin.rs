@@ -311,23 +311,34 @@ fn wheelhouse(
         .iter()
         .flat_map(|p| ["--platform".to_string(), format!("{p}_{arch}")])
         .collect();
+    // An emulated arch's cross environment installs the build's tools for
+    // x86_64 (its native side) from the same wheelhouse.
+    let x86_64: Vec<String> = match arch {
+        Arch::X86_64 | Arch::I686 => Vec::new(),
+        _ => vec!["--platform".into(), "manylinux2014_x86_64".into()],
+    };
     // The tools run on the first CPython (3.13); the build and test tools
-    // must also suit the oldest interpreter, PyPy's Python 3.11.
-    for (list, version) in [
-        ("tools.txt", "3.13"),
-        ("build.txt", "3.11"),
-        ("test.txt", "3.11"),
+    // must also suit the oldest interpreter, PyPy's Python 3.11; the cmake
+    // and Cython tools are for CPython 3.13's builds.
+    for (list, version, platforms, of) in [
+        ("tools.txt", "3.13", &platforms, arch),
+        ("build.txt", "3.11", &platforms, arch),
+        ("test.txt", "3.11", &platforms, arch),
+        ("cross.txt", "3.13", &platforms, arch),
+        ("cross.txt", "3.13", &x86_64, Arch::X86_64),
     ] {
+        if platforms.is_empty() {
+            continue;
+        }
         let req = recipe.join(list);
-        let platforms = &platforms;
         runner
             .run_logged(
                 cmd!(
                     sh,
                     "python3 -m pip download --only-binary=:all: {platforms...} --python-version {version} --dest {dir} --requirement {req}"
                 ),
-                &format!("fetching the {arch} stand-in's wheels ({list})"),
-                &ctx.join(format!("pip-{list}.log")),
+                &format!("fetching the {arch} stand-in's wheels ({list}, {of})"),
+                &ctx.join(format!("pip-{list}-{of}.log")),
             )
             .context("downloading the stand-in's wheels (pip must reach PyPI)")?;
         if !runner.dry_run {

@@ -62,12 +62,27 @@ fn every_arch_in_one_run_each_in_its_own_container() {
     }
     // The CPython every stand-in has (the emulated ones offer one).
     let py = first_cpython("riscv64");
-    // From no kept native uv or clang, as on a fresh clone: the emulated
-    // arches' builds all ask for them at once, and one of each serves them
-    // (the clang is taken out of its image again, which is kept).
-    let kept_uv = root().join("target/xtask/native/x86_64");
-    if kept_uv.exists() {
-        std::fs::remove_dir_all(&kept_uv).unwrap();
+    // From no kept native uv, as on a fresh clone: the emulated arches'
+    // builds all ask for it at once, and one fetch serves them. The kept
+    // one is moved aside, not removed: the other test stream's containers
+    // may have it mounted (the folder moved stays theirs). What earlier
+    // suites moved aside goes now.
+    let native = root().join("target/xtask/native");
+    for entry in std::fs::read_dir(&native).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("moved-uv-") {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(native.join("x86_64"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("uv-") {
+            let aside = native.join(format!("moved-{name}-{}", std::process::id()));
+            std::fs::rename(entry.path(), aside).unwrap();
+        }
     }
     let out = TempDir::new("all-arches");
     let (run, logs) = xtask_logged(&[
@@ -498,6 +513,22 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
     );
     let s390x = dry_numpy("s390x");
     assert_has(&s390x.stdout, "XTASK_NATIVE_PYTHON=");
+    // cmake's FindPython refuses an interpreter whose pointers are not the
+    // compiler's: a 32-bit target's scikit-build-core build is emulated.
+    std::fs::write(
+        &pyproject,
+        text.replacen(
+            "requires = [\"",
+            "requires = [\"scikit-build-core>=0.10\", \"",
+            1,
+        ),
+    )
+    .unwrap();
+    let armv7l = dry_numpy("armv7l");
+    assert_has(
+        &armv7l.stderr,
+        "==> armv7l: the builds run their Python emulated: its build requirement `scikit-build-core` runs cmake, whose FindPython refuses an interpreter with 64-bit pointers (the native x86_64 one) for armv7l's 32-bit compiler",
+    );
 }
 
 /// A package whose setup.py compiles a helper with the interpreter's
@@ -552,6 +583,145 @@ print("the generated facts are the target interpreter's:", want)
     }
     std::fs::write(
         dir.join("gen.toml"),
+        "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\ntest-command = \"python {package}/check.py\"\n",
+    )
+    .unwrap();
+}
+
+/// A Cython extension built by scikit-build-core with cmake and ninja from
+/// PyPI (the stand-ins' wheelhouse, scripts/standin/cross.txt) on emulated
+/// aarch64: in the cross environment cmake, ninja and Cython are x86_64's
+/// and run natively, the compiler is the image's gcc, and the wheel is the
+/// bytes `--full-emulation` builds (where all of them run emulated). cmake
+/// names the target's processor (it bakes CMAKE_SYSTEM_PROCESSOR into the
+/// extension) and the extension's test passes in the target's interpreter,
+/// with `--native-compiler` too.
+#[test]
+fn a_cython_extension_built_by_cmake_and_ninja_in_the_cross_environment() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "aarch64"]);
+    let py = first_cpython("aarch64");
+    let dir = TempDir::new("cmake-cython");
+    cmake_cython_package(dir.path());
+    let build = |extra: &[&str], out: &TempDir| {
+        let config = dir.path().join("cmake.toml");
+        let mut args = vec!["--config", config.to_str().unwrap(), "wheels", "--standin"];
+        args.extend(["--arch", "aarch64", "--py", &py, "--out", out.str()]);
+        // Not in a git checkout: the wheels' times are given.
+        args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
+        args.extend(extra);
+        xtask_logged(&args)
+    };
+    let (cross, full, clang) = (
+        TempDir::new("cmake-cross"),
+        TempDir::new("cmake-full"),
+        TempDir::new("cmake-clang"),
+    );
+    let (run, cross_logs) = build(&[], &cross);
+    run.ok();
+    // Its test, all emulated, would add minutes (measured: the test took
+    // 315 s with it): the cross runs' tests are the ones asserted.
+    let (run, full_logs) = build(&["--full-emulation", "--no-test"], &full);
+    run.ok();
+    let (run, clang_logs) = build(&["--native-compiler"], &clang);
+    run.ok();
+    inv.check();
+    let log = |logs: &Path| {
+        std::fs::read_to_string(logs.join(format!("{py}-manylinux_aarch64.log"))).unwrap()
+    };
+    for logs in [&cross_logs, &clang_logs] {
+        let log = log(logs);
+        assert_has(&log, "configured for aarch64 (cross environment)");
+        // cmake and ninja of the native side: x86_64's, run natively.
+        assert_has(&log, "cmake's ELF machine: 3e00");
+        assert_has(&log, "ninja's ELF machine: 3e00");
+        assert_has(&log, "cmake's processor: aarch64");
+        assert_has(
+            &log,
+            "the extension's machine is the interpreter's: aarch64",
+        );
+    }
+    let full_log = log(&full_logs);
+    assert!(!full_log.contains("cross environment"), "{full_log}");
+    assert_has(&full_log, "cmake's processor: aarch64");
+    assert_has(&full_log, "cmake's ELF machine: b700");
+    assert_has(&log(&clang_logs), "compiler: the native clang ");
+    let wheels = wheels_in(cross.path());
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    assert_eq!(wheels, wheels_in(full.path()));
+    assert_eq!(wheels, wheels_in(clang.path()));
+    assert!(
+        std::fs::read(cross.path().join(&wheels[0])).unwrap()
+            == std::fs::read(full.path().join(&wheels[0])).unwrap(),
+        "{} differs between the cross environment and --full-emulation",
+        wheels[0]
+    );
+}
+
+/// A scikit-build-core package whose one extension is Cython, compiled by
+/// cmake's custom command and built by ninja; CMAKE_SYSTEM_PROCESSOR is
+/// baked in, and its test checks it against the interpreter's machine.
+fn cmake_cython_package(dir: &Path) {
+    let pkg = dir.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let files = [
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"scikit-build-core>=0.10\", \"cython>=3\"]\nbuild-backend = \"scikit_build_core.build\"\n\n[project]\nname = \"fastsum\"\nversion = \"0.1.0\"\n\n[tool.scikit-build]\nbuild.verbose = true\nbuild-dir = \"build/{wheel_tag}\"\n",
+        ),
+        (
+            "CMakeLists.txt",
+            r#"cmake_minimum_required(VERSION 3.15...3.31)
+project(${SKBUILD_PROJECT_NAME} LANGUAGES C)
+message(STATUS "cmake's processor: ${CMAKE_SYSTEM_PROCESSOR}")
+# e_machine of cmake's and ninja's own ELF files: 3e00 x86_64, b700 aarch64.
+foreach(program ${CMAKE_COMMAND} ${CMAKE_MAKE_PROGRAM})
+  file(READ ${program} header LIMIT 20 HEX)
+  string(SUBSTRING "${header}" 36 4 machine)
+  get_filename_component(name ${program} NAME)
+  message(STATUS "${name}'s ELF machine: ${machine}")
+endforeach()
+find_package(Python COMPONENTS Interpreter Development.Module REQUIRED)
+add_custom_command(
+  OUTPUT fastsum.c
+  COMMAND Python::Interpreter -m cython -3 ${CMAKE_CURRENT_SOURCE_DIR}/fastsum.pyx -o fastsum.c
+  DEPENDS fastsum.pyx
+  VERBATIM)
+python_add_library(fastsum MODULE fastsum.c WITH_SOABI)
+target_compile_definitions(fastsum PRIVATE CMAKE_MACHINE="${CMAKE_SYSTEM_PROCESSOR}")
+install(TARGETS fastsum DESTINATION .)
+"#,
+        ),
+        (
+            "fastsum.pyx",
+            r#"cdef extern from *:
+    const char *CMAKE_MACHINE
+
+machine = CMAKE_MACHINE.decode()
+
+def total(values):
+    cdef double s = 0
+    for v in values:
+        s += v
+    return s
+"#,
+        ),
+        (
+            "check.py",
+            r#"import platform
+import fastsum
+
+assert fastsum.total([1, 2, 3.5]) == 6.5
+assert fastsum.machine == platform.machine(), (fastsum.machine, platform.machine())
+print("the extension's machine is the interpreter's:", fastsum.machine)
+"#,
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(pkg.join(name), text).unwrap();
+    }
+    std::fs::write(
+        dir.join("cmake.toml"),
         "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\ntest-command = \"python {package}/check.py\"\n",
     )
     .unwrap();

@@ -34,8 +34,8 @@ frontend and backend with a native CPython of the target's version. In the
 isolated build environment (a virtual environment of that interpreter),
 XTASK_CROSS ("MACHINE SYSCONFIGDATA") makes it say the target, as a
 cross-build environment does: sysconfig reads the target interpreter's data
-(its compiler, flags, headers, extension suffix and SOABI) and names the
-target's platform, `os.uname()` (and so `platform.machine()`) says its
+(its compiler, flags, headers, extension suffix and SOABI; `include` and
+`platinclude` are its headers' folder) and names the target's platform, `os.uname()` (and so `platform.machine()`) says its
 machine, `sys.implementation._multiarch` its triplet, and `sys.maxsize` and
 `sys.byteorder` its pointer size and byte order. The frontend
 itself, and uv (build-wheel.sh takes the variable away from it), see the
@@ -116,6 +116,29 @@ def say_the_target(machine, data):
         return os.uname_result((u.sysname, u.nodename, u.release, u.version, machine))
 
     os.uname = target_uname
+    # The target's headers, where sysconfig's paths point at this
+    # interpreter's folder (which has none): its INCLUDEPY, in the image.
+    include = data.get("INCLUDEPY")
+    if include:
+        import sysconfig
+
+        get_paths = sysconfig.get_paths
+
+        def target_paths(*args, **kwargs):
+            paths = get_paths(*args, **kwargs)
+            if kwargs.get("expand", args[2] if len(args) > 2 else True):
+                paths["include"] = include
+                paths["platinclude"] = data.get("CONFINCLUDEPY") or include
+            return paths
+
+        sysconfig.get_paths = target_paths
+    # The native build tools from PyPI (cmake, ninja) find their runtime
+    # libraries beside this interpreter's (its loader is mounted at the
+    # usual path); the target's programs pass over them (another machine).
+    libs = os.path.join(sys.base_prefix, ".lib")
+    if os.path.isdir(libs):
+        before = os.environ.get("LD_LIBRARY_PATH")
+        os.environ["LD_LIBRARY_PATH"] = libs + (":" + before if before else "")
 
 
 CROSS = os.environ.get("XTASK_CROSS", "").split(" ", 1)

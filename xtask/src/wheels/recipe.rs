@@ -375,6 +375,20 @@ pub(super) fn native_dirs(recipes: &[Recipe], t: &Target) -> Vec<(Utf8PathBuf, S
     dirs
 }
 
+/// The dynamic loader of the native CPython, mounted where programs of its
+/// machine look for theirs: the build tools from PyPI that the cross
+/// environment installs for that machine (cmake, ninja) then start, and
+/// find their runtime libraries beside it (scripts/native/python.sh,
+/// site/sitecustomize.py). A remote engine gets none: there they cannot
+/// start, and such a package builds with `--no-cross-environment`.
+fn native_loader(recipes: &[Recipe], t: &Target) -> Option<String> {
+    let python = native_pythons(recipes, t).into_iter().next()?;
+    let machine = t.native_image.as_ref()?.as_ref().ok()?.arch;
+    let at = machine.row().loader?;
+    let name = at.rsplit('/').next()?;
+    Some(format!("{}/.lib/{name}:{at}:ro", python.dir_here()))
+}
+
 fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
     let mut pythons: Vec<&native::Python> = Vec::new();
     for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
@@ -489,6 +503,7 @@ impl<'a> ContainerStart<'a> {
             for (from, to) in native_dirs(recipes, t) {
                 volumes.push(format!("{from}:{to}:ro"));
             }
+            volumes.extend(native_loader(recipes, t));
         }
         // The inputs' tar's size in bytes (known once it is made), or 0.
         let mut args = vec![if unpack { "<bytes>" } else { "0" }.to_string()];

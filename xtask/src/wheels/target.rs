@@ -391,18 +391,16 @@ fn native_image(
     let Some(machine) = machine else {
         return Err("the engine's machine is of an arch this tool has no image for".into());
     };
-    // The native side installs the build requirements for its own machine:
-    // numpy's C headers say the sizes of long and of pointers of the
-    // machine it was built for, which a 32-bit target's are not.
+    // What a 32-bit target's build cannot take from a 64-bit native side.
     if arch.row().bits < machine.row().bits {
         let requires = super::package::build_requires(&plan.root.join(&plan.package));
-        if let Some(name) = requires
-            .iter()
-            .find(|n| SIZED_HEADERS.contains(&n.as_str()))
-        {
-            return Err(format!(
-                "its build requirement `{name}` would be the native {machine} one, whose C headers give long and pointers 64 bits, where {arch} has 32"
-            ));
+        for name in &requires {
+            if let Some((_, why)) = SIXTY_FOUR_BITS.iter().find(|(n, _)| n == name) {
+                let why = why
+                    .replace("{machine}", machine.name())
+                    .replace("{arch}", arch.name());
+                return Err(format!("its build requirement `{name}` {why}"));
+            }
         }
     }
     let (name, get) = match (plan.standin, libc) {
@@ -444,9 +442,21 @@ fn native_image(
     }
 }
 
-/// Build requirements whose C headers are of the machine they were built
-/// for (`[build-system] requires`, by project name).
-const SIZED_HEADERS: [&str; 2] = ["numpy", "oldest-supported-numpy"];
+/// Build requirements (`[build-system] requires`, by project name) that a
+/// 64-bit native side cannot serve a 32-bit target with, and why. The
+/// native side installs them for its own machine: numpy's C headers say
+/// the sizes of that machine's long and pointers; cmake's FindPython asks
+/// the interpreter its pointer size (C's, which the cross environment
+/// cannot change) and refuses one that differs from the compiler's.
+const SIXTY_FOUR_BITS: [(&str, &str); 5] = [
+    ("numpy", NUMPY),
+    ("oldest-supported-numpy", NUMPY),
+    ("scikit-build-core", CMAKE),
+    ("scikit-build", CMAKE),
+    ("cmake", CMAKE),
+];
+const NUMPY: &str = "would be the native {machine} one, whose C headers give long and pointers 64 bits, where {arch} has 32";
+const CMAKE: &str = "runs cmake, whose FindPython refuses an interpreter with 64-bit pointers (the native {machine} one) for {arch}'s 32-bit compiler";
 
 /// The image of `machine` of the family of `image`, which is of `arch`:
 /// its name with the arch's name (`aarch64`, else the engine's `arm64`)

@@ -270,6 +270,20 @@ pub fn containers_of_ours() -> Vec<String> {
     ours_on(&[], &["--quiet"])
 }
 
+/// This tool's containers on the default engine, one line each: what a
+/// failure about them names (id, name with its run, image, state, command).
+fn containers_described() -> String {
+    ours_on(
+        &[],
+        &[
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Command}}",
+        ],
+    )
+    .join("\n")
+}
+
 /// Removes this tool's containers on the default engine when dropped: a
 /// test that keeps them (`--keep-container`) leaves none to the tests
 /// after it, failing or not (never panics itself: it may run in a panic).
@@ -400,10 +414,11 @@ pub struct Invariants {
 
 impl Invariants {
     pub fn before() -> Invariants {
-        assert_eq!(
-            containers_of_ours(),
-            Vec::<String>::new(),
-            "a container of ours was left by an earlier test"
+        let left = containers_of_ours();
+        assert!(
+            left.is_empty(),
+            "a container of ours was left by an earlier test:\n{}",
+            containers_described()
         );
         Invariants {
             tree: snapshot(&root()),
@@ -412,10 +427,11 @@ impl Invariants {
     }
 
     pub fn check(&self) {
-        assert_eq!(
-            containers_of_ours(),
-            Vec::<String>::new(),
-            "a container of ours outlived the command"
+        let left = containers_of_ours();
+        assert!(
+            left.is_empty(),
+            "a container of ours outlived the command:\n{}",
+            containers_described()
         );
         // Volumes of ours: only caches may stay.
         let volumes = sh(
