@@ -372,7 +372,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     let file = std::fs::File::create(partial.path())
         .with_context(|| format!("creating {}", partial.path()))?;
     let mut out = engine.command();
-    out.args(["run", "--rm", "--network=none", "--entrypoint", "tar"])
+    out.args(["run", "--rm", "--network=none", "--label"])
+        .arg(format!("{}=container", crate::engine::LABEL))
+        .args(["--entrypoint", "tar"])
         .arg(&spec.tag)
         .args(["-C", "/opt", "-c", "clang"])
         .stdin(std::process::Stdio::null())
@@ -384,7 +386,9 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         bail!("taking /opt/clang out of {} failed ({status})", spec.tag);
     }
     let mut read = engine.command();
-    read.args(["run", "--rm", "--network=none", "--entrypoint", "cat"])
+    read.args(["run", "--rm", "--network=none", "--label"])
+        .arg(format!("{}=container", crate::engine::LABEL))
+        .args(["--entrypoint", "cat"])
         .arg(&spec.tag)
         .arg("/opt/clang/VERSION");
     let v = read

@@ -510,7 +510,9 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
     let takes = |model: &str| {
         let mut probe = engine.command();
         probe
-            .args(["run", "--rm", "--network=none", "--platform"])
+            .args(["run", "--rm", "--network=none", "--label"])
+            .arg(format!("{}=container", crate::engine::LABEL))
+            .arg("--platform")
             .arg(arch.docker_platform())
             .args(["--env", &format!("QEMU_CPU={model}")])
             .args(["--entrypoint", "true", image])

@@ -247,7 +247,12 @@ pub fn require_second_daemon() {
 /// This tool's containers on an engine (`host`: the docker CLI's `--host`
 /// arguments, none for the default one), each as `shown` has ps print it.
 fn ours_on(host: &[&str], shown: &[&str]) -> Vec<String> {
-    let label = format!("label={LABEL}");
+    labelled_on(host, shown, LABEL)
+}
+
+/// The containers on `host` labelled `label` (`KEY` or `KEY=VALUE`).
+fn labelled_on(host: &[&str], shown: &[&str], label: &str) -> Vec<String> {
+    let label = format!("label={label}");
     let mut args = host.to_vec();
     args.extend(["ps", "--all"]);
     args.extend(shown);
@@ -266,20 +271,23 @@ pub fn container_names_of_ours() -> Vec<String> {
     ours_on(&[], &["--format", "{{.Names}}"])
 }
 
+/// The containers this tool made (it labels each `container`): not the
+/// tests' own of a stand-in image, which carry the image's label.
 pub fn containers_of_ours() -> Vec<String> {
-    ours_on(&[], &["--quiet"])
+    labelled_on(&[], &["--quiet"], &format!("{LABEL}=container"))
 }
 
 /// This tool's containers on the default engine, one line each: what a
 /// failure about them names (id, name with its run, image, state, command).
 fn containers_described() -> String {
-    ours_on(
+    labelled_on(
         &[],
         &[
             "--no-trunc",
             "--format",
             "{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Command}}",
         ],
+        &format!("{LABEL}=container"),
     )
     .join("\n")
 }
