@@ -105,7 +105,8 @@ pub fn start_failure_fix(error: &str) -> String {
 }
 
 /// What a container is made of: its name (and the run it belongs to), image
-/// and arch, `name:/path` volumes, and the user's own create arguments.
+/// and arch, `name:/path` volumes (and read-only `/host/path:/path:ro`
+/// mounts of this tool's native helpers), and the user's own create arguments.
 pub struct ContainerSpec<'a> {
     pub name: String,
     pub run_id: &'a str,

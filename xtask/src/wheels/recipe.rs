@@ -353,7 +353,6 @@ fn uv_settings(plan: &Plan, t: &Target) -> Vec<(String, String)> {
     }
 }
 
-/// The native CPythons copied into target `t`'s container, once each.
 /// The native tools of target `t`'s container, each a folder of this
 /// machine (once unpacked) and where it is in the container: mounted
 /// read-only where the engine runs here, else copied in once it started.
@@ -389,6 +388,7 @@ fn native_loader(recipes: &[Recipe], t: &Target) -> Option<String> {
     Some(format!("{}/.lib/{name}:{at}:ro", python.dir_here()))
 }
 
+/// The native CPythons of target `t`'s builds, once each.
 fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
     let mut pythons: Vec<&native::Python> = Vec::new();
     for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
