@@ -295,7 +295,7 @@ fn container_start(sh: &Shell, engine: &Engine, image: &str, arch: Arch) -> Opti
         return None;
     }
     let (program, endpoint) = (&engine.program, &engine.endpoint);
-    let label = format!("{}=container", crate::engine::LABEL);
+    let label = crate::engine::CONTAINER_LABEL;
     let platform = arch.docker_platform();
     let out = cmd!(
         sh,

@@ -373,7 +373,7 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
         .with_context(|| format!("creating {}", partial.path()))?;
     let mut out = engine.command();
     out.args(["run", "--rm", "--network=none", "--label"])
-        .arg(format!("{}=container", crate::engine::LABEL))
+        .arg(crate::engine::CONTAINER_LABEL)
         .args(["--entrypoint", "tar"])
         .arg(&spec.tag)
         .args(["-C", "/opt", "-c", "clang"])
@@ -387,7 +387,7 @@ pub fn clang(sh: &Shell, engine: &Engine, runner: &util::Runner) -> Result<Clang
     }
     let mut read = engine.command();
     read.args(["run", "--rm", "--network=none", "--label"])
-        .arg(format!("{}=container", crate::engine::LABEL))
+        .arg(crate::engine::CONTAINER_LABEL)
         .args(["--entrypoint", "cat"])
         .arg(&spec.tag)
         .arg("/opt/clang/VERSION");
@@ -497,7 +497,7 @@ pub fn python(engine: &Engine, image: &str, image_id: &str, dir: &str) -> Result
     let made = engine
         .command()
         .args(["run", "--rm", "--interactive", "--network=none", "--label"])
-        .arg(format!("{}=container", crate::engine::LABEL))
+        .arg(crate::engine::CONTAINER_LABEL)
         .args(["--entrypoint", "bash", image, "-s", dir])
         .stdin(script_file)
         .stdout(out)

@@ -384,14 +384,9 @@ impl flags::QemuRegister {
 /// container), only what writing binfmt_misc takes: CAP_SYS_ADMIN to mount it,
 /// a writable /proc/sys, and no AppArmor profile that forbids the mount.
 pub fn run_args(image: &str, args: &[String], privileged: bool) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "run",
-        "--rm",
-        "--label",
-        &format!("{}=container", crate::engine::LABEL),
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut v: Vec<String> = ["run", "--rm", "--label", crate::engine::CONTAINER_LABEL]
+        .map(String::from)
+        .to_vec();
     if privileged {
         v.push("--privileged".into());
     } else {

@@ -35,8 +35,9 @@ isolated build environment (a virtual environment of that interpreter),
 XTASK_CROSS ("MACHINE SYSCONFIGDATA") makes it say the target, as a
 cross-build environment does: sysconfig reads the target interpreter's data
 (its compiler, flags, headers, extension suffix and SOABI; `include` and
-`platinclude` are its headers' folder) and names the target's platform, `os.uname()` (and so `platform.machine()`) says its
-machine, `sys.implementation._multiarch` its triplet, and `sys.maxsize` and
+`platinclude` are its headers' folder) and names the target's platform,
+`os.uname()` (and so `platform.machine()`) says its machine,
+`sys.implementation._multiarch` its triplet, and `sys.maxsize` and
 `sys.byteorder` its pointer size and byte order. The frontend
 itself, and uv (build-wheel.sh takes the variable away from it), see the
 machine as it is, so that the build's tools are installed for it.

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 
-use super::{Engine, LABEL};
+use super::{Engine, CONTAINER_LABEL, LABEL};
 use crate::cleanup::{Undo, UndoGuard};
 use crate::platform::Arch;
 use crate::util::{shell_quote, Runner};
@@ -189,7 +189,7 @@ impl ContainerSpec<'_> {
     pub fn command(&self, engine: &Engine, setup: &StartScript, secrets: &[String]) -> Command {
         let mut cmd = engine.command();
         cmd.args(["run", "--interactive", "--rm", "--name", &self.name]);
-        cmd.args(["--label", &format!("{LABEL}=container")]);
+        cmd.args(["--label", CONTAINER_LABEL]);
         cmd.args(["--label", &format!("{LABEL}.run={}", self.run_id)]);
         cmd.args(["--platform", &self.arch.docker_platform()]);
         cmd.args(["--entrypoint", "", "--workdir", "/"]);

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use super::{Engine, LABEL};
+use super::{Engine, CONTAINER_LABEL, LABEL};
 use crate::cleanup::{Undo, UndoGuard};
 use crate::platform::Arch;
 use crate::util::Runner;
@@ -110,7 +110,7 @@ impl Engine {
         let create = self
             .command()
             .args(["create", "--name", &name, "--label"])
-            .arg(format!("{LABEL}=container"))
+            .arg(CONTAINER_LABEL)
             .args([
                 "--platform",
                 &arch.docker_platform(),

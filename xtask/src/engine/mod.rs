@@ -23,6 +23,10 @@ pub use image::{short_id, DerivedImage, ImageBuild};
 /// Every container, volume and image this tool creates carries this label,
 /// so that what a run leaves behind can be found.
 pub const LABEL: &str = "org.xtask-wheels";
+/// The label (with its value) of every container this tool starts: a
+/// container of one of its images started by anyone else inherits the
+/// image's `LABEL=image` instead.
+pub const CONTAINER_LABEL: &str = "org.xtask-wheels=container";
 
 impl EngineSpec {
     /// The client program; None for the default, which is detected.
@@ -346,6 +350,11 @@ mod tests {
             let e = EngineSpec::parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_container_label_is_the_label_with_its_value() {
+        assert_eq!(CONTAINER_LABEL, format!("{LABEL}=container"));
     }
 
     #[test]

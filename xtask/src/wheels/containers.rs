@@ -11,7 +11,9 @@ use camino::Utf8PathBuf;
 
 use super::contract::{container_scripts, parse_setup, script_files, CCACHE_DIR, INPUTS};
 use super::plan::Plan;
-use super::recipe::{copies_natives, headers_cache, native_dirs, ContainerStart, Recipe};
+use super::recipe::{
+    copies_natives, headers_cache, native_dirs, native_pythons, ContainerStart, Recipe,
+};
 use super::target::Target;
 use crate::cleanup::Partial;
 use crate::engine::{Container, OutputAfterReady, ReadyingFailed};
@@ -75,10 +77,8 @@ pub(super) fn start_target(
     if let Some(clang) = &t.clang {
         clang.unpack()?;
     }
-    for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
-        if let Some(python) = &r.native_python {
-            python.unpack()?;
-        }
+    for python in native_pythons(recipes, t) {
+        python.unpack()?;
     }
     let scripts = script_files(&container_scripts())?;
     let mut start = ContainerStart::new(plan, t, run_id, scripts, recipes, lone);

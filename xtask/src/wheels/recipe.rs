@@ -389,7 +389,7 @@ fn native_loader(recipes: &[Recipe], t: &Target) -> Option<String> {
 }
 
 /// The native CPythons of target `t`'s builds, once each.
-fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
+pub(super) fn native_pythons<'r>(recipes: &'r [Recipe], t: &Target) -> Vec<&'r native::Python> {
     let mut pythons: Vec<&native::Python> = Vec::new();
     for r in recipes.iter().filter(|r| t.builds(&r.build.id)) {
         if let Some(python) = &r.native_python {

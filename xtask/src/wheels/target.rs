@@ -511,7 +511,7 @@ fn emulated_cpu(plan: &Plan, engine: &Engine, image: &str, arch: Arch, dry_run: 
         let mut probe = engine.command();
         probe
             .args(["run", "--rm", "--network=none", "--label"])
-            .arg(format!("{}=container", crate::engine::LABEL))
+            .arg(crate::engine::CONTAINER_LABEL)
             .arg("--platform")
             .arg(arch.docker_platform())
             .args(["--env", &format!("QEMU_CPU={model}")])
