@@ -253,7 +253,13 @@ if [ -n "${XTASK_NATIVE_PYTHON:-}" ]; then
         mv "/xtask/cross/bin/uv.$interp" /xtask/cross/bin/uv
         build_python=$XTASK_NATIVE_PYTHON
         frontend_path=${XTASK_NATIVE_PYTHON%/bin/*}/frontend
-        cross=("XTASK_CROSS=$machine /xtask/cross/$interp/${data[0]##*/}" "PATH=/xtask/cross/bin:$PATH")
+        # Its library folder on the loader's path from the start: the
+        # compiled modules of the build's wheels (Cython's) load libraries
+        # (libpthread.so.0) that the interpreter itself does not, which the
+        # target's loader cache cannot give; the target's programs pass
+        # over them (another machine).
+        cross=("XTASK_CROSS=$machine /xtask/cross/$interp/${data[0]##*/}" "PATH=/xtask/cross/bin:$PATH"
+            "LD_LIBRARY_PATH=${XTASK_NATIVE_PYTHON%/bin/*}/.lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
         step "build frontend and backend: the native $("$XTASK_NATIVE_PYTHON" -c 'import platform; print(platform.python_implementation(), platform.python_version(), "(" + platform.machine() + ")")'), configured for $machine (cross environment)"
     else
         step "build frontend and backend: the emulated interpreter, not the native one: $why"

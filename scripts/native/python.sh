@@ -50,7 +50,7 @@ done
 cp -L "$loader" "$out/.lib/"
 # The runtime the build tools of PyPI's manylinux wheels load (cmake and
 # ninja are C++ programs): with this loader at its usual path and this
-# folder on LD_LIBRARY_PATH (sitecustomize.py), the cross environment runs
+# folder on LD_LIBRARY_PATH (build-wheel.sh), the cross environment runs
 # them natively too.
 for lib in libstdc++.so.6 libgcc_s.so.1 libdl.so.2 librt.so.1 libpthread.so.0 libutil.so.1 libresolv.so.2; do
     [ -e "$out/.lib/$lib" ] && continue

@@ -590,141 +590,123 @@ print("the generated facts are the target interpreter's:", want)
 
 /// A Cython extension built by scikit-build-core with cmake and ninja from
 /// PyPI (the stand-ins' wheelhouse, scripts/standin/cross.txt) on emulated
-/// aarch64: in the cross environment cmake, ninja and Cython are x86_64's
-/// and run natively, the compiler is the image's gcc, and the wheel is the
-/// bytes `--full-emulation` builds (where all of them run emulated). cmake
-/// names the target's processor (it bakes CMAKE_SYSTEM_PROCESSOR into the
-/// extension) and the extension's test passes in the target's interpreter,
-/// with `--native-compiler` too.
+/// aarch64 (demo/cmake): in the cross environment cmake, ninja and Cython
+/// are x86_64's and run natively, the compiler is the image's gcc, and the
+/// wheel is the bytes `--no-cross-environment` builds (where all of them
+/// run emulated: aarch64's cmake and ninja). cmake names the target's
+/// processor (it bakes CMAKE_SYSTEM_PROCESSOR into the extension) and the
+/// extension's test passes in the target's interpreter, with
+/// `--native-compiler` too. And a setuptools package whose setup.py
+/// imports Cython (demo/cython), on 32-bit armv7l: the backend loads
+/// Cython's compiled modules, x86_64's, in its own process (they need
+/// libpthread.so.0, which the native interpreter does not load); the same
+/// bytes as the emulated Python's, its test passing.
 #[test]
-fn a_cython_extension_built_by_cmake_and_ninja_in_the_cross_environment() {
+fn cython_extensions_built_by_cmake_and_by_setuptools_in_the_cross_environment() {
     let (_serial, inv) = on_x86_64_standin();
     standin(&["--arch", "aarch64"]);
+    standin(&["--arch", "armv7l"]);
     let py = first_cpython("aarch64");
-    let dir = TempDir::new("cmake-cython");
-    cmake_cython_package(dir.path());
-    let build = |extra: &[&str], out: &TempDir| {
-        let config = dir.path().join("cmake.toml");
+    let build = |package: &str, arch: &str, extra: &[&str], out: &TempDir| {
+        let dir = TempDir::new(package);
+        let config = demo_package_copy(package, dir.path());
         let mut args = vec!["--config", config.to_str().unwrap(), "wheels", "--standin"];
-        args.extend(["--arch", "aarch64", "--py", &py, "--out", out.str()]);
+        args.extend(["--arch", arch, "--py", &py, "--out", out.str()]);
         // Not in a git checkout: the wheels' times are given.
         args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
         args.extend(extra);
-        xtask_logged(&args)
+        let (run, logs) = xtask_logged(&args);
+        run.ok();
+        let log = std::fs::read_to_string(logs.join(format!("{py}-manylinux_{arch}.log")));
+        log.unwrap()
     };
-    let (cross, full, clang) = (
+    let (cross, emulated, clang) = (
         TempDir::new("cmake-cross"),
-        TempDir::new("cmake-full"),
+        TempDir::new("cmake-emulated"),
         TempDir::new("cmake-clang"),
     );
-    let (run, cross_logs) = build(&[], &cross);
-    run.ok();
-    // Its test, all emulated, would add minutes (measured: the test took
-    // 315 s with it): the cross runs' tests are the ones asserted.
-    let (run, full_logs) = build(&["--full-emulation", "--no-test"], &full);
-    run.ok();
-    let (run, clang_logs) = build(&["--native-compiler"], &clang);
-    run.ok();
-    inv.check();
-    let log = |logs: &Path| {
-        std::fs::read_to_string(logs.join(format!("{py}-manylinux_aarch64.log"))).unwrap()
-    };
-    for logs in [&cross_logs, &clang_logs] {
-        let log = log(logs);
-        assert_has(&log, "configured for aarch64 (cross environment)");
+    let cross_log = build("cmake", "aarch64", &[], &cross);
+    // Its test, emulated, adds time: the cross runs' tests are the ones asserted.
+    let emulated_log = build(
+        "cmake",
+        "aarch64",
+        &["--no-cross-environment", "--no-test"],
+        &emulated,
+    );
+    let clang_log = build("cmake", "aarch64", &["--native-compiler"], &clang);
+    for log in [&cross_log, &clang_log] {
+        assert_has(log, "configured for aarch64 (cross environment)");
         // cmake and ninja of the native side: x86_64's, run natively.
-        assert_has(&log, "cmake's ELF machine: 3e00");
-        assert_has(&log, "ninja's ELF machine: 3e00");
-        assert_has(&log, "cmake's processor: aarch64");
-        assert_has(
-            &log,
-            "the extension's machine is the interpreter's: aarch64",
-        );
+        assert_has(log, "cmake's ELF machine: 3e00");
+        assert_has(log, "ninja's ELF machine: 3e00");
+        assert_has(log, "cmake's processor: aarch64");
+        assert_has(log, "the extension's machine is the interpreter's: aarch64");
     }
-    let full_log = log(&full_logs);
-    assert!(!full_log.contains("cross environment"), "{full_log}");
-    assert_has(&full_log, "cmake's processor: aarch64");
-    assert_has(&full_log, "cmake's ELF machine: b700");
-    assert_has(&log(&clang_logs), "compiler: the native clang ");
+    assert!(
+        !emulated_log.contains("(cross environment)"),
+        "{emulated_log}"
+    );
+    assert_has(&emulated_log, "cmake's processor: aarch64");
+    assert_has(&emulated_log, "cmake's ELF machine: b700");
+    assert_has(&clang_log, "compiler: the native clang ");
     let wheels = wheels_in(cross.path());
     assert_eq!(wheels.len(), 1, "{wheels:?}");
-    assert_eq!(wheels, wheels_in(full.path()));
     assert_eq!(wheels, wheels_in(clang.path()));
-    assert!(
-        std::fs::read(cross.path().join(&wheels[0])).unwrap()
-            == std::fs::read(full.path().join(&wheels[0])).unwrap(),
-        "{} differs between the cross environment and --full-emulation",
-        wheels[0]
+    same_bytes(&cross, &emulated, &wheels);
+
+    let (cross, emulated) = (
+        TempDir::new("cython-cross"),
+        TempDir::new("cython-emulated"),
     );
+    let cross_log = build("cython", "armv7l", &[], &cross);
+    let emulated_log = build(
+        "cython",
+        "armv7l",
+        &["--no-cross-environment", "--no-test"],
+        &emulated,
+    );
+    inv.check();
+    assert_has(&cross_log, "configured for armv7l (cross environment)");
+    assert_has(&cross_log, "cystats works");
+    assert!(
+        !emulated_log.contains("(cross environment)"),
+        "{emulated_log}"
+    );
+    let wheels = wheels_in(cross.path());
+    assert_eq!(wheels.len(), 1, "{wheels:?}");
+    assert!(wheels[0].ends_with("_armv7l.whl"), "{wheels:?}");
+    same_bytes(&cross, &emulated, &wheels);
 }
 
-/// A scikit-build-core package whose one extension is Cython, compiled by
-/// cmake's custom command and built by ninja; CMAKE_SYSTEM_PROCESSOR is
-/// baked in, and its test checks it against the interpreter's machine.
-fn cmake_cython_package(dir: &Path) {
-    let pkg = dir.join("pkg");
-    std::fs::create_dir_all(&pkg).unwrap();
-    let files = [
-        (
-            "pyproject.toml",
-            "[build-system]\nrequires = [\"scikit-build-core>=0.10\", \"cython>=3\"]\nbuild-backend = \"scikit_build_core.build\"\n\n[project]\nname = \"fastsum\"\nversion = \"0.1.0\"\n\n[tool.scikit-build]\nbuild.verbose = true\nbuild-dir = \"build/{wheel_tag}\"\n",
-        ),
-        (
-            "CMakeLists.txt",
-            r#"cmake_minimum_required(VERSION 3.15...3.31)
-project(${SKBUILD_PROJECT_NAME} LANGUAGES C)
-message(STATUS "cmake's processor: ${CMAKE_SYSTEM_PROCESSOR}")
-# e_machine of cmake's and ninja's own ELF files: 3e00 x86_64, b700 aarch64.
-foreach(program ${CMAKE_COMMAND} ${CMAKE_MAKE_PROGRAM})
-  file(READ ${program} header LIMIT 20 HEX)
-  string(SUBSTRING "${header}" 36 4 machine)
-  get_filename_component(name ${program} NAME)
-  message(STATUS "${name}'s ELF machine: ${machine}")
-endforeach()
-find_package(Python COMPONENTS Interpreter Development.Module REQUIRED)
-add_custom_command(
-  OUTPUT fastsum.c
-  COMMAND Python::Interpreter -m cython -3 ${CMAKE_CURRENT_SOURCE_DIR}/fastsum.pyx -o fastsum.c
-  DEPENDS fastsum.pyx
-  VERBATIM)
-python_add_library(fastsum MODULE fastsum.c WITH_SOABI)
-target_compile_definitions(fastsum PRIVATE CMAKE_MACHINE="${CMAKE_SYSTEM_PROCESSOR}")
-install(TARGETS fastsum DESTINATION .)
-"#,
-        ),
-        (
-            "fastsum.pyx",
-            r#"cdef extern from *:
-    const char *CMAKE_MACHINE
-
-machine = CMAKE_MACHINE.decode()
-
-def total(values):
-    cdef double s = 0
-    for v in values:
-        s += v
-    return s
-"#,
-        ),
-        (
-            "check.py",
-            r#"import platform
-import fastsum
-
-assert fastsum.total([1, 2, 3.5]) == 6.5
-assert fastsum.machine == platform.machine(), (fastsum.machine, platform.machine())
-print("the extension's machine is the interpreter's:", fastsum.machine)
-"#,
-        ),
-    ];
-    for (name, text) in files {
-        std::fs::write(pkg.join(name), text).unwrap();
+/// The same wheels, byte for byte, in both folders.
+fn same_bytes(a: &TempDir, b: &TempDir, wheels: &[String]) {
+    assert_eq!(wheels, wheels_in(b.path()));
+    for wheel in wheels {
+        assert!(
+            std::fs::read(a.path().join(wheel)).unwrap()
+                == std::fs::read(b.path().join(wheel)).unwrap(),
+            "{wheel} differs between the cross environment and --no-cross-environment"
+        );
     }
+}
+
+/// A copy of the package demo/NAME in `dir`, and a configuration that
+/// builds it and runs its check.py as the test; the configuration's path.
+fn demo_package_copy(name: &str, dir: &Path) -> std::path::PathBuf {
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(root().join("demo").join(name))
+        .arg(dir.join("pkg"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = dir.join("config.toml");
     std::fs::write(
-        dir.join("cmake.toml"),
+        &config,
         "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\ntest-command = \"python {package}/check.py\"\n",
     )
     .unwrap();
+    config
 }
 
 /// `standin --current-qemu` registers Debian forky's QEMU (the version its

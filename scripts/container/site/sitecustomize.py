@@ -133,13 +133,6 @@ def say_the_target(machine, data):
             return paths
 
         sysconfig.get_paths = target_paths
-    # The native build tools from PyPI (cmake, ninja) find their runtime
-    # libraries beside this interpreter's (its loader is mounted at the
-    # usual path); the target's programs pass over them (another machine).
-    libs = os.path.join(sys.base_prefix, ".lib")
-    if os.path.isdir(libs):
-        before = os.environ.get("LD_LIBRARY_PATH")
-        os.environ["LD_LIBRARY_PATH"] = libs + (":" + before if before else "")
 
 
 CROSS = os.environ.get("XTASK_CROSS", "").split(" ", 1)
