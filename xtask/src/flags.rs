@@ -417,6 +417,10 @@ pub enum BenchCase {
     AllArches,
     /// The demo, x86_64, one CPython: musllinux (the musllinux stand-in) beside manylinux
     DemoMusllinux,
+    /// demo/cython (setuptools, Cython) on each arch, one CPython: emulated by default, with its Python emulated and with --native-compiler, against x86_64
+    CythonArches,
+    /// demo/cmake (scikit-build-core, cmake, ninja, Cython) on each arch, one CPython, as cython-arches
+    CmakeArches,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

@@ -78,6 +78,21 @@ struct Case {
 enum Package {
     Demo,
     Heavy,
+    /// demo/cython: setuptools and Cython.
+    Cython,
+    /// demo/cmake: scikit-build-core, cmake, ninja and Cython.
+    Cmake,
+}
+
+impl Package {
+    fn name(self) -> &'static str {
+        match self {
+            Package::Demo => "demo",
+            Package::Heavy => "heavy",
+            Package::Cython => "Cython (setuptools)",
+            Package::Cmake => "cmake + ninja + Cython",
+        }
+    }
 }
 
 /// Where a case's sources are, as `wheels` and the baseline each take them.
@@ -260,17 +275,16 @@ impl flags::Bench {
         ways: &[Way],
     ) -> Vec<Case> {
         let all_name = format!("all {}", x86_all.len());
-        let case = |key, package, name: &str, arches: Vec<Arch>, pythons: Vec<(String, String)>| {
-            let what = if package == Package::Demo {
-                "demo"
-            } else {
-                "heavy"
-            };
+        let case = |key,
+                    package: Package,
+                    name: &str,
+                    arches: Vec<Arch>,
+                    pythons: Vec<(String, String)>| {
             // The native compiler only changes emulated builds.
             let emulated = arches.iter().any(|a| !a.is_native_here());
             Case {
                 key,
-                name: format!("{what}, {name}"),
+                name: format!("{}, {name}", package.name()),
                 package,
                 arches,
                 pythons,
@@ -377,6 +391,27 @@ impl flags::Bench {
             });
             cases.push(c);
         }
+        // The packages whose build runs Cython, cmake and ninja from PyPI:
+        // each arch, one CPython, this tool's ways against x86_64's.
+        for (key, package) in [
+            (BenchCase::CythonArches, Package::Cython),
+            (BenchCase::CmakeArches, Package::Cmake),
+        ] {
+            for arch in Arch::ALL {
+                let mut c = case(
+                    key,
+                    package,
+                    &format!("{}, {}", how(arch), cp.0),
+                    vec![arch],
+                    vec![cp.clone()],
+                );
+                c.ways = match arch.is_native_here() {
+                    true => vec![Way::Wheels(1)],
+                    false => vec![Way::Wheels(1), Way::EmulatedPython, Way::NativeCompiler],
+                };
+                cases.push(c);
+            }
+        }
         let mut all = case(
             BenchCase::AllArches,
             Package::Demo,
@@ -411,6 +446,8 @@ impl flags::Bench {
                     c.key,
                     BenchCase::DemoArches
                         | BenchCase::HeavyArches
+                        | BenchCase::CythonArches
+                        | BenchCase::CmakeArches
                         | BenchCase::AllArches
                         | BenchCase::DemoMusllinux
                 )
@@ -640,11 +677,7 @@ fn emulation_factors(report: &mut String, emulation: &[Emulation], cp: &str) -> 
             find(Arch::X86_64).and_then(|e| e.wheels),
             find(Arch::Aarch64).filter(|e| e.wheels.is_some()),
         ) {
-            let name = if package == Package::Demo {
-                "demo"
-            } else {
-                "heavy"
-            };
+            let name = package.name();
             let wheels = arm.wheels.expect("measured");
             writeln!(report, "Emulation factor ({name}, {}, `wheels --jobs 1`): aarch64 {} / x86_64 {} = **{:.1}x**.\n", cp, secs(wheels), secs(x86), ratio(wheels, x86))?;
             if let Some(native) = arm.native_compiler {
@@ -655,10 +688,11 @@ fn emulation_factors(report: &mut String, emulation: &[Emulation], cp: &str) -> 
     Ok(())
 }
 
-/// One row per arch: the demo's one-CPython build this tool's way (with
-/// and without the native compiler) and cibuildwheel's, each against
-/// x86_64's `wheels --jobs 1`; then the heavy package with the native
-/// compiler against x86_64's.
+/// One row per arch: the one-CPython build of the demo, and of the Cython
+/// and cmake packages, this tool's way (with and without the cross
+/// environment and the native compiler) and cibuildwheel's where measured,
+/// each against x86_64's `wheels --jobs 1`; then the heavy package with the
+/// native compiler against x86_64's.
 fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<()> {
     let rows = |package: Package| -> Vec<&Emulation> {
         Arch::ALL
@@ -682,11 +716,19 @@ fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<
         (Some(d), Some(of)) => format!("{:.1}x", ratio(d, of)),
         _ => "-".to_string(),
     };
-    let demo = rows(Package::Demo);
-    if let (Some(x86), true) = (x86(Package::Demo), demo.len() > 2) {
-        writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1` (the build's Python native, in the cross environment), with `--no-cross-environment` (its Python emulated), with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
+    for package in [Package::Demo, Package::Cython, Package::Cmake] {
+        let Some(x86) = x86(package) else { continue };
+        let rows = rows(package);
+        if rows.len() <= 2 {
+            continue;
+        }
+        if package == Package::Demo {
+            writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1` (the build's Python native, in the cross environment), with `--no-cross-environment` (its Python emulated), with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
+        } else {
+            writeln!(report, "The {} package (`demo/{}`), {cp}, `--no-test`, per arch, the same ways but cibuildwheel's: its build requirements (Cython; scikit-build-core, cmake, ninja) come from the stand-ins' wheelhouse, on the emulated arches also x86_64's for the cross environment.\n", package.name(), if package == Package::Cython { "cython" } else { "cmake" })?;
+        }
         writeln!(report, "| arch | wheels --jobs 1 | to x86_64 | --no-cross-environment | to x86_64 | --native-compiler | to x86_64 | cibuildwheel | to x86_64 | wheels / cibuildwheel |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-        for e in demo {
+        for e in rows {
             let x = Some(x86);
             writeln!(
                 report,

@@ -24,6 +24,8 @@ pub(super) fn inputs(package: Package, work: &Utf8Path) -> Result<Inputs> {
             vec!["demo/native", "README.md"],
         ),
         Package::Heavy => ("heavy", work.join("heavy"), "heavy", vec![]),
+        Package::Cython => ("cython", util::project_root(), "demo/cython", vec![]),
+        Package::Cmake => ("cmake", util::project_root(), "demo/cmake", vec![]),
     };
     let config = work.join(format!("{name}.toml"));
     let list: Vec<String> = include.iter().map(|i| format!("\"{i}\"")).collect();
