@@ -10,8 +10,9 @@
 #   --network none, as slirp4netns cannot open /dev/net/tun here).
 # Needs the stand-in images (scripts/test.sh builds them first); with
 # --no-aarch64, only the x86_64 one, and the aarch64 stand-in is not put on the
-# second daemon (a later run without it does that). Safe to run again: it
-# skips what is in place. Prints the environment the tests read.
+# second daemon (a later run without it does that, or one with
+# --aarch64-only, which does only that). Safe to run again: it skips what is
+# in place. Prints the environment the tests read.
 #
 # With --third, only a third dockerd (a socket, no ssh) holding copies of
 # every stand-in, and the docker context xtask-third that names it: the
@@ -32,6 +33,26 @@ run=/run/xtask-test
 d2_sock=$run/d2/docker.sock
 d2="unix://$d2_sock"
 mkdir -p "$state/ssh" "$state/bin" "$run"
+
+# The aarch64 stand-in on the second daemon, under a name no other engine has.
+aarch64_on_the_second_daemon() {
+    say "the aarch64 stand-in on the second daemon only, as xtask-remote-only:aarch64"
+    local want have
+    want=$(docker image inspect --format '{{.Id}}' xtask-standin:aarch64)
+    have=$(docker --host "$d2" image inspect --format '{{.Id}}' xtask-remote-only:aarch64 2>/dev/null || true)
+    if [ "$want" != "$have" ]; then
+        docker save xtask-standin:aarch64 | docker --host "$d2" load -q
+        docker --host "$d2" tag xtask-standin:aarch64 xtask-remote-only:aarch64
+        docker --host "$d2" rmi xtask-standin:aarch64 >/dev/null
+    fi
+    echo "engines ready" >&2
+}
+if [ "${1:-}" = --aarch64-only ]; then
+    docker --host "$d2" version >/dev/null 2>&1 \
+        || die "no second daemon answers at $d2: run scripts/test-engines.sh without --aarch64-only"
+    aarch64_on_the_second_daemon
+    exit 0
+fi
 
 say "packages for the other engines"
 missing=()
@@ -188,13 +209,4 @@ if [ "${1:-}" = --no-aarch64 ]; then
     echo "engines ready, but for the aarch64 stand-in on the second daemon" >&2
     exit 0
 fi
-
-say "the aarch64 stand-in on the second daemon only, as xtask-remote-only:aarch64"
-want=$(docker image inspect --format '{{.Id}}' xtask-standin:aarch64)
-have=$(docker --host "$d2" image inspect --format '{{.Id}}' xtask-remote-only:aarch64 2>/dev/null || true)
-if [ "$want" != "$have" ]; then
-    docker save xtask-standin:aarch64 | docker --host "$d2" load -q
-    docker --host "$d2" tag xtask-standin:aarch64 xtask-remote-only:aarch64
-    docker --host "$d2" rmi xtask-standin:aarch64 >/dev/null
-fi
-echo "engines ready" >&2
+aarch64_on_the_second_daemon

@@ -23,7 +23,10 @@ standin() {
 # side builds the x86_64 ones, with their CPythons, then ppc64le and i686):
 # the emulated side still ends last, by about a minute in a fresh run
 # (each step's time is in its log).
-(standin aarch64 && standin s390x && standin armv7l && standin riscv64) >target/standins.log 2>&1 &
+# The aarch64 one first: the second daemon gets a copy of it beside the rest
+# (target/standin-aarch64.done says it is there).
+rm -f target/standin-aarch64.done
+(standin aarch64 && touch target/standin-aarch64.done && standin s390x && standin armv7l && standin riscv64) >target/standins.log 2>&1 &
 emulated=$!
 # Not left building when something else here fails.
 trap 'kill "$emulated" ${engines:-} 2>/dev/null || true' EXIT
@@ -32,8 +35,17 @@ cargo xtask standin --arch x86_64
 echo "the x86_64 stand-in: $((SECONDS - start)) s"
 # The other engines get copies of the x86_64 stand-in: set up beside the
 # rest, into a log of their own.
-say "the other engines, beside what follows: a second dockerd over ssh, podman (root and rootless)"
-scripts/test-engines.sh --no-aarch64 >target/test-engines.log 2>&1 &
+say "the other engines, beside what follows: a second dockerd over ssh, podman (root and rootless), then the aarch64 stand-in on the second dockerd and a third dockerd"
+# Then the aarch64 stand-in onto the second daemon, once it is built, and
+# the third daemon with the stand-ins built by then (its stream copies the
+# rest when it starts).
+aarch64_built() {
+    until [ -e target/standin-aarch64.done ]; do
+        kill -0 "$emulated" 2>/dev/null || { echo "error: the aarch64 stand-in was not built (log: target/standin-aarch64.log)" >&2; return 1; }
+        sleep 2
+    done
+}
+(scripts/test-engines.sh --no-aarch64 && aarch64_built && scripts/test-engines.sh --aarch64-only && scripts/test-engines.sh --third) >target/test-engines.log 2>&1 &
 engines=$!
 cargo xtask standin --qemu-register
 # The native compiler of --native-compiler, made as the stand-ins are.
@@ -73,7 +85,6 @@ wait "$emulated" || {
     exit 1
 }
 for arch in aarch64 s390x armv7l riscv64; do tail -n 1 "target/standin-$arch.log"; done
-scripts/test-engines.sh
 
 # Two streams of test binaries at once, each on a daemon of its own (a
 # test's "nothing of ours is left" sees only its engine), one test at a time
