@@ -13,6 +13,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::platform::BuildId;
 use crate::util;
 
+/// How many times files (one per package and output folder) are kept: the
+/// ones written last.
+const KEPT_TIMES: usize = 50;
+
 /// How long each build of a package took when it last built, by identifier.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Times(BTreeMap<String, Duration>);
@@ -58,7 +62,11 @@ impl Times {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::cleanup::write_whole(file, &text)
+        crate::cleanup::write_whole(file, &text)?;
+        if let Some(dir) = file.parent() {
+            prune(dir, KEPT_TIMES);
+        }
+        Ok(())
     }
 
     /// The order to start `builds` (identifier, whether it runs natively)
@@ -82,6 +90,24 @@ impl Times {
         builds
             .iter()
             .any(|(id, _)| self.0.contains_key(&id.to_string()))
+    }
+}
+
+/// Removes the times files of `dir` (`times-*.tsv`) beyond the `keep`
+/// written last: each output folder a package was ever built into has one,
+/// and only the order of builds is lost with it.
+fn prune(dir: &Utf8Path, keep: usize) {
+    let Ok(entries) = dir.read_dir_utf8() else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, Utf8PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().starts_with("times-") && e.file_name().ends_with(".tsv"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.into_path())))
+        .collect();
+    files.sort_by(|a, b| b.cmp(a));
+    for (_, old) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(old);
     }
 }
 
@@ -140,6 +166,38 @@ mod tests {
         // A missing or garbled file orders as if no run had been.
         std::fs::write(&file, "garbage\ncp312-manylinux_x86_64\tten\n").unwrap();
         assert_eq!(Times::read(&file), Times::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_the_times_files_written_last_are_kept() {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-times-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let start = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for k in 0..5u64 {
+            let file = dir.join(format!("times-{k}.tsv"));
+            std::fs::write(&file, "").unwrap();
+            let f = std::fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(start + Duration::from_secs(k)).unwrap();
+        }
+        // Not a times file: left alone, however old.
+        std::fs::write(dir.join("other.tsv"), "").unwrap();
+        prune(&dir, 3);
+        let mut left: Vec<String> = dir
+            .read_dir_utf8()
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["other.tsv", "times-2.tsv", "times-3.tsv", "times-4.tsv"]
+        );
+        // Update keeps the file it writes (the newest).
+        Times::update(&dir.join("times-0.tsv"), &[]).unwrap();
+        assert!(dir.join("times-0.tsv").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
