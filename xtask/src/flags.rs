@@ -421,6 +421,8 @@ pub enum BenchCase {
     CythonArches,
     /// demo/cmake (scikit-build-core, cmake, ninja, Cython) on each arch, one CPython, as cython-arches
     CmakeArches,
+    /// demo/meson (meson-python, meson, ninja) on each arch, one CPython, as cython-arches
+    MesonArches,
 }
 
 /// Print the build identifiers the configuration selects (for a CI matrix)

@@ -608,17 +608,7 @@ fn cython_extensions_built_by_cmake_and_by_setuptools_in_the_cross_environment()
     standin(&["--arch", "armv7l"]);
     let py = first_cpython("aarch64");
     let build = |package: &str, arch: &str, extra: &[&str], out: &TempDir| {
-        let dir = TempDir::new(package);
-        let config = demo_package_copy(package, dir.path());
-        let mut args = vec!["--config", config.to_str().unwrap(), "wheels", "--standin"];
-        args.extend(["--arch", arch, "--py", &py, "--out", out.str()]);
-        // Not in a git checkout: the wheels' times are given.
-        args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
-        args.extend(extra);
-        let (run, logs) = xtask_logged(&args);
-        run.ok();
-        let log = std::fs::read_to_string(logs.join(format!("{py}-manylinux_{arch}.log")));
-        log.unwrap()
+        demo_package_build(package, arch, &py, extra, out).remove(0)
     };
     let (cross, emulated, clang) = (
         TempDir::new("cmake-cross"),
@@ -690,23 +680,89 @@ fn same_bytes(a: &TempDir, b: &TempDir, wheels: &[String]) {
     }
 }
 
-/// A copy of the package demo/NAME in `dir`, and a configuration that
-/// builds it and runs its check.py as the test; the configuration's path.
-fn demo_package_copy(name: &str, dir: &Path) -> std::path::PathBuf {
+/// Builds a copy of the package demo/NAME (outside this checkout) for
+/// `py` on `arches` (comma-separated) into `out`, its check.py as the
+/// test; the run must succeed. Each arch's build log, in `arches`' order.
+fn demo_package_build(
+    package: &str,
+    arches: &str,
+    py: &str,
+    extra: &[&str],
+    out: &TempDir,
+) -> Vec<String> {
+    let dir = TempDir::new(package);
     let status = std::process::Command::new("cp")
         .arg("-r")
-        .arg(root().join("demo").join(name))
-        .arg(dir.join("pkg"))
+        .arg(root().join("demo").join(package))
+        .arg(dir.path().join("pkg"))
         .status()
         .unwrap();
     assert!(status.success());
-    let config = dir.join("config.toml");
+    let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
         "[workspace.metadata.wheels]\npackage = \"pkg\"\ninclude = []\ntest-command = \"python {package}/check.py\"\n",
     )
     .unwrap();
-    config
+    let mut args = vec!["--config", config.to_str().unwrap(), "wheels", "--standin"];
+    args.extend(["--arch", arches, "--py", py, "--out", out.str()]);
+    // Not in a git checkout: the wheels' times are given.
+    args.extend(["--env", "SOURCE_DATE_EPOCH=1700000000"]);
+    args.extend(extra);
+    let (run, logs) = xtask_logged(&args);
+    run.ok();
+    arches
+        .split(',')
+        .map(|arch| {
+            std::fs::read_to_string(logs.join(format!("{py}-manylinux_{arch}.log"))).unwrap()
+        })
+        .collect()
+}
+
+/// A meson-python package (demo/meson) whose C extension meson and ninja
+/// from PyPI build, on emulated aarch64 and big-endian s390x: in the cross
+/// environment meson (Python) and ninja run natively, yet meson takes the
+/// host machine for the target (its cpu and endianness, baked into the
+/// extension and checked by its test in the target's interpreter) with no
+/// cross file; the wheels are the bytes `--no-cross-environment` builds.
+#[test]
+fn a_meson_python_extension_in_the_cross_environment() {
+    let (_serial, inv) = on_x86_64_standin();
+    standin(&["--arch", "aarch64"]);
+    standin(&["--arch", "s390x"]);
+    let py = first_cpython("aarch64");
+    let (cross, emulated) = (TempDir::new("meson-cross"), TempDir::new("meson-emulated"));
+    let cross_logs = demo_package_build("meson", "aarch64,s390x", &py, &[], &cross);
+    let emulated_logs = demo_package_build(
+        "meson",
+        "aarch64,s390x",
+        &py,
+        &["--no-cross-environment", "--no-test"],
+        &emulated,
+    );
+    inv.check();
+    for ((arch, endian), (cross, emulated)) in [("aarch64", "little"), ("s390x", "big")]
+        .into_iter()
+        .zip(cross_logs.iter().zip(&emulated_logs))
+    {
+        assert_has(cross, &format!("configured for {arch} (cross environment)"));
+        assert_has(
+            cross,
+            &format!("meson's host machine: {arch} {arch} {endian}"),
+        );
+        assert_has(
+            cross,
+            &format!("the extension's machine is the interpreter's: {arch} {endian}"),
+        );
+        assert!(!emulated.contains("(cross environment)"), "{emulated}");
+        assert_has(
+            emulated,
+            &format!("meson's host machine: {arch} {arch} {endian}"),
+        );
+    }
+    let wheels = wheels_in(cross.path());
+    assert_eq!(wheels.len(), 2, "{wheels:?}");
+    same_bytes(&cross, &emulated, &wheels);
 }
 
 /// `standin --current-qemu` registers Debian forky's QEMU (the version its

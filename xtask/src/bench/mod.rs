@@ -82,6 +82,8 @@ enum Package {
     Cython,
     /// demo/cmake: scikit-build-core, cmake, ninja and Cython.
     Cmake,
+    /// demo/meson: meson-python, meson and ninja.
+    Meson,
 }
 
 impl Package {
@@ -91,6 +93,18 @@ impl Package {
             Package::Heavy => "heavy",
             Package::Cython => "Cython (setuptools)",
             Package::Cmake => "cmake + ninja + Cython",
+            Package::Meson => "meson + ninja",
+        }
+    }
+
+    /// Its folder in this repository, for the ones there.
+    fn folder(self) -> Option<&'static str> {
+        match self {
+            Package::Demo => Some("demo/python"),
+            Package::Heavy => None,
+            Package::Cython => Some("demo/cython"),
+            Package::Cmake => Some("demo/cmake"),
+            Package::Meson => Some("demo/meson"),
         }
     }
 }
@@ -396,6 +410,7 @@ impl flags::Bench {
         for (key, package) in [
             (BenchCase::CythonArches, Package::Cython),
             (BenchCase::CmakeArches, Package::Cmake),
+            (BenchCase::MesonArches, Package::Meson),
         ] {
             for arch in Arch::ALL {
                 let mut c = case(
@@ -448,6 +463,7 @@ impl flags::Bench {
                         | BenchCase::HeavyArches
                         | BenchCase::CythonArches
                         | BenchCase::CmakeArches
+                        | BenchCase::MesonArches
                         | BenchCase::AllArches
                         | BenchCase::DemoMusllinux
                 )
@@ -716,7 +732,12 @@ fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<
         (Some(d), Some(of)) => format!("{:.1}x", ratio(d, of)),
         _ => "-".to_string(),
     };
-    for package in [Package::Demo, Package::Cython, Package::Cmake] {
+    for package in [
+        Package::Demo,
+        Package::Cython,
+        Package::Cmake,
+        Package::Meson,
+    ] {
         let Some(x86) = x86(package) else { continue };
         let rows = rows(package);
         if rows.len() <= 2 {
@@ -725,7 +746,7 @@ fn arch_table(report: &mut String, emulation: &[Emulation], cp: &str) -> Result<
         if package == Package::Demo {
             writeln!(report, "The demo, {cp}, `--no-test`, per arch (i686 natively, the others under QEMU on this x86_64 machine): this tool's `wheels --jobs 1` (the build's Python native, in the cross environment), with `--no-cross-environment` (its Python emulated), with `--native-compiler`, and cibuildwheel {CIBUILDWHEEL} (QEMU's default CPU model, the image's pip, gcc emulated), each against x86_64's `wheels --jobs 1`.\n")?;
         } else {
-            writeln!(report, "The {} package (`demo/{}`), {cp}, `--no-test`, per arch, the same ways but cibuildwheel's: its build requirements (Cython; scikit-build-core, cmake, ninja) come from the stand-ins' wheelhouse, on the emulated arches also x86_64's for the cross environment.\n", package.name(), if package == Package::Cython { "cython" } else { "cmake" })?;
+            writeln!(report, "The {} package (`{}`), {cp}, `--no-test`, per arch, the same ways but cibuildwheel's: its build requirements (Cython; scikit-build-core, cmake, ninja; meson-python, meson) come from the stand-ins' wheelhouse, on the emulated arches also x86_64's for the cross environment.\n", package.name(), package.folder().unwrap_or_default())?;
         }
         writeln!(report, "| arch | wheels --jobs 1 | to x86_64 | --no-cross-environment | to x86_64 | --native-compiler | to x86_64 | cibuildwheel | to x86_64 | wheels / cibuildwheel |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for e in rows {

@@ -16,16 +16,21 @@ use crate::platform::Arch;
 use crate::{standin, util};
 
 pub(super) fn inputs(package: Package, work: &Utf8Path) -> Result<Inputs> {
-    let (name, root, package, include) = match package {
-        Package::Demo => (
+    let (name, root, package, include) = match (package, package.folder()) {
+        (Package::Heavy, _) | (_, None) => ("heavy", work.join("heavy"), "heavy", vec![]),
+        (Package::Demo, Some(folder)) => (
             "demo",
             util::project_root(),
-            "demo/python",
+            folder,
             vec!["demo/native", "README.md"],
         ),
-        Package::Heavy => ("heavy", work.join("heavy"), "heavy", vec![]),
-        Package::Cython => ("cython", util::project_root(), "demo/cython", vec![]),
-        Package::Cmake => ("cmake", util::project_root(), "demo/cmake", vec![]),
+        // demo/cython: cython.toml.
+        (_, Some(folder)) => (
+            folder.rsplit('/').next().unwrap_or(folder),
+            util::project_root(),
+            folder,
+            vec![],
+        ),
     };
     let config = work.join(format!("{name}.toml"));
     let list: Vec<String> = include.iter().map(|i| format!("\"{i}\"")).collect();
