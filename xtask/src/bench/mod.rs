@@ -405,8 +405,8 @@ impl flags::Bench {
             });
             cases.push(c);
         }
-        // The packages whose build runs Cython, cmake and ninja from PyPI:
-        // each arch, one CPython, this tool's ways against x86_64's.
+        // The packages whose build runs Cython, cmake, ninja or meson from
+        // PyPI: each arch, one CPython, this tool's ways against x86_64's.
         for (key, package) in [
             (BenchCase::CythonArches, Package::Cython),
             (BenchCase::CmakeArches, Package::Cmake),
@@ -704,8 +704,8 @@ fn emulation_factors(report: &mut String, emulation: &[Emulation], cp: &str) -> 
     Ok(())
 }
 
-/// One row per arch: the one-CPython build of the demo, and of the Cython
-/// and cmake packages, this tool's way (with and without the cross
+/// One row per arch: the one-CPython build of the demo, and of the Cython,
+/// cmake and meson packages, this tool's way (with and without the cross
 /// environment and the native compiler) and cibuildwheel's where measured,
 /// each against x86_64's `wheels --jobs 1`; then the heavy package with the
 /// native compiler against x86_64's.
