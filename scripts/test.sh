@@ -113,6 +113,7 @@ stream() { # name command...
     echo "==> [$SECONDS s] the $name stream's tests ended after $((SECONDS - start)) s (exit $status)"
     return "$status"
 }
+rm -f target/test-waits.log
 stream main cargo test --workspace --no-fail-fast "${main_args[@]}" &
 main=$!
 stream third sh -c 'scripts/test-engines.sh --third && DOCKER_CONTEXT=xtask-third exec cargo test --workspace --no-fail-fast "$@"' third "${third_args[@]}" &
@@ -122,5 +123,7 @@ failed=0
 wait "$main" || failed=1
 wait "$third_stream" || failed=1
 cat target/tests-main.log target/tests-third.log
+# What the streams waited for each other (xtask/tests/support/mod.rs).
+[ ! -s target/test-waits.log ] || { say "waits for the binfmt table"; cat target/test-waits.log; }
 [ "$failed" = 0 ] || { echo "error: a test failed (above; logs: target/tests-main.log, target/tests-third.log)" >&2; exit 1; }
 say "every test passed"

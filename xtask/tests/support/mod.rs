@@ -20,16 +20,16 @@ pub fn root() -> PathBuf {
 /// A test's hold on what it shares: its engine, one test at a time, so that
 /// "no container of ours is left" is exact; and the machine's binfmt
 /// table, which test binaries on other engines (scripts/test.sh runs two
-/// streams of them, each on a daemon of its own) use beside it.
+/// streams of them, each on a daemon of its own) use beside it. The table
+/// is let go first, so that a test waiting to change it gets it between
+/// two tests of this binary.
 pub struct Serial {
-    _engine: MutexGuard<'static, ()>,
     _binfmt: std::fs::File,
+    _engine: MutexGuard<'static, ()>,
 }
 
-/// Shared by every test, of every test binary, that does not change the
-/// binfmt table: a lock file of the machine.
-fn binfmt_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("xtask-tests-binfmt.lock");
+fn lock_file(name: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(name);
     std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -38,19 +38,63 @@ fn binfmt_lock() -> std::fs::File {
         .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()))
 }
 
+/// The machine's binfmt table, held until the file is dropped: shared by
+/// every test, of every test binary, that does not change it; alone by one
+/// that does. flock grants a shared lock beside shared ones however long
+/// an exclusive request has waited, and the streams' tests follow each
+/// other with no gap, so a test that changes the table waited for the end
+/// of the other stream's test binary (minutes). Both kinds take a queue
+/// lock first, a shared one only for the moment of taking the table: a
+/// test waiting to change the table holds the queue, and new users wait
+/// behind it, so it waits only for the tests running now.
+fn binfmt_table(alone: bool) -> std::fs::File {
+    let lock = |file: &std::fs::File| match alone {
+        true => file.lock(),
+        false => file.lock_shared(),
+    };
+    let queue = lock_file("xtask-tests-binfmt-queue.lock");
+    let table = lock_file("xtask-tests-binfmt.lock");
+    let start = std::time::Instant::now();
+    lock(&queue).expect("locking the binfmt table's queue");
+    lock(&table).expect("locking the binfmt table");
+    note_wait(start.elapsed(), if alone { "alone" } else { "shared" });
+    table
+}
+
+/// A wait of more than a second for what tests share, appended to
+/// target/test-waits.log (scripts/test.sh prints it at the end): where
+/// the suite's time goes that no test spends.
+fn note_wait(waited: std::time::Duration, what: &str) {
+    use std::io::Write;
+    if waited.as_secs_f64() < 1.0 {
+        return;
+    }
+    let binary = std::env::current_exe().ok();
+    let binary = binary
+        .as_ref()
+        .and_then(|p| p.file_stem()?.to_str()?.split('-').next())
+        .unwrap_or("?");
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!(
+        "{binary}::{test}: waited {:.0} s for the binfmt table ({what})\n",
+        waited.as_secs_f64()
+    );
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root().join("target/test-waits.log"))
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .ok();
+}
+
 fn hold(binfmt_alone: bool) -> Serial {
     static LOCK: Mutex<()> = Mutex::new(());
     let engine = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let binfmt = binfmt_lock();
-    match binfmt_alone {
-        true => binfmt.lock(),
-        false => binfmt.lock_shared(),
-    }
-    .expect("locking the binfmt table");
+    let binfmt = binfmt_table(binfmt_alone);
     require_docker();
     Serial {
-        _engine: engine,
         _binfmt: binfmt,
+        _engine: engine,
     }
 }
 
@@ -58,9 +102,7 @@ fn hold(binfmt_alone: bool) -> Serial {
 /// this binary's alone (one on another daemon, beside a serial test): held
 /// until the file is dropped.
 pub fn binfmt_used() -> std::fs::File {
-    let binfmt = binfmt_lock();
-    binfmt.lock_shared().expect("locking the binfmt table");
-    binfmt
+    binfmt_table(false)
 }
 
 /// One test at a time on this engine; the binfmt table used, not changed.
