@@ -513,8 +513,9 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
     );
     let s390x = dry_numpy("s390x");
     assert_has(&s390x.stdout, "XTASK_NATIVE_PYTHON=");
-    // cmake's FindPython refuses an interpreter whose pointers are not the
-    // compiler's: a 32-bit target's scikit-build-core build is emulated.
+    // A 32-bit target's scikit-build-core build runs its Python natively
+    // (built for real by
+    // cython_extensions_built_by_cmake_and_by_setuptools_in_the_cross_environment).
     std::fs::write(
         &pyproject,
         text.replacen(
@@ -525,9 +526,11 @@ fn the_cross_environment_builds_the_bytes_full_emulation_builds() {
     )
     .unwrap();
     let armv7l = dry_numpy("armv7l");
-    assert_has(
-        &armv7l.stderr,
-        "==> armv7l: the builds run their Python emulated: its build requirement `scikit-build-core` runs cmake, whose FindPython refuses an interpreter with 64-bit pointers (the native x86_64 one) for armv7l's 32-bit compiler",
+    assert_has(&armv7l.stdout, "XTASK_NATIVE_PYTHON=");
+    assert!(
+        !armv7l.stderr.contains("emulated: its build requirement"),
+        "{}",
+        armv7l.stderr
     );
 }
 
@@ -545,13 +548,13 @@ fn generator_package(dir: &Path) {
         ),
         (
             "setup.py",
-            r#"import os, platform, subprocess, sys, sysconfig, tempfile
+            r#"import os, platform, struct, subprocess, sys, sysconfig, tempfile
 from setuptools import Extension, setup
 
 helper = os.path.join(tempfile.mkdtemp(), "gen")
 subprocess.run(sysconfig.get_config_var("CC").split() + ["-o", helper, "gen.c"], check=True)
 generated = subprocess.run([helper], check=True, capture_output=True, text=True).stdout
-facts = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {sys.byteorder} {generated}"
+facts = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {struct.calcsize('P')} {sys.byteorder} {generated}"
 with open("facts.h", "w") as f:
     f.write(f'#define FACTS "{facts}"\n')
 setup(name="generated", version="1", ext_modules=[Extension("generated", ["generated.c"])])
@@ -572,7 +575,7 @@ int main(void) { unsigned one = 1; printf(\"%d-bit %s\", (int)sizeof(void *) * 8
 import generated
 
 bits = struct.calcsize("P") * 8
-want = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {sys.byteorder} {bits}-bit {sys.byteorder}"
+want = f"{platform.machine()} {sysconfig.get_platform()} {sys.maxsize} {struct.calcsize('P')} {sys.byteorder} {bits}-bit {sys.byteorder}"
 assert generated.facts() == want, (generated.facts(), want)
 print("the generated facts are the target interpreter's:", want)
 "#,
@@ -596,7 +599,9 @@ print("the generated facts are the target interpreter's:", want)
 /// run emulated: aarch64's cmake and ninja). cmake names the target's
 /// processor (it bakes CMAKE_SYSTEM_PROCESSOR into the extension) and the
 /// extension's test passes in the target's interpreter, with
-/// `--native-compiler` too. And a setuptools package whose setup.py
+/// `--native-compiler` too; the same on 32-bit armv7l (FindPython, given
+/// the interpreter by scikit-build-core, does not ask its pointer size).
+/// And a setuptools package whose setup.py
 /// imports Cython (demo/cython), on 32-bit armv7l: the backend loads
 /// Cython's compiled modules, x86_64's, in its own process (they need
 /// libpthread.so.0, which the native interpreter does not load); the same
@@ -607,8 +612,17 @@ fn cython_extensions_built_by_cmake_and_by_setuptools_in_the_cross_environment()
     standin(&["--arch", "aarch64"]);
     standin(&["--arch", "armv7l"]);
     let py = first_cpython("aarch64");
-    let (cross, mut logs) = cross_and_emulated("cmake", "aarch64", &py);
+    let (cross, mut logs) = cross_and_emulated("cmake", "aarch64,armv7l", &py);
     let (cross_log, emulated_log) = logs.remove(0);
+    // 32-bit: cmake, ninja and the build's Python native too.
+    let (armv7l_log, armv7l_emulated_log) = logs.remove(0);
+    assert_has(&armv7l_log, "cmake's ELF machine: 3e00");
+    assert_has(&armv7l_log, "cmake's processor: armv7l");
+    assert_has(
+        &armv7l_log,
+        "the extension's machine is the interpreter's: armv7l",
+    );
+    assert_has(&armv7l_emulated_log, "cmake's ELF machine: 2800");
     let clang = TempDir::new("cmake-clang");
     let clang_log = demo_package_build("cmake", "aarch64", &py, &["--native-compiler"], &clang);
     for log in [&cross_log, &clang_log[0]] {
@@ -622,9 +636,15 @@ fn cython_extensions_built_by_cmake_and_by_setuptools_in_the_cross_environment()
     assert_has(&emulated_log, "cmake's processor: aarch64");
     assert_has(&emulated_log, "cmake's ELF machine: b700");
     assert_has(&clang_log[0], "compiler: the native clang ");
-    let wheels = wheels_in(cross.path());
-    assert_eq!(wheels.len(), 1, "{wheels:?}");
-    assert_eq!(wheels, wheels_in(clang.path()));
+    let (armv7l, aarch64): (Vec<_>, Vec<_>) = wheels_in(cross.path())
+        .into_iter()
+        .partition(|w| w.ends_with("_armv7l.whl"));
+    assert_eq!(
+        (armv7l.len(), aarch64.len()),
+        (1, 1),
+        "{armv7l:?} {aarch64:?}"
+    );
+    assert_eq!(aarch64, wheels_in(clang.path()));
 
     let (cross, logs) = cross_and_emulated("cython", "armv7l", &py);
     inv.check();

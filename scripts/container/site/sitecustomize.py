@@ -37,8 +37,9 @@ cross-build environment does: sysconfig reads the target interpreter's data
 (its compiler, flags, headers, extension suffix and SOABI; `include` and
 `platinclude` are its headers' folder) and names the target's platform,
 `os.uname()` (and so `platform.machine()`) says its machine,
-`sys.implementation._multiarch` its triplet, and `sys.maxsize` and
-`sys.byteorder` its pointer size and byte order. The frontend
+`sys.implementation._multiarch` its triplet, and `sys.maxsize`,
+`struct.calcsize` of a native pointer, long or size_t, and `sys.byteorder`
+its sizes and byte order. The frontend
 itself, and uv (build-wheel.sh takes the variable away from it), see the
 machine as it is, so that the build's tools are installed for it.
 """
@@ -105,11 +106,12 @@ def say_the_target(machine, data):
     os.environ["_PYTHON_HOST_PLATFORM"] = "linux-" + machine
     sys.implementation._multiarch = name.partition("_linux_")[2]
     # What a setup.py reads of the interpreter's build: its pointer size
-    # and byte order (struct.calcsize, being C, stays the machine's).
+    # and byte order.
     data = __import__(name).build_time_vars
     if data.get("SIZEOF_VOID_P") == 4:
         sys.maxsize = 2**31 - 1
     sys.byteorder = "big" if data.get("DOUBLE_IS_BIG_ENDIAN_IEEE754") else "little"
+    say_the_target_sizes(data)
     uname = os.uname
 
     def target_uname():
@@ -133,6 +135,35 @@ def say_the_target(machine, data):
             return paths
 
         sysconfig.get_paths = target_paths
+
+
+def say_the_target_sizes(data):
+    """Makes `struct.calcsize` of one native pointer, long or size_t
+    (`"P"`, `"@l"`, ...) the target's, where it differs from this machine's
+    (a 32-bit target): what a setup.py asks to tell a 32-bit interpreter
+    (`struct.calcsize("P") == 4`, as setuptools' and packaging's own checks
+    do), and what CMake's FindPython compares with the compiler's pointer
+    size when it looks for an interpreter itself (given one in
+    `Python_EXECUTABLE`, as scikit-build-core gives it, it does not ask).
+    Every other format, and struct's packing, stay the machine's: they
+    describe this process's memory."""
+    import struct
+
+    sizes = {}
+    for codes, var in (("P", "SIZEOF_VOID_P"), ("lL", "SIZEOF_LONG"), ("nN", "SIZEOF_SIZE_T")):
+        for code in codes:
+            size = data.get(var)
+            if size and size != struct.calcsize(code):
+                sizes[code] = sizes["@" + code] = size
+    if not sizes:
+        return
+    calcsize = struct.calcsize
+
+    def target_calcsize(format):
+        key = format.decode("ascii", "replace") if isinstance(format, bytes) else format
+        return sizes.get(key) or calcsize(format)
+
+    struct.calcsize = target_calcsize
 
 
 CROSS = os.environ.get("XTASK_CROSS", "").split(" ", 1)

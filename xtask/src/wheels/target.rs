@@ -445,18 +445,11 @@ fn native_image(
 /// Build requirements (`[build-system] requires`, by project name) that a
 /// 64-bit native side cannot serve a 32-bit target with, and why. The
 /// native side installs them for its own machine: numpy's C headers say
-/// the sizes of that machine's long and pointers; cmake's FindPython asks
-/// the interpreter its pointer size (C's, which the cross environment
-/// cannot change) and refuses one that differs from the compiler's.
-const SIXTY_FOUR_BITS: [(&str, &str); 5] = [
-    ("numpy", NUMPY),
-    ("oldest-supported-numpy", NUMPY),
-    ("scikit-build-core", CMAKE),
-    ("scikit-build", CMAKE),
-    ("cmake", CMAKE),
-];
+/// the sizes of that machine's long and pointers. (cmake is not one: the
+/// interpreter's pointer size that CMake's FindPython may ask is the
+/// target's in the cross environment, sitecustomize.py.)
+const SIXTY_FOUR_BITS: [(&str, &str); 2] = [("numpy", NUMPY), ("oldest-supported-numpy", NUMPY)];
 const NUMPY: &str = "would be the native {machine} one, whose C headers give long and pointers 64 bits, where {arch} has 32";
-const CMAKE: &str = "runs cmake, whose FindPython refuses an interpreter with 64-bit pointers (the native {machine} one) for {arch}'s 32-bit compiler";
 
 /// The image of `machine` of the family of `image`, which is of `arch`:
 /// its name with the arch's name (`aarch64`, else the engine's `arm64`)
