@@ -401,6 +401,8 @@ pub enum BenchCase {
     HeavyOne,
     /// The heavy package, x86_64, every interpreter of the image
     HeavyAll,
+    /// The heavy package, x86_64, every interpreter with the free-threaded one, which cibuildwheel 4 refuses (its way left out)
+    HeavyEvery,
     /// The demo, aarch64 (emulated), one CPython
     DemoArm,
     /// The demo, aarch64 (emulated), every interpreter of the image

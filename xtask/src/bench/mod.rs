@@ -118,6 +118,19 @@ struct Inputs {
     config: Utf8PathBuf,
 }
 
+/// The interpreters (python tag, folder) the bench's cases build, as the
+/// stand-ins offer them: x86_64's and aarch64's without the free-threaded
+/// CPython cibuildwheel refuses, x86_64's every one, each one's first
+/// CPython, and the CPythons every stand-in has.
+struct Pythons<'a> {
+    x86_all: &'a [(String, String)],
+    x86_every: Vec<(String, String)>,
+    arm_all: Vec<(String, String)>,
+    cp: &'a (String, String),
+    arm_cp: &'a (String, String),
+    common: &'a [(String, String)],
+}
+
 impl flags::Bench {
     pub fn run(self, sh: &Shell, _runner: &util::Runner) -> Result<()> {
         let reps = self.reps.get();
@@ -150,7 +163,7 @@ impl flags::Bench {
         // and all of them.
         let demo = crate::config::Config::load(&util::project_root().join("Cargo.toml"))
             .map_err(util::usage)?;
-        let offered = |arch: Arch| -> Result<Vec<(String, String)>> {
+        let offered = |arch: Arch| -> Result<Vec<(PythonTag, String)>> {
             let select = flags::Select {
                 arch: vec![arch.name().to_string()],
                 libc: Some("manylinux".into()),
@@ -159,35 +172,37 @@ impl flags::Bench {
                 ..Default::default()
             };
             let builds = crate::matrix::selected_builds(sh, &quiet, &select, &demo)?;
-            // Every way builds the same interpreters, and cibuildwheel 4
-            // refuses a free-threaded CPython before 3.14 (cp313t).
-            let cibuildwheel_builds = |python: &PythonTag| {
-                !matches!(
-                    python,
-                    PythonTag::CPython {
-                        minor: ..=13,
-                        free_threaded: true
-                    }
-                )
-            };
-            Ok(builds
-                .into_iter()
-                .filter(|b| cibuildwheel_builds(&b.id.python))
-                .map(|b| (b.id.python.to_string(), b.dir))
-                .collect())
+            Ok(builds.into_iter().map(|b| (b.id.python, b.dir)).collect())
         };
         let listed = Arch::ALL
             .into_iter()
             .map(|arch| offered(arch).map(|all| (arch, all)))
             .collect::<Result<Vec<_>>>()?;
-        let of = |arch| {
+        // Every way builds the same interpreters, and cibuildwheel 4
+        // refuses a free-threaded CPython before 3.14 (cp313t): left out
+        // but in the case of every interpreter, which it sits out.
+        let of = |arch, with_cp313t: bool| {
             listed
                 .iter()
                 .find(|(a, _)| *a == arch)
-                .map(|(_, all)| all.clone())
                 .expect("every arch listed")
+                .1
+                .iter()
+                .filter(|(python, _)| {
+                    with_cp313t
+                        || !matches!(
+                            python,
+                            PythonTag::CPython {
+                                minor: ..=13,
+                                free_threaded: true
+                            }
+                        )
+                })
+                .map(|(python, dir)| (python.to_string(), dir.clone()))
+                .collect::<Vec<_>>()
         };
-        let (x86_all, arm_all) = (of(Arch::X86_64), of(Arch::Aarch64));
+        let x86_every = of(Arch::X86_64, true);
+        let (x86_all, arm_all) = (of(Arch::X86_64, false), of(Arch::Aarch64, false));
         let first_cp = |all: &[(String, String)]| {
             all.iter()
                 .find(|(t, _)| t.starts_with("cp"))
@@ -201,7 +216,8 @@ impl flags::Bench {
             .filter(|(t, _)| t.starts_with("cp"))
             .cloned()
             .collect();
-        for (_, there) in &listed {
+        for &(arch, _) in &listed {
+            let there = of(arch, false);
             common.retain(|p| there.contains(p));
         }
         let ways = vec![
@@ -211,7 +227,15 @@ impl flags::Bench {
             Way::Wheels(cores),
             Way::NativeCompiler,
         ];
-        let cases = self.cases(&x86_all, arm_all, &cp, &arm_cp, &common, &ways);
+        let pythons = Pythons {
+            x86_all: &x86_all,
+            x86_every,
+            arm_all,
+            cp: &cp,
+            arm_cp: &arm_cp,
+            common: &common,
+        };
+        let cases = self.cases(pythons, &ways);
 
         let mut report = self.report_head(&machine(sh))?;
         let emulation = main_table(
@@ -279,15 +303,15 @@ impl flags::Bench {
 
     /// The cases to measure: the demo and the heavy package, one and every
     /// interpreter, native and emulated (`--case` keeps some).
-    fn cases(
-        &self,
-        x86_all: &[(String, String)],
-        arm_all: Vec<(String, String)>,
-        cp: &(String, String),
-        arm_cp: &(String, String),
-        common: &[(String, String)],
-        ways: &[Way],
-    ) -> Vec<Case> {
+    fn cases(&self, pythons: Pythons, ways: &[Way]) -> Vec<Case> {
+        let Pythons {
+            x86_all,
+            x86_every,
+            arm_all,
+            cp,
+            arm_cp,
+            common,
+        } = pythons;
         let all_name = format!("all {}", x86_all.len());
         let case = |key,
                     package: Package,
@@ -364,6 +388,16 @@ impl flags::Bench {
                 vec![cp.clone()],
             ),
         ];
+        // Every interpreter, the free-threaded one too: cibuildwheel sits it out.
+        let mut every = case(
+            BenchCase::HeavyEvery,
+            Package::Heavy,
+            &format!("x86_64, every {}", x86_every.len()),
+            vec![Arch::X86_64],
+            x86_every,
+        );
+        every.ways.retain(|w| *w != Way::Cibuildwheel);
+        cases.push(every);
         if self.heavy_arm || self.case.contains(&BenchCase::HeavyArm) {
             cases.push(case(
                 BenchCase::HeavyArm,
@@ -455,11 +489,13 @@ impl flags::Bench {
         musl.ways = vec![Way::Wheels(1), Way::Musllinux];
         cases.push(musl);
         match self.case.is_empty() {
-            // The per-arch cases take an hour under emulation: asked for by name.
+            // The per-arch cases take an hour under emulation, and heavy-every
+            // is heavy-all with one more interpreter: asked for by name.
             true => cases.retain(|c| {
                 !matches!(
                     c.key,
                     BenchCase::DemoArches
+                        | BenchCase::HeavyEvery
                         | BenchCase::HeavyArches
                         | BenchCase::CythonArches
                         | BenchCase::CmakeArches
