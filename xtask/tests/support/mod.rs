@@ -41,12 +41,12 @@ fn lock_file(name: &str) -> std::fs::File {
 /// The machine's binfmt table, held until the file is dropped: shared by
 /// every test, of every test binary, that does not change it; alone by one
 /// that does. flock grants a shared lock beside shared ones however long
-/// an exclusive request has waited, and the streams' tests follow each
-/// other with no gap, so a test that changes the table waited for the end
-/// of the other stream's test binary (minutes). Both kinds take a queue
-/// lock first, a shared one only for the moment of taking the table: a
-/// test waiting to change the table holds the queue, and new users wait
-/// behind it, so it waits only for the tests running now.
+/// an exclusive request has waited, and each stream's tests follow each
+/// other closely, so a test that changes the table could wait as long as
+/// the other stream kept one running. Both kinds take a queue lock first,
+/// a shared one only for the moment of taking the table: a test waiting to
+/// change the table holds the queue, and new users wait behind it, so it
+/// waits only for the tests running now.
 fn binfmt_table(alone: bool) -> std::fs::File {
     let lock = |file: &std::fs::File| match alone {
         true => file.lock(),
