@@ -113,7 +113,7 @@ stream() { # name command...
     echo "==> [$SECONDS s] the $name stream's tests ended after $((SECONDS - start)) s (exit $status)"
     return "$status"
 }
-rm -f target/test-waits.log
+rm -f target/test-waits.log target/test-times.log
 stream main cargo test --workspace --no-fail-fast "${main_args[@]}" &
 main=$!
 stream third sh -c 'scripts/test-engines.sh --third && DOCKER_CONTEXT=xtask-third exec cargo test --workspace --no-fail-fast "$@"' third "${third_args[@]}" &
@@ -125,5 +125,7 @@ wait "$third_stream" || failed=1
 cat target/tests-main.log target/tests-third.log
 # What the streams waited for each other (xtask/tests/support/mod.rs).
 [ ! -s target/test-waits.log ] || { say "waits for the binfmt table"; cat target/test-waits.log; }
+# The tests that hold their stream longest (xtask/tests/support/mod.rs).
+[ ! -s target/test-times.log ] || { say "the 15 longest tests"; sort -rn target/test-times.log | head -n 15; }
 [ "$failed" = 0 ] || { echo "error: a test failed (above; logs: target/tests-main.log, target/tests-third.log)" >&2; exit 1; }
 say "every test passed"

@@ -26,6 +26,20 @@ pub fn root() -> PathBuf {
 pub struct Serial {
     _binfmt: std::fs::File,
     _engine: MutexGuard<'static, ()>,
+    since: std::time::Instant,
+}
+
+/// How long the test held them, in target/test-times.log (scripts/test.sh
+/// prints the longest): what each test costs its stream.
+impl Drop for Serial {
+    fn drop(&mut self) {
+        let line = format!(
+            "{:5.0} s {}\n",
+            self.since.elapsed().as_secs_f64(),
+            test_name()
+        );
+        append("test-times.log", &line);
+    }
 }
 
 fn lock_file(name: &str) -> std::fs::File {
@@ -65,24 +79,35 @@ fn binfmt_table(alone: bool) -> std::fs::File {
 /// target/test-waits.log (scripts/test.sh prints it at the end): where
 /// the suite's time goes that no test spends.
 fn note_wait(waited: std::time::Duration, what: &str) {
-    use std::io::Write;
     if waited.as_secs_f64() < 1.0 {
         return;
     }
+    let line = format!(
+        "{}: waited {:.0} s for the binfmt table ({what})\n",
+        test_name(),
+        waited.as_secs_f64()
+    );
+    append("test-waits.log", &line);
+}
+
+/// `binary::test` of the running test.
+fn test_name() -> String {
     let binary = std::env::current_exe().ok();
     let binary = binary
         .as_ref()
         .and_then(|p| p.file_stem()?.to_str()?.split('-').next())
         .unwrap_or("?");
     let test = std::thread::current().name().unwrap_or("?").to_string();
-    let line = format!(
-        "{binary}::{test}: waited {:.0} s for the binfmt table ({what})\n",
-        waited.as_secs_f64()
-    );
+    format!("{binary}::{test}")
+}
+
+/// Appends `line` to target/`file`, best effort.
+fn append(file: &str, line: &str) {
+    use std::io::Write;
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(root().join("target/test-waits.log"))
+        .open(root().join("target").join(file))
         .and_then(|mut f| f.write_all(line.as_bytes()))
         .ok();
 }
@@ -95,6 +120,7 @@ fn hold(binfmt_alone: bool) -> Serial {
     Serial {
         _binfmt: binfmt,
         _engine: engine,
+        since: std::time::Instant::now(),
     }
 }
 
