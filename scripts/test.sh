@@ -126,6 +126,6 @@ cat target/tests-main.log target/tests-third.log
 # What the streams waited for each other (xtask/tests/support/mod.rs).
 [ ! -s target/test-waits.log ] || { say "waits for the binfmt table"; cat target/test-waits.log; }
 # The tests that hold their stream longest (xtask/tests/support/mod.rs).
-[ ! -s target/test-times.log ] || { say "the 15 longest tests"; sort -rn target/test-times.log | head -n 15; }
+[ ! -s target/test-times.log ] || { say "the 15 longest tests"; sort -rn target/test-times.log | sed -n 1,15p; }
 [ "$failed" = 0 ] || { echo "error: a test failed (above; logs: target/tests-main.log, target/tests-third.log)" >&2; exit 1; }
 say "every test passed"
