@@ -378,8 +378,9 @@ pub(super) fn native_dirs(recipes: &[Recipe], t: &Target) -> Vec<(Utf8PathBuf, S
 /// machine look for theirs: the build tools from PyPI that the cross
 /// environment installs for that machine (cmake, ninja) then start, and
 /// find their runtime libraries beside it (scripts/native/python.sh lays
-/// them out, build-wheel.sh puts them on `LD_LIBRARY_PATH`). A remote engine gets none: there they cannot
-/// start, and such a package builds with `--no-cross-environment`.
+/// them out, build-wheel.sh puts them on `LD_LIBRARY_PATH`). A remote
+/// engine gets none: there they cannot start, and such a package builds
+/// with `--no-cross-environment`.
 fn native_loader(recipes: &[Recipe], t: &Target) -> Option<String> {
     let python = native_pythons(recipes, t).into_iter().next()?;
     let machine = t.native_image.as_ref()?.as_ref().ok()?.arch;
